@@ -1,0 +1,96 @@
+// Selectors, thresholds and SLO targets, written once and imported by the Prometheus rules, the Loki
+// rules and the dashboards (kubernetes-mixin's config.libsonnet plays this part there). A selector or a
+// threshold written anywhere else is a bug: change it here and regenerate.
+
+/** Scrape job names, as prometheus/prometheus.yml names them. */
+export const jobs = {
+  exporter: "kali-agents-exporter",
+  api: "kali-agents-api",
+  prometheus: "prometheus",
+  alertmanager: "alertmanager",
+  loki: "loki",
+  promtail: "promtail",
+  grafana: "grafana",
+} as const;
+
+/** Label matchers (without braces) selecting each source's series. */
+export const selectors = {
+  exporter: `job="${jobs.exporter}"`,
+  api: `job="${jobs.api}"`,
+  prometheus: `job="${jobs.prometheus}"`,
+  alertmanager: `job="${jobs.alertmanager}"`,
+  /** Real filesystems only: pseudo and overlay filesystems are excluded at the exporter as well. */
+  filesystem: `job="${jobs.exporter}", fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs"`,
+} as const;
+
+/** Thresholds, as ratios (0..1) or in base units (seconds, bytes). */
+export const thresholds = {
+  host: {
+    cpuBusyRatio: 0.8, // seed: CPU usage > 80% for 5+ minutes
+    memoryUsedRatio: 0.9, // seed: memory warns at 90%
+    filesystemUsedRatio: 0.9, // seed: disk warns at 90%
+    filesystemFillHorizonSeconds: 24 * 3600,
+    clockSkewSeconds: 60,
+  },
+  postgres: {
+    connectionsUsedRatio: 0.8,
+    longTransactionSeconds: 15 * 60,
+  },
+  redis: {
+    memoryUsedRatio: 0.9,
+  },
+  scans: {
+    failureRatio: 0.25,
+    stuckRunningSeconds: 4 * 3600,
+    queueBacklog: 100,
+    noFinishWhileQueuedSeconds: 30 * 60,
+    retentionDays: 90,
+  },
+  api: {
+    latencyP95Seconds: 1,
+    errorRatio: 0.05,
+  },
+  jobs: {
+    backupMaxAgeSeconds: 26 * 3600,
+    drDrillMaxAgeSeconds: 35 * 24 * 3600,
+  },
+  health: {
+    // The /health report's own thresholds (seed defaults); the exporter's config can override them.
+    diskWarnPercent: 90,
+    memoryWarnPercent: 90,
+    cpuWarnPercent: 80,
+  },
+} as const;
+
+/**
+ * The API availability SLO (the seed's 99.9% uptime goal) and its multi-window, multi-burn-rate alerts
+ * (Google SRE workbook, "Alerting on SLOs", table 5-8).
+ */
+export const apiSlo = {
+  target: 0.999,
+  period: "30d",
+  /** A request counts as an error when the API answered 5xx. */
+  errorCodeRegex: "5..",
+  windows: [
+    { long: "1h", short: "5m", burnRate: 14.4, for: "2m", severity: "critical" },
+    { long: "6h", short: "30m", burnRate: 6, for: "15m", severity: "critical" },
+    { long: "1d", short: "2h", burnRate: 3, for: "1h", severity: "warning" },
+    { long: "3d", short: "6h", burnRate: 1, for: "3h", severity: "warning" },
+  ],
+} as const;
+
+/** Log streams (the seed's four files) and their retention. */
+export const logStreams = {
+  app: { file: "app.log", retentionDays: 30 },
+  security: { file: "security.log", retentionDays: 365 },
+  audit: { file: "audit.log", retentionDays: 365 },
+  errors: { file: "errors.log", retentionDays: 90 },
+} as const;
+export type LogStream = keyof typeof logStreams;
+
+/** Datasource UIDs fixed by Grafana provisioning and used by every dashboard. */
+export const datasourceUids = {
+  prometheus: "kali-prometheus",
+  loki: "kali-loki",
+  alertmanager: "kali-alertmanager",
+} as const;

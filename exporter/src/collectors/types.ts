@@ -1,0 +1,40 @@
+// The contract between the scrape orchestrator and the collectors (one file per collector, one table
+// of them in collectors/index.ts).
+import type { Registry } from "prom-client";
+import type { CollectorName, MetricDef } from "../../../definitions/metrics.ts";
+import type { Logger } from "../log.ts";
+
+export interface CollectContext {
+  /** Aborted when the collector's deadline passes: stop work, and write no metric after it. */
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds by which the collector must have finished. */
+  readonly deadline: number;
+  readonly log: Logger;
+}
+
+/**
+ * A collector owns a set of catalogue metrics, registered in its own prom-client Registry.
+ *
+ * Rules every collector keeps:
+ * - gather first, then write all its metrics at once, synchronously, and only if `ctx.signal` is not
+ *   aborted: a collector that overran its deadline must not change the output afterwards;
+ * - reset labelled gauges before writing, so that series which vanished upstream vanish here too;
+ * - on failure, throw: the orchestrator records success 0, logs the error, and calls `markFailed()`.
+ */
+export interface Collector {
+  readonly name: CollectorName;
+  readonly registry: Registry;
+  collect(ctx: CollectContext): Promise<void>;
+  /** Publishes the "down" state after a failure or an overrun (e.g. `pg_up 0`, stale series removed). */
+  markFailed?(): void;
+  /** Releases connections and timers (on shutdown). */
+  close?(): Promise<void>;
+}
+
+/** One row of the collectors table. */
+export interface CollectorModule<Options> {
+  readonly name: CollectorName;
+  /** The catalogue entries this collector publishes. */
+  readonly metrics: readonly MetricDef[];
+  create(options: Options, log: Logger): Collector;
+}

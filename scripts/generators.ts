@@ -1,0 +1,6 @@
+// The table of generators (see scripts/generate.ts). Add a row when an area gains generated files.
+export interface Generator {
+  outputs(): Promise<Record<string, string>> | Record<string, string>;
+}
+
+export const generators: Record<string, () => Promise<Generator>> = {};

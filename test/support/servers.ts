@@ -1,0 +1,465 @@
+// Throwaway real servers for tests: PostgreSQL, Redis, Prometheus and Alertmanager, each started from
+// the binaries on this machine, on a free 127.0.0.1 port, in its own temporary folder, and stopped when
+// the test ends. Nothing is shared with other tests or with anything else on the machine, so test files
+// can run in parallel.
+//
+// Under CI=true a missing binary is a failure, never a skip: use `requireBinaries()` as the `skip`
+// option of a describe()/test(): it returns false when everything is there, a reason to skip when not
+// (outside CI), and throws under CI.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+export type BinaryName =
+  | "postgres"
+  | "initdb"
+  | "pg_dump"
+  | "pg_restore"
+  | "psql"
+  | "redis-server"
+  | "redis-cli"
+  | "prometheus"
+  | "promtool"
+  | "alertmanager"
+  | "amtool";
+
+const pgBinDir = (): string | undefined => {
+  const base = "/usr/lib/postgresql";
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, "bin", "postgres")))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(base, versions[0], "bin") : undefined;
+};
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
+  const out = r.stdout.trim();
+  return r.status === 0 && out ? out : undefined;
+}
+
+/** The absolute path of a binary, or undefined when it is not installed. */
+export function findBinary(name: BinaryName): string | undefined {
+  switch (name) {
+    case "postgres":
+    case "initdb":
+    case "pg_dump":
+    case "pg_restore":
+    case "psql": {
+      const dir = pgBinDir();
+      const p = dir && join(dir, name);
+      return p && existsSync(p) ? p : which(name);
+    }
+    case "alertmanager":
+      return which("prometheus-alertmanager") ?? which("alertmanager");
+    default:
+      return which(name);
+  }
+}
+
+const installHint =
+  "run `bash scripts/test.sh` (it installs postgresql, redis-server, prometheus and prometheus-alertmanager with apt-get)";
+
+/** For `describe(name, { skip: requireBinaries(...) }, ...)`. Throws under CI=true when one is missing. */
+export function requireBinaries(...names: BinaryName[]): false | string {
+  const missing = names.filter((n) => !findBinary(n));
+  if (missing.length === 0) return false;
+  const reason = `missing binaries: ${missing.join(", ")}; ${installHint}`;
+  if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
+  return reason;
+}
+
+function binary(name: BinaryName): string {
+  const p = findBinary(name);
+  if (!p) throw new Error(`${name} is not installed; ${installHint}`);
+  return p;
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; a tiny race remains, as everywhere). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      if (addr && typeof addr === "object") {
+        const { port } = addr;
+        srv.close(() => resolve(port));
+      } else reject(new Error("no port"));
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `kali-${prefix}-`));
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      lastError = e;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+  );
+}
+
+// Every child started here is killed when the test process exits, even on a crash, so no server
+// outlives its test file.
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of live) {
+    try {
+      if (c.pid) process.kill(c.pid, "SIGCONT");
+      c.kill("SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+});
+
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function start(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Spawned {
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  live.add(child);
+  let out = "";
+  const keep = (b: Buffer) => {
+    out += b.toString();
+    if (out.length > 64_000) out = out.slice(-32_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  child.on("exit", () => live.delete(child));
+  return { child, output: () => out };
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM", timeoutMs = 10_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  try {
+    if (child.pid) process.kill(child.pid, "SIGCONT"); // a paused server cannot handle SIGTERM
+    child.kill(signal);
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A server process the test controls: stop, pause (SIGSTOP: hung), resume, restart. */
+export interface ServerHandle {
+  readonly port: number;
+  readonly dir: string;
+  pid(): number | undefined;
+  /** Stops the process (the data folder stays until `cleanup`). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data. */
+  restart(): Promise<void>;
+  /** SIGSTOP: the process keeps its sockets but answers nothing, like a hung server. */
+  pause(): void;
+  resume(): void;
+  /** Stops the process and removes its folder. */
+  cleanup(): Promise<void>;
+  /** What the process printed (its last 32-64 KB), for error messages. */
+  output(): string;
+}
+
+function makeHandle(
+  port: number,
+  dir: string,
+  launch: () => Spawned,
+  ready: () => Promise<boolean>,
+  name: string,
+  stopSignal: NodeJS.Signals = "SIGTERM",
+): Promise<ServerHandle> {
+  let current: Spawned | undefined;
+  const up = async () => {
+    current = launch();
+    const c = current;
+    let exited = false;
+    c.child.once("exit", () => (exited = true));
+    await waitFor(`${name} on 127.0.0.1:${port}`, async () => {
+      if (exited) throw new Error(`${name} exited early:\n${c.output()}`);
+      return ready();
+    });
+  };
+  const handle: ServerHandle = {
+    port,
+    dir,
+    pid: () => current?.child.pid,
+    async stop() {
+      if (current) await stopChild(current.child, stopSignal);
+    },
+    restart: up,
+    pause() {
+      const pid = current?.child.pid;
+      if (pid) process.kill(pid, "SIGSTOP");
+    },
+    resume() {
+      const pid = current?.child.pid;
+      if (pid) process.kill(pid, "SIGCONT");
+    },
+    async cleanup() {
+      await handle.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    output: () => current?.output() ?? "",
+  };
+  return up().then(() => handle);
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+export interface PostgresServer extends ServerHandle {
+  /** Superuser connection URL (user postgres, password auth over TCP). */
+  readonly url: string;
+  readonly password: string;
+  /** URL for another database or user on this server. */
+  urlFor(opts: { database?: string; user?: string; password?: string }): string;
+  /** Runs SQL as the superuser on `database` (default postgres) and returns the rows. */
+  query<T extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    database?: string,
+  ): Promise<T[]>;
+}
+
+/** PostgreSQL refuses to run as root: as root, the server runs as the `postgres` system user. */
+function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
+  if (process.getuid?.() !== 0) return [cmd, args];
+  // setpriv execs in place (unlike runuser, which forks), so the pid we hold is the server's own.
+  return ["setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", cmd, ...args]];
+}
+
+export async function startPostgres(
+  opts: { settings?: Record<string, string> } = {},
+): Promise<PostgresServer> {
+  const dir = tempDir("pg");
+  const dataDir = join(dir, "data");
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const pwFile = join(dir, "pwfile");
+  writeFileSync(pwFile, password + "\n");
+  if (process.getuid?.() === 0) {
+    chmodSync(dir, 0o755);
+    chownSync(dir, uidOf("postgres"), gidOf("postgres"));
+    chownSync(pwFile, uidOf("postgres"), gidOf("postgres"));
+  }
+  const [initCmd, initArgs] = asPostgresUser(binary("initdb"), [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    `--pwfile=${pwFile}`,
+    "--no-sync",
+    "-E",
+    "UTF8",
+    "--locale=C",
+  ]);
+  const init = spawnSync(initCmd, initArgs, { encoding: "utf8" });
+  if (init.status !== 0) throw new Error(`initdb failed:\n${init.stdout}\n${init.stderr}`);
+  const port = await freePort();
+  const settings: Record<string, string> = {
+    listen_addresses: "127.0.0.1",
+    unix_socket_directories: dir,
+    fsync: "off",
+    synchronous_commit: "off",
+    full_page_writes: "off",
+    max_connections: "50",
+    shared_buffers: "32MB",
+    ...opts.settings,
+  };
+  const args = ["-D", dataDir, "-p", String(port)];
+  for (const [k, v] of Object.entries(settings)) args.push("-c", `${k}=${v}`);
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const urlFor = (o: { database?: string; user?: string; password?: string }) =>
+    `postgres://${encodeURIComponent(o.user ?? "postgres")}:${encodeURIComponent(o.password ?? password)}@127.0.0.1:${port}/${encodeURIComponent(o.database ?? "postgres")}`;
+  const query = async <T extends Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    database?: string,
+  ) => {
+    const client = new pg.Client({ connectionString: urlFor({ database }), connectionTimeoutMillis: 5000 });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      return (await client.query<T>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const handle = await makeHandle(
+    port,
+    dir,
+    () => {
+      const [cmd, a] = asPostgresUser(binary("postgres"), args);
+      return start(cmd, a);
+    },
+    async () => {
+      await query("SELECT 1");
+      return true;
+    },
+    "postgres",
+    // SIGINT is PostgreSQL's "fast" shutdown: it ends sessions and exits without waiting for clients.
+    "SIGINT",
+  );
+  return Object.assign(handle, { url, password, urlFor, query });
+}
+
+function idOf(flag: "-u" | "-g", name: string): number {
+  const r = spawnSync("id", [flag, name], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`no system user ${name}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+const uidOf = (n: string) => idOf("-u", n);
+const gidOf = (n: string) => idOf("-g", n);
+
+// ---------------------------------------------------------------- Redis
+
+export interface RedisServer extends ServerHandle {
+  readonly url: string;
+  /** Runs a redis-cli command against the server and returns its output. */
+  cli(...args: string[]): string;
+}
+
+export async function startRedis(opts: { password?: string; args?: string[] } = {}): Promise<RedisServer> {
+  const dir = tempDir("redis");
+  const port = await freePort();
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--daemonize",
+    "no",
+    "--loglevel",
+    "warning",
+  ];
+  if (opts.password) args.push("--requirepass", opts.password);
+  args.push(...(opts.args ?? []));
+  const cli = (...cmd: string[]) => {
+    const a = ["-h", "127.0.0.1", "-p", String(port)];
+    if (opts.password) a.push("--no-auth-warning", "-a", opts.password);
+    const r = spawnSync(binary("redis-cli"), [...a, ...cmd], { encoding: "utf8", timeout: 5000 });
+    return (r.stdout ?? "").trim();
+  };
+  const handle = await makeHandle(
+    port,
+    dir,
+    () => start(binary("redis-server"), args),
+    async () => cli("PING") === "PONG",
+    "redis-server",
+  );
+  const auth = opts.password ? `:${encodeURIComponent(opts.password)}@` : "";
+  return Object.assign(handle, { url: `redis://${auth}127.0.0.1:${port}/0`, cli });
+}
+
+// ---------------------------------------------------------------- Prometheus and Alertmanager
+
+export interface HttpServer extends ServerHandle {
+  readonly url: string;
+}
+
+/** Starts Prometheus with the given configuration text (written into its folder as prometheus.yml). */
+export async function startPrometheus(
+  configYaml: string,
+  opts: { files?: Record<string, string>; args?: string[] } = {},
+): Promise<HttpServer> {
+  const dir = tempDir("prom");
+  for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content);
+  writeFileSync(join(dir, "prometheus.yml"), configYaml);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const args = [
+    `--config.file=${join(dir, "prometheus.yml")}`,
+    `--storage.tsdb.path=${join(dir, "data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--web.enable-lifecycle",
+    "--log.level=warn",
+    ...(opts.args ?? []),
+  ];
+  const handle = await makeHandle(
+    port,
+    dir,
+    () => start(binary("prometheus"), args, { cwd: dir }),
+    async () => (await fetch(`${url}/-/ready`)).ok,
+    "prometheus",
+  );
+  return Object.assign(handle, { url });
+}
+
+/** Starts Alertmanager with the given configuration text; clustering is off. */
+export async function startAlertmanager(
+  configYaml: string,
+  opts: { files?: Record<string, string>; args?: string[] } = {},
+): Promise<HttpServer> {
+  const dir = tempDir("am");
+  for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content);
+  writeFileSync(join(dir, "alertmanager.yml"), configYaml);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const args = [
+    `--config.file=${join(dir, "alertmanager.yml")}`,
+    `--storage.path=${join(dir, "data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--cluster.listen-address=",
+    "--log.level=warn",
+    ...(opts.args ?? []),
+  ];
+  const handle = await makeHandle(
+    port,
+    dir,
+    () => start(binary("alertmanager"), args, { cwd: dir }),
+    async () => (await fetch(`${url}/-/ready`)).ok,
+    "alertmanager",
+  );
+  return Object.assign(handle, { url });
+}
+
+/** Runs a command to completion and returns its status and output (for promtool, amtool, ...). */
+export function run(
+  name: BinaryName,
+  args: string[],
+  opts: { cwd?: string; input?: string; timeoutMs?: number } = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(binary(name), args, {
+    cwd: opts.cwd,
+    input: opts.input,
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 60_000,
+  });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
