@@ -94,3 +94,30 @@ export const datasourceUids = {
   loki: "kali-loki",
   alertmanager: "kali-alertmanager",
 } as const;
+
+/**
+ * Names of the recording rules that dashboards read (the Prometheus rules define them). Recording
+ * rules follow the `level:metric:operations` convention.
+ */
+export const recordings = {
+  /** Ratio of 5xx API responses over a window, e.g. apiErrorRatio("5m"). */
+  apiErrorRatio: (window: string) => `kali_agents:api_error_ratio:rate${window}`,
+  /** Share of the 30-day error budget still left (1 = untouched, 0 = spent, negative = overspent). */
+  apiErrorBudgetRemaining: "kali_agents:api_error_budget_remaining:ratio",
+  /** Request rate by route and code. */
+  apiRequestRate: "kali_agents:api_requests:rate5m",
+  /** p95 latency by route. */
+  apiLatencyP95: "kali_agents:api_request_duration_seconds:p95_5m",
+} as const;
+
+/**
+ * Log labels: what Promtail (and the Alloy equivalent) attach to every line. Anything unbounded (user,
+ * ip, scan id) stays in the line, never in a label. Dashboards and LogQL rules may select on these only.
+ */
+export const logs = {
+  /** `job` of the application's four log files. */
+  appJob: "kali-agents",
+  /** `job` of container logs from Docker service discovery. */
+  containerJob: "containers",
+  labels: ["job", "stream", "level", "logger", "host", "service", "container", "filename"],
+} as const;
