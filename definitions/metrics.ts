@@ -30,14 +30,24 @@ export interface MetricDef {
 
 export type CollectorName = "host" | "textfile" | "postgres" | "redis" | "scans" | "probes" | "exporter";
 
-const def = (
+// The helpers keep each name's literal type (`N`), so `(typeof hostMetrics)[number]["name"]` is a union
+// of the names and a dashboard or rule that names a metric by it stops compiling when the metric is renamed.
+const def = <N extends string>(
   collector: CollectorName,
-  name: string,
+  name: N,
   type: MetricType,
   help: string,
   labels: readonly string[] = [],
   extra: { buckets?: readonly number[] } = {},
-): MetricDef => ({ name, type, help, labels, source: "exporter", collector, ...extra });
+): MetricDef & { readonly name: N } => ({
+  name,
+  type,
+  help,
+  labels,
+  source: "exporter",
+  collector,
+  ...extra,
+});
 
 const fsLabels = ["device", "mountpoint", "fstype"] as const;
 
@@ -99,8 +109,8 @@ export const textfileMetrics = [
 ] as const satisfies readonly MetricDef[];
 
 const dbLabels = ["datid", "datname"] as const;
-const pgStatDatabase = (field: string, type: MetricType, help: string): MetricDef =>
-  def("postgres", `pg_stat_database_${field}`, type, help, dbLabels);
+const pgStatDatabase = <F extends string>(field: F, type: MetricType, help: string) =>
+  def("postgres", `pg_stat_database_${field}` as const, type, help, dbLabels);
 
 export const postgresMetrics = [
   def(
@@ -304,7 +314,12 @@ export const exporterMetrics = [
   ]),
 ] as const satisfies readonly MetricDef[];
 
-const job = (name: string, type: MetricType, help: string, labels: readonly string[] = []): MetricDef => ({
+const job = <N extends string>(
+  name: N,
+  type: MetricType,
+  help: string,
+  labels: readonly string[] = [],
+): MetricDef & { readonly name: N } => ({
   name,
   type,
   help,
@@ -355,8 +370,8 @@ export const jobMetrics = [
   ]),
 ] as const satisfies readonly MetricDef[];
 
-const api = (
-  name: string,
+const api = <N extends string>(
+  name: N,
   type: MetricType,
   help: string,
   labels: readonly string[],
