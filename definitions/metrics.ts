@@ -213,6 +213,15 @@ export const redisMetrics = [
   def("redis", "redis_rejected_connections_total", "counter", "rejected_connections metric."),
   def("redis", "redis_db_keys", "gauge", "Total number of keys by DB.", ["db"]),
   def("redis", "redis_db_keys_expiring", "gauge", "Total number of expiring keys by DB.", ["db"]),
+  // Kali Agents' own, but read from Redis: the redis collector owns it, so the scans collector (which
+  // reads PostgreSQL) needs no Redis connection and Redis keeps its single connection.
+  def(
+    "redis",
+    "kali_agents_scan_queue_length",
+    "gauge",
+    "Length of each configured Redis scan queue (a Redis list).",
+    ["queue"],
+  ),
 ] as const satisfies readonly MetricDef[];
 
 /** Scan durations run from seconds (a quick nmap) to hours (a full web crawl). */
@@ -255,13 +264,6 @@ export const scanMetrics = [
     "kali_agents_scan_rows_past_retention",
     "gauge",
     "Rows of the scans table older than the retention period (non-zero means the cleanup is not running).",
-  ),
-  def(
-    "scans",
-    "kali_agents_scan_queue_length",
-    "gauge",
-    "Length of each configured Redis scan queue (a Redis list).",
-    ["queue"],
   ),
 ] as const satisfies readonly MetricDef[];
 
