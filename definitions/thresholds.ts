@@ -88,6 +88,16 @@ export const logStreams = {
 } as const;
 export type LogStream = keyof typeof logStreams;
 
+/**
+ * The label that carries a job-metric's `job` (backup, verify, ...) once Prometheus has scraped it. The
+ * textfile files write `job="backup"`, but Prometheus keeps the scrape's own `job` label (honor_labels
+ * false, the default) and renames the file's one to `exported_job`.
+ */
+export const jobMetricLabel = "exported_job";
+
+/** `kind` label values of the exporter's probes (kali_agents_probe_*{target,kind}). */
+export const probeKinds = { api: "api", mcp: "mcp" } as const;
+
 /** Datasource UIDs fixed by Grafana provisioning and used by every dashboard. */
 export const datasourceUids = {
   prometheus: "kali-prometheus",
