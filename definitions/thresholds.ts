@@ -31,6 +31,8 @@ export const thresholds = {
     filesystemUsedRatio: 0.9, // seed: disk warns at 90%
     filesystemFillHorizonSeconds: 24 * 3600,
     clockSkewSeconds: 60,
+    /** A boot time newer than this is a recent reboot (an info alert, not a page). */
+    recentBootSeconds: 15 * 60,
   },
   postgres: {
     connectionsUsedRatio: 0.8,
