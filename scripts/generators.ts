@@ -3,4 +3,6 @@ export interface Generator {
   outputs(): Promise<Record<string, string>> | Record<string, string>;
 }
 
-export const generators: Record<string, () => Promise<Generator>> = {};
+export const generators: Record<string, () => Promise<Generator>> = {
+  "exporter configuration docs": () => import("../exporter/src/config-docs.ts"),
+};

@@ -1,0 +1,538 @@
+// The one door for configuration: the only module that reads process.env (postgres_exporter's
+// config.Validate() returning a ValidatedConfig plays this part there). Everything the exporter can be
+// told is one row of `variables` below: its environment name, default, description, whether it is a
+// secret, and the parser that validates it. docs/configuration.md is generated from the same rows
+// (exporter/src/config-docs.ts), so the documentation cannot drift from the code.
+//
+// Sources, highest priority first: the environment variable, its `*_FILE` variant (the value is the
+// content of the named file, for Docker/Kubernetes secrets), then the same two keys in the optional
+// YAML file named by EXPORTER_CONFIG_FILE, then the default. An empty environment variable counts as
+// unset, because compose files commonly write `DATABASE_URL=` to mean "not configured".
+import { readFileSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { CollectorName } from "../../definitions/metrics.ts";
+
+/** A configuration error: its message is one line naming the variable and the reason. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message.replace(/[\r\n]+/g, " "));
+    this.name = "ConfigError";
+  }
+}
+
+/** Thrown by a parser; the loader prefixes the variable's name (and where its value came from). */
+class Invalid extends Error {}
+
+interface Variable<T> {
+  readonly env: string;
+  /** The default, as text (it is parsed like any other value, and shown in the docs). */
+  readonly default?: string;
+  readonly description: string;
+  /** The whole value is a secret: never echoed in an error, replaced by redact() in every log line. */
+  readonly secret?: boolean;
+  /** Accepts a `*_FILE` variant (every secret does; so do URLs that may embed credentials). */
+  readonly file?: boolean;
+  /** Only read from the environment (not from the YAML file). */
+  readonly envOnly?: boolean;
+  readonly parse: (raw: string) => T;
+}
+type WithDefault<T> = Variable<T> & { readonly default: string };
+type Optional<T> = Variable<T> & { readonly default?: undefined };
+const withDefault = <T>(v: WithDefault<T>): WithDefault<T> => v;
+const optional = <T>(v: Optional<T>): Optional<T> => v;
+
+// ---- parsers (each throws Invalid with the reason; the loader adds the variable's name) ----
+
+const show = (raw: string) => JSON.stringify(raw);
+
+function number(opts: { min: number; minExclusive?: boolean; max?: number; integer?: boolean }) {
+  return (raw: string): number => {
+    const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
+    const kind = opts.integer ? "an integer" : "a number";
+    if (!Number.isFinite(n)) throw new Invalid(`${show(raw)} is not ${kind}`);
+    if (opts.integer && !Number.isInteger(n)) throw new Invalid(`${show(raw)} is not ${kind}`);
+    if (opts.minExclusive ? n <= opts.min : n < opts.min)
+      throw new Invalid(
+        `${show(raw)} must be ${opts.minExclusive ? "greater than" : "at least"} ${opts.min}`,
+      );
+    if (opts.max !== undefined && n > opts.max) throw new Invalid(`${show(raw)} must be at most ${opts.max}`);
+    return n;
+  };
+}
+const seconds = number({ min: 0, minExclusive: true });
+const nonNegativeSeconds = number({ min: 0 });
+const percent = number({ min: 0, minExclusive: true, max: 100 });
+
+function oneOf<const T extends string>(values: readonly T[]) {
+  return (raw: string): T => {
+    if (!(values as readonly string[]).includes(raw))
+      throw new Invalid(`${show(raw)} is not one of ${values.join(", ")}`);
+    return raw as T;
+  };
+}
+
+function list(raw: string): string[] {
+  const items = raw.split(",").map((s) => s.trim());
+  if (items.some((s) => s === "")) throw new Invalid(`${show(raw)} has an empty item (a stray comma)`);
+  return items;
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+function listenAddress(raw: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):([^:]*)$/.exec(raw);
+  if (!m) throw new Invalid(`${show(raw)} is not host:port (e.g. 0.0.0.0:9839, [::]:9839, :9839)`);
+  const host = m[1] ?? m[2] ?? "";
+  const portText = m[3] ?? "";
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
+    throw new Invalid(`port ${show(portText)} is not an integer from 0 to 65535`);
+  return { host: host === "" ? "0.0.0.0" : host, port: Number(portText) };
+}
+
+function absolutePath(raw: string): string {
+  if (!isAbsolute(raw)) throw new Invalid(`${show(raw)} is not an absolute path`);
+  return raw;
+}
+
+function url(protocols: readonly string[], secret: boolean) {
+  return (raw: string): string => {
+    let u: URL | undefined;
+    try {
+      u = new URL(raw);
+    } catch {
+      u = undefined;
+    }
+    const what = protocols.map((p) => `${p}//`).join(" or ");
+    // A secret URL is never echoed, not even in an error.
+    const shown = secret ? "the value" : show(raw);
+    if (!u || !protocols.includes(u.protocol)) throw new Invalid(`${shown} is not a ${what} URL`);
+    if (!u.hostname && !u.searchParams.get("host")) throw new Invalid(`${shown} has no host`);
+    return raw;
+  };
+}
+
+const collectorNameSet: Record<CollectorName, true> = {
+  host: true,
+  textfile: true,
+  postgres: true,
+  redis: true,
+  scans: true,
+  probes: true,
+  exporter: true,
+};
+export const collectorNames = Object.keys(collectorNameSet) as CollectorName[];
+
+function collectorList(raw: string): CollectorName[] {
+  const names = list(raw);
+  for (const n of names) {
+    if (n === "exporter")
+      throw new Invalid(`the exporter collector (the exporter's own metrics) cannot be disabled`);
+    if (!(n in collectorNameSet))
+      throw new Invalid(
+        `${show(n)} is not a collector (one of ${collectorNames.filter((c) => c !== "exporter").join(", ")})`,
+      );
+  }
+  return names as CollectorName[];
+}
+
+export interface TableName {
+  readonly schema: string;
+  readonly table: string;
+}
+function tableName(raw: string): TableName {
+  // Lowercase unquoted identifiers only: PostgreSQL folds unquoted names to lowercase, so accepting
+  // "Scans" would leave it unclear whether the quoted "Scans" or the folded scans was meant.
+  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
+  const parts = raw.split(".");
+  if (parts.length > 2 || !parts.every((p) => ident.test(p)))
+    throw new Invalid(
+      `${show(raw)} is not [schema.]table with lowercase identifiers ([a-z_][a-z0-9_]*, at most 63 characters)`,
+    );
+  return parts.length === 2
+    ? { schema: parts[0]!, table: parts[1]! }
+    : { schema: "public", table: parts[0]! };
+}
+
+function nonEmpty(raw: string): string {
+  if (raw === "") throw new Invalid(`must not be empty`);
+  return raw;
+}
+
+export interface ProbeTarget {
+  /** The `target` label: the given name, else host:port of the URL. */
+  readonly name: string;
+  readonly url: string;
+  readonly kind: "http" | "tcp";
+}
+function probeTargets(raw: string): ProbeTarget[] {
+  const targets: ProbeTarget[] = [];
+  for (const item of list(raw)) {
+    const eq = item.indexOf("=");
+    const hasName = eq > 0 && !item.slice(0, eq).includes("/");
+    const given = hasName ? item.slice(0, eq).trim() : undefined;
+    const address = hasName ? item.slice(eq + 1).trim() : item;
+    if (given !== undefined && !/^[A-Za-z0-9_.-]+$/.test(given))
+      throw new Invalid(`name ${show(given)} may only contain letters, digits, "_", "." and "-"`);
+    let u: URL | undefined;
+    try {
+      u = new URL(address);
+    } catch {
+      u = undefined;
+    }
+    if (!u || !["http:", "https:", "tcp:"].includes(u.protocol))
+      throw new Invalid(`${show(address)} is not an http://, https:// or tcp://host:port URL`);
+    if (u.protocol === "tcp:" && (!u.hostname || !u.port))
+      throw new Invalid(`${show(address)} is not tcp://host:port (a TCP probe needs a port)`);
+    const name = given ?? u.host;
+    if (targets.some((t) => t.name === name))
+      throw new Invalid(`target name ${show(name)} appears twice (give each a distinct name=url)`);
+    targets.push({ name, url: address, kind: u.protocol === "tcp:" ? "tcp" : "http" });
+  }
+  return targets;
+}
+
+// ---- the variables ----
+
+export const variables = {
+  listenAddress: withDefault({
+    env: "EXPORTER_LISTEN_ADDRESS",
+    default: "0.0.0.0:9839",
+    description:
+      "Address the HTTP server listens on, `host:port` (`[::]:9839` for IPv6, `:9839` for all interfaces). 9839 is not taken in Prometheus' default port allocations.",
+    parse: listenAddress,
+  }),
+  configFile: optional({
+    env: "EXPORTER_CONFIG_FILE",
+    description:
+      "Optional YAML file: a mapping from these variable names to values (a list is allowed where a comma-separated list is). Environment variables win over it. Read once at start.",
+    envOnly: true,
+    parse: absolutePath,
+  }),
+  logLevel: withDefault({
+    env: "EXPORTER_LOG_LEVEL",
+    default: "info",
+    description: "Lowest level logged: `debug`, `info`, `warn` or `error`.",
+    parse: oneOf(["debug", "info", "warn", "error"] as const),
+  }),
+  scrapeTimeoutSeconds: withDefault({
+    env: "EXPORTER_SCRAPE_TIMEOUT_SECONDS",
+    default: "10",
+    description:
+      "Scrape deadline used when Prometheus sends no `X-Prometheus-Scrape-Timeout-Seconds` header (then the header, less the margin, is used).",
+    parse: seconds,
+  }),
+  scrapeTimeoutMarginSeconds: withDefault({
+    env: "EXPORTER_SCRAPE_TIMEOUT_MARGIN_SECONDS",
+    default: "0.5",
+    description:
+      "Subtracted from Prometheus' scrape timeout so that the answer (and its transfer) arrive before Prometheus gives up.",
+    parse: nonNegativeSeconds,
+  }),
+  collectorsDisabled: withDefault({
+    env: "EXPORTER_COLLECTORS_DISABLED",
+    default: "",
+    description:
+      "Comma-separated collectors to turn off: `host`, `textfile`, `postgres`, `redis`, `scans`, `probes`.",
+    parse: (raw: string) => (raw === "" ? [] : collectorList(raw)),
+  }),
+  hostRoot: withDefault({
+    env: "EXPORTER_HOST_ROOT",
+    default: "/",
+    description:
+      "Where the host's root filesystem is mounted: `/proc`, `/sys` and mount points are read under it (e.g. `/host` in a container with `/:/host:ro`).",
+    parse: absolutePath,
+  }),
+  textfileDir: optional({
+    env: "EXPORTER_TEXTFILE_DIR",
+    description:
+      "Directory of `*.prom` files (node_exporter's textfile format) to publish, e.g. the ops jobs' results. Unset: the textfile collector is off.",
+    parse: absolutePath,
+  }),
+  databaseUrl: optional({
+    env: "DATABASE_URL",
+    description:
+      "PostgreSQL connection URL (`postgres://user:password@host:5432/db`). Unset: the postgres and scans collectors are off.",
+    secret: true,
+    file: true,
+    parse: url(["postgres:", "postgresql:"], true),
+  }),
+  pgConnectTimeoutSeconds: withDefault({
+    env: "EXPORTER_PG_CONNECT_TIMEOUT_SECONDS",
+    default: "2",
+    description: "Timeout for opening a PostgreSQL connection.",
+    parse: seconds,
+  }),
+  pgStatementTimeoutSeconds: withDefault({
+    env: "EXPORTER_PG_STATEMENT_TIMEOUT_SECONDS",
+    default: "3",
+    description: "`statement_timeout` of the exporter's PostgreSQL sessions.",
+    parse: seconds,
+  }),
+  pgLockTimeoutSeconds: withDefault({
+    env: "EXPORTER_PG_LOCK_TIMEOUT_SECONDS",
+    default: "1",
+    description: "`lock_timeout` of the exporter's PostgreSQL sessions.",
+    parse: seconds,
+  }),
+  pgDatabaseSizeIntervalSeconds: withDefault({
+    env: "EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS",
+    default: "300",
+    description:
+      "How often `pg_database_size()` is recomputed (it walks the data directory); between runs the last figure is published. 0: every scrape.",
+    parse: nonNegativeSeconds,
+  }),
+  scansTable: withDefault({
+    env: "SCANS_TABLE",
+    default: "public.scans",
+    description:
+      "The application's scans table, `schema.table` or `table` (schema `public`), lowercase identifiers.",
+    parse: tableName,
+  }),
+  scansRetentionDays: withDefault({
+    env: "SCANS_RETENTION_DAYS",
+    default: "90",
+    description:
+      "Retention of the scans table, in days: rows older than this are counted in `kali_agents_scan_rows_past_retention`.",
+    parse: number({ min: 1, integer: true }),
+  }),
+  redisUrl: optional({
+    env: "REDIS_URL",
+    description:
+      "Redis connection URL (`redis://:password@host:6379/0`, `rediss://` for TLS). Unset: the redis collector is off.",
+    secret: true,
+    file: true,
+    parse: url(["redis:", "rediss:"], true),
+  }),
+  redisConnectTimeoutSeconds: withDefault({
+    env: "EXPORTER_REDIS_CONNECT_TIMEOUT_SECONDS",
+    default: "1",
+    description: "Timeout for connecting to Redis.",
+    parse: seconds,
+  }),
+  redisCommandTimeoutSeconds: withDefault({
+    env: "EXPORTER_REDIS_COMMAND_TIMEOUT_SECONDS",
+    default: "1",
+    description: "Timeout of each Redis command.",
+    parse: seconds,
+  }),
+  scanQueueKeys: withDefault({
+    env: "SCAN_QUEUE_KEYS",
+    default: "kali:scans:queue",
+    description:
+      "Comma-separated Redis list keys holding queued scans (`kali_agents_scan_queue_length{queue}`).",
+    parse: list,
+  }),
+  redisCachePrefix: withDefault({
+    env: "REDIS_CACHE_PREFIX",
+    default: "kali:cache:",
+    description: "Prefix of the application's cache keys in Redis.",
+    parse: nonEmpty,
+  }),
+  apiHealthUrl: optional({
+    env: "API_HEALTH_URL",
+    description: "The Kali Agents API's health URL, probed over HTTP. Unset: not probed.",
+    file: true,
+    parse: url(["http:", "https:"], false),
+  }),
+  mcpServers: withDefault({
+    env: "MCP_SERVERS",
+    default: "",
+    description:
+      "Comma-separated MCP servers to probe: `http(s)://host:port/path` or `tcp://host:port`, each optionally `name=url` (the `target` label; default `host:port`).",
+    file: true,
+    parse: (raw: string) => (raw === "" ? [] : probeTargets(raw)),
+  }),
+  probeTimeoutSeconds: withDefault({
+    env: "EXPORTER_PROBE_TIMEOUT_SECONDS",
+    default: "2",
+    description: "Timeout of each HTTP or TCP probe.",
+    parse: seconds,
+  }),
+  healthDiskWarnPercent: withDefault({
+    env: "HEALTH_DISK_WARN_PERCENT",
+    default: "90",
+    description: "`/health`: a filesystem used above this percentage is a warning.",
+    parse: percent,
+  }),
+  healthMemoryWarnPercent: withDefault({
+    env: "HEALTH_MEMORY_WARN_PERCENT",
+    default: "90",
+    description: "`/health`: memory used (MemTotal - MemAvailable) above this percentage is a warning.",
+    parse: percent,
+  }),
+  healthCpuWarnPercent: withDefault({
+    env: "HEALTH_CPU_WARN_PERCENT",
+    default: "80",
+    description: "`/health`: CPU busy above this percentage (between two collections) is a warning.",
+    parse: percent,
+  }),
+} as const;
+
+type Variables = typeof variables;
+type ValueOf<V> = V extends Variable<infer T> ? (V extends { default: string } ? T : T | undefined) : never;
+
+/** The validated, frozen configuration. */
+export type Config = { readonly [K in keyof Variables]: ValueOf<Variables[K]> };
+
+type Source = { text: string; from: string };
+
+function readSecretFile(envName: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${envName}: cannot read ${path}: ${(e as Error).message}`);
+  }
+  // Files written by `echo` or editors end with a newline that is not part of the secret.
+  text = text.replace(/\r?\n$/, "");
+  if (text === "") throw new ConfigError(`${envName}: ${path} is empty`);
+  return text;
+}
+
+function loadYaml(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`EXPORTER_CONFIG_FILE: cannot read ${path}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: false });
+  } catch (e) {
+    const first = (e as Error).message.split("\n")[0];
+    throw new ConfigError(`EXPORTER_CONFIG_FILE: ${path} is not valid YAML: ${first}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc))
+    throw new ConfigError(`EXPORTER_CONFIG_FILE: ${path} must be a mapping of variable names to values`);
+  const known = new Map<string, Variable<unknown>>();
+  for (const v of Object.values(variables) as Variable<unknown>[]) {
+    if (v.envOnly) continue;
+    known.set(v.env, v);
+    if (v.file) known.set(`${v.env}_FILE`, v);
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (!known.has(key))
+      throw new ConfigError(`EXPORTER_CONFIG_FILE: ${path}: unknown variable ${JSON.stringify(key)}`);
+    if (value === null) continue;
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+      out[key] = String(value);
+    else if (Array.isArray(value) && value.every((x) => typeof x === "string" || typeof x === "number"))
+      out[key] = value.join(",");
+    else
+      throw new ConfigError(
+        `EXPORTER_CONFIG_FILE: ${path}: ${key} must be a string, a number, a boolean or a list of strings`,
+      );
+  }
+  return out;
+}
+
+function lookup(
+  v: Variable<unknown>,
+  env: Record<string, string | undefined>,
+  file: Record<string, string>,
+  filePath: string | undefined,
+): Source | undefined {
+  const pick = (values: Record<string, string | undefined>, where: string): Source | undefined => {
+    const direct = values[v.env] === "" ? undefined : values[v.env];
+    const viaFile = v.file && values[`${v.env}_FILE`] !== "" ? values[`${v.env}_FILE`] : undefined;
+    if (direct !== undefined && viaFile !== undefined)
+      throw new ConfigError(`${v.env}: both ${v.env} and ${v.env}_FILE are set${where}; set only one`);
+    if (direct !== undefined) return { text: direct, from: where };
+    if (viaFile !== undefined)
+      return {
+        text: readSecretFile(`${v.env}_FILE`, viaFile),
+        from: ` (read from ${v.env}_FILE ${viaFile})`,
+      };
+    return undefined;
+  };
+  return pick(env, "") ?? (filePath && !v.envOnly ? pick(file, ` in ${filePath}`) : undefined);
+}
+
+/**
+ * Validates the configuration from `env` (process.env by default) and the YAML file it names.
+ * Throws ConfigError (one line: the variable and the reason) at the first bad value.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const configFile = env.EXPORTER_CONFIG_FILE || undefined;
+  if (configFile !== undefined && !isAbsolute(configFile))
+    throw new ConfigError(`EXPORTER_CONFIG_FILE: ${JSON.stringify(configFile)} is not an absolute path`);
+  const file = configFile ? loadYaml(configFile) : {};
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(variables) as [string, Variable<unknown>][]) {
+    const src = lookup(v, env, file, configFile);
+    const raw = src?.text ?? v.default;
+    if (raw === undefined) {
+      out[key] = undefined;
+      continue;
+    }
+    try {
+      out[key] = deepFreeze(v.parse(raw));
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      throw new ConfigError(`${v.env}${src?.from ?? " (default)"}: ${e.message}`);
+    }
+  }
+  return Object.freeze(out) as Config;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The URL's password as written (percent-encoded) and decoded, when it has one. */
+function urlPasswords(text: string): string[] {
+  try {
+    const u = new URL(text);
+    if (!u.password) return [];
+    return [u.password, decodeURIComponent(u.password)];
+  } catch {
+    return [];
+  }
+}
+
+export const REDACTED = "[REDACTED]";
+
+// Shorter fragments are not replaced on their own (a one-letter password would otherwise garble every
+// log line); they are still removed where they stand as a URL's password by the pattern below.
+const MIN_SECRET_LENGTH = 4;
+
+/**
+ * A function replacing every secret of `config` in a text: the whole value of each secret variable,
+ * the password of every URL in the configuration, in their plain and JSON-escaped forms, and the
+ * password part of any URL written in the text (`scheme://user:password@` keeps the user).
+ */
+export function redactor(config: Config): (text: string) => string {
+  const secrets = new Set<string>();
+  for (const [key, v] of Object.entries(variables) as [keyof Config, Variable<unknown>][]) {
+    const value = config[key];
+    const texts =
+      typeof value === "string"
+        ? [value]
+        : Array.isArray(value)
+          ? value.map((x) => (typeof x === "object" && x && "url" in x ? String(x.url) : String(x)))
+          : [];
+    for (const t of texts) {
+      if (v.secret) secrets.add(t);
+      for (const p of urlPasswords(t)) secrets.add(p);
+    }
+  }
+  const forms = [...secrets]
+    .filter((s) => s.length >= MIN_SECRET_LENGTH)
+    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
+    .sort((a, b) => b.length - a.length);
+  return (text: string) => {
+    let out = text;
+    for (const s of forms) out = out.split(s).join(REDACTED);
+    return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@\s"/]+@/gi, `$1${REDACTED}@`);
+  };
+}
