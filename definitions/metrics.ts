@@ -32,14 +32,15 @@ export type CollectorName = "host" | "textfile" | "postgres" | "redis" | "scans"
 
 // The helpers keep each name's literal type (`N`), so `(typeof hostMetrics)[number]["name"]` is a union
 // of the names and a dashboard or rule that names a metric by it stops compiling when the metric is renamed.
-const def = <N extends string>(
+// The type's literal (`T`) is kept too, so exporter/src/metrics.ts gives a histogram its observe().
+const def = <N extends string, T extends MetricType>(
   collector: CollectorName,
   name: N,
-  type: MetricType,
+  type: T,
   help: string,
   labels: readonly string[] = [],
   extra: { buckets?: readonly number[] } = {},
-): MetricDef & { readonly name: N } => ({
+): MetricDef & { readonly name: N; readonly type: T } => ({
   name,
   type,
   help,
