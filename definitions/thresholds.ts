@@ -62,6 +62,16 @@ export const thresholds = {
     memoryWarnPercent: 90,
     cpuWarnPercent: 80,
   },
+  logs: {
+    // Log-based alerts (loki/rules/src). Counts and rates are over a 5m window.
+    authFailuresPer5m: 20,
+    errorStreamLinesPerSecond: 0.5,
+    errorLevelRatio: 0.05,
+    /** Below this rate (lines/s) a source's error ratio is noise: one error in three lines is not an outage. */
+    errorRatioMinLinesPerSecond: 0.1,
+    /** The app stream logs every request; this long without a line means the application stopped. */
+    silentStreamSeconds: 15 * 60,
+  },
 } as const;
 
 /**
@@ -120,6 +130,8 @@ export const recordings = {
   apiRequestRate: "kali_agents:api_requests:rate5m",
   /** p95 latency by route. */
   apiLatencyP95: "kali_agents:api_request_duration_seconds:p95_5m",
+  /** Log lines per second by job, stream, service and level: a Loki recording rule written to Prometheus. */
+  logLinesRate: "kali_agents:log_lines:rate5m",
 } as const;
 
 /**
@@ -132,4 +144,9 @@ export const logs = {
   /** `job` of container logs from Docker service discovery. */
   containerJob: "containers",
   labels: ["job", "stream", "level", "logger", "host", "service", "container", "filename"],
+} as const;
+
+/** Values of the `event` field in the security stream that log-based alerts and panels match on. */
+export const logEvents = {
+  authFailure: "auth_failure",
 } as const;
