@@ -401,9 +401,10 @@ function loadYaml(path: string): Record<string, string> {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: false });
+    doc = parseYaml(text);
   } catch (e) {
-    const first = (e as Error).message.split("\n")[0];
+    // The yaml package's message is the reason, " at line L, column C:", then a drawing of the spot.
+    const first = ((e as Error).message.split("\n")[0] ?? "").replace(/:$/, "");
     throw new ConfigError(`EXPORTER_CONFIG_FILE: ${path} is not valid YAML: ${first}`);
   }
   if (doc === null || doc === undefined) return {};
