@@ -5,4 +5,5 @@ export interface Generator {
 
 export const generators: Record<string, () => Promise<Generator>> = {
   "exporter configuration docs": () => import("../exporter/src/config-docs.ts"),
+  "prometheus rules": () => import("../prometheus/rules/src/index.ts"),
 };

@@ -1,0 +1,73 @@
+// The API, from its own /metrics (the http_requests_total / http_request_duration_seconds contract):
+// latency and error rate, and the availability SLO as multi-window, multi-burn-rate alerts (Google SRE
+// workbook, "Alerting on SLOs"). The recordings come first: Prometheus evaluates a group's rules in
+// order, so the alerts read ratios from the same evaluation.
+import type { AlertRule, RecordingRule, RuleGroup } from "../../../definitions/rules.ts";
+import { apiSlo, recordings, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { humanDuration, num, percent, re, seconds, series } from "./promql.ts";
+
+const t = thresholds.api;
+const requests = (...m: string[]) => series("http_requests_total", selectors.api, ...m);
+
+/** Every window an alert reads, and the SLO period for the budget. */
+export const sloWindows: string[] = [
+  ...new Set([...apiSlo.windows.flatMap((w) => [w.short, w.long]), apiSlo.period]),
+].sort((a, b) => seconds(a) - seconds(b));
+
+// Minutes without any 5xx have no 5xx series at all: `or 0 * total` makes the ratio 0 then, instead of
+// no value (an absent ratio would also leave the budget absent on a perfectly healthy API).
+const errorRatio = (w: string): RecordingRule => ({
+  record: recordings.apiErrorRatio(w),
+  expr: `(sum by (job) (rate(${requests(re("code", apiSlo.errorCodeRegex))}[${w}])) or 0 * sum by (job) (rate(${requests()}[${w}]))) / sum by (job) (rate(${requests()}[${w}]))`,
+});
+
+/** The error ratio the SLO allows, written as PromQL so the generated rule reads like the workbook. */
+const allowed = `(1 - ${num(apiSlo.target)})`;
+const periodSeconds = seconds(apiSlo.period);
+
+const burnAlerts: AlertRule[] = apiSlo.windows.map((w) => ({
+  alert: "ApiErrorBudgetBurn",
+  expr: `${recordings.apiErrorRatio(w.long)} > (${num(w.burnRate)} * ${allowed}) and ${recordings.apiErrorRatio(w.short)} > (${num(w.burnRate)} * ${allowed})`,
+  for: w.for,
+  severity: w.severity,
+  labels: { long_window: w.long, short_window: w.short },
+  summary:
+    w.severity === "critical" ? "API is burning its error budget fast" : "API is burning its error budget",
+  description: `{{ $labels.job }} answered {{ $value | humanizePercentage }} of requests with 5xx over the last ${w.long} (and still over the last ${w.short}): ${num(w.burnRate)} times what the ${percent(apiSlo.target)} SLO allows; at this pace the ${apiSlo.period} error budget is gone in ${humanDuration(periodSeconds / w.burnRate)}.`,
+}));
+
+export const apiGroup: RuleGroup = {
+  name: "api",
+  rules: [
+    ...sloWindows.map(errorRatio),
+    {
+      record: recordings.apiErrorBudgetRemaining,
+      expr: `1 - ${recordings.apiErrorRatio(apiSlo.period)} / ${allowed}`,
+    },
+    {
+      record: recordings.apiRequestRate,
+      expr: `sum by (job, route, code) (rate(${requests()}[5m]))`,
+    },
+    {
+      record: recordings.apiLatencyP95,
+      expr: `histogram_quantile(0.95, sum by (job, route, le) (rate(${series("http_request_duration_seconds_bucket", selectors.api)}[5m])))`,
+    },
+    {
+      alert: "ApiHighErrorRate",
+      expr: `${recordings.apiErrorRatio("5m")} > ${num(t.errorRatio)}`,
+      for: "10m",
+      severity: "warning",
+      summary: "API error rate is high",
+      description: `{{ $labels.job }} answered {{ $value | humanizePercentage }} of requests with 5xx over the last 5 minutes (threshold ${percent(t.errorRatio)}).`,
+    },
+    {
+      alert: "ApiHighLatency",
+      expr: `${recordings.apiLatencyP95} > ${num(t.latencyP95Seconds)}`,
+      for: "10m",
+      severity: "warning",
+      summary: "API latency is high",
+      description: `The 95th percentile latency of {{ $labels.route }} on {{ $labels.job }} is {{ $value | humanizeDuration }} (threshold ${humanDuration(t.latencyP95Seconds)}).`,
+    },
+    ...burnAlerts,
+  ],
+};

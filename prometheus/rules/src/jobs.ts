@@ -1,0 +1,74 @@
+// Backups and the other ops jobs, on the job-metric contract (definitions/metrics.ts `jobMetrics`):
+// the jobs write their results as textfile metrics that the exporter publishes.
+import type { JobName } from "../../../definitions/metrics.ts";
+import type { RuleGroup } from "../../../definitions/rules.ts";
+import { jobMetricLabel, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { duration, eq, humanDuration, num, series } from "./promql.ts";
+
+const t = thresholds.jobs;
+/** One ops job's series; its `job` label arrives as `exported_job` (see jobMetricLabel). */
+const opsJob = (name: JobName) => [selectors.exporter, eq(jobMetricLabel, name)];
+const lastSuccess = (name: JobName) =>
+  series("kali_agents_job_last_success_timestamp_seconds", ...opsJob(name));
+const lastRunOk = (name: JobName) => series("kali_agents_job_last_run_success", ...opsJob(name));
+
+export const jobsGroup: RuleGroup = {
+  name: "jobs",
+  rules: [
+    {
+      alert: "BackupTooOld",
+      expr: `time() - ${lastSuccess("backup")} > ${num(t.backupMaxAgeSeconds)}`,
+      for: "10m",
+      severity: "critical",
+      // The two BackupTooOld rules differ by `reason`, so Prometheus keeps them apart (and says why).
+      labels: { reason: "too_old" },
+      summary: "No recent successful backup",
+      description: `The last successful backup finished {{ $value | humanizeDuration }} ago (threshold ${humanDuration(t.backupMaxAgeSeconds)}): a restore now would lose more than a day of scans.`,
+    },
+    {
+      // Same alert when no backup ever reported: a fresh install, a job never scheduled, or a textfile
+      // directory the exporter does not read. The `for` gives a new install the same grace as a backup.
+      alert: "BackupTooOld",
+      expr: `absent(${lastSuccess("backup")})`,
+      for: duration(t.backupMaxAgeSeconds),
+      severity: "critical",
+      labels: { reason: "no_record" },
+      summary: "No recent successful backup",
+      description: `{{ $labels.job }} has published no successful backup ({{ $labels.exported_job }}) for ${humanDuration(t.backupMaxAgeSeconds)}: the backup job never reported, or its metrics file is not read.`,
+    },
+    {
+      alert: "BackupLastRunFailed",
+      // A warning: the next run may succeed; BackupTooOld pages if none does in time.
+      expr: `${lastRunOk("backup")} == 0`,
+      for: "5m",
+      severity: "warning",
+      summary: "The last backup run failed",
+      description: `The last run of the {{ $labels.exported_job }} job on {{ $labels.instance }} failed; see the job's log for the reason.`,
+    },
+    {
+      alert: "BackupVerificationFailed",
+      // Critical: a backup that does not restore is no backup.
+      expr: `${series("kali_agents_backup_verification_success", selectors.exporter)} == 0`,
+      for: "5m",
+      severity: "critical",
+      summary: "The newest backup failed its restore verification",
+      description: `The newest backup did not restore into a scratch database or failed its checks (reported by {{ $labels.instance }}).`,
+    },
+    {
+      alert: "DrDrillTooOld",
+      expr: `time() - ${lastSuccess("dr_drill")} > ${num(t.drDrillMaxAgeSeconds)}`,
+      for: "1h",
+      severity: "warning",
+      summary: "No recent successful disaster-recovery drill",
+      description: `The last successful DR drill finished {{ $value | humanizeDuration }} ago (threshold ${humanDuration(t.drDrillMaxAgeSeconds)}): the recovery procedure and its RTO are unproven.`,
+    },
+    {
+      alert: "CleanupJobFailed",
+      expr: `${lastRunOk("cleanup")} == 0`,
+      for: "5m",
+      severity: "warning",
+      summary: "The last cleanup run failed",
+      description: `The last run of the {{ $labels.exported_job }} job on {{ $labels.instance }} failed: old scans, logs and backups are piling up.`,
+    },
+  ],
+};

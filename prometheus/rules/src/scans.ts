@@ -1,0 +1,58 @@
+// Scans, from the exporter's scans collector (the application's scans table) and its Redis queues.
+import type { RuleGroup } from "../../../definitions/rules.ts";
+import { selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { eq, humanDuration, num, percent, series } from "./promql.ts";
+
+const t = thresholds.scans;
+const exp = selectors.exporter;
+
+export const scansGroup: RuleGroup = {
+  name: "scans",
+  rules: [
+    {
+      alert: "ScansHighFailureRatio",
+      // Over an hour per tool: scans are slow and few, and a shorter window turns one failure into 100%.
+      expr: `sum by (job, instance, tool) (increase(${series("kali_agents_scans_total", exp, eq("status", "failed"))}[1h])) / sum by (job, instance, tool) (increase(${series("kali_agents_scans_total", exp)}[1h])) > ${num(t.failureRatio)}`,
+      for: "15m",
+      severity: "warning",
+      summary: "Many scans are failing",
+      description: `{{ $value | humanizePercentage }} of the {{ $labels.tool }} scans that finished in the last hour failed (threshold ${percent(t.failureRatio)}).`,
+    },
+    {
+      alert: "ScansStuckRunning",
+      expr: `${series("kali_agents_oldest_running_scan_age_seconds", exp)} > ${num(t.stuckRunningSeconds)}`,
+      for: "5m",
+      severity: "warning",
+      summary: "A scan has been running for too long",
+      description: `The oldest running scan started {{ $value | humanizeDuration }} ago (threshold ${humanDuration(t.stuckRunningSeconds)}); its worker may be hung or dead.`,
+    },
+    {
+      alert: "ScansQueueBacklog",
+      // Long and still growing: a long queue that drains is a burst, not a fault.
+      expr: `${series("kali_agents_scan_queue_length", exp)} > ${num(t.queueBacklog)} and delta(${series("kali_agents_scan_queue_length", exp)}[15m]) > 0`,
+      for: "15m",
+      severity: "warning",
+      summary: "Scan queue backlog is growing",
+      description: `Queue {{ $labels.queue }} holds {{ $value }} scans (threshold ${num(t.queueBacklog)}) and kept growing over the last 15 minutes.`,
+    },
+    {
+      alert: "ScansNotFinishing",
+      // Nothing finished for a while is only a fault when work is waiting.
+      expr: `time() - ${series("kali_agents_last_scan_finished_timestamp_seconds", exp)} > ${num(t.noFinishWhileQueuedSeconds)} and on (job, instance) sum by (job, instance) (${series("kali_agents_active_scans", exp, eq("status", "queued"))}) > 0`,
+      for: "5m",
+      severity: "critical",
+      summary: "No scan is finishing while scans are queued",
+      description: `No scan has finished for {{ $value | humanizeDuration }} (threshold ${humanDuration(t.noFinishWhileQueuedSeconds)}) although scans are queued: the workers are not taking work.`,
+    },
+    {
+      alert: "ScansRetentionCleanupOverdue",
+      // Rows cross the retention line all day long and the cleanup runs daily, so some rows are
+      // always past it between runs; only rows that stay for more than a day mean the cleanup is not running.
+      expr: `${series("kali_agents_scan_rows_past_retention", exp)} > 0`,
+      for: "26h",
+      severity: "warning",
+      summary: "Scans past the retention period are not being cleaned up",
+      description: `{{ $value }} rows of the scans table are older than ${t.retentionDays} days and have been for more than 26 hours: the cleanup job is not running or not deleting.`,
+    },
+  ],
+};
