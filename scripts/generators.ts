@@ -6,4 +6,6 @@ export interface Generator {
 export const generators: Record<string, () => Promise<Generator>> = {
   "exporter configuration docs": () => import("../exporter/src/config-docs.ts"),
   "prometheus rules": () => import("../prometheus/rules/src/index.ts"),
+  "loki rules": () => import("../loki/rules/src/index.ts"),
+  dashboards: () => import("../dashboards/src/index.ts"),
 };
