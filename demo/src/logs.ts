@@ -1,0 +1,109 @@
+// The application's four log streams (the seed's app, security, audit and errors files), one JSON
+// object a line with the fields Promtail parses: time, level, msg, logger, plus event/user/ip on
+// security events. Files rotate by size as the seed's RotatingFileHandler does (app.log ->
+// app.log.1 -> ...), which Promtail follows by inode.
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { logStreams, type LogStream } from "../../definitions/thresholds.ts";
+
+export type Level = "debug" | "info" | "warn" | "error";
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LogEvent {
+  readonly level: Level;
+  readonly msg: string;
+  readonly logger: string;
+  readonly [field: string]: unknown;
+}
+
+export interface StreamLogger {
+  /** Writes to one stream; error-level events also go to errors.log. */
+  write(stream: Exclude<LogStream, "errors">, event: LogEvent): void;
+  /** A security event: `event`, `user` and `ip` are required by the contract. */
+  security(
+    level: Level,
+    msg: string,
+    fields: { event: string; user: string; ip: string; [k: string]: unknown },
+  ): void;
+  audit(msg: string, fields: { event: string; user: string; [k: string]: unknown }): void;
+  app(level: Level, msg: string, logger: string, fields?: Record<string, unknown>): void;
+  /** Lines written per stream since start (tests and /health read it). */
+  counts(): Readonly<Record<LogStream, number>>;
+}
+
+export interface StreamLoggerOptions {
+  dir: string;
+  maxBytes: number;
+  maxFiles: number;
+  level: Level;
+  now?: () => Date;
+}
+
+export function createStreamLogger(opts: StreamLoggerOptions): StreamLogger {
+  mkdirSync(opts.dir, { recursive: true });
+  const now = opts.now ?? (() => new Date());
+  const counts: Record<LogStream, number> = { app: 0, security: 0, audit: 0, errors: 0 };
+  const sizes = new Map<LogStream, number>();
+
+  const pathOf = (stream: LogStream) => join(opts.dir, logStreams[stream].file);
+  // All four files exist from the start, so a log shipper tails each before its first line.
+  for (const stream of Object.keys(logStreams) as LogStream[]) appendFileSync(pathOf(stream), "");
+
+  const rotate = (stream: LogStream) => {
+    const base = pathOf(stream);
+    if (opts.maxFiles === 0) {
+      rmSync(base, { force: true });
+    } else {
+      rmSync(`${base}.${opts.maxFiles}`, { force: true });
+      for (let i = opts.maxFiles - 1; i >= 1; i--) {
+        if (existsSync(`${base}.${i}`)) renameSync(`${base}.${i}`, `${base}.${i + 1}`);
+      }
+      renameSync(base, `${base}.1`);
+    }
+    sizes.set(stream, 0);
+  };
+
+  const append = (stream: LogStream, line: string) => {
+    let size = sizes.get(stream);
+    if (size === undefined) {
+      size = existsSync(pathOf(stream)) ? statSync(pathOf(stream)).size : 0;
+    }
+    if (size > 0 && size + line.length > opts.maxBytes) {
+      rotate(stream);
+      size = 0;
+    }
+    // Synchronous appends keep lines whole and ordered; the demo writes a few lines a second.
+    appendFileSync(pathOf(stream), line);
+    sizes.set(stream, size + Buffer.byteLength(line));
+    counts[stream]++;
+  };
+
+  const write = (stream: LogStream, event: LogEvent) => {
+    if (order[event.level] < order[opts.level]) return;
+    const { level, msg, logger, ...rest } = event;
+    const line = JSON.stringify({ time: now().toISOString(), level, msg, logger, ...rest }) + "\n";
+    append(stream, line);
+    if (level === "error" && stream !== "errors") append("errors", line);
+  };
+
+  return {
+    write,
+    security: (level, msg, fields) =>
+      write("security", { level, msg, logger: "kali_agents.security", ...fields }),
+    audit: (msg, fields) => write("audit", { level: "info", msg, logger: "kali_agents.audit", ...fields }),
+    app: (level, msg, logger, fields = {}) => write("app", { level, msg, logger, ...fields }),
+    counts: () => ({ ...counts }),
+  };
+}
+
+/** The demo process's own lines on stdout (start, stop, chaos changes), same field names. */
+export function processLog(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
+  const line = JSON.stringify({
+    time: new Date().toISOString(),
+    level,
+    msg,
+    logger: "kali_agents.demo",
+    ...fields,
+  });
+  (level === "error" ? process.stderr : process.stdout).write(line + "\n");
+}
