@@ -1,0 +1,65 @@
+// `npm run bench`: our exporter against node_exporter, postgres_exporter and redis_exporter on the
+// same throwaway PostgreSQL and Redis; prints the figures and writes them into docs/performance.md.
+//
+//   npm run bench                 full figures (about 25 minutes on 2 cores), written to the docs
+//   BENCH_SMOKE=1 npm run bench   a few iterations, nothing written (what bench/bench.test.ts runs)
+//   BENCH_RUNS, BENCH_LATENCY_ROUNDS, BENCH_WRK_SECONDS, BENCH_MEMORY_SCRAPES, BENCH_HUNG_RUNS,
+//   BENCH_HUNG_CLIENT_TIMEOUT_S, BENCH_SCAN_ROWS override the full run's counts;
+//   BENCH_WRITE_DOCS=0 prints without writing; BENCH_JSON=<file> also saves the raw figures.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { benchOptions, runBench } from "./lib/bench.ts";
+import { repoRoot } from "./lib/environment.ts";
+import { requireBenchBinaries } from "./lib/processes.ts";
+import { renderTables, spliceSection } from "./lib/report.ts";
+import { fmt } from "./lib/stats.ts";
+
+const smoke = process.env.BENCH_SMOKE === "1";
+const log = (msg: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+const missing = requireBenchBinaries();
+if (missing) {
+  console.error(`bench: ${missing}`);
+  process.exit(1);
+}
+
+// Ours runs from the build, as `npm start` runs it.
+log("npm run build");
+const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const opts = benchOptions(smoke, log);
+const results = await runBench(opts, { mode: "build" });
+const { markdown, verdicts } = renderTables(results);
+
+const m = results.machine;
+const command = smoke ? "BENCH_SMOKE=1 npm run bench" : "npm run bench";
+const overrides = Object.entries(process.env)
+  .filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_WRITE_DOCS" && k !== "BENCH_JSON")
+  .map(([k, v]) => `${k}=${v}`)
+  .join(" ");
+const section = [
+  "## Against the exporters it replaces",
+  "",
+  `Produced by \`${overrides ? `${overrides} ` : ""}${command}\` (bench/run.ts) on ${results.date.slice(0, 10)} at ${results.date.slice(11, 16)} UTC.`,
+  `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${fmt(m.memoryBytes / 1024 ** 3)} GB memory, Linux ${m.kernel}, Node.js ${m.node}.`,
+  "The machine is shared with other engineers running test suites, so absolute figures are noisy: each figure is taken several times and given as the median with min–max, and the comparisons are ratios taken within the same run.",
+  "Everything runs on 127.0.0.1: one throwaway PostgreSQL 15 and one Redis 7 (test/support/servers.ts), the three Go exporters from Debian's packages with their default collectors, and ours from the build (`node " +
+    "<npm start's flags> dist/exporter/src/main.js`) with PostgreSQL, Redis, a scans table of " +
+    `${results.options.scanRows} rows, the API health probe and two MCP probes (a local HTTP server) and one textfile configured.`,
+  "Each exporter connects to PostgreSQL with a role of its own, so connections and statements are counted per exporter.",
+  "",
+  markdown,
+].join("\n");
+
+console.log(section);
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2));
+if (!smoke && process.env.BENCH_WRITE_DOCS !== "0") {
+  const file = join(repoRoot, "docs/performance.md");
+  const doc = existsSync(file) ? readFileSync(file, "utf8") : "";
+  writeFileSync(file, spliceSection(doc, section));
+  log(`wrote ${file}`);
+}
+const unmet = verdicts.filter((v) => !v.met);
+if (unmet.length) log(`targets not met: ${unmet.map((v) => `${v.target} (${v.figure})`).join("; ")}`);
