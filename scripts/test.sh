@@ -11,6 +11,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+# The benchmark's smoke test (bench/bench.test.ts) runs the Go exporters it compares with, and wrk.
+for pkg in prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter wrk; do
+  command -v "$pkg" >/dev/null || need+=("$pkg")
+done
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"
