@@ -1,0 +1,441 @@
+// PostgreSQL, with postgres_exporter's metric names and labels (collector/pg_stat_activity.go,
+// pg_database.go, pg_stat_database.go, pg_locks.go in that project), so community dashboards work.
+//
+// The connection pool lives in `PostgresDatabase`, which the scans collector shares: the exporter holds
+// at most two connections whatever the number of scrapes and collectors.
+import pg from "pg";
+import { Registry } from "prom-client";
+import { postgresMetrics } from "../../../definitions/metrics.ts";
+import type { Logger } from "../log.ts";
+import { createMetrics } from "../metrics.ts";
+import type { CollectContext, Collector, CollectorModule } from "./types.ts";
+
+export const APPLICATION_NAME = "kali-agents-exporter";
+
+export interface PostgresConnectionOptions {
+  /** postgres:// URL (a secret: never logged). */
+  readonly url: string;
+  /** Time allowed to open a connection (TCP, TLS and login), and to wait for a free pool slot. */
+  readonly connectTimeoutMs: number;
+  /** Server-side `statement_timeout` of the exporter's sessions. */
+  readonly statementTimeoutMs: number;
+  /** Server-side `lock_timeout`: a monitoring query must never queue behind a DDL lock. */
+  readonly lockTimeoutMs: number;
+  /** Idle connections are closed after this long (the next scrape opens one again). */
+  readonly idleTimeoutMs: number;
+}
+
+/** Pool use, for /health. */
+export interface PoolStats {
+  readonly max: number;
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+export type Query = <R extends Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
+
+const POOL_MAX = 2;
+
+/** `host:port/database as user`, for log lines: never the password. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const db = decodeURIComponent(u.pathname.replace(/^\//, "")) || "postgres";
+    const user = decodeURIComponent(u.username) || "(default user)";
+    return `${u.hostname}:${u.port || "5432"}/${db} as ${user}`;
+  } catch {
+    return "(unparsable PostgreSQL URL)";
+  }
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const p = decodeURIComponent(new URL(url).password);
+    return p || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+class AbortedError extends Error {
+  constructor(what: string) {
+    super(`${what}: the collector's deadline passed`);
+    this.name = "AbortedError";
+  }
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError(what));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(what));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+/**
+ * The exporter's PostgreSQL access: one pool of at most two connections, every session with
+ * `statement_timeout`, `lock_timeout` and `application_name`, and a client-side read timeout too (a
+ * SIGSTOPped or partitioned server never answers, so the server-side timeout alone would not fire).
+ */
+export class PostgresDatabase {
+  readonly target: string;
+  private readonly pool: pg.Pool;
+  private readonly password: string | undefined;
+  private state: "unknown" | "up" | "down" = "unknown";
+  private lastReason = "";
+  private closed = false;
+
+  constructor(
+    readonly options: PostgresConnectionOptions,
+    private readonly log: Logger,
+  ) {
+    this.target = describeUrl(options.url);
+    this.password = passwordOf(options.url);
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: POOL_MAX,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: options.idleTimeoutMs,
+      application_name: APPLICATION_NAME,
+      statement_timeout: options.statementTimeoutMs,
+      lock_timeout: options.lockTimeoutMs,
+      // The client gives up a little after the server would have cancelled the statement.
+      query_timeout: options.statementTimeoutMs + 500,
+      // The exporter must not keep the process alive on its own (tests, shutdown).
+      allowExitOnIdle: true,
+    });
+    // An idle connection that the server closes (restart, admin kill) emits 'error' on the pool; with
+    // no listener, Node would crash the process.
+    this.pool.on("error", (err) => {
+      this.log.warn("an idle PostgreSQL connection failed; the next scrape opens a new one", {
+        target: this.target,
+        error: this.redact(err.message),
+      });
+    });
+  }
+
+  stats(): PoolStats {
+    return {
+      max: POOL_MAX,
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+    };
+  }
+
+  /**
+   * Runs `fn` with one pooled connection. On the collector's deadline the connection is destroyed at
+   * once (freeing the pool slot), so a hung server never holds the pool across scrapes.
+   */
+  async run<T>(
+    ctx: Pick<CollectContext, "signal">,
+    fn: (query: Query) => Promise<T>,
+    opts: { queryTimeoutMs?: number } = {},
+  ): Promise<T> {
+    if (this.closed) throw new Error("the PostgreSQL pool is closed");
+    const connecting = this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await raceAbort(connecting, ctx.signal, `connecting to PostgreSQL at ${this.target}`);
+    } catch (e) {
+      // If the connection arrives after the deadline, hand it straight back.
+      connecting.then(
+        (c) => c.release(),
+        () => {},
+      );
+      throw this.failed(e);
+    }
+    const query: Query = async <R extends Record<string, unknown>>(text: string, values?: unknown[]) => {
+      // query_timeout per query is supported by pg (client.js reads config.query_timeout) but missing
+      // from its type declarations.
+      const config = { text, values, query_timeout: opts.queryTimeoutMs } as pg.QueryConfig;
+      const res = await raceAbort(client.query<R>(config), ctx.signal, "querying PostgreSQL");
+      return res.rows;
+    };
+    let destroy = false;
+    try {
+      const out = await fn(query);
+      this.succeeded();
+      return out;
+    } catch (e) {
+      // A server-side error (missing table, permission) leaves the session usable; a timeout, an abort
+      // or a broken socket does not, and the pool must drop that connection.
+      destroy = !(e instanceof pg.DatabaseError);
+      throw this.failed(e);
+    } finally {
+      client.release(destroy || undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private redact(s: string): string {
+    return this.password ? s.split(this.password).join("***") : s;
+  }
+
+  private succeeded(): void {
+    if (this.state !== "up" && this.state !== "unknown")
+      this.log.info("PostgreSQL answers again", { target: this.target });
+    this.state = "up";
+    this.lastReason = "";
+  }
+
+  /** Turns a driver error into one clear message, logged once per change of state or reason. */
+  private failed(e: unknown): Error {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const reason = this.explain(err);
+    if (err instanceof pg.DatabaseError && !isConnectionError(err)) {
+      // The server answered: the problem is the query (the caller names it), not the connection.
+      return new Error(this.redact(err.message), { cause: err });
+    }
+    if (this.state !== "down" || reason !== this.lastReason) {
+      this.log.error("PostgreSQL is unavailable", { target: this.target, reason });
+    }
+    this.state = "down";
+    this.lastReason = reason;
+    return new Error(`PostgreSQL at ${this.target}: ${reason}`);
+  }
+
+  private explain(err: Error): string {
+    const code = (err as { code?: string }).code;
+    const msg = this.redact(err.message);
+    if (err instanceof AbortedError) return msg;
+    switch (code) {
+      case "28P01":
+        return `login failed: wrong password for this user (${msg}); check DATABASE_URL or DATABASE_URL_FILE`;
+      case "28000":
+        return `login refused (${msg}); check pg_hba.conf and the user`;
+      case "3D000":
+        return `the database does not exist (${msg})`;
+      case "57P03":
+        return `the server is starting up or shutting down (${msg})`;
+      case "ECONNREFUSED":
+        return "connection refused (is PostgreSQL running?)";
+      case "ENOTFOUND":
+      case "EAI_AGAIN":
+        return `the host name does not resolve (${msg})`;
+    }
+    if (/timeout/i.test(msg)) return `no answer in time, the server may be hung (${msg})`;
+    return msg;
+  }
+}
+
+const isConnectionError = (e: pg.DatabaseError) =>
+  // class 08: connection exception; class 28: invalid authorization; 57P0x: shutdown/startup; 3D000: no database.
+  /^(08|28|57P0|3D000)/.test(e.code ?? "");
+
+// ---------------------------------------------------------------- the collector
+
+export interface PostgresOptions extends PostgresConnectionOptions {
+  /** pg_database_size walks every file of a database: it is refreshed on this interval, not per scrape. */
+  readonly databaseSizeIntervalMs: number;
+  /** Shared with the scans collector when given; created (and closed) by this collector otherwise. */
+  readonly database?: PostgresDatabase;
+}
+
+/** The states postgres_exporter publishes for every database, so each series exists even when 0. */
+export const ACTIVITY_STATES = [
+  "active",
+  "idle",
+  "idle in transaction",
+  "idle in transaction (aborted)",
+  "fastpath function call",
+  "disabled",
+] as const;
+
+/** Lock modes as postgres_exporter labels them (lowercased), every one published for each database. */
+export const LOCK_MODES = [
+  "accesssharelock",
+  "rowsharelock",
+  "rowexclusivelock",
+  "shareupdateexclusivelock",
+  "sharelock",
+  "sharerowexclusivelock",
+  "exclusivelock",
+  "accessexclusivelock",
+  "sireadlock",
+] as const;
+
+const STAT_DATABASE_FIELDS = [
+  "numbackends",
+  "xact_commit",
+  "xact_rollback",
+  "blks_read",
+  "blks_hit",
+  "tup_returned",
+  "tup_fetched",
+  "tup_inserted",
+  "tup_updated",
+  "tup_deleted",
+  "conflicts",
+  "deadlocks",
+] as const;
+
+// Template databases are left out: nothing connects to them and they would add series to every family.
+const SQL = {
+  ping: "SELECT 1",
+  version: "SELECT version() AS version, current_setting('server_version') AS server_version",
+  settings: `SELECT name, setting FROM pg_settings
+    WHERE name IN ('max_connections', 'superuser_reserved_connections')`,
+  activity: `
+    WITH states(state) AS (SELECT unnest($1::text[])),
+    dbs AS (SELECT datname FROM pg_database WHERE NOT datistemplate),
+    seen AS (
+      SELECT datname, state, count(*) AS n,
+             max(extract(epoch FROM now() - xact_start)) AS max_tx
+      FROM pg_stat_activity
+      WHERE datname IS NOT NULL AND state IS NOT NULL
+      GROUP BY datname, state
+    )
+    SELECT dbs.datname, states.state, coalesce(seen.n, 0) AS n, coalesce(seen.max_tx, 0) AS max_tx
+    FROM dbs CROSS JOIN states
+    LEFT JOIN seen ON seen.datname = dbs.datname AND seen.state = states.state`,
+  statDatabase: `SELECT datid::text AS datid, datname, ${STAT_DATABASE_FIELDS.join(", ")}
+    FROM pg_stat_database WHERE datname IS NOT NULL
+      AND datname IN (SELECT datname FROM pg_database WHERE NOT datistemplate)`,
+  locks: `
+    WITH modes(mode) AS (SELECT unnest($1::text[])),
+    dbs AS (SELECT oid, datname FROM pg_database WHERE NOT datistemplate),
+    held AS (SELECT database, lower(mode) AS mode, count(*) AS n FROM pg_locks
+             WHERE database IS NOT NULL GROUP BY database, lower(mode))
+    SELECT dbs.datname, modes.mode, coalesce(held.n, 0) AS n
+    FROM dbs CROSS JOIN modes
+    LEFT JOIN held ON held.database = dbs.oid AND held.mode = modes.mode`,
+  sizes: `SELECT datname, pg_database_size(oid) AS bytes FROM pg_database
+    WHERE NOT datistemplate AND datallowconn`,
+};
+
+/** pg returns bigint and numeric as strings (they may exceed 2^53); metrics are doubles anyway. */
+export function num(v: unknown): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string" || typeof v === "bigint") {
+    const n = Number(v);
+    if (Number.isFinite(n)) return n;
+  }
+  if (v === null || v === undefined) return 0;
+  throw new Error(`PostgreSQL returned a non-numeric value: ${String(v)}`);
+}
+
+/** "15.4" -> "15.4.0", "16beta1" -> "16.0.0": postgres_exporter's semver form of server_version. */
+export function shortVersion(serverVersion: string): string {
+  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(serverVersion.trim());
+  if (!m) return serverVersion;
+  return `${m[1]}.${m[2] ?? "0"}.${m[3] ?? "0"}`;
+}
+
+interface Snapshot {
+  pingSeconds: number;
+  version: { version: string; short_version: string };
+  settings: Map<string, number>;
+  activity: { datname: string; state: string; n: number; maxTx: number }[];
+  statDatabase: Record<string, unknown>[];
+  locks: { datname: string; mode: string; n: number }[];
+  sizes: { datname: string; bytes: number }[];
+}
+
+function createPostgresCollector(options: PostgresOptions, log: Logger): Collector {
+  const registry = new Registry();
+  const m = createMetrics(postgresMetrics, registry);
+  const ownsDatabase = !options.database;
+  const db = options.database ?? new PostgresDatabase(options, log);
+  let sizes: { at: number; rows: { datname: string; bytes: number }[] } | undefined;
+  let pingOk = false;
+
+  const write = (s: Snapshot) => {
+    for (const metric of Object.values(m)) metric.reset();
+    m.pg_up.set(1);
+    m.pg_exporter_ping_duration_seconds.set(s.pingSeconds);
+    m.pg_static.set(s.version, 1);
+    const maxConn = s.settings.get("max_connections");
+    if (maxConn !== undefined) m.pg_settings_max_connections.set(maxConn);
+    const reserved = s.settings.get("superuser_reserved_connections");
+    if (reserved !== undefined) m.pg_settings_superuser_reserved_connections.set(reserved);
+    for (const a of s.activity) {
+      m.pg_stat_activity_count.set({ datname: a.datname, state: a.state }, a.n);
+      m.pg_stat_activity_max_tx_duration.set({ datname: a.datname, state: a.state }, a.maxTx);
+    }
+    for (const row of s.statDatabase) {
+      const labels = { datid: String(row.datid), datname: String(row.datname) };
+      for (const f of STAT_DATABASE_FIELDS) m[`pg_stat_database_${f}`].set(labels, num(row[f]));
+    }
+    for (const l of s.locks) m.pg_locks_count.set({ datname: l.datname, mode: l.mode }, l.n);
+    for (const d of s.sizes) m.pg_database_size_bytes.set({ datname: d.datname }, d.bytes);
+  };
+
+  return {
+    name: "postgres",
+    registry,
+    async collect(ctx) {
+      pingOk = false;
+      const snapshot = await db.run(ctx, async (query) => {
+        const t0 = performance.now();
+        await query(SQL.ping);
+        const pingSeconds = (performance.now() - t0) / 1000;
+        pingOk = true;
+        const [versionRows, settingRows, activity, statDatabase, locks] = [
+          await query<{ version: string; server_version: string }>(SQL.version),
+          await query<{ name: string; setting: string }>(SQL.settings),
+          await query<{ datname: string; state: string; n: string; max_tx: string | number }>(SQL.activity, [
+            ACTIVITY_STATES,
+          ]),
+          await query(SQL.statDatabase),
+          await query<{ datname: string; mode: string; n: string }>(SQL.locks, [LOCK_MODES]),
+        ];
+        if (!sizes || Date.now() - sizes.at >= options.databaseSizeIntervalMs) {
+          const rows = await query<{ datname: string; bytes: string }>(SQL.sizes);
+          sizes = { at: Date.now(), rows: rows.map((r) => ({ datname: r.datname, bytes: num(r.bytes) })) };
+        }
+        const v = versionRows[0];
+        return {
+          pingSeconds,
+          version: {
+            version: v?.version ?? "",
+            short_version: shortVersion(v?.server_version ?? ""),
+          },
+          settings: new Map(settingRows.map((r) => [r.name, num(r.setting)])),
+          activity: activity.map((a) => ({
+            datname: a.datname,
+            state: a.state,
+            n: num(a.n),
+            maxTx: num(a.max_tx),
+          })),
+          statDatabase,
+          locks: locks.map((l) => ({ datname: l.datname, mode: l.mode, n: num(l.n) })),
+          sizes: sizes.rows,
+        } satisfies Snapshot;
+      });
+      if (ctx.signal.aborted) return;
+      write(snapshot);
+    },
+    markFailed() {
+      for (const metric of Object.values(m)) metric.reset();
+      // pg_up says whether PostgreSQL answered, as upstream: a failed query on a live server (a missing
+      // privilege, say) keeps it at 1 and shows in the collector's success instead.
+      m.pg_up.set(pingOk ? 1 : 0);
+    },
+    async close() {
+      if (ownsDatabase) await db.close();
+    },
+  };
+}
+
+export const postgresCollector: CollectorModule<PostgresOptions> = {
+  name: "postgres",
+  metrics: postgresMetrics,
+  create: createPostgresCollector,
+};
