@@ -1,0 +1,223 @@
+// The host the stack runs on, on node_exporter's metric names (published by the exporter's host
+// collector): CPU, memory, filesystems, network, load and clock.
+import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { selectors, thresholds } from "../../definitions/thresholds.ts";
+import { above, gauge, prom, rate, row, sel, stat, timeseries, type DashboardModule } from "./common.ts";
+
+const exp = selectors.exporter;
+const fs = selectors.filesystem;
+const t = thresholds.host;
+
+const cpuBusy = () => `1 - avg(${rate(sel("node_cpu_seconds_total", exp, `mode="idle"`))})`;
+const memoryUsed = () =>
+  `1 - sum(${sel("node_memory_MemAvailable_bytes", exp)}) / sum(${sel("node_memory_MemTotal_bytes", exp)})`;
+const fsUsed = () =>
+  `1 - ${sel("node_filesystem_avail_bytes", fs)} / ${sel("node_filesystem_size_bytes", fs)}`;
+
+const ratioGauge = (title: string, description: string, expr: string, red: number) =>
+  gauge({
+    title,
+    description,
+    unit: "percentunit",
+    min: 0,
+    max: 1,
+    decimals: 1,
+    queries: [prom(expr, title)],
+    thresholds: above(red),
+  });
+
+export const cpuGauge = () =>
+  ratioGauge(
+    "CPU busy",
+    "Share of CPU time not idle, averaged over every CPU. Red from the HostHighCpu alerting level.",
+    cpuBusy(),
+    t.cpuBusyRatio,
+  );
+export const memoryGauge = () =>
+  ratioGauge(
+    "Memory used",
+    "Share of memory not available to new processes (1 - MemAvailable / MemTotal). Red from the alerting level.",
+    memoryUsed(),
+    t.memoryUsedRatio,
+  );
+export const diskGauge = () =>
+  ratioGauge(
+    "Fullest filesystem",
+    "Used share of the fullest real filesystem (space available to non-root users). Red from the alerting level.",
+    `max(${fsUsed()})`,
+    t.filesystemUsedRatio,
+  );
+
+const uptime = () =>
+  stat({
+    title: "Uptime",
+    description: "Time since the host booted.",
+    unit: "dtdurations",
+    queries: [prom(`${sel("node_time_seconds", exp)} - ${sel("node_boot_time_seconds", exp)}`, "uptime")],
+  });
+
+const clockSkew = () =>
+  stat({
+    title: "Clock skew",
+    description:
+      "Difference between the host clock and Prometheus' clock at scrape time. Red from the clock-skew alerting level.",
+    unit: "s",
+    decimals: 2,
+    queries: [
+      prom(`abs(${sel("node_time_seconds", exp)} - timestamp(${sel("node_time_seconds", exp)}))`, "skew"),
+    ],
+    thresholds: above(t.clockSkewSeconds),
+  });
+
+const load1 = () =>
+  stat({
+    title: "Load (1m)",
+    description: "1-minute load average.",
+    unit: "short",
+    decimals: 2,
+    queries: [prom(sel("node_load1", exp), "load1")],
+  });
+
+const cpuByMode = () =>
+  timeseries({
+    title: "CPU by mode",
+    description: "Share of CPU time in each mode except idle, averaged over every CPU.",
+    unit: "percentunit",
+    min: 0,
+    queries: [
+      prom(`avg by (mode) (${rate(sel("node_cpu_seconds_total", exp, `mode!="idle"`))})`, "{{mode}}"),
+    ],
+  });
+
+const cpuBusySeries = () =>
+  timeseries({
+    title: "CPU busy",
+    description: "Share of CPU time not idle. The dashed line is the alerting level.",
+    unit: "percentunit",
+    min: 0,
+    max: 1,
+    queries: [prom(cpuBusy(), "busy")],
+    thresholds: above(t.cpuBusyRatio),
+  });
+
+const load = () =>
+  timeseries({
+    title: "Load average",
+    description: "1, 5 and 15-minute load averages.",
+    unit: "short",
+    queries: [
+      prom(sel("node_load1", exp), "1m"),
+      prom(sel("node_load5", exp), "5m"),
+      prom(sel("node_load15", exp), "15m"),
+    ],
+  });
+
+const memory = () =>
+  timeseries({
+    title: "Memory",
+    description: "Total, available, cached and buffer memory, and swap in use.",
+    unit: "bytes",
+    min: 0,
+    queries: [
+      prom(sel("node_memory_MemTotal_bytes", exp), "total"),
+      prom(sel("node_memory_MemAvailable_bytes", exp), "available"),
+      prom(sel("node_memory_Cached_bytes", exp), "cached"),
+      prom(sel("node_memory_Buffers_bytes", exp), "buffers"),
+      prom(
+        `${sel("node_memory_SwapTotal_bytes", exp)} - ${sel("node_memory_SwapFree_bytes", exp)}`,
+        "swap used",
+      ),
+    ],
+  });
+
+const memoryUsedSeries = () =>
+  timeseries({
+    title: "Memory used",
+    description: "Share of memory not available. The dashed line is the alerting level.",
+    unit: "percentunit",
+    min: 0,
+    max: 1,
+    queries: [prom(memoryUsed(), "used")],
+    thresholds: above(t.memoryUsedRatio),
+  });
+
+const fsUsedSeries = () =>
+  timeseries({
+    title: "Filesystem used by mount point",
+    description: "Used share of each real filesystem. The dashed line is the alerting level.",
+    unit: "percentunit",
+    min: 0,
+    max: 1,
+    queries: [prom(fsUsed(), "{{mountpoint}}")],
+    thresholds: above(t.filesystemUsedRatio),
+  });
+
+const fsForecast = () =>
+  timeseries({
+    title: `Filesystem space forecast (${t.filesystemFillHorizonSeconds / 3600}h ahead)`,
+    description:
+      "Space available to non-root users predicted by a linear fit over the last 6 hours. Below zero means the filesystem fills up within the horizon.",
+    unit: "bytes",
+    queries: [
+      prom(
+        `predict_linear(${sel("node_filesystem_avail_bytes", fs)}[6h], ${t.filesystemFillHorizonSeconds})`,
+        "{{mountpoint}}",
+      ),
+    ],
+    thresholds: { base: "red", steps: [["green", 0]] },
+  });
+
+const network = () =>
+  timeseries({
+    title: "Network traffic",
+    description: "Bytes per second received (positive) and transmitted (negative) by device.",
+    unit: "Bps",
+    queries: [
+      prom(
+        `sum by (device) (${rate(sel("node_network_receive_bytes_total", exp, `device!="lo"`))})`,
+        "{{device}} in",
+      ),
+      prom(
+        `-sum by (device) (${rate(sel("node_network_transmit_bytes_total", exp, `device!="lo"`))})`,
+        "{{device}} out",
+      ),
+    ],
+  });
+
+const fsErrors = () =>
+  stat({
+    title: "Filesystem errors",
+    description: "Filesystems whose statistics could not be read (an error or a timeout, e.g. a dead mount).",
+    unit: "short",
+    queries: [prom(`sum(${sel("node_filesystem_device_error", exp)})`, "errors")],
+    thresholds: above(1),
+  });
+
+export const dashboard: DashboardModule = {
+  name: "host",
+  title: "Kali Agents / Host",
+  description: "CPU, memory, filesystems, network and clock of the host, on node_exporter's names.",
+  folder: "infrastructure",
+  tags: ["host"],
+  build: () =>
+    new DashboardBuilder("Kali Agents / Host")
+      .withRow(row("Now"))
+      .withPanel(cpuGauge())
+      .withPanel(memoryGauge())
+      .withPanel(diskGauge())
+      .withPanel(uptime().height(6))
+      .withPanel(load1().height(6))
+      .withPanel(clockSkew().span(2).height(6))
+      .withPanel(fsErrors().span(2).height(6))
+      .withRow(row("CPU"))
+      .withPanel(cpuBusySeries())
+      .withPanel(cpuByMode())
+      .withPanel(load().span(24))
+      .withRow(row("Memory"))
+      .withPanel(memoryUsedSeries())
+      .withPanel(memory())
+      .withRow(row("Filesystems and network"))
+      .withPanel(fsUsedSeries())
+      .withPanel(fsForecast())
+      .withPanel(network().span(24)),
+};

@@ -1,0 +1,98 @@
+// The overview: the seed's four panels (active scans, scan success rate, API p95, error rate) and the
+// state of everything at a glance: SLO and budget, firing alerts, targets, components, last backup.
+// Its panels come from the area files' factories, each call a fresh builder.
+import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { probeKinds, selectors } from "../../definitions/thresholds.ts";
+import * as api from "./api-slo.ts";
+import {
+  above,
+  platformSel,
+  prom,
+  promTable,
+  row,
+  sel,
+  stat,
+  table,
+  upDownMapping,
+  type DashboardModule,
+} from "./common.ts";
+import * as operations from "./operations.ts";
+import * as postgres from "./postgres.ts";
+import * as redis from "./redis.ts";
+import * as scans from "./scans.ts";
+
+const firing = () => platformSel("ALERTS", `alertstate="firing"`);
+
+const firingCount = () =>
+  stat({
+    title: "Firing alerts",
+    description: "Alerts firing now in Prometheus (pending ones excluded). Details in the table beside it.",
+    unit: "short",
+    queries: [prom(`count(${firing()}) or vector(0)`, "firing")],
+    thresholds: above(1),
+    height: 6,
+  });
+
+const firingTable = () =>
+  table({
+    title: "Firing alerts by name and severity",
+    description:
+      "Every firing alert with its severity; the runbook link is in the notification and in docs/runbooks.",
+    unit: "none",
+    width: 20,
+    height: 6,
+    queries: [promTable(`sum by (alertname, severity) (${firing()})`)],
+  });
+
+const probe = (title: string, kind: string, description: string, legend: string) =>
+  stat({
+    title,
+    description,
+    unit: "none",
+    queries: [
+      prom(
+        `min by (target) (${sel("kali_agents_probe_success", selectors.exporter, `kind="${kind}"`)})`,
+        legend,
+      ),
+    ],
+    mappings: upDownMapping,
+    thresholds: { base: "red", steps: [["green", 1]] },
+  });
+
+export const dashboard: DashboardModule = {
+  name: "overview",
+  title: "Kali Agents / Overview",
+  description: "Scans, API, SLO, alerts and the state of every component at a glance.",
+  folder: "kali-agents",
+  tags: ["overview"],
+  build: () =>
+    new DashboardBuilder("Kali Agents / Overview")
+      .withRow(row("Scans and API"))
+      .withPanel(scans.activeScansStat().span(6))
+      .withPanel(scans.successRateStat().span(6))
+      .withPanel(api.p95Stat().span(6))
+      .withPanel(api.errorRateStat().span(6))
+      .withRow(row("SLO and alerts"))
+      .withPanel(api.availabilityStat().span(6))
+      .withPanel(api.budgetLeftStat().span(6))
+      .withPanel(scans.queueDepthStat().span(6))
+      .withPanel(scans.oldestRunningStat().span(6))
+      .withPanel(firingCount())
+      .withPanel(firingTable())
+      .withRow(row("Components"))
+      .withPanel(postgres.upStat())
+      .withPanel(redis.upStat())
+      .withPanel(
+        probe("API", probeKinds.api, "Whether the exporter's probe of the API health URL succeeded.", "API"),
+      )
+      .withPanel(
+        probe(
+          "MCP servers",
+          probeKinds.mcp,
+          "Whether the exporter's probe of each MCP server succeeded.",
+          "{{target}}",
+        ).span(8),
+      )
+      .withPanel(operations.lastBackupAgeStat())
+      .withPanel(operations.targetsUpStat().span(24)),
+};
