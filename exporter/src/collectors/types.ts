@@ -29,6 +29,23 @@ export interface Collector {
   markFailed?(): void;
   /** Releases connections and timers (on shutdown). */
   close?(): Promise<void>;
+  /**
+   * The checks this collector contributes to the /health report, from its last collection (see
+   * health.ts): e.g. host gives disk, memory and cpu; postgres gives database. Omitted when it has none.
+   */
+  health?(): Partial<Record<HealthCheckName, HealthCheck>>;
+}
+
+/** The checks of the /health report (the seed's names). */
+export type HealthCheckName = "api" | "database" | "redis" | "mcp_servers" | "disk" | "memory" | "cpu";
+
+/**
+ * One check of the /health report: `ok`, `warning` (degrades the report) or `down` (makes it
+ * unhealthy, 503), with its figures beside the status (e.g. `used_percent`, `response_time_ms`).
+ */
+export interface HealthCheck {
+  readonly status: "ok" | "warning" | "down";
+  readonly [figure: string]: unknown;
 }
 
 /** One row of the collectors table. */

@@ -1,0 +1,133 @@
+// The HTTP app, built without listening (main.ts listens; tests mount it on a free port).
+//
+//   GET /          a small HTML page linking the endpoints
+//   GET /metrics   the Prometheus text format (gzip when the client accepts it)
+//   GET /health    the seed's health report: 200 healthy or degraded, 503 unhealthy
+//   GET /-/healthy 200 while the process serves HTTP (liveness)
+//   GET /-/ready   200 once the first collection has completed (main.ts starts one at start-up,
+//                  bounded by the scrape timeout), 503 before: the first scrape then has every figure,
+//                  including the CPU baseline of /health
+// Any other path answers 404 and any other method on these paths 405 with an Allow header; every error
+// is a JSON body {"error": "...", "status": N}.
+import { promisify } from "node:util";
+import { gzip as gzipCb } from "node:zlib";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { Registry } from "prom-client";
+import type { Collector } from "./collectors/types.ts";
+import { buildHealthReport, healthStatusCode } from "./health.ts";
+import type { Logger } from "./log.ts";
+import type { Scraper } from "./scrape.ts";
+
+const gzip = promisify(gzipCb);
+
+export interface AppOptions {
+  readonly scraper: Scraper;
+  /** The collectors whose health() build /health. */
+  readonly collectors: readonly Collector[];
+  readonly log: Logger;
+  /** /health reuses a collection younger than this, else runs (or joins) one. */
+  readonly healthMaxAgeSeconds?: number;
+  /** The scrape timeout /health collects with (the configured default). */
+  readonly healthTimeoutSeconds: number;
+}
+
+const endpoints = ["/", "/metrics", "/health", "/-/healthy", "/-/ready"] as const;
+
+const indexPage = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Kali Agents exporter</title></head>
+<body>
+<h1>Kali Agents exporter</h1>
+<p>Host, PostgreSQL, Redis, scan, probe and job metrics for Prometheus.</p>
+<ul>
+<li><a href="metrics">/metrics</a>: the metrics, in the Prometheus text format</li>
+<li><a href="health">/health</a>: the health report (JSON; 503 when unhealthy)</li>
+<li><a href="-/healthy">/-/healthy</a>: whether the process is up</li>
+<li><a href="-/ready">/-/ready</a>: whether the first collection has completed</li>
+</ul>
+</body>
+</html>
+`;
+
+/** Whether the Accept-Encoding header accepts gzip (with a q-value above 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(",").some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    if (coding !== "gzip" && coding !== "*") return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+export function createApp(opts: AppOptions): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  const maxAgeMs = (opts.healthMaxAgeSeconds ?? 15) * 1000;
+
+  const onlyGet = (path: string, handler: (req: Request, res: Response) => Promise<void> | void) => {
+    app.get(path, async (req, res, next) => {
+      try {
+        await handler(req, res);
+      } catch (e) {
+        next(e);
+      }
+    });
+    // express answers HEAD through the GET route; everything else is a 405.
+    app.all(path, (req, res) => {
+      res.set("Allow", "GET, HEAD");
+      sendError(res, 405, `method ${req.method} not allowed on ${path}`);
+    });
+  };
+
+  onlyGet("/", (_req, res) => {
+    res.type("html").send(indexPage);
+  });
+
+  onlyGet("/metrics", async (req, res) => {
+    const timeoutMs = opts.scraper.timeoutMs(req.get("X-Prometheus-Scrape-Timeout-Seconds"));
+    const text = await opts.scraper.scrape(timeoutMs);
+    res.set("Content-Type", Registry.PROMETHEUS_CONTENT_TYPE);
+    res.set("Vary", "Accept-Encoding");
+    if (acceptsGzip(req.get("Accept-Encoding"))) {
+      res.set("Content-Encoding", "gzip");
+      res.send(await gzip(text));
+    } else res.send(text);
+  });
+
+  onlyGet("/health", async (_req, res) => {
+    const last = opts.scraper.lastCollection();
+    if (!last || Date.now() - last.finishedAt > maxAgeMs)
+      await opts.scraper.collect(Date.now() + opts.healthTimeoutSeconds * 1000);
+    const report = buildHealthReport(opts.collectors);
+    res.status(healthStatusCode(report)).json(report);
+  });
+
+  onlyGet("/-/healthy", (_req, res) => {
+    res.type("text").send("Kali Agents exporter is Healthy.\n");
+  });
+
+  onlyGet("/-/ready", (_req, res) => {
+    if (opts.scraper.lastCollection()) res.type("text").send("Kali Agents exporter is Ready.\n");
+    else sendError(res, 503, "not ready: the first collection has not completed");
+  });
+
+  app.use((req, res) => sendError(res, 404, `no such path: ${req.path} (try ${endpoints.join(", ")})`));
+
+  // express calls an error handler by its arity: the unused `_next` must stay.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // Errors of express and its parsers carry their HTTP status (e.g. 400 for a malformed URI).
+    const given = (err as { status?: unknown } | undefined)?.status;
+    const status = typeof given === "number" && given >= 400 && given < 600 ? given : 500;
+    const message = err instanceof Error ? err.message : String(err);
+    if (status >= 500) opts.log.error("request failed", { method: req.method, path: req.path, error: err });
+    if (res.headersSent) return res.end();
+    sendError(res, status, status >= 500 ? `internal error: ${message}` : message);
+  });
+  return app;
+}
+
+function sendError(res: Response, status: number, message: string): void {
+  res.status(status).json({ error: message, status });
+}
