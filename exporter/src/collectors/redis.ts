@@ -1,0 +1,253 @@
+// Redis, with redis_exporter's metric names (INFO fields mapped as that project maps them), plus the
+// length of each configured scan queue (a Redis list).
+//
+// One connection for the life of the process. A scrape never waits for Redis longer than the command
+// timeout, and never queues: the offline queue is off, so while Redis is down a command fails at once
+// instead of piling up in memory, and ioredis reconnects by itself in the background with a capped
+// backoff. A hung Redis (SIGSTOP, a partition) keeps the TCP connection open and answers nothing: the
+// command timeout fails the scrape, and the socket timeout drops the connection so that the commands
+// that were sent do not wait forever and a fresh connection is tried.
+import { Redis } from "ioredis";
+import { Registry } from "prom-client";
+import { redisMetrics } from "../../../definitions/metrics.ts";
+import type { Logger } from "../log.ts";
+import { createMetrics } from "../metrics.ts";
+import type { Collector, CollectorModule } from "./types.ts";
+
+export interface RedisOptions {
+  /** redis:// or rediss:// URL (a secret: never logged). */
+  readonly url: string;
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  /** Redis list keys holding queued scans. */
+  readonly queueKeys: readonly string[];
+  /** The longest wait between two reconnection attempts. */
+  readonly reconnectMaxDelayMs?: number;
+}
+
+const CONNECTION_NAME = "kali-agents-exporter";
+
+/** `host:port/db`, for log lines: never the password. */
+export function describeRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || "6379"}${u.pathname && u.pathname !== "/" ? u.pathname : "/0"}`;
+  } catch {
+    return "(unparsable Redis URL)";
+  }
+}
+
+/** Parses INFO's `field:value` lines (sections and comments skipped). */
+export function parseInfo(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    if (line === "" || line.startsWith("#")) continue;
+    const i = line.indexOf(":");
+    if (i > 0) out.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return out;
+}
+
+/** `db0:keys=3,expires=1,avg_ttl=0` -> { db: "db0", keys: 3, expires: 1 }. */
+export function parseKeyspace(info: Map<string, string>): { db: string; keys: number; expires: number }[] {
+  const out: { db: string; keys: number; expires: number }[] = [];
+  for (const [field, value] of info) {
+    if (!/^db\d+$/.test(field)) continue;
+    const kv = new Map(value.split(",").map((p) => p.split("=") as [string, string]));
+    out.push({ db: field, keys: Number(kv.get("keys") ?? 0), expires: Number(kv.get("expires") ?? 0) });
+  }
+  return out;
+}
+
+// INFO field -> metric, as redis_exporter names them.
+const INFO_GAUGES = {
+  uptime_in_seconds: "redis_uptime_in_seconds",
+  connected_clients: "redis_connected_clients",
+  blocked_clients: "redis_blocked_clients",
+  used_memory: "redis_memory_used_bytes",
+  maxmemory: "redis_memory_max_bytes",
+} as const;
+const INFO_COUNTERS = {
+  keyspace_hits: "redis_keyspace_hits_total",
+  keyspace_misses: "redis_keyspace_misses_total",
+  evicted_keys: "redis_evicted_keys_total",
+  expired_keys: "redis_expired_keys_total",
+  total_commands_processed: "redis_commands_processed_total",
+  total_connections_received: "redis_connections_received_total",
+  rejected_connections: "redis_rejected_connections_total",
+} as const;
+
+interface Snapshot {
+  pingSeconds: number;
+  info: Map<string, string>;
+  queues: { queue: string; length: number }[];
+}
+
+function createRedisCollector(options: RedisOptions, log: Logger): Collector {
+  const registry = new Registry();
+  const m = createMetrics(redisMetrics, registry);
+  const target = describeRedisUrl(options.url);
+  const maxDelay = options.reconnectMaxDelayMs ?? 5000;
+  let state: "unknown" | "up" | "down" = "unknown";
+  let lastReason = "";
+  let connecting: Promise<void> | undefined;
+  const badQueues = new Set<string>();
+
+  const client = new Redis(options.url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    // A command that fails is not retried: the next scrape asks again.
+    maxRetriesPerRequest: 0,
+    connectTimeout: options.connectTimeoutMs,
+    commandTimeout: options.commandTimeoutMs,
+    // Destroys a socket that has commands outstanding and receives nothing for this long (a hung
+    // server), so that ioredis reconnects instead of waiting on it forever.
+    socketTimeout: Math.max(options.commandTimeoutMs * 2, 1000),
+    connectionName: CONNECTION_NAME,
+    // Backoff 100 ms, 200 ms, ... capped: Redis coming back is noticed within `maxDelay`.
+    retryStrategy: (times) => Math.min(times * 100, maxDelay),
+    // A failover to a replica answers READONLY; reconnecting finds the new primary.
+    reconnectOnError: (err) => err.message.startsWith("READONLY"),
+    enableAutoPipelining: false,
+  });
+
+  const down = (reason: string) => {
+    if (state !== "down" || reason !== lastReason) log.error("Redis is unavailable", { target, reason });
+    state = "down";
+    lastReason = reason;
+  };
+  // ioredis emits 'error' on every failed (re)connection attempt; without a listener Node would print
+  // each one. Only changes are logged: one line when Redis goes away, one when it is back.
+  client.on("error", (err: Error) => down(explain(err)));
+
+  const explain = (err: Error): string => {
+    const msg = err.message;
+    if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(msg))
+      return `authentication failed (${msg.split("\n")[0]}); check REDIS_URL or REDIS_URL_FILE`;
+    if ((err as { code?: string }).code === "ECONNREFUSED") return "connection refused (is Redis running?)";
+    if (/timed out|timeout/i.test(msg)) return `no answer in time, the server may be hung (${msg})`;
+    return msg;
+  };
+
+  const ensureConnected = async () => {
+    // lazyConnect: the first collection opens the connection; afterwards ioredis reconnects by itself
+    // (status "reconnecting"), and a command fails at once until it is ready again.
+    if (client.status === "wait") {
+      connecting ??= client.connect().finally(() => (connecting = undefined));
+      await connecting;
+    } else if (client.status === "end") {
+      // retryStrategy never gives up, so "end" only follows close(); reconnecting is correct then.
+      await client.connect();
+    }
+  };
+
+  const gather = async (): Promise<Snapshot> => {
+    await ensureConnected();
+    const t0 = performance.now();
+    await client.ping();
+    const pingSeconds = (performance.now() - t0) / 1000;
+    const info = parseInfo(await client.info());
+    const queues: Snapshot["queues"] = [];
+    for (const key of options.queueKeys) {
+      try {
+        queues.push({ queue: key, length: await client.llen(key) });
+        badQueues.delete(key);
+      } catch (e) {
+        const msg = (e as Error).message;
+        // A key of another type is the application's mistake, not Redis being down: its series is left
+        // out, one warning is logged, and the rest of the collection stands.
+        if (!msg.startsWith("WRONGTYPE")) throw e;
+        if (!badQueues.has(key))
+          log.warn("a configured scan queue key is not a Redis list (SCAN_QUEUE_KEYS)", { key, error: msg });
+        badQueues.add(key);
+      }
+    }
+    return { pingSeconds, info, queues };
+  };
+
+  const write = (s: Snapshot) => {
+    for (const metric of Object.values(m)) metric.reset();
+    const info = s.info;
+    const n = (field: string) => {
+      const v = Number(info.get(field));
+      return Number.isFinite(v) ? v : undefined;
+    };
+    m.redis_up.set(1);
+    m.redis_exporter_ping_duration_seconds.set(s.pingSeconds);
+    m.redis_instance_info.set(
+      {
+        redis_version: info.get("redis_version") ?? "",
+        redis_mode: info.get("redis_mode") ?? "",
+        role: info.get("role") ?? "",
+        os: info.get("os") ?? "",
+        maxmemory_policy: info.get("maxmemory_policy") ?? "",
+      },
+      1,
+    );
+    for (const [field, name] of Object.entries(INFO_GAUGES)) {
+      const v = n(field);
+      if (v !== undefined) m[name].set(v);
+    }
+    for (const [field, name] of Object.entries(INFO_COUNTERS)) {
+      const v = n(field);
+      if (v !== undefined) m[name].set(v);
+    }
+    // INFO leaves empty databases out; db0 is always published so "no keys" is a 0, not an absence.
+    const keyspace = parseKeyspace(info);
+    if (!keyspace.some((k) => k.db === "db0")) keyspace.push({ db: "db0", keys: 0, expires: 0 });
+    for (const k of keyspace) {
+      m.redis_db_keys.set({ db: k.db }, k.keys);
+      m.redis_db_keys_expiring.set({ db: k.db }, k.expires);
+    }
+    for (const q of s.queues) m.kali_agents_scan_queue_length.set({ queue: q.queue }, q.length);
+  };
+
+  return {
+    name: "redis",
+    registry,
+    async collect(ctx) {
+      let snapshot: Snapshot;
+      try {
+        snapshot = await raceAbort(gather(), ctx.signal);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        // While (re)connecting, a command fails with a generic "Connection is closed" or "Stream isn't
+        // writeable": the cause is in the last 'error' event (refused, wrong password, ...).
+        const generic = /Connection is closed|Stream isn't writeable|enableOfflineQueue/i.test(err.message);
+        const reason = generic && lastReason ? lastReason : explain(err);
+        down(reason);
+        throw new Error(`Redis at ${target}: ${reason}`);
+      }
+      if (state === "down") log.info("Redis answers again", { target });
+      state = "up";
+      lastReason = "";
+      if (ctx.signal.aborted) return;
+      write(snapshot);
+    },
+    markFailed() {
+      for (const metric of Object.values(m)) metric.reset();
+      m.redis_up.set(0);
+    },
+    async close() {
+      client.disconnect();
+    },
+  };
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  // The gathering goes on in the background (bounded by the command and socket timeouts); its result is
+  // dropped, so nothing is written after the deadline.
+  p.catch(() => {});
+  if (signal.aborted) return Promise.reject(new Error("the collector's deadline passed"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error("the collector's deadline passed"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+export const redisCollector: CollectorModule<RedisOptions> = {
+  name: "redis",
+  metrics: redisMetrics,
+  create: createRedisCollector,
+};
