@@ -91,7 +91,7 @@ const cpuByMode = () =>
 
 const cpuBusySeries = () =>
   timeseries({
-    title: "CPU busy",
+    title: "CPU busy over time",
     description: "Share of CPU time not idle. The dashed line is the alerting level.",
     unit: "percentunit",
     min: 0,
@@ -132,7 +132,7 @@ const memory = () =>
 
 const memoryUsedSeries = () =>
   timeseries({
-    title: "Memory used",
+    title: "Memory used over time",
     description: "Share of memory not available. The dashed line is the alerting level.",
     unit: "percentunit",
     min: 0,

@@ -132,12 +132,12 @@ export const dashboard: DashboardModule = {
       .withPanel(authFailures())
       .withPanel(containerLines().span(24))
       .withRow(row("Errors"))
-      .withPanel(stream("errors", "Errors", "Lines of errors.log, newest first."))
+      .withPanel(stream("errors", "Error log", "Lines of errors.log, newest first."))
       .withRow(row("Security and audit"))
       .withPanel(
-        stream("security", "Security events", "Lines of security.log (logins, denials...), newest first."),
+        stream("security", "Security log", "Lines of security.log (logins, denials...), newest first."),
       )
-      .withPanel(stream("audit", "Audit trail", "Lines of audit.log (who changed what), newest first."))
+      .withPanel(stream("audit", "Audit log", "Lines of audit.log (who changed what), newest first."))
       .withRow(row("Application"))
-      .withPanel(stream("app", "Application", "Lines of app.log, newest first.")),
+      .withPanel(stream("app", "Application log", "Lines of app.log, newest first.")),
 };

@@ -92,7 +92,7 @@ const connectionsByState = () =>
 
 const connectionsUsedSeries = () =>
   timeseries({
-    title: "Connections used",
+    title: "Connections used over time",
     description: "Connections in use as a share of max_connections. The dashed line is the alerting level.",
     unit: "percentunit",
     min: 0,
@@ -146,7 +146,7 @@ const tuples = () =>
 
 const dbSize = () =>
   timeseries({
-    title: "Database size",
+    title: "Database size by database",
     description: "Disk space used by each database.",
     unit: "bytes",
     queries: [prom(`sum by (datname) (${sel("pg_database_size_bytes", exp)})`, "{{datname}}")],
@@ -173,7 +173,7 @@ const locks = () =>
 
 const longestTxSeries = () =>
   timeseries({
-    title: "Longest transaction",
+    title: "Longest transaction by database",
     description:
       "Duration of the longest-running transaction, by database and state. The dashed line is the alerting level.",
     unit: "s",

@@ -93,7 +93,7 @@ const memory = () =>
 
 const clients = () =>
   timeseries({
-    title: "Clients",
+    title: "Clients over time",
     description: "Connected and blocked clients, and connections rejected per second (maxclients reached).",
     unit: "short",
     min: 0,
