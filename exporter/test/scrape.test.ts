@@ -1,0 +1,243 @@
+// The scrape orchestrator with collectors written for the test (hanging, throwing, slow, counting),
+// through the real app on a free port: deadlines, the shared in-flight collection, and per-collector
+// success and duration.
+import assert from "node:assert/strict";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { Gauge, Registry } from "prom-client";
+import { exporterCollector } from "../src/collectors/exporter.ts";
+import type { Collector, CollectContext } from "../src/collectors/types.ts";
+import { createLogger } from "../src/log.ts";
+import { Scraper, type ScheduledCollector } from "../src/scrape.ts";
+import { createApp } from "../src/server.ts";
+import { sample, scrape } from "../../test/support/exposition.ts";
+import { sleep } from "../../test/support/servers.ts";
+
+type Behaviour = (ctx: CollectContext) => Promise<void>;
+
+/** A collector named after one of the catalogue's (the orchestrator only needs a name and a registry). */
+function testCollector(name: Collector["name"], behave: Behaviour) {
+  const registry = new Registry();
+  const g = new Gauge({ name: `test_${name}_value`, help: "test", registers: [registry] });
+  const state = { calls: 0, failedMarks: 0, aborted: 0 };
+  const collector: Collector = {
+    name,
+    registry,
+    async collect(ctx) {
+      state.calls++;
+      ctx.signal.addEventListener("abort", () => state.aborted++);
+      await behave(ctx);
+      if (!ctx.signal.aborted) g.set(state.calls);
+    },
+    markFailed() {
+      state.failedMarks++;
+      g.reset();
+    },
+  };
+  return { collector, state };
+}
+
+const never: Behaviour = () => new Promise(() => {});
+const quick: Behaviour = async () => {};
+const slow =
+  (ms: number): Behaviour =>
+  () =>
+    sleep(ms);
+
+interface Mounted {
+  url: string;
+  scraper: Scraper;
+  lines: string[];
+  close(): Promise<void>;
+}
+
+async function mount(
+  collectors: ScheduledCollector[],
+  opts: { defaultTimeoutSeconds?: number; marginSeconds?: number } = {},
+): Promise<Mounted> {
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", write: (l) => lines.push(l) });
+  const scraper = new Scraper({
+    collectors,
+    exporter: exporterCollector.create({ version: "test" }, log),
+    defaultTimeoutSeconds: opts.defaultTimeoutSeconds ?? 10,
+    marginSeconds: opts.marginSeconds ?? 0.5,
+    log,
+  });
+  const app = createApp({
+    scraper,
+    collectors: collectors.map((c) => c.collector),
+    log,
+    healthTimeoutSeconds: 2,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    scraper,
+    lines,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const success = (fams: Parameters<typeof sample>[0], collector: string) =>
+  sample(fams, "kali_agents_exporter_collector_success", { collector });
+
+describe("a hanging collector", () => {
+  // Hangs on its first call until released, then answers at once.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const hanging = testCollector("postgres", () => (hanging.state.calls === 1 ? gate : Promise.resolve()));
+  const fine = testCollector("host", quick);
+  const failing = testCollector("redis", async () => {
+    throw new Error("connection refused");
+  });
+  let m: Mounted;
+  before(async () => {
+    m = await mount([
+      { collector: hanging.collector, budgetMs: 30_000 },
+      { collector: fine.collector, budgetMs: 30_000 },
+      { collector: failing.collector, budgetMs: 30_000 },
+    ]);
+  });
+  after(() => m.close());
+
+  test("the scrape answers within its header-derived deadline; the hung collector gives 0, the others publish", async () => {
+    // Prometheus says 1.5 s; less the 0.5 s margin, the deadline is 1 s.
+    const r = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "1.5" });
+    assert.equal(r.status, 200);
+    assert.ok(r.ms >= 950, `answered after ${r.ms} ms, before the 1 s deadline it should have waited for`);
+    assert.ok(r.ms < 1500, `answered after ${r.ms} ms, past Prometheus' 1.5 s timeout`);
+    assert.equal(success(r.families, "postgres"), 0);
+    assert.equal(success(r.families, "host"), 1);
+    assert.equal(success(r.families, "redis"), 0);
+    const d = sample(r.families, "kali_agents_exporter_collector_duration_seconds", {
+      collector: "postgres",
+    });
+    assert.ok(d !== undefined && d >= 0.9 && d < 1.5, `postgres duration ${d}`);
+    assert.equal(sample(r.families, "test_host_value"), 1);
+    assert.equal(
+      sample(r.families, "test_postgres_value"),
+      0,
+      "markFailed() reset the failed collector metrics",
+    );
+    assert.equal(hanging.state.aborted, 1, "the hung collector's signal was aborted");
+    assert.equal(hanging.state.failedMarks, 1);
+    assert.equal(failing.state.failedMarks, 1);
+    const logged = m.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failures = logged.filter((l) => l.msg === "collector failed");
+    assert.deepEqual(failures.map((l) => l.collector).sort(), ["postgres", "redis"]);
+    assert.equal(failures.find((l) => l.collector === "redis")?.error, "connection refused");
+    assert.match(
+      String(failures.find((l) => l.collector === "postgres")?.error),
+      /^overran its deadline of 1\.000 s$/,
+    );
+  });
+
+  test("a collector still hung from the last collection is not called again, and recovers when it returns", async () => {
+    const callsBefore = hanging.state.calls;
+    const r = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "1" });
+    assert.equal(hanging.state.calls, callsBefore, "collect() was called again while the first call hangs");
+    assert.equal(success(r.families, "postgres"), 0);
+    assert.equal(success(r.families, "host"), 1);
+    assert.ok(
+      m.lines.some((l) => l.includes("its previous collection is still running past its deadline")),
+      "the reason was logged",
+    );
+    release();
+    await sleep(10);
+    const recovered = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "1" });
+    assert.equal(hanging.state.calls, callsBefore + 1);
+    assert.equal(success(recovered.families, "postgres"), 1);
+    assert.equal(sample(recovered.families, "test_postgres_value"), callsBefore + 1);
+  });
+});
+
+describe("concurrent scrapes share one collection", () => {
+  let calls = 0;
+  const slowOne = testCollector("host", async () => {
+    calls++;
+    await sleep(300);
+  });
+  let m: Mounted;
+  before(async () => {
+    m = await mount([{ collector: slowOne.collector, budgetMs: 5_000 }]);
+  });
+  after(() => m.close());
+
+  test("20 concurrent scrapes: exactly one collection ran", async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, () => scrape(`${m.url}/metrics`)));
+    assert.equal(calls, 1);
+    for (const r of results) {
+      assert.equal(r.status, 200);
+      assert.equal(success(r.families, "host"), 1);
+    }
+    const after = await scrape(`${m.url}/metrics`);
+    // The 21st scrape, after the first collection ended, started the second.
+    assert.equal(sample(after.families, "kali_agents_exporter_collections_total"), 2);
+    assert.equal(sample(after.families, "kali_agents_exporter_scrapes_total"), 21);
+  });
+
+  test("a joiner with a shorter deadline answers at its own deadline, the collection goes on for the others", async () => {
+    const long = scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "10" });
+    await sleep(50);
+    const short = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "0.6" });
+    // 0.6 s less the 0.5 s margin: 0.1 s, well before the 300 ms the collector needs.
+    assert.ok(short.ms < 280, `the joiner took ${short.ms} ms`);
+    assert.equal(success(short.families, "host"), 0);
+    assert.equal(
+      sample(short.families, "test_host_value"),
+      undefined,
+      "an unfinished collector's metrics are left out",
+    );
+    const l = await long;
+    assert.equal(success(l.families, "host"), 1);
+    assert.equal(sample(l.families, "kali_agents_exporter_collections_total"), 3);
+  });
+});
+
+describe("deadlines", () => {
+  test("the scrape deadline: the header less the margin, half a header shorter than the margin, else the default", async () => {
+    const m = await mount([], { defaultTimeoutSeconds: 7, marginSeconds: 0.5 });
+    after(() => m.close());
+    assert.equal(m.scraper.timeoutMs("10"), 9500);
+    assert.equal(m.scraper.timeoutMs("0.4"), 200);
+    assert.equal(m.scraper.timeoutMs(undefined), 7000);
+    assert.equal(m.scraper.timeoutMs("garbage"), 7000);
+    assert.equal(m.scraper.timeoutMs("-3"), 7000);
+  });
+
+  test("a collector's own budget cuts it shorter than the scrape deadline", async () => {
+    const a = testCollector("probes", slow(2_000));
+    const b = testCollector("host", slow(100));
+    const m = await mount([
+      { collector: a.collector, budgetMs: 300 },
+      { collector: b.collector, budgetMs: 5_000 },
+    ]);
+    after(() => m.close());
+    const r = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "10" });
+    assert.ok(r.ms < 1_000, `took ${r.ms} ms: the 300 ms budget was not applied`);
+    assert.equal(success(r.families, "probes"), 0);
+    assert.equal(success(r.families, "host"), 1);
+    const last = m.scraper.lastCollection();
+    assert.equal(last?.collectors.probes?.success, false);
+    assert.match(last?.collectors.probes?.error ?? "", /overran its deadline of 0\.300 s/);
+    assert.equal(last?.collectors.host?.success, true);
+  });
+
+  test("without the header, the configured default applies", async () => {
+    const a = testCollector("host", never);
+    const m = await mount([{ collector: a.collector, budgetMs: 30_000 }], { defaultTimeoutSeconds: 0.4 });
+    after(() => m.close());
+    const r = await scrape(`${m.url}/metrics`);
+    assert.ok(r.ms >= 350 && r.ms < 1_000, `took ${r.ms} ms`);
+    assert.equal(success(r.families, "host"), 0);
+  });
+});
