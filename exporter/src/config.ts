@@ -201,7 +201,7 @@ export const variables = {
     env: "EXPORTER_LISTEN_ADDRESS",
     default: "0.0.0.0:9839",
     description:
-      "Address the HTTP server listens on, `host:port` (`[::]:9839` for IPv6, `:9839` for all interfaces). 9839 is not taken in Prometheus' default port allocations.",
+      "Address the HTTP server listens on, `host:port` (`[::]:9839` for IPv6, `:9839` for all interfaces). The port stays fixed because Prometheus' `instance` label (and so every series) includes it.",
     parse: listenAddress,
   }),
   configFile: optional({
