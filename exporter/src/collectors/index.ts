@@ -7,7 +7,12 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { ScheduledCollector } from "../scrape.ts";
 import { exporterCollector, type ExporterCollector } from "./exporter.ts";
+import { probeKinds } from "../../../definitions/thresholds.ts";
 import { hostCollector } from "./host.ts";
+import { postgresCollector, type PostgresConnectionOptions } from "./postgres.ts";
+import { probesCollector } from "./probes.ts";
+import { redisCollector } from "./redis.ts";
+import { scansCollector } from "./scans.ts";
 import { textfileCollector } from "./textfile.ts";
 import type { CollectorModule } from "./types.ts";
 
@@ -22,13 +27,18 @@ export interface CollectorRow<Options> {
 
 const row = <Options>(r: CollectorRow<Options>): CollectorRow<Options> => r;
 
-/**
- * Collectors whose rows the data collectors issue adds (postgres.ts, redis.ts, scans.ts, probes.ts):
- * remove a name from here when its row lands below. Until then they are not in the table.
- */
-type Pending = "postgres" | "redis" | "scans" | "probes";
+/** PostgreSQL connection options, the same for postgres and scans: they share one pool of two. */
+const pgConnection = (c: Config): PostgresConnectionOptions => ({
+  url: c.databaseUrl ?? "",
+  connectTimeoutMs: c.pgConnectTimeoutSeconds * 1000,
+  statementTimeoutMs: c.pgStatementTimeoutSeconds * 1000,
+  lockTimeoutMs: c.pgLockTimeoutSeconds * 1000,
+  idleTimeoutMs: 60_000,
+});
+// A hung PostgreSQL is given up after one connect timeout and one statement timeout.
+const pgBudget = (c: Config) => c.pgConnectTimeoutSeconds + c.pgStatementTimeoutSeconds + 1;
 
-export const collectorTable: Record<Exclude<CollectorName, Pending>, CollectorRow<unknown>> = {
+export const collectorTable: Record<CollectorName, CollectorRow<unknown>> = {
   exporter: row({
     module: exporterCollector,
     enabled: () => true,
@@ -52,6 +62,48 @@ export const collectorTable: Record<Exclude<CollectorName, Pending>, CollectorRo
     enabled: (c) => c.textfileDir !== undefined,
     options: (c) => ({ dir: c.textfileDir ?? "" }),
     budgetSeconds: () => 2,
+  }),
+  postgres: row({
+    module: postgresCollector,
+    enabled: (c) => c.databaseUrl !== undefined,
+    options: (c) => ({
+      ...pgConnection(c),
+      databaseSizeIntervalMs: c.pgDatabaseSizeIntervalSeconds * 1000,
+    }),
+    budgetSeconds: pgBudget,
+  }),
+  scans: row({
+    module: scansCollector,
+    enabled: (c) => c.databaseUrl !== undefined,
+    options: (c) => ({
+      database: pgConnection(c),
+      table: c.scansTable,
+      retentionDays: c.scansRetentionDays,
+    }),
+    budgetSeconds: pgBudget,
+  }),
+  redis: row({
+    module: redisCollector,
+    enabled: (c) => c.redisUrl !== undefined,
+    options: (c) => ({
+      url: c.redisUrl ?? "",
+      connectTimeoutMs: c.redisConnectTimeoutSeconds * 1000,
+      commandTimeoutMs: c.redisCommandTimeoutSeconds * 1000,
+      queueKeys: c.scanQueueKeys,
+    }),
+    budgetSeconds: (c) => c.redisConnectTimeoutSeconds + 2 * c.redisCommandTimeoutSeconds + 0.5,
+  }),
+  probes: row({
+    module: probesCollector,
+    enabled: (c) => c.apiHealthUrl !== undefined || c.mcpServers.length > 0,
+    options: (c) => ({
+      targets: [
+        ...(c.apiHealthUrl ? [{ url: c.apiHealthUrl, kind: probeKinds.api }] : []),
+        ...c.mcpServers.map((t) => ({ url: t.url, name: t.name, kind: probeKinds.mcp })),
+      ],
+      timeoutMs: c.probeTimeoutSeconds * 1000,
+    }),
+    budgetSeconds: (c) => c.probeTimeoutSeconds + 0.5,
   }),
 };
 

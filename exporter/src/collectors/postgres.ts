@@ -8,7 +8,8 @@ import { Registry } from "prom-client";
 import { postgresMetrics } from "../../../definitions/metrics.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
-import type { CollectContext, Collector, CollectorModule } from "./types.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
+import type { CollectContext, Collector, CollectorModule, HealthCheck } from "./types.ts";
 
 export const APPLICATION_NAME = "kali-agents-exporter";
 
@@ -235,6 +236,42 @@ export class PostgresDatabase {
   }
 }
 
+/**
+ * The pool shared by the collectors that read PostgreSQL (postgres and scans), one per connection
+ * options, reference-counted: each collector acquires it when created and releases it when closed, and
+ * the last release closes the pool. This keeps the exporter at two connections in all.
+ */
+const shared = new Map<string, { database: PostgresDatabase; users: number }>();
+
+export function acquireDatabase(
+  options: PostgresConnectionOptions,
+  log: Logger,
+): { database: PostgresDatabase; release: () => Promise<void> } {
+  const key = JSON.stringify([
+    options.url,
+    options.connectTimeoutMs,
+    options.statementTimeoutMs,
+    options.lockTimeoutMs,
+    options.idleTimeoutMs,
+  ]);
+  let entry = shared.get(key);
+  if (!entry) shared.set(key, (entry = { database: new PostgresDatabase(options, log), users: 0 }));
+  entry.users++;
+  const held = entry;
+  let released = false;
+  return {
+    database: held.database,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--held.users === 0) {
+        shared.delete(key);
+        await held.database.close();
+      }
+    },
+  };
+}
+
 const isConnectionError = (e: pg.DatabaseError) =>
   // class 08: connection exception; class 28: invalid authorization; 57P0x: shutdown/startup; 3D000: no database.
   /^(08|28|57P0|3D000)/.test(e.code ?? "");
@@ -244,8 +281,10 @@ const isConnectionError = (e: pg.DatabaseError) =>
 export interface PostgresOptions extends PostgresConnectionOptions {
   /** pg_database_size walks every file of a database: it is refreshed on this interval, not per scrape. */
   readonly databaseSizeIntervalMs: number;
-  /** Shared with the scans collector when given; created (and closed) by this collector otherwise. */
+  /** A pool to use; by default the one shared with the scans collector (acquireDatabase). */
   readonly database?: PostgresDatabase;
+  /** /health: the database check is a warning from this share of max_connections in use. */
+  readonly connectionsWarnRatio?: number;
 }
 
 /** The states postgres_exporter publishes for every database, so each series exists even when 0. */
@@ -320,6 +359,8 @@ const SQL = {
     WHERE NOT datistemplate AND datallowconn`,
 };
 
+const round = (x: number) => Math.round(x * 10) / 10;
+
 /** pg returns bigint and numeric as strings (they may exceed 2^53); metrics are doubles anyway. */
 export function num(v: unknown): number {
   if (typeof v === "number") return v;
@@ -351,10 +392,13 @@ interface Snapshot {
 function createPostgresCollector(options: PostgresOptions, log: Logger): Collector {
   const registry = new Registry();
   const m = createMetrics(postgresMetrics, registry);
-  const ownsDatabase = !options.database;
-  const db = options.database ?? new PostgresDatabase(options, log);
+  const acquired = options.database ? undefined : acquireDatabase(options, log);
+  const db = options.database ?? acquired!.database;
+  const warnRatio = options.connectionsWarnRatio ?? thresholds.postgres.connectionsUsedRatio;
   let sizes: { at: number; rows: { datname: string; bytes: number }[] } | undefined;
   let pingOk = false;
+  let lastError: string | undefined;
+  let health: HealthCheck | undefined;
 
   const write = (s: Snapshot) => {
     for (const metric of Object.values(m)) metric.reset();
@@ -375,6 +419,16 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
     }
     for (const l of s.locks) m.pg_locks_count.set({ datname: l.datname, mode: l.mode }, l.n);
     for (const d of s.sizes) m.pg_database_size_bytes.set({ datname: d.datname }, d.bytes);
+
+    const connections = s.activity.reduce((a, x) => a + x.n, 0);
+    const usedRatio = maxConn ? connections / maxConn : 0;
+    health = {
+      status: usedRatio >= warnRatio ? "warning" : "ok",
+      query_time_ms: round(s.pingSeconds * 1000),
+      connections,
+      max_connections: maxConn ?? null,
+      connections_used_percent: round(usedRatio * 100),
+    };
   };
 
   return {
@@ -382,43 +436,52 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
     registry,
     async collect(ctx) {
       pingOk = false;
-      const snapshot = await db.run(ctx, async (query) => {
-        const t0 = performance.now();
-        await query(SQL.ping);
-        const pingSeconds = (performance.now() - t0) / 1000;
-        pingOk = true;
-        const [versionRows, settingRows, activity, statDatabase, locks] = [
-          await query<{ version: string; server_version: string }>(SQL.version),
-          await query<{ name: string; setting: string }>(SQL.settings),
-          await query<{ datname: string; state: string; n: string; max_tx: string | number }>(SQL.activity, [
-            ACTIVITY_STATES,
-          ]),
-          await query(SQL.statDatabase),
-          await query<{ datname: string; mode: string; n: string }>(SQL.locks, [LOCK_MODES]),
-        ];
-        if (!sizes || Date.now() - sizes.at >= options.databaseSizeIntervalMs) {
-          const rows = await query<{ datname: string; bytes: string }>(SQL.sizes);
-          sizes = { at: Date.now(), rows: rows.map((r) => ({ datname: r.datname, bytes: num(r.bytes) })) };
-        }
-        const v = versionRows[0];
-        return {
-          pingSeconds,
-          version: {
-            version: v?.version ?? "",
-            short_version: shortVersion(v?.server_version ?? ""),
-          },
-          settings: new Map(settingRows.map((r) => [r.name, num(r.setting)])),
-          activity: activity.map((a) => ({
-            datname: a.datname,
-            state: a.state,
-            n: num(a.n),
-            maxTx: num(a.max_tx),
-          })),
-          statDatabase,
-          locks: locks.map((l) => ({ datname: l.datname, mode: l.mode, n: num(l.n) })),
-          sizes: sizes.rows,
-        } satisfies Snapshot;
-      });
+      lastError = undefined;
+      const snapshot = await db
+        .run(ctx, async (query) => {
+          const t0 = performance.now();
+          await query(SQL.ping);
+          const pingSeconds = (performance.now() - t0) / 1000;
+          pingOk = true;
+          const [versionRows, settingRows, activity, statDatabase, locks] = [
+            await query<{ version: string; server_version: string }>(SQL.version),
+            await query<{ name: string; setting: string }>(SQL.settings),
+            await query<{ datname: string; state: string; n: string; max_tx: string | number }>(
+              SQL.activity,
+              [ACTIVITY_STATES],
+            ),
+            await query(SQL.statDatabase),
+            await query<{ datname: string; mode: string; n: string }>(SQL.locks, [LOCK_MODES]),
+          ];
+          if (!sizes || Date.now() - sizes.at >= options.databaseSizeIntervalMs) {
+            const rows = await query<{ datname: string; bytes: string }>(SQL.sizes);
+            sizes = { at: Date.now(), rows: rows.map((r) => ({ datname: r.datname, bytes: num(r.bytes) })) };
+          }
+          const v = versionRows[0];
+          return {
+            pingSeconds,
+            version: {
+              version: v?.version ?? "",
+              short_version: shortVersion(v?.server_version ?? ""),
+            },
+            settings: new Map(settingRows.map((r) => [r.name, num(r.setting)])),
+            activity: activity.map((a) => ({
+              datname: a.datname,
+              state: a.state,
+              n: num(a.n),
+              maxTx: num(a.max_tx),
+            })),
+            statDatabase,
+            locks: locks.map((l) => ({ datname: l.datname, mode: l.mode, n: num(l.n) })),
+            sizes: sizes.rows,
+          } satisfies Snapshot;
+        })
+        .catch((e: unknown) => {
+          lastError = e instanceof Error ? e.message : String(e);
+          // A hang after the ping is a hang all the same.
+          if (!(e instanceof Error && e.cause instanceof pg.DatabaseError)) pingOk = false;
+          throw e;
+        });
       if (ctx.signal.aborted) return;
       write(snapshot);
     },
@@ -427,9 +490,19 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
       // pg_up says whether PostgreSQL answered, as upstream: a failed query on a live server (a missing
       // privilege, say) keeps it at 1 and shows in the collector's success instead.
       m.pg_up.set(pingOk ? 1 : 0);
+      health = {
+        status: "down",
+        error: lastError ?? "the collection overran its deadline (PostgreSQL may be hung)",
+      };
+    },
+    health() {
+      if (!health) return {};
+      // The exporter's own pool, as it is now: at most two connections.
+      const pool = db.stats();
+      return { database: { ...health, exporter_pool: `${pool.total - pool.idle}/${pool.max} in use` } };
     },
     async close() {
-      if (ownsDatabase) await db.close();
+      await acquired?.release();
     },
   };
 }

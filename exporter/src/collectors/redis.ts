@@ -12,7 +12,8 @@ import { Registry } from "prom-client";
 import { redisMetrics } from "../../../definitions/metrics.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
-import type { Collector, CollectorModule } from "./types.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
+import type { Collector, CollectorModule, HealthCheck } from "./types.ts";
 
 export interface RedisOptions {
   /** redis:// or rediss:// URL (a secret: never logged). */
@@ -23,6 +24,8 @@ export interface RedisOptions {
   readonly queueKeys: readonly string[];
   /** The longest wait between two reconnection attempts. */
   readonly reconnectMaxDelayMs?: number;
+  /** /health: the redis check is a warning from this share of maxmemory in use (when it is set). */
+  readonly memoryWarnRatio?: number;
 }
 
 const CONNECTION_NAME = "kali-agents-exporter";
@@ -77,6 +80,8 @@ const INFO_COUNTERS = {
   rejected_connections: "redis_rejected_connections_total",
 } as const;
 
+const round = (x: number) => Math.round(x * 10) / 10;
+
 interface Snapshot {
   pingSeconds: number;
   info: Map<string, string>;
@@ -92,6 +97,8 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
   let lastReason = "";
   let connecting: Promise<void> | undefined;
   const badQueues = new Set<string>();
+  const warnRatio = options.memoryWarnRatio ?? thresholds.redis.memoryUsedRatio;
+  let health: HealthCheck | undefined;
 
   const client = new Redis(options.url, {
     lazyConnect: true,
@@ -200,6 +207,17 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
       m.redis_db_keys_expiring.set({ db: k.db }, k.expires);
     }
     for (const q of s.queues) m.kali_agents_scan_queue_length.set({ queue: q.queue }, q.length);
+
+    const used = n("used_memory") ?? 0;
+    const max = n("maxmemory") ?? 0;
+    health = {
+      status: max > 0 && used / max >= warnRatio ? "warning" : "ok",
+      response_time_ms: round(s.pingSeconds * 1000),
+      connected_clients: n("connected_clients") ?? null,
+      used_memory_mb: round(used / 1024 ** 2),
+      // Without maxmemory Redis may use all the host's memory: there is no percentage to give.
+      memory_used_percent: max > 0 ? round((100 * used) / max) : null,
+    };
   };
 
   return {
@@ -216,6 +234,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
         const generic = /Connection is closed|Stream isn't writeable|enableOfflineQueue/i.test(err.message);
         const reason = generic && lastReason ? lastReason : explain(err);
         down(reason);
+        health = { status: "down", error: reason };
         throw new Error(`Redis at ${target}: ${reason}`);
       }
       if (state === "down") log.info("Redis answers again", { target });
@@ -227,6 +246,11 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     markFailed() {
       for (const metric of Object.values(m)) metric.reset();
       m.redis_up.set(0);
+      if (health?.status !== "down")
+        health = { status: "down", error: "the collection overran its deadline (Redis may be hung)" };
+    },
+    health() {
+      return health ? { redis: health } : {};
     },
     async close() {
       client.disconnect();

@@ -22,15 +22,24 @@ import { Registry } from "prom-client";
 import { scanMetrics } from "../../../definitions/metrics.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
-import { num, type PostgresDatabase, type Query } from "./postgres.ts";
+import {
+  acquireDatabase,
+  num,
+  PostgresDatabase,
+  type PostgresConnectionOptions,
+  type Query,
+} from "./postgres.ts";
 import type { CollectContext, Collector, CollectorModule } from "./types.ts";
 
 export const ACTIVE_STATUSES = ["queued", "running"] as const;
 export const FINAL_STATUSES = ["success", "failed", "cancelled"] as const;
 
 export interface ScansOptions {
-  /** The shared PostgreSQL pool (see postgres.ts). */
-  readonly database: PostgresDatabase;
+  /**
+   * A pool to use, or the connection options of the pool shared with the postgres collector
+   * (acquireDatabase in postgres.ts).
+   */
+  readonly database: PostgresDatabase | PostgresConnectionOptions;
   readonly table: { readonly schema: string; readonly table: string };
   readonly retentionDays: number;
   /** How far before the watermark each scrape looks again for late commits. */
@@ -129,7 +138,8 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
   const sql = statements(`${quoteIdent(o.table.schema)}.${quoteIdent(o.table.table)}`);
   const registry: RegistryType = new Registry();
   const m = createMetrics(scanMetrics, registry);
-  const db = o.database;
+  const acquired = o.database instanceof PostgresDatabase ? undefined : acquireDatabase(o.database, log);
+  const db = acquired ? acquired.database : (o.database as PostgresDatabase);
   let progress: Progress | undefined;
   let init: Promise<Progress> | undefined;
   let lastProblem = "";
@@ -307,6 +317,9 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
       m.kali_agents_oldest_running_scan_age_seconds.reset();
       m.kali_agents_last_scan_finished_timestamp_seconds.reset();
       m.kali_agents_scan_rows_past_retention.reset();
+    },
+    async close() {
+      await acquired?.release();
     },
   };
 }
