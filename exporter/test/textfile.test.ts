@@ -1,0 +1,161 @@
+// The textfile collector with real files in a temporary directory: node_exporter's textfile rules.
+import assert from "node:assert/strict";
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { textfileCollector } from "../src/collectors/textfile.ts";
+import type { Collector } from "../src/collectors/types.ts";
+import { createLogger } from "../src/log.ts";
+import { family, parseExposition, sample, samples } from "../../test/support/exposition.ts";
+import { tempDir } from "../../test/support/servers.ts";
+
+async function collect(c: Collector) {
+  const lines: string[] = [];
+  const log = createLogger({ write: (l) => lines.push(l) });
+  await c.collect({ signal: new AbortController().signal, deadline: Date.now() + 5000, log });
+  return {
+    families: parseExposition(await c.registry.metrics()),
+    logged: lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+const job = (name: string, ok: number) =>
+  `# HELP kali_agents_job_last_run_success Whether the job's last run succeeded (1) or failed (0).
+# TYPE kali_agents_job_last_run_success gauge
+kali_agents_job_last_run_success{job="${name}"} ${ok}
+`;
+
+function setup(files: Record<string, string>): { dir: string; collector: Collector } {
+  const dir = tempDir("textfile");
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return { dir, collector: textfileCollector.create({ dir }, createLogger({ write: () => {} })) };
+}
+
+describe("textfile collector", () => {
+  test("families are merged across files; mtimes published; other names ignored", async () => {
+    const { dir, collector } = setup({
+      "backup.prom": job("backup", 1),
+      "cleanup.prom":
+        job("cleanup", 0) +
+        '# TYPE kali_agents_cleanup_deleted_rows gauge\nkali_agents_cleanup_deleted_rows{table="scans"} 42\n',
+      "notes.txt": "not a metric file",
+      "backup.prom.tmp": "half-written {",
+    });
+    mkdirSync(join(dir, "sub.prom"));
+    utimesSync(join(dir, "backup.prom"), 1700000000, 1700000000);
+    const { families: f, logged } = await collect(collector);
+    assert.equal(sample(f, "kali_agents_job_last_run_success", { job: "backup" }), 1);
+    assert.equal(sample(f, "kali_agents_job_last_run_success", { job: "cleanup" }), 0);
+    assert.equal(
+      family(f, "kali_agents_job_last_run_success")?.help,
+      "Whether the job's last run succeeded (1) or failed (0).",
+    );
+    assert.equal(family(f, "kali_agents_job_last_run_success")?.type, "gauge");
+    assert.equal(sample(f, "kali_agents_cleanup_deleted_rows", { table: "scans" }), 42);
+    assert.equal(sample(f, "node_textfile_mtime_seconds", { file: "backup.prom" }), 1700000000);
+    assert.deepEqual(
+      samples(f, "node_textfile_mtime_seconds")
+        .map((s) => s.labels.file)
+        .sort(),
+      ["backup.prom", "cleanup.prom"],
+    );
+    assert.equal(sample(f, "node_textfile_scrape_error"), 0);
+    assert.deepEqual(logged, []);
+  });
+
+  test("histograms and summaries are republished as they are", async () => {
+    const { collector } = setup({
+      "h.prom": `# HELP job_seconds A histogram.
+# TYPE job_seconds histogram
+job_seconds_bucket{le="1"} 1
+job_seconds_bucket{le="+Inf"} 3
+job_seconds_sum 7.5
+job_seconds_count 3
+# TYPE s summary
+s{quantile="0.5"} 2
+s_sum 4
+s_count 2
+untyped_one 1
+`,
+    });
+    const { families: f } = await collect(collector);
+    assert.equal(family(f, "job_seconds")?.type, "histogram");
+    assert.equal(sample(f, "job_seconds_bucket", { le: "+Inf" }), 3);
+    assert.equal(sample(f, "job_seconds_sum"), 7.5);
+    assert.equal(family(f, "s")?.type, "summary");
+    assert.equal(sample(f, "s", { quantile: "0.5" }), 2);
+    assert.equal(family(f, "untyped_one")?.type, "untyped");
+  });
+
+  const bad: { name: string; files: Record<string, string>; file: string; error: RegExp }[] = [
+    {
+      name: "a malformed file",
+      files: { "a.prom": job("backup", 1), "b.prom": "broken{ 1\n" },
+      file: "b.prom",
+      error: /^line 1: invalid label name/,
+    },
+    {
+      name: "timestamps are not accepted",
+      files: { "a.prom": job("backup", 1), "b.prom": "x 1 1700000000000\n" },
+      file: "b.prom",
+      error: /^x has a client-side timestamp/,
+    },
+    {
+      name: "the same metric with another TYPE",
+      files: {
+        "a.prom": job("backup", 1),
+        "b.prom":
+          '# TYPE kali_agents_job_last_run_success counter\nkali_agents_job_last_run_success{job="x"} 1\n',
+      },
+      file: "b.prom",
+      error: /^kali_agents_job_last_run_success has TYPE counter here but gauge in a\.prom$/,
+    },
+    {
+      name: "the same metric with another HELP",
+      files: { "a.prom": job("backup", 1), "b.prom": job("verify", 1).replace("Whether", "If") },
+      file: "b.prom",
+      error: /^kali_agents_job_last_run_success has a different HELP here than in a\.prom$/,
+    },
+    {
+      name: "the same series in two files",
+      files: { "a.prom": job("backup", 1), "b.prom": job("backup", 0) },
+      file: "b.prom",
+      error: /^series kali_agents_job_last_run_success\{"job":"backup"\} is already in a\.prom$/,
+    },
+    {
+      name: "a name the exporter publishes itself",
+      files: { "a.prom": job("backup", 1), "b.prom": "node_load1 99\n" },
+      file: "b.prom",
+      error: /^node_load1 is a metric the exporter publishes itself$/,
+    },
+  ];
+  for (const c of bad) {
+    test(`${c.name}: scrape_error 1, one log line naming the file, the other files still publish`, async () => {
+      const { collector } = setup(c.files);
+      const { families: f, logged } = await collect(collector);
+      assert.equal(sample(f, "node_textfile_scrape_error"), 1);
+      assert.equal(sample(f, "kali_agents_job_last_run_success", { job: "backup" }), 1);
+      assert.equal(sample(f, "node_textfile_mtime_seconds", { file: c.file }), undefined);
+      assert.ok(sample(f, "node_textfile_mtime_seconds", { file: "a.prom" })! > 0);
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0]!.msg, "textfile skipped");
+      assert.equal(logged[0]!.file, c.file);
+      assert.match(String(logged[0]!.error), c.error);
+    });
+  }
+
+  test("a missing directory is reported, not fatal; metrics of files that vanish vanish", async () => {
+    const { dir, collector } = setup({ "a.prom": job("backup", 1) });
+    assert.equal(
+      sample((await collect(collector)).families, "kali_agents_job_last_run_success", { job: "backup" }),
+      1,
+    );
+    rmSync(dir, { recursive: true, force: true });
+    const { families: f, logged } = await collect(collector);
+    assert.equal(sample(f, "node_textfile_scrape_error"), 1);
+    assert.equal(family(f, "kali_agents_job_last_run_success"), undefined);
+    assert.equal(samples(f, "node_textfile_mtime_seconds").length, 0);
+    assert.match(String(logged[0]!.error), /^cannot read the directory: ENOENT/);
+  });
+});
