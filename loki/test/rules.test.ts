@@ -1,0 +1,165 @@
+// The log-based rules: every LogQL expression (Loki rules, docs/operations/logging.md, the runbooks of
+// these alerts, the generated dashboards) parses and selects only on labels that promtail.yaml AND
+// config.alloy attach, with values they give; each alert has its runbook; the Prometheus-side alerts on
+// Loki's recordings pass `promtool check rules` and their promtool tests.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import YAML from "yaml";
+import { isAlert, runbookPath } from "../../definitions/rules.ts";
+import { recordings } from "../../definitions/thresholds.ts";
+import { loadAlloy } from "../../alloy/test/alloy-config.ts";
+import { loadPromtail } from "../../promtail/test/promtail-config.ts";
+import { requireBinaries, run } from "../../test/support/servers.ts";
+import { lokiRuleGroups, outputs, prometheusLogRuleGroups, prometheusRulePath } from "../rules/src/index.ts";
+import {
+  attachedLabels,
+  dashboardLokiQueries,
+  logqlBlocks,
+  parseLogQL,
+  selectorProblems,
+  withoutGrafanaMacros,
+} from "./logql.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+const agents = [
+  ["promtail.yaml", attachedLabels(loadPromtail())],
+  ["config.alloy", attachedLabels(loadAlloy())],
+] as const;
+
+/** Parses and checks one query against both agents; the message names where it came from. */
+function checkLogQL(query: string, where: string): void {
+  let parsed;
+  try {
+    parsed = parseLogQL(query);
+  } catch (e) {
+    assert.fail(`${where}: ${(e as Error).message}`);
+  }
+  for (const [agent, labels] of agents)
+    assert.deepEqual(selectorProblems(parsed, labels), [], `${where}: ${query}\n  against ${agent}`);
+}
+
+const lokiAlerts = lokiRuleGroups.flatMap((g) => g.rules.filter(isAlert));
+const promAlerts = prometheusLogRuleGroups.flatMap((g) => g.rules.filter(isAlert));
+
+describe("LogQL of the Loki rules", () => {
+  for (const g of lokiRuleGroups)
+    for (const r of g.rules) {
+      const name = isAlert(r) ? r.alert : r.record;
+      test(`${g.name}/${name} parses and selects on attached labels`, () => checkLogQL(r.expr, name));
+    }
+
+  test("the checks can fail: a label no agent attaches, a value none gives, a syntax error", () => {
+    const [, labels] = agents[0];
+    assert.deepEqual(selectorProblems(parseLogQL('{job="kali-agents", user="bob"}'), labels), [
+      "label user is not attached by the agent",
+    ]);
+    assert.match(
+      selectorProblems(parseLogQL('{job="kali-agents", stream="debug"}'), labels)[0]!,
+      /matches nothing/,
+    );
+    assert.match(
+      selectorProblems(parseLogQL('sum by (ip) (rate({job="containers"}[5m]))'), labels)[0]!,
+      /grouping label ip/,
+    );
+    assert.throws(() => parseLogQL('sum(rate({job="kali-agents"}[5m])'), /does not parse/);
+    assert.throws(() => parseLogQL('{job=~".*"}'), /excludes the empty value/);
+  });
+});
+
+describe("the generated rule files", () => {
+  test("are what the ruler reads: one group per file, DO NOT EDIT banner, runbook link on every alert", () => {
+    for (const [path, text] of Object.entries(outputs())) {
+      assert.match(text.split("\n")[0]!, /DO NOT EDIT/, path);
+      const doc = YAML.parse(text) as { groups: { name: string; rules: Record<string, unknown>[] }[] };
+      assert.equal(doc.groups.length, 1, path);
+      for (const r of doc.groups[0]!.rules)
+        if ("alert" in r) {
+          const ann = r.annotations as Record<string, string>;
+          assert.deepEqual(Object.keys(ann).sort(), ["description", "runbook_url", "summary"], path);
+          assert.ok(ann.runbook_url!.endsWith(`/docs/runbooks/${String(r.alert)}.md`));
+          assert.ok(["critical", "warning", "info"].includes((r.labels as Record<string, string>).severity!));
+        }
+    }
+  });
+
+  test("the recording Prometheus alerts on is the one Loki records", () => {
+    const recorded = lokiRuleGroups.flatMap((g) =>
+      g.rules.filter((r) => !isAlert(r)).map((r) => ("record" in r ? r.record : "")),
+    );
+    assert.deepEqual(recorded, [recordings.logLinesRate]);
+    for (const a of promAlerts) assert.ok(a.expr.includes(recordings.logLinesRate), a.alert);
+  });
+});
+
+describe("runbooks of the log alerts", () => {
+  const sections = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation"];
+  for (const a of [...lokiAlerts, ...promAlerts])
+    test(`${a.alert}: docs/runbooks/${a.alert}.md has every section, and its LogQL checks out`, () => {
+      const path = join(root, runbookPath(a.alert));
+      assert.ok(existsSync(path), `${runbookPath(a.alert)} is missing`);
+      const text = readFileSync(path, "utf8");
+      assert.match(text, new RegExp(`^# ${a.alert}$`, "m"));
+      for (const s of sections)
+        assert.match(text, new RegExp(`^## ${s}`, "m"), `${a.alert}: no ## ${s} section`);
+      const blocks = logqlBlocks(text);
+      assert.ok(blocks.length > 0, `${a.alert}: the diagnosis has no \`\`\`logql block`);
+      blocks.forEach((q, i) => checkLogQL(q, `${runbookPath(a.alert)} logql block ${i + 1}`));
+    });
+});
+
+describe("LogQL in docs/operations/logging.md", () => {
+  test("every ```logql example parses and selects on attached labels", () => {
+    const blocks = logqlBlocks(readFileSync(join(root, "docs/operations/logging.md"), "utf8"));
+    assert.ok(blocks.length >= 8, `expected the query examples, found ${blocks.length}`);
+    blocks.forEach((q, i) => checkLogQL(q, `logging.md logql block ${i + 1}`));
+  });
+});
+
+describe("LogQL of the generated dashboards", () => {
+  const queries = existsSync(join(root, "dashboards/generated"))
+    ? dashboardLokiQueries(join(root, "dashboards/generated"))
+    : [];
+  test("every Loki panel query parses and selects on attached labels", (t) => {
+    if (queries.length === 0) return t.skip("no generated dashboard has a Loki query yet");
+    for (const { file, expr } of queries) checkLogQL(withoutGrafanaMacros(expr), file.slice(root.length));
+  });
+});
+
+describe("Prometheus-side alerts on Loki's recordings", { skip: requireBinaries("promtool") }, () => {
+  test("promtool check rules accepts the generated file", () => {
+    for (const g of prometheusLogRuleGroups) {
+      const r = run("promtool", ["check", "rules", join(root, prometheusRulePath(g.name))]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    }
+  });
+
+  test("promtool test rules: each alert fires when it should and stays quiet when it should not", () => {
+    const file = join(root, "loki/tests/logs-derived.test.yml");
+    const tests = YAML.parse(readFileSync(file, "utf8")) as {
+      rule_files: string[];
+      tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
+    // The test loads the generated file, never a copy.
+    assert.deepEqual(
+      tests.rule_files,
+      prometheusLogRuleGroups.map((g) => `../rules/generated/prometheus/${g.name}.yml`),
+    );
+    for (const a of promAlerts) {
+      const cases = tests.tests
+        .flatMap((t) => t.alert_rule_test ?? [])
+        .filter((c) => c.alertname === a.alert);
+      assert.ok(
+        cases.some((c) => c.exp_alerts.length > 0),
+        `${a.alert} has no case where it fires`,
+      );
+      assert.ok(
+        cases.some((c) => c.exp_alerts.length === 0),
+        `${a.alert} has no case where it stays quiet`,
+      );
+    }
+    const r = run("promtool", ["test", "rules", file]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+});
