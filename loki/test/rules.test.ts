@@ -12,6 +12,7 @@ import { recordings } from "../../definitions/thresholds.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
 import { requireBinaries, run } from "../../test/support/servers.ts";
+import { alertsOf } from "../../prometheus/rules/src/shape.ts";
 import { lokiRuleGroups, outputs, prometheusLogRuleGroups, prometheusRulePath } from "../rules/src/index.ts";
 import {
   attachedLabels,
@@ -40,8 +41,8 @@ function checkLogQL(query: string, where: string): void {
     assert.deepEqual(selectorProblems(parsed, labels), [], `${where}: ${query}\n  against ${agent}`);
 }
 
-const lokiAlerts = lokiRuleGroups.flatMap((g) => g.rules.filter(isAlert));
-const promAlerts = prometheusLogRuleGroups.flatMap((g) => g.rules.filter(isAlert));
+const lokiAlerts = alertsOf(lokiRuleGroups);
+const promAlerts = alertsOf(prometheusLogRuleGroups);
 
 describe("LogQL of the Loki rules", () => {
   for (const g of lokiRuleGroups)
