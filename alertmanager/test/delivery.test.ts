@@ -1,0 +1,216 @@
+// Delivery through the real Alertmanager binary with the committed routing, inhibitions and templates:
+// receivers rewritten to local sinks (alertmanager/src/local.ts), alerts posted to its API, and what each
+// far end receives checked: the Slack payload, the PagerDuty event, the email, the heartbeat, and the
+// warning that a critical alert inhibits never leaving.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { isAlert } from "../../definitions/rules.ts";
+import { ruleGroups } from "../../prometheus/rules/src/index.ts";
+import type { LinkedAlertRule } from "../../prometheus/rules/src/shape.ts";
+import {
+  requireBinaries,
+  sleep,
+  startAlertmanager,
+  tempDir,
+  waitFor,
+  type HttpServer,
+} from "../../test/support/servers.ts";
+import { localAlertmanagerConfig, writeLocalSecrets } from "../src/local.ts";
+import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../src/sinks.ts";
+
+const configPath = new URL("../alertmanager.yml", import.meta.url).pathname;
+
+/** An alert as Prometheus would send it, with the annotations of the real rule. */
+function alertFrom(name: string, labels: Record<string, string>, description: string) {
+  const rule = ruleGroups
+    .flatMap((g) => g.rules)
+    .find(
+      (r): r is LinkedAlertRule =>
+        isAlert(r) &&
+        r.alert === name &&
+        (!r.labels || Object.entries(r.labels).every(([k, v]) => labels[k] === v)),
+    );
+  if (!rule) throw new Error(`no rule ${name}`);
+  return {
+    labels: { alertname: name, severity: rule.severity, ...labels },
+    annotations: { summary: rule.summary, description, runbook_url: rule.runbookUrl },
+    generatorURL: `http://prometheus:9090/graph?g0.expr=${encodeURIComponent(rule.expr)}`,
+  };
+}
+
+const exporter = { job: "kali-agents-exporter", instance: "exporter:9839" };
+const alerts = {
+  critical: alertFrom("PostgresDown", exporter, "The exporter exporter:9839 cannot connect to PostgreSQL."),
+  warning: alertFrom(
+    "HostHighMemoryUsage",
+    exporter,
+    "exporter:9839 uses 95% of its memory (threshold 90%).",
+  ),
+  info: alertFrom("HostRebooted", exporter, "exporter:9839 booted 2m 0s ago."),
+  watchdog: alertFrom("Watchdog", {}, "Always firing (value 1)."),
+  burnPage: alertFrom(
+    "ApiErrorBudgetBurn",
+    { job: "kali-agents-api", long_window: "1h", short_window: "5m" },
+    "kali-agents-api answered 2% of requests with 5xx over the last 1h.",
+  ),
+  burnTicket: alertFrom(
+    "ApiErrorBudgetBurn",
+    { job: "kali-agents-api", long_window: "1d", short_window: "2h" },
+    "kali-agents-api answered 2% of requests with 5xx over the last 1d.",
+  ),
+};
+
+describe("Alertmanager delivery to local receivers", { skip: requireBinaries("alertmanager") }, () => {
+  let http: HttpSink;
+  let smtp: SmtpSink;
+  let am: HttpServer;
+  let secrets: Record<string, string>;
+  const secretsDir = tempDir("am-secrets");
+
+  const posts = (prefix: string) => http.requests.filter((r) => r.path.startsWith(prefix));
+  const text = (prefix: string) =>
+    posts(prefix)
+      .map((r) => r.body)
+      .join("\n");
+
+  before(async () => {
+    [http, smtp] = await Promise.all([startHttpSink(), startSmtpSink()]);
+    secrets = writeLocalSecrets(secretsDir, { httpUrl: http.url });
+    const config = localAlertmanagerConfig(readFileSync(configPath, "utf8"), {
+      httpUrl: http.url,
+      smtpHostPort: smtp.hostPort,
+      secretsDir,
+      fast: true,
+    });
+    am = await startAlertmanager(config);
+    const res = await fetch(`${am.url}/api/v2/alerts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(Object.values(alerts)),
+    });
+    assert.equal(res.status, 200, await res.text());
+    // Every expected delivery, then a few more group intervals for anything that should not arrive.
+    await waitFor(
+      "the Slack, PagerDuty, email and heartbeat deliveries",
+      () =>
+        text("/slack").includes("PostgresDown") &&
+        text("/slack").includes("HostHighMemoryUsage") &&
+        text("/slack").includes("ApiErrorBudgetBurn") &&
+        text("/pagerduty/").includes("ApiErrorBudgetBurn") &&
+        text("/pagerduty/").includes(alerts.critical.annotations.summary) &&
+        smtp.mails.length > 0 &&
+        posts("/webhook/heartbeat").length > 0,
+      20_000,
+    );
+    await sleep(5_000);
+  });
+
+  after(async () => {
+    await am?.cleanup();
+    await Promise.all([http?.close(), smtp?.close()]);
+  });
+
+  test("a critical alert reaches Slack with its summary, description, runbook and Grafana links", () => {
+    const msg = posts("/slack").find((r) => r.body.includes("PostgresDown"));
+    assert.ok(msg, text("/slack"));
+    const payload = msg.json as {
+      channel: string;
+      attachments: { title: string; text: string; title_link: string }[];
+    };
+    assert.equal(payload.channel, "#kali-agents-alerts");
+    const [att] = payload.attachments;
+    assert.match(att?.title ?? "", /^\[FIRING:1\] PostgresDown \(critical\)$/);
+    assert.ok(att?.text.includes(`*${alerts.critical.annotations.summary}*`), att?.text);
+    assert.ok(att?.text.includes(alerts.critical.annotations.description), att?.text);
+    assert.ok(att?.text.includes(`<${alerts.critical.annotations.runbook_url}|Runbook>`), att?.text);
+    assert.match(att?.text ?? "", /<http:\/\/localhost:3000\/dashboards\?tag=kali-agents\|Grafana>/);
+    assert.match(att?.title_link ?? "", /^http:\/\/localhost:3000\//);
+  });
+
+  test("the same critical alert pages PagerDuty with the routing key from its file", () => {
+    const event = posts("/pagerduty/pagerduty")
+      .map((r) => r.json as Record<string, unknown>)
+      .find((e) => JSON.stringify(e).includes("PostgresDown"));
+    assert.ok(event, text("/pagerduty/"));
+    assert.equal(event.routing_key, secrets.alertmanager_pagerduty_routing_key);
+    assert.equal(event.event_action, "trigger");
+    const payload = event.payload as {
+      summary: string;
+      severity: string;
+      custom_details: Record<string, string>;
+    };
+    assert.equal(payload.summary, alerts.critical.annotations.summary);
+    assert.equal(payload.severity, "critical");
+    assert.equal(payload.custom_details.runbook_url, alerts.critical.annotations.runbook_url);
+    assert.equal(payload.custom_details.description, alerts.critical.annotations.description);
+    const links = event.links as { href: string; text: string }[];
+    assert.deepEqual(
+      links.map((l) => l.text),
+      ["Runbook", "Grafana"],
+    );
+    assert.equal(links[0]?.href, alerts.critical.annotations.runbook_url);
+  });
+
+  test("a warning goes to Slack only, not to PagerDuty or email", () => {
+    assert.ok(text("/slack").includes(alerts.warning.annotations.summary));
+    assert.ok(!text("/pagerduty/").includes("HostHighMemoryUsage"));
+    assert.ok(!smtp.mails.some((m) => m.text.includes("HostHighMemoryUsage")));
+  });
+
+  test("an info alert is mailed (with the SMTP password from its file), and posted nowhere else", () => {
+    const mail = smtp.mails.find((m) => m.subject.includes("HostRebooted"));
+    assert.ok(mail, smtp.mails.map((m) => m.subject).join(", "));
+    assert.equal(mail.subject, "[FIRING:1] HostRebooted (info)");
+    assert.deepEqual(mail.to, ["oncall@kali-agents.example"]);
+    assert.deepEqual(mail.auth, {
+      username: "alertmanager@kali-agents.example",
+      password: secrets.alertmanager_smtp_password,
+    });
+    assert.ok(mail.text.includes(alerts.info.annotations.summary), mail.text);
+    assert.ok(mail.text.includes(alerts.info.annotations.description), mail.text);
+    assert.ok(mail.text.includes(`Runbook: ${alerts.info.annotations.runbook_url}`), mail.text);
+    assert.ok(mail.text.includes(`href="${alerts.info.annotations.runbook_url}"`), mail.text);
+    assert.ok(mail.text.includes("Grafana: http://localhost:3000/dashboards?tag=kali-agents"), mail.text);
+    assert.ok(!text("/slack").includes("HostRebooted"));
+    assert.ok(!text("/pagerduty/").includes("HostRebooted"));
+  });
+
+  test("the Watchdog reaches the heartbeat, with its key from the file, and nothing else", () => {
+    const beat = posts("/webhook/heartbeat")[0];
+    assert.ok(beat);
+    assert.equal(beat.headers.authorization, `GenieKey ${secrets.alertmanager_heartbeat_api_key}`);
+    const body = beat.json as { alerts: { labels: Record<string, string> }[] };
+    assert.deepEqual(
+      body.alerts.map((a) => a.labels.alertname),
+      ["Watchdog"],
+    );
+    assert.deepEqual(
+      http.requests
+        .filter((r) => !r.path.startsWith("/webhook/heartbeat"))
+        .filter((r) => r.body.includes("Watchdog")),
+      [],
+    );
+    assert.ok(!smtp.mails.some((m) => m.text.includes("Watchdog")));
+    assert.ok(posts("/webhook/").every((r) => r.path === "/webhook/heartbeat"));
+  });
+
+  test("the critical burn-rate alert inhibits the warning one with the same labels: it is never delivered", async () => {
+    assert.ok(text("/slack").includes("ApiErrorBudgetBurn (critical)"));
+    assert.ok(!text("/slack").includes("ApiErrorBudgetBurn (warning)"), text("/slack"));
+    assert.ok(!text("/slack").includes('"1d"') && !text("/slack").includes("long_window=1d"), text("/slack"));
+    // Alertmanager's own view: the ticket is suppressed, inhibited by the page.
+    const res = await fetch(
+      `${am.url}/api/v2/alerts?filter=${encodeURIComponent('alertname="ApiErrorBudgetBurn"')}`,
+    );
+    const list = (await res.json()) as {
+      labels: Record<string, string>;
+      status: { state: string; inhibitedBy: string[] };
+    }[];
+    const ticket = list.find((a) => a.labels.long_window === "1d");
+    const page = list.find((a) => a.labels.long_window === "1h");
+    assert.equal(ticket?.status.state, "suppressed");
+    assert.equal(ticket?.status.inhibitedBy.length, 1);
+    assert.equal(page?.status.state, "active");
+  });
+});
