@@ -147,13 +147,16 @@ describe("alertmanager.yml secrets", () => {
     assert.deepEqual(inline, []);
   });
 
-  test("every secret file lives under /run/secrets and has a documented secrets/<name>.example", () => {
+  test("every secret file lives under /run/secrets and has a documented secrets/alertmanager/<name>.example", () => {
     assert.ok(fileFields.length >= 4, JSON.stringify(fileFields));
     const readme = readFileSync(join(repo, "secrets/README.md"), "utf8");
     for (const f of fileFields) {
       assert.ok(f.value.startsWith(secretsMount), `${f.path}: ${f.value}`);
       const name = f.value.slice(secretsMount.length);
-      assert.ok(existsSync(join(repo, "secrets", `${name}.example`)), `secrets/${name}.example is missing`);
+      assert.ok(
+        existsSync(join(repo, "secrets", "alertmanager", `${name}.example`)),
+        `secrets/alertmanager/${name}.example is missing`,
+      );
       assert.ok(readme.includes(name), `secrets/README.md does not describe ${name}`);
     }
   });
