@@ -33,6 +33,7 @@ const quantile = (q: number, by = "") =>
 export const p95Stat = () =>
   stat({
     title: "API response time p95",
+    alerts: ["ApiHighLatency"],
     description:
       "95th percentile of API request durations over every route. Red from the latency alerting level.",
     unit: "s",
@@ -44,6 +45,7 @@ export const p95Stat = () =>
 export const errorRateStat = () =>
   stat({
     title: "API error rate",
+    alerts: ["ApiHighErrorRate"],
     description: `Share of API responses that were errors (status ${apiSlo.errorCodeRegex}). Red from the error-rate alerting level.`,
     unit: "percentunit",
     decimals: 2,
@@ -55,6 +57,7 @@ export const errorRateStat = () =>
 export const budgetLeftStat = () =>
   stat({
     title: "Error budget left",
+    alerts: ["ApiErrorBudgetBurn"],
     description: `Share of the ${apiSlo.period} error budget (${budget} of requests) still left: 100% untouched, 0% spent, negative overspent.`,
     unit: "percentunit",
     decimals: 1,
@@ -65,10 +68,10 @@ export const budgetLeftStat = () =>
 export const availabilityStat = () =>
   stat({
     title: `Availability (${apiSlo.period}, SLO ${num(apiSlo.target * 100)}%)`,
-    description: `Share of API requests answered without a ${apiSlo.errorCodeRegex} over the SLO period, derived from the budget left. Red below the SLO target.`,
+    description: `Share of API requests answered without a ${apiSlo.errorCodeRegex} over the SLO period (the error-ratio recording rule over ${apiSlo.period}). Red below the SLO target.`,
     unit: "percentunit",
     decimals: 3,
-    queries: [prom(`1 - (1 - min(${recordings.apiErrorBudgetRemaining})) * ${budget}`, "availability")],
+    queries: [prom(`1 - max(${recordings.apiErrorRatio(apiSlo.period)})`, "availability")],
     thresholds: { base: "red", steps: [["green", apiSlo.target]] },
   });
 
@@ -91,6 +94,7 @@ const requestRateByCode = () =>
 const errorRatio = () =>
   timeseries({
     title: "Error ratio",
+    alerts: ["ApiHighErrorRate"],
     description: `Share of responses with status ${apiSlo.errorCodeRegex}. The dashed line is the error-rate alerting level.`,
     unit: "percentunit",
     min: 0,
@@ -111,6 +115,7 @@ const errorsByRoute = () =>
 const latencyQuantiles = () =>
   timeseries({
     title: "Latency quantiles",
+    alerts: ["ApiHighLatency"],
     description: "Median, 95th and 99th percentile of request durations over every route.",
     unit: "s",
     queries: [prom(quantile(0.5), "p50"), prom(quantile(0.95), "p95"), prom(quantile(0.99), "p99")],
@@ -130,6 +135,7 @@ const p95ByRoute = () =>
 const burnRate = (w: (typeof apiSlo.windows)[number]) =>
   timeseries({
     title: `Burn rate ${w.long} / ${w.short} (${w.severity} at ${w.burnRate}x)`,
+    alerts: ["ApiErrorBudgetBurn"],
     description: `How fast the error budget burns over the ${w.long} and ${w.short} windows (1 = exactly on budget for the ${apiSlo.period} period). The alert fires when both windows stay above ${w.burnRate} for ${w.for}.`,
     unit: "short",
     min: 0,

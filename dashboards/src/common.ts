@@ -26,6 +26,7 @@ import type {
   textfileMetrics,
 } from "../../definitions/metrics.ts";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
+import { runbookUrl } from "../../definitions/rules.ts";
 import { logs, logStreams, type LogStream } from "../../definitions/thresholds.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -222,6 +223,13 @@ function dataLink(l: PanelLink): dashboard.DashboardLinkBuilder {
     .targetBlank(false);
 }
 
+function runbookLink(alert: string): dashboard.DashboardLinkBuilder {
+  return new dashboard.DashboardLinkBuilder(`Runbook: ${alert}`)
+    .type(dashboard.DashboardLinkType.Link)
+    .url(runbookUrl(alert))
+    .targetBlank(true);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Panel factories
 
@@ -241,6 +249,8 @@ export interface PanelSpec {
   readonly width?: number;
   readonly height?: number;
   readonly links?: readonly PanelLink[];
+  /** Alerts this panel shows the figure of: each gets a link to its runbook. */
+  readonly alerts?: readonly string[];
 }
 
 interface CommonPanel {
@@ -280,7 +290,8 @@ function apply<B extends CommonPanel>(b: B, spec: PanelSpec, defaults: { width: 
   if (spec.min !== undefined) b.min(spec.min);
   if (spec.max !== undefined) b.max(spec.max);
   if (spec.decimals !== undefined) b.decimals(spec.decimals);
-  if (spec.links?.length) b.dataLinks(spec.links.map(dataLink));
+  const links = [...(spec.links ?? []).map(dataLink), ...(spec.alerts ?? []).map(runbookLink)];
+  if (links.length) b.dataLinks(links);
   return b;
 }
 

@@ -29,7 +29,7 @@ const ratioGauge = (title: string, description: string, expr: string, red: numbe
 export const cpuGauge = () =>
   ratioGauge(
     "CPU busy",
-    "Share of CPU time not idle, averaged over every CPU. Red from the HostHighCpu alerting level.",
+    "Share of CPU time not idle, averaged over every CPU. Red from the HostHighCpuUsage alerting level.",
     cpuBusy(),
     t.cpuBusyRatio,
   );
@@ -51,6 +51,7 @@ export const diskGauge = () =>
 const uptime = () =>
   stat({
     title: "Uptime",
+    alerts: ["HostRebooted"],
     description: "Time since the host booted.",
     unit: "dtdurations",
     queries: [prom(`${sel("node_time_seconds", exp)} - ${sel("node_boot_time_seconds", exp)}`, "uptime")],
@@ -59,6 +60,7 @@ const uptime = () =>
 const clockSkew = () =>
   stat({
     title: "Clock skew",
+    alerts: ["HostClockSkew"],
     description:
       "Difference between the host clock and Prometheus' clock at scrape time. Red from the clock-skew alerting level.",
     unit: "s",
@@ -92,6 +94,7 @@ const cpuByMode = () =>
 const cpuBusySeries = () =>
   timeseries({
     title: "CPU busy over time",
+    alerts: ["HostHighCpuUsage"],
     description: "Share of CPU time not idle. The dashed line is the alerting level.",
     unit: "percentunit",
     min: 0,
@@ -133,6 +136,7 @@ const memory = () =>
 const memoryUsedSeries = () =>
   timeseries({
     title: "Memory used over time",
+    alerts: ["HostHighMemoryUsage"],
     description: "Share of memory not available. The dashed line is the alerting level.",
     unit: "percentunit",
     min: 0,
@@ -144,6 +148,7 @@ const memoryUsedSeries = () =>
 const fsUsedSeries = () =>
   timeseries({
     title: "Filesystem used by mount point",
+    alerts: ["HostFilesystemAlmostFull"],
     description: "Used share of each real filesystem. The dashed line is the alerting level.",
     unit: "percentunit",
     min: 0,
@@ -155,6 +160,7 @@ const fsUsedSeries = () =>
 const fsForecast = () =>
   timeseries({
     title: `Filesystem space forecast (${t.filesystemFillHorizonSeconds / 3600}h ahead)`,
+    alerts: ["HostFilesystemFillingUp"],
     description:
       "Space available to non-root users predicted by a linear fit over the last 6 hours. Below zero means the filesystem fills up within the horizon.",
     unit: "bytes",

@@ -35,6 +35,7 @@ const linesPerSecond = (selector: string, by: string) => `sum by (${by}) (rate($
 const byStream = () =>
   timeseries({
     title: "Log lines by stream",
+    alerts: ["LogsStreamSilent"],
     description: "Lines per second written to each of the application's four log files.",
     unit: "cps",
     queries: [loki(linesPerSecond(logSelector(), "stream"), "{{stream}}")],
@@ -44,6 +45,7 @@ const byStream = () =>
 const byLevel = () =>
   timeseries({
     title: "Log lines by level",
+    alerts: ["LogsErrorRatioHigh"],
     description: "Lines per second by level, over every stream.",
     unit: "cps",
     queries: [loki(linesPerSecond(logSelector(), "level"), "{{level}}")],
@@ -52,6 +54,7 @@ const byLevel = () =>
 export const errorsByLogger = () =>
   timeseries({
     title: "Error rate by logger",
+    alerts: ["LogsErrorStreamRateHigh"],
     description: "Lines per second in the errors stream, by logger (the component that logged them).",
     unit: "cps",
     queries: [loki(linesPerSecond(logSelector("errors"), "logger"), "{{logger}}")],
@@ -90,6 +93,7 @@ const securityEvents = () =>
 const authFailures = () =>
   timeseries({
     title: "Authentication failures (5m)",
+    alerts: ["SecurityAuthFailureSpike"],
     description:
       "Security events of type auth_failure over the last 5 minutes, the window of the log-based alert. The dashed line is its alerting level.",
     unit: "short",

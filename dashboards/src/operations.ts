@@ -30,6 +30,7 @@ const sinceSuccess = (j: JobName) => `time() - ${job("kali_agents_job_last_succe
 export const lastBackupAgeStat = () =>
   stat({
     title: "Last backup age",
+    alerts: ["BackupTooOld"],
     description:
       "Time since the last successful backup. Red from the BackupTooOld alerting level; empty until the backup job has run once.",
     unit: "s",
@@ -40,6 +41,7 @@ export const lastBackupAgeStat = () =>
 export const targetsUpStat = () =>
   stat({
     title: "Targets up",
+    alerts: ["PrometheusTargetDown"],
     description:
       "Whether Prometheus reached each scrape job's targets on the last scrape (worst target per job).",
     unit: "none",
@@ -51,6 +53,7 @@ export const targetsUpStat = () =>
 const exporterUp = () =>
   stat({
     title: "Exporter",
+    alerts: ["ExporterDown"],
     description: "Whether Prometheus reached the exporter on its last scrape.",
     unit: "none",
     queries: [prom(`min(${platformSel("up", exp)})`, "exporter")],
@@ -61,6 +64,7 @@ const exporterUp = () =>
 const collectorSuccess = () =>
   stat({
     title: "Collectors",
+    alerts: ["ExporterCollectorFailing"],
     description:
       "Whether each collector succeeded on the last collection (a collector that fails or overruns its deadline shows FAILED; the scrape still answers).",
     unit: "none",
@@ -126,6 +130,7 @@ const exporterMemory = () =>
 const promHealth = () =>
   stat({
     title: "Prometheus",
+    alerts: ["PrometheusConfigReloadFailed"],
     description: "Whether Prometheus scrapes itself and its last configuration reload succeeded.",
     unit: "none",
     width: 6,
@@ -143,6 +148,7 @@ const promHealth = () =>
 const alertmanagerHealth = () =>
   stat({
     title: "Alertmanager",
+    alerts: ["AlertmanagerConfigReloadFailed"],
     description: "Whether Prometheus reaches Alertmanager and its last configuration reload succeeded.",
     unit: "none",
     width: 6,
@@ -164,6 +170,7 @@ const alertmanagerHealth = () =>
 const ruleFailures = () =>
   timeseries({
     title: "Rule evaluation failures",
+    alerts: ["PrometheusRuleEvaluationFailures"],
     description:
       "Rule evaluations that failed per second, by rule group. Anything above zero is a broken rule.",
     unit: "ops",
@@ -178,6 +185,7 @@ const ruleFailures = () =>
 const notifications = () =>
   timeseries({
     title: "Notifications",
+    alerts: ["PrometheusNotificationsFailing", "AlertmanagerNotificationsFailing"],
     description:
       "Alerts Prometheus sent, dropped or failed to send to Alertmanager, and notifications Alertmanager failed to deliver, per second.",
     unit: "ops",
@@ -227,6 +235,7 @@ const backupSize = () =>
 const backupDuration = () =>
   stat({
     title: "Last backup duration",
+    alerts: ["BackupLastRunFailed"],
     description: "How long the last backup run took.",
     unit: "s",
     queries: [prom(job("kali_agents_job_last_run_duration_seconds", "backup"), "duration")],
@@ -235,6 +244,7 @@ const backupDuration = () =>
 const backupVerified = () =>
   stat({
     title: "Backup verified",
+    alerts: ["BackupVerificationFailed"],
     description: "Whether the newest backup restored into a scratch database and passed its checks.",
     unit: "none",
     queries: [prom(sel("kali_agents_backup_verification_success", exp), "verified")],
@@ -254,6 +264,7 @@ const lastVerifyAge = () =>
 const backupAgeSeries = () =>
   timeseries({
     title: "Backup age",
+    alerts: ["BackupTooOld"],
     description: "Time since the last successful backup. The dashed line is the BackupTooOld alerting level.",
     unit: "s",
     width: 8,
@@ -264,6 +275,7 @@ const backupAgeSeries = () =>
 const drDrillAge = () =>
   stat({
     title: "Last DR drill age",
+    alerts: ["DrDrillTooOld"],
     description:
       "Time since the last successful disaster-recovery drill. Red from the DR-drill alerting level.",
     unit: "s",
@@ -312,6 +324,7 @@ const jobsDuration = () =>
 const cleanupRows = () =>
   timeseries({
     title: "Rows deleted by the last cleanup",
+    alerts: ["CleanupJobFailed"],
     description:
       "Rows the last cleanup run deleted, by table, and rows still past retention in the scans table.",
     unit: "short",

@@ -44,7 +44,7 @@ const firingTable = () =>
     queries: [promTable(`sum by (alertname, severity) (${firing()})`)],
   });
 
-const probe = (title: string, kind: string, description: string, legend: string) =>
+const probe = (title: string, kind: string, description: string, legend: string, alert: string) =>
   stat({
     title,
     description,
@@ -57,6 +57,7 @@ const probe = (title: string, kind: string, description: string, legend: string)
     ],
     mappings: upDownMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
+    alerts: [alert],
   });
 
 export const dashboard: DashboardModule = {
@@ -83,7 +84,13 @@ export const dashboard: DashboardModule = {
       .withPanel(postgres.upStat())
       .withPanel(redis.upStat())
       .withPanel(
-        probe("API", probeKinds.api, "Whether the exporter's probe of the API health URL succeeded.", "API"),
+        probe(
+          "API",
+          probeKinds.api,
+          "Whether the exporter's probe of the API health URL succeeded.",
+          "API",
+          "ApiDown",
+        ),
       )
       .withPanel(
         probe(
@@ -91,6 +98,7 @@ export const dashboard: DashboardModule = {
           probeKinds.mcp,
           "Whether the exporter's probe of each MCP server succeeded.",
           "{{target}}",
+          "McpServerDown",
         ).span(8),
       )
       .withPanel(operations.lastBackupAgeStat())

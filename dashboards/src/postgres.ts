@@ -22,6 +22,7 @@ const t = thresholds.postgres;
 export const upStat = () =>
   stat({
     title: "PostgreSQL",
+    alerts: ["PostgresDown"],
     description: "Whether the exporter could connect to PostgreSQL on its last scrape (pg_up).",
     unit: "none",
     queries: [prom(`min(${sel("pg_up", exp)})`, "PostgreSQL")],
@@ -44,6 +45,7 @@ const connectionsUsed = () =>
 const connectionsStat = () =>
   stat({
     title: "Connections used",
+    alerts: ["PostgresTooManyConnections"],
     description: "Connections in use as a share of max_connections. Red from the alerting level.",
     unit: "percentunit",
     decimals: 1,
@@ -54,6 +56,7 @@ const connectionsStat = () =>
 const longestTx = () =>
   stat({
     title: "Longest transaction",
+    alerts: ["PostgresLongRunningTransaction"],
     description: "Duration of the longest-running transaction. Red from the long-transaction alerting level.",
     unit: "s",
     queries: [prom(`max(${sel("pg_stat_activity_max_tx_duration", exp)})`, "longest")],
@@ -93,6 +96,7 @@ const connectionsByState = () =>
 const connectionsUsedSeries = () =>
   timeseries({
     title: "Connections used over time",
+    alerts: ["PostgresTooManyConnections"],
     description: "Connections in use as a share of max_connections. The dashed line is the alerting level.",
     unit: "percentunit",
     min: 0,
@@ -155,6 +159,7 @@ const dbSize = () =>
 const conflicts = () =>
   timeseries({
     title: "Deadlocks and conflicts",
+    alerts: ["PostgresDeadlocks"],
     description: "Deadlocks detected and queries cancelled by recovery conflicts, per second, by database.",
     unit: "ops",
     queries: [
@@ -174,6 +179,7 @@ const locks = () =>
 const longestTxSeries = () =>
   timeseries({
     title: "Longest transaction by database",
+    alerts: ["PostgresLongRunningTransaction"],
     description:
       "Duration of the longest-running transaction, by database and state. The dashed line is the alerting level.",
     unit: "s",

@@ -20,6 +20,7 @@ const exp = selectors.exporter;
 export const upStat = () =>
   stat({
     title: "Redis",
+    alerts: ["RedisDown"],
     description: "Whether the exporter could reach Redis on its last scrape (redis_up).",
     unit: "none",
     queries: [prom(`min(${sel("redis_up", exp)})`, "Redis")],
@@ -43,6 +44,7 @@ const memoryUsed = () =>
 const memoryStat = () =>
   stat({
     title: "Memory used of maxmemory",
+    alerts: ["RedisMemoryNearMax"],
     description:
       "Memory used as a share of maxmemory (empty when no maxmemory is set). Red from the alerting level.",
     unit: "percentunit",
@@ -94,6 +96,7 @@ const memory = () =>
 const clients = () =>
   timeseries({
     title: "Clients over time",
+    alerts: ["RedisRejectedConnections"],
     description: "Connected and blocked clients, and connections rejected per second (maxclients reached).",
     unit: "short",
     min: 0,
@@ -126,6 +129,7 @@ const keyspace = () =>
 const evictions = () =>
   timeseries({
     title: "Evicted and expired keys",
+    alerts: ["RedisEvictingKeys"],
     description:
       "Keys evicted for memory (non-zero means maxmemory is reached) and keys expired, per second.",
     unit: "ops",

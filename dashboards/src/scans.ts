@@ -33,6 +33,7 @@ const finished = (status?: string) =>
 export const successRateStat = () =>
   stat({
     title: "Scan success rate",
+    alerts: ["ScansHighFailureRatio"],
     description:
       "Share of the scans finished over the rate window that ended in success (failed and cancelled count against it). Red below the alerting level of the failure ratio.",
     unit: "percentunit",
@@ -44,6 +45,7 @@ export const successRateStat = () =>
 export const queueDepthStat = () =>
   stat({
     title: "Queue depth",
+    alerts: ["ScansQueueBacklog"],
     description: "Scans waiting in the Redis scan queues (sum of every configured queue list).",
     unit: "short",
     queries: [prom(`sum(${sel("kali_agents_scan_queue_length", exp)})`, "queued")],
@@ -53,8 +55,9 @@ export const queueDepthStat = () =>
 export const oldestRunningStat = () =>
   stat({
     title: "Oldest running scan",
+    alerts: ["ScansStuckRunning"],
     description:
-      "Age of the oldest scan still running. A scan older than the stuck threshold is probably hung: see the ScansStuck runbook.",
+      "Age of the oldest scan still running. A scan older than the stuck threshold is probably hung: see the ScansStuckRunning runbook.",
     unit: "s",
     queries: [prom(sel("kali_agents_oldest_running_scan_age_seconds", exp), "age")],
     thresholds: above(t.stuckRunningSeconds),
@@ -63,6 +66,7 @@ export const oldestRunningStat = () =>
 const sinceLastFinishStat = () =>
   stat({
     title: "Since last finished scan",
+    alerts: ["ScansNotFinishing"],
     description:
       "Time since the most recent finished_at in the scans table. Long gaps while scans are queued mean the workers are not picking them up.",
     unit: "s",
@@ -73,6 +77,7 @@ const sinceLastFinishStat = () =>
 const pastRetentionStat = () =>
   stat({
     title: "Rows past retention",
+    alerts: ["ScansRetentionCleanupOverdue"],
     description: `Rows of the scans table older than the ${t.retentionDays}-day retention. Anything above zero means the cleanup job is not running.`,
     unit: "short",
     queries: [prom(sel("kali_agents_scan_rows_past_retention", exp), "rows")],
@@ -98,8 +103,9 @@ const finishedByToolStatus = () =>
 const failureRatioByTool = () =>
   timeseries({
     title: "Failure ratio by tool",
+    alerts: ["ScansHighFailureRatio"],
     description:
-      "Share of finished scans that failed, by tool. The dashed line is the ScansHighFailureRate alerting level.",
+      "Share of finished scans that failed, by tool. The dashed line is the ScansHighFailureRatio alerting level.",
     unit: "percentunit",
     min: 0,
     queries: [prom(`sum by (tool) (${finished("failed")}) / sum by (tool) (${finished()})`, "{{tool}}")],
@@ -138,6 +144,7 @@ const durationP90ByTool = () =>
 const queueDepthByQueue = () =>
   timeseries({
     title: "Queue depth by queue",
+    alerts: ["ScansQueueBacklog"],
     description: "Length of each Redis scan queue. The dashed line is the backlog alerting level.",
     unit: "short",
     min: 0,
@@ -148,6 +155,7 @@ const queueDepthByQueue = () =>
 const oldestRunningSeries = () =>
   timeseries({
     title: "Oldest running scan age",
+    alerts: ["ScansStuckRunning"],
     description: "Age of the oldest running scan over time; a line that only climbs is a stuck scan.",
     unit: "s",
     min: 0,

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
+import { runbookBaseUrl } from "../../definitions/rules.ts";
 import { datasourceUids } from "../../definitions/thresholds.ts";
 import { dashboardUid, lokiVariable, promVariable } from "../src/common.ts";
 import { commonTag, dashboards, outputs, stableJson, type GeneratedDashboard } from "../src/index.ts";
@@ -152,12 +153,14 @@ const rules: Record<string, Rule> = {
     return out;
   },
 
-  "panel links point at generated dashboards": (d) => {
+  "panel links point at generated dashboards or runbooks": (d) => {
     const uids = new Set(dashboards.map((x) => x.json.uid));
     return panelsOf(d.json).flatMap((p) =>
       (p.fieldConfig?.defaults?.links ?? []).flatMap((l) => {
-        const uid = /^\/d\/([^/?]+)/.exec(l.url ?? "")?.[1];
-        return uid && uids.has(uid) ? [] : [`"${p.title}" links to ${l.url}`];
+        const url = l.url ?? "";
+        if (url.startsWith(`${runbookBaseUrl}/`) && url.endsWith(".md")) return [];
+        const uid = /^\/d\/([^/?]+)/.exec(url)?.[1];
+        return uid && uids.has(uid) ? [] : [`"${p.title}" links to ${url}`];
       }),
     );
   },
@@ -210,7 +213,7 @@ describe("dashboard linter", () => {
         (j) => (j.editable = true),
       ],
       [
-        "panel links point at generated dashboards",
+        "panel links point at generated dashboards or runbooks",
         (j) =>
           (first(j).fieldConfig!.defaults.links = [{ title: "x", url: "/d/nope", type: "link" } as never]),
       ],

@@ -6,10 +6,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
-import type { RuleGroup } from "../../definitions/rules.ts";
+import { runbookBaseUrl, type RuleGroup } from "../../definitions/rules.ts";
 import { apiSlo, logs, recordings } from "../../definitions/thresholds.ts";
 import { startPrometheus, requireBinaries, type HttpServer } from "../../test/support/servers.ts";
-import { allLokiQueries, allPromQueries, allQueries, substitute } from "../src/queries.ts";
+import { dashboards } from "../src/index.ts";
+import { allLokiQueries, allPromQueries, allQueries, panelsOf, substitute } from "../src/queries.ts";
 import {
   logqlErrors,
   logqlGroupingLabelsWithoutParser,
@@ -20,6 +21,8 @@ import {
 } from "./support.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
+const alertLike =
+  /\b(?:Api|Host|Backup|DrDrill|Cleanup|Postgres|Mcp|Redis|Scans|Exporter|Prometheus|Alertmanager|Logs|Security|Loki)[A-Z][A-Za-z]+/g;
 const promQueries = allPromQueries();
 const lokiQueries = allLokiQueries();
 const where = (q: { dashboard: string; panel: string; expr: string }) =>
@@ -31,6 +34,7 @@ const recordingNames = (): Set<string> => {
   for (const v of Object.values(recordings)) {
     if (typeof v === "string") names.add(v);
   }
+  names.add(recordings.apiErrorRatio(apiSlo.period));
   for (const w of apiSlo.windows) {
     names.add(recordings.apiErrorRatio(w.long));
     names.add(recordings.apiErrorRatio(w.short));
@@ -102,6 +106,40 @@ describe("dashboard queries", () => {
     assert.ok(used.size > 0, "no panel reads a recording rule");
     const missing = [...used].filter((n) => !recorded.has(n));
     assert.deepEqual(missing, [], "recording rules used by panels but not defined in prometheus/rules");
+  });
+
+  test("every alert a panel links a runbook for or names in its description is defined by the rules", async () => {
+    const { ruleGroups } = (await import("../../prometheus/rules/src/index.ts")) as {
+      ruleGroups: RuleGroup[];
+    };
+    // Loki's ruler evaluates some; Prometheus evaluates the alerts on Loki's recordings.
+    const loki = (await import("../../loki/rules/src/index.ts")) as {
+      lokiRuleGroups: RuleGroup[];
+      prometheusLogRuleGroups: RuleGroup[];
+    };
+    const alerts = new Set(
+      [...ruleGroups, ...loki.lokiRuleGroups, ...loki.prometheusLogRuleGroups].flatMap((g) =>
+        g.rules.flatMap((r) => ("alert" in r ? [r.alert] : [])),
+      ),
+    );
+    const bad: string[] = [];
+    let links = 0;
+    for (const d of dashboards) {
+      for (const p of panelsOf(d.json)) {
+        for (const l of p.fieldConfig?.defaults?.links ?? []) {
+          if (!l.url?.startsWith(`${runbookBaseUrl}/`)) continue;
+          links++;
+          const alert = l.url.slice(runbookBaseUrl.length + 1).replace(/\.md$/, "");
+          if (!alerts.has(alert)) bad.push(`${d.name} / ${p.title}: runbook link for unknown alert ${alert}`);
+        }
+        // Alert names follow CamelCase with a component prefix (definitions/rules.ts).
+        for (const m of (p.description ?? "").matchAll(alertLike)) {
+          if (!alerts.has(m[0])) bad.push(`${d.name} / ${p.title}: description names unknown alert ${m[0]}`);
+        }
+      }
+    }
+    assert.ok(links >= 20, `only ${links} runbook links`);
+    assert.deepEqual(bad, []);
   });
 
   test("every Loki label a panel selects or groups on is one the Promtail configuration attaches", () => {
