@@ -2,13 +2,14 @@
 // retention as definitions/thresholds.ts promises it, and the ruler wired to its rule files, to
 // Alertmanager and to Prometheus. No Loki binary runs here: these are the checks that stand in for it.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join, relative } from "node:path";
 import { describe, test } from "node:test";
 import YAML from "yaml";
 import { logStreams, logs, type LogStream } from "../../definitions/thresholds.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
-import { lokiRulePath, lokiRuleGroups, lokiTenant, outputs } from "../rules/src/index.ts";
+import { generatedDir, lokiRulePath, lokiRuleGroups, lokiTenant, outputs } from "../rules/src/index.ts";
 import { composeService, loadCompose, mountsOf } from "./compose.ts";
 import { attachedLabels, parseLogQL, selectorProblems } from "./logql.ts";
 
@@ -142,6 +143,16 @@ describe("loki.yaml: the ruler", () => {
     const paths = Object.keys(outputs()).filter((p) => p.startsWith("loki/rules/generated/fake/"));
     assert.deepEqual(paths.sort(), lokiRuleGroups.map((g) => lokiRulePath(g.name)).sort());
     for (const p of paths) assert.match(p, /^loki\/rules\/generated\/fake\/[a-z0-9-]+\.yaml$/);
+  });
+
+  test("the mounted rule directory holds nothing but the tenant's LogQL rule files", () => {
+    // Loki reads every subdirectory as a tenant: a Prometheus rule file in there would be parsed as LogQL.
+    const dir = join(root, generatedDir);
+    const found = readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => relative(root, join(e.parentPath, e.name)))
+      .sort();
+    assert.deepEqual(found, lokiRuleGroups.map((g) => lokiRulePath(g.name)).sort());
   });
 
   test("sends alerts to the compose Alertmanager through the v2 API, with the rules API on", () => {

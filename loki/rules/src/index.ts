@@ -19,9 +19,12 @@ export const lokiRuleGroups: LinkedRuleGroup[] = linkRunbooks(lokiSources.map(([
 /** Rule groups Prometheus evaluates on the series Loki's recording rules write (PromQL). */
 export const prometheusLogRuleGroups: LinkedRuleGroup[] = linkRunbooks(prometheusSources.map(([g]) => g));
 
+/** Mounted as Loki's rule directory: everything in it must be a tenant's LogQL rules. */
 export const generatedDir = "loki/rules/generated";
 export const lokiRulePath = (group: string): string => `${generatedDir}/${lokiTenant}/${group}.yaml`;
-export const prometheusRulePath = (group: string): string => `${generatedDir}/prometheus/${group}.yml`;
+/** Outside generatedDir: Loki would read a directory in it as another tenant's (LogQL) rules. */
+export const prometheusRuleDir = "loki/rules/generated-prometheus";
+export const prometheusRulePath = (group: string): string => `${prometheusRuleDir}/${group}.yml`;
 
 export function outputs(): Record<string, string> {
   const out: Record<string, string> = {};
