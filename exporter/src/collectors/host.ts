@@ -238,6 +238,17 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     }
   };
 
+  const readNetDev = async (): Promise<string> => {
+    // /proc/net is a link to /proc/self/net: under a host root mounted into a container it shows the
+    // container's own interfaces. PID 1's network namespace is the host's (the mounted procfs is the
+    // host's), as compose.yaml notes; ours is the fallback when PID 1's is not readable.
+    try {
+      return await read(proc("1", "net", "dev"));
+    } catch {
+      return await read(proc("net", "dev"));
+    }
+  };
+
   const write = (s: Snapshot) => {
     for (const metric of Object.values(m)) metric.reset();
     for (const c of s.cpus)
@@ -275,7 +286,7 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
           read(proc("stat")),
           read(proc("loadavg")),
           read(proc("meminfo")),
-          read(proc("net", "dev")),
+          readNetDev(),
           readMounts(),
           readTrim(proc("sys", "kernel", "osrelease")),
           readTrim(proc("sys", "kernel", "version")),
