@@ -1,0 +1,94 @@
+// prometheus/prometheus.yml, rewritten for the native end-to-end test and nothing more: every target
+// to the local port of its process, the rule-file globs to absolute paths (the config runs from a
+// temporary folder), the jobs of what cannot run here removed, and shorter scrape and evaluation
+// intervals so that `for` clauses, not the intervals, dominate the time to an alert. Every change is
+// listed in `changes`, which the test prints.
+import { dirname, isAbsolute, join } from "node:path";
+import { parse, stringify } from "yaml";
+
+export interface LocalPrometheus {
+  /** Local `host:port` for each scrape job that stays; a job that is neither here nor removed is an error. */
+  readonly targets: Readonly<Record<string, string>>;
+  /** Jobs whose process cannot run where the tests run (Loki, Promtail, Grafana). */
+  readonly removeJobs: readonly string[];
+  readonly alertmanager: string;
+  /** Where prometheus.yml lives: relative rule files and file_sd files are resolved against it. */
+  readonly configPath: string;
+  readonly scrapeInterval: string;
+  readonly evaluationInterval: string;
+}
+
+export interface Rewritten {
+  readonly yaml: string;
+  /** file_sd files to write beside the rewritten config: name -> content. */
+  readonly files: Record<string, string>;
+  readonly changes: string[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rewritten {
+  const doc = parse(source) as Obj;
+  const changes: string[] = [];
+  const files: Record<string, string> = {};
+  const base = dirname(o.configPath);
+
+  const global = (doc.global ?? {}) as Obj;
+  changes.push(
+    `global.scrape_interval ${String(global.scrape_interval)} -> ${o.scrapeInterval}`,
+    `global.evaluation_interval ${String(global.evaluation_interval)} -> ${o.evaluationInterval}`,
+  );
+  global.scrape_interval = o.scrapeInterval;
+  global.evaluation_interval = o.evaluationInterval;
+  // A timeout longer than the interval is refused by Prometheus.
+  if (global.scrape_timeout !== undefined) {
+    changes.push(`global.scrape_timeout ${String(global.scrape_timeout)} -> ${o.scrapeInterval}`);
+    global.scrape_timeout = o.scrapeInterval;
+  }
+  doc.global = global;
+
+  doc.rule_files = ((doc.rule_files ?? []) as string[]).map((f) => (isAbsolute(f) ? f : join(base, f)));
+  changes.push(`rule_files resolved against ${base}`);
+
+  const alerting = doc.alerting as Obj | undefined;
+  for (const am of (alerting?.alertmanagers ?? []) as Obj[]) {
+    for (const sc of (am.static_configs ?? []) as Obj[]) {
+      changes.push(`alertmanager ${JSON.stringify(sc.targets)} -> ${o.alertmanager}`);
+      sc.targets = [o.alertmanager];
+    }
+  }
+
+  const kept: Obj[] = [];
+  for (const job of (doc.scrape_configs ?? []) as Obj[]) {
+    const name = String(job.job_name);
+    if (o.removeJobs.includes(name)) {
+      changes.push(`job ${name} removed (its process cannot run here)`);
+      continue;
+    }
+    const target = o.targets[name];
+    if (target === undefined) {
+      throw new Error(
+        `prometheus.yml has a scrape job "${name}" that the end-to-end test neither runs nor removes: add it to test/e2e`,
+      );
+    }
+    for (const sc of (job.static_configs ?? []) as Obj[]) {
+      changes.push(`job ${name}: ${JSON.stringify(sc.targets)} -> ${target}`);
+      sc.targets = [target];
+    }
+    for (const [i, sd] of ((job.file_sd_configs ?? []) as Obj[]).entries()) {
+      const name2 = `${name}-targets-${i}.yml`;
+      files[name2] = stringify([{ targets: [target] }]);
+      changes.push(`job ${name}: file_sd ${JSON.stringify(sd.files)} -> ${name2} with ${target}`);
+      sd.files = [name2];
+    }
+    if (!isObj(job) || (!job.static_configs && !job.file_sd_configs)) {
+      throw new Error(
+        `job ${name}: neither static_configs nor file_sd_configs, cannot point it at ${target}`,
+      );
+    }
+    kept.push(job);
+  }
+  doc.scrape_configs = kept;
+  return { yaml: stringify(doc, { aliasDuplicateObjects: false }), files, changes };
+}
