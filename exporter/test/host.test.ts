@@ -206,3 +206,50 @@ describe("parsers", () => {
     ]);
   });
 });
+
+describe("a mount whose statfs() never answers (a dead NFS server)", () => {
+  test("is skipped after the per-mount timeout with device_error 1, and not asked again while stuck", async () => {
+    const root = hostRoot(
+      { ...goodFiles, "proc/1/mounts": "/dev/sda1 / ext4 rw 0 0\nnfs:/x /nfs nfs4 rw 0 0\n" },
+      [],
+    );
+    after(() => rmSync(root, { recursive: true, force: true }));
+    const calls: string[] = [];
+    let answer!: () => void;
+    const stuck = new Promise<void>((r) => (answer = r));
+    const statfs = async (path: string) => {
+      calls.push(path);
+      if (path.endsWith("/nfs")) await stuck;
+      return { blocks: 100, bfree: 50, bavail: 40, bsize: 4096 };
+    };
+    const c = hostCollector.create(
+      options(root, { statfsTimeoutMs: 200, statfs }),
+      createLogger({ write: () => {} }),
+    );
+    const t0 = performance.now();
+    const { families: f, lines } = await collect(c);
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 190 && ms < 1500, `the collection took ${ms} ms`);
+    assert.equal(sample(f, "node_filesystem_device_error", { mountpoint: "/nfs" }), 1);
+    assert.equal(sample(f, "node_filesystem_size_bytes", { mountpoint: "/nfs" }), undefined);
+    assert.equal(sample(f, "node_filesystem_device_error", { mountpoint: "/" }), 0);
+    assert.equal(sample(f, "node_filesystem_size_bytes", { mountpoint: "/" }), 409600);
+    assert.match(lines.join("\n"), /statfs timed out after 200 ms/);
+
+    // The next collection does not call statfs() on the stuck mount again (each stuck call holds one of
+    // libuv's four threads), and answers at once.
+    const t1 = performance.now();
+    const second = await collect(c);
+    assert.ok(performance.now() - t1 < 150, "the stuck mount was waited for again");
+    assert.equal(calls.filter((p) => p.endsWith("/nfs")).length, 1);
+    assert.equal(sample(second.families, "node_filesystem_device_error", { mountpoint: "/nfs" }), 1);
+    assert.match(second.lines.join("\n"), /statfs still running from an earlier collection/);
+
+    // Once the server answers, the mount is measured again.
+    answer();
+    await new Promise((r) => setImmediate(r));
+    const third = await collect(c);
+    assert.equal(sample(third.families, "node_filesystem_device_error", { mountpoint: "/nfs" }), 0);
+    assert.equal(sample(third.families, "node_filesystem_avail_bytes", { mountpoint: "/nfs" }), 163840);
+  });
+});
