@@ -96,6 +96,15 @@ function readStage(b: AlloyBlock): Stage {
         ...(source === undefined ? {} : { source: asString(source, `${what} source`) }),
       };
     }
+    case "stage.regex": {
+      onlyAttrs(b, ["expression", "source"]);
+      const source = attr(b, "source");
+      return {
+        type: "regex",
+        expression: asString(requireAttr(b, "expression"), `${what} expression`),
+        ...(source === undefined ? {} : { source: asString(source, `${what} source`) }),
+      };
+    }
     case "stage.template":
       onlyAttrs(b, ["source", "template"]);
       return {

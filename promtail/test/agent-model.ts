@@ -37,6 +37,8 @@ export type Stage =
       readonly source?: string;
       readonly dropMalformed: boolean;
     }
+  /** Go RE2 syntax; named groups become extracted values. */
+  | { readonly type: "regex"; readonly expression: string; readonly source?: string }
   | { readonly type: "template"; readonly source: string; readonly template: string }
   /** label name -> extracted key */
   | { readonly type: "labels"; readonly values: Readonly<Record<string, string>> }

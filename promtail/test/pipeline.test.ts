@@ -186,20 +186,46 @@ describe("promtail pipeline: the exporter's own log lines", () => {
     assert.equal(r.extracted.get("msg"), "collector failed");
   });
 
-  test("a container line that is not JSON (logfmt, say) is kept with level=unknown", () => {
-    const r = shipContainerLine(
-      promtail,
-      {
-        __meta_docker_container_name: "/kali-agents-loki-1",
-        __meta_docker_container_label_com_docker_compose_service: "loki",
-      },
-      'level=info ts=2026-11-27T12:00:00Z caller=main.go msg="Loki started"',
-    );
-    assert.ok(r);
-    assert.equal(r.entry.labels.level, "unknown");
-    assert.equal(r.entry.labels.service, "loki");
-    assert.equal(r.entry.timestampNs, readAt);
+  const container = (service: string) => ({
+    __meta_docker_container_name: `/kali-agents-${service}-1`,
+    __meta_docker_container_label_com_docker_compose_service: service,
   });
+  const containerCases: { name: string; service: string; line: string; level: string }[] = [
+    {
+      name: "Prometheus' logfmt (slog) line: the level comes from level=, lower-cased",
+      service: "prometheus",
+      line: 'time=2026-11-27T12:00:00.000Z level=WARN source=manager.go:176 msg="rule evaluation failed"',
+      level: "warn",
+    },
+    {
+      name: "Grafana's logfmt line",
+      service: "grafana",
+      line: 'logger=settings t=2026-11-27T12:00:00.1+00:00 level=info msg="Starting Grafana"',
+      level: "info",
+    },
+    {
+      name: "a JSON line whose message mentions level=: the JSON field wins",
+      service: "exporter",
+      line: '{"time":"2026-11-27T12:00:00Z","level":"info","msg":"set level=debug on request","logger":"exporter"}',
+      level: "info",
+    },
+    {
+      name: "a line neither JSON nor logfmt (Redis) is kept with level=unknown",
+      service: "redis",
+      line: "1:M 27 Nov 2026 12:00:00.000 * Ready to accept connections tcp",
+      level: "unknown",
+    },
+  ];
+  for (const c of containerCases)
+    test(c.name, () => {
+      const r = shipContainerLine(promtail, container(c.service), c.line);
+      assert.ok(r);
+      assert.equal(r.entry.labels.level, c.level);
+      assert.equal(r.entry.labels.service, c.service);
+      assert.equal(r.entry.line, c.line);
+      // Only JSON lines' `time` is read: logfmt lines keep Docker's timestamp.
+      if (!c.line.startsWith("{")) assert.equal(r.entry.timestampNs, readAt);
+    });
 });
 
 describe("alloy pipeline: the same lines give the same labels and timestamps", () => {
@@ -208,6 +234,7 @@ describe("alloy pipeline: the same lines give the same labels and timestamps", (
     '{"time":"2026-11-27T11:58:01.123456789Z","level":"info","msg":"scan queued","logger":"api.scans"}',
     `{"time":"2026-11-27T11:59:00Z","level":"WARNING","msg":"login failed","logger":"auth","event":"${logEvents.authFailure}","user":"alice","ip":"203.0.113.9"}`,
     "Traceback (most recent call last):",
+    'level=error ts=2026-11-27T12:00:00Z msg="logfmt"',
     '{"time":"not a time","level":"error","logger":"x"}',
     '{"time":"2026-11-27T11:58:01Z","level":"info"}',
     '{"time":"2026-11-27T11:58:01Z","level":"info"}', // a duplicate timestamp: both keep it as it is

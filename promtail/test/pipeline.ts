@@ -110,6 +110,19 @@ function searchPath(data: unknown, path: Path): unknown {
   return cur === undefined ? null : cur;
 }
 
+// ---------------------------------------------------------------- Go regular expressions
+
+/**
+ * A Go (RE2) expression as a JavaScript one, for the syntax both share. What RE2 has and JavaScript reads
+ * differently, or what JavaScript has and RE2 refuses, is an error: flags groups, \A \z, classes like
+ * [[:alpha:]], lookaround and backreferences.
+ */
+export function compileRe2(expression: string): RegExp {
+  if (/\(\?(?!P<)[a-zA-Z]|\\[Azp]|\[\[:|\(\?<?[=!]|\\[1-9]/.test(expression))
+    throw new Error(`regex ${JSON.stringify(expression)}: syntax outside what this interpreter translates`);
+  return new RegExp(expression.replace(/\(\?P</g, "(?<"), "u");
+}
+
 // ---------------------------------------------------------------- Go templates (a small subset)
 
 type TNode =
@@ -272,7 +285,7 @@ export function relabel(
   const out = { ...labels };
   for (const r of rules) {
     const value = r.sourceLabels.map((l) => out[l] ?? "").join(r.separator);
-    const m = new RegExp(`^(?:${r.regex})$`).exec(value);
+    const m = compileRe2(`^(?:${r.regex})$`).exec(value);
     if (!m) continue;
     const target = resolve(r).replace(/\$(?:\{(\w+)\}|(\d+))/g, (_x, a?: string, b?: string) => {
       const g = a ?? b!;
@@ -317,6 +330,20 @@ function compileStage(stage: Stage): Compiled {
           const r = searchPath(data, path);
           extracted.set(k, r !== null && typeof r === "object" ? goJsonMarshal(r) : r);
         }
+      };
+    }
+    case "regex": {
+      const re = compileRe2(stage.expression);
+      return (entry, extracted) => {
+        let input: string | undefined = entry.line;
+        if (stage.source !== undefined) {
+          if (!extracted.has(stage.source)) return;
+          input = goString(extracted.get(stage.source));
+          if (input === undefined) return;
+        }
+        const m = re.exec(input);
+        // Every named group is stored, an empty match as "" (FindStringSubmatch, SubexpNames).
+        if (m) for (const [name, value] of Object.entries(m.groups ?? {})) extracted.set(name, value ?? "");
       };
     }
     case "template": {

@@ -107,6 +107,15 @@ export function readStage(raw: unknown, what: string): Stage {
         ...(c.source === undefined ? {} : { source: str(c.source, `${what}.json.source`) }),
       };
     }
+    case "regex": {
+      const c = obj(cfg, `${what}.regex`);
+      onlyKeys(c, ["expression", "source"], `${what}.regex`);
+      return {
+        type: "regex",
+        expression: str(c.expression, `${what}.regex.expression`),
+        ...(c.source === undefined ? {} : { source: str(c.source, `${what}.regex.source`) }),
+      };
+    }
     case "template": {
       const c = obj(cfg, `${what}.template`);
       onlyKeys(c, ["source", "template"], `${what}.template`);
