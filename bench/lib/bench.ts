@@ -17,7 +17,7 @@ export function benchOptions(smoke: boolean, log: (msg: string) => void): BenchO
       latencyRounds: 10,
       concurrency: [8],
       wrkSeconds: 1,
-      memoryScrapes: 50,
+      memoryScrapes: 20,
       scrapeTimeoutSeconds: 2,
       hungClientTimeoutMs: 1500,
       hungRuns: 1,
@@ -35,8 +35,8 @@ export function benchOptions(smoke: boolean, log: (msg: string) => void): BenchO
   };
   return {
     smoke,
-    runs: n("BENCH_RUNS", 5),
-    latencyRounds: n("BENCH_LATENCY_ROUNDS", 200),
+    runs: n("BENCH_RUNS", 3),
+    latencyRounds: n("BENCH_LATENCY_ROUNDS", 300),
     concurrency: [8, 64],
     wrkSeconds: n("BENCH_WRK_SECONDS", 10),
     memoryScrapes: n("BENCH_MEMORY_SCRAPES", 10_000),

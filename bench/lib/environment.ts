@@ -90,20 +90,26 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
   };
   try {
     log("starting PostgreSQL and Redis");
-    const pg = await startPostgres({
-      settings: {
-        // Statements are logged only for the exporters' roles (ALTER ROLE below), to a file.
-        logging_collector: "on",
-        log_directory: "log",
-        log_filename: "postgresql.log",
-        log_line_prefix: "%u|",
-        log_connections: "on",
-        max_connections: "200",
-      },
-    });
-    cleanups.push(() => pg.cleanup());
-    const redis = await startRedis();
-    cleanups.push(() => redis.cleanup());
+    const [pgStarted, redisStarted] = await Promise.allSettled([
+      startPostgres({
+        settings: {
+          // Statements are logged only for the exporters' roles (ALTER ROLE below), to a file.
+          logging_collector: "on",
+          log_directory: "log",
+          log_filename: "postgresql.log",
+          log_line_prefix: "%u|",
+          log_connections: "on",
+          max_connections: "200",
+        },
+      }),
+      startRedis(),
+    ]);
+    if (pgStarted.status === "fulfilled") cleanups.push(() => pgStarted.value.cleanup());
+    if (redisStarted.status === "fulfilled") cleanups.push(() => redisStarted.value.cleanup());
+    if (pgStarted.status === "rejected") throw pgStarted.reason;
+    if (redisStarted.status === "rejected") throw redisStarted.reason;
+    const pg = pgStarted.value;
+    const redis = redisStarted.value;
     const pgLogFile = join(pg.dir, "data", "log", "postgresql.log");
 
     const database = "kali";
@@ -160,13 +166,20 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
         : launch.mode === "build"
           ? [join(repoRoot, "dist/exporter/src/main.js")]
           : ["--import", "tsx", join(repoRoot, "exporter/src/main.ts")];
-      if (!existsSync(entry[0] as string)) throw new Error(`${entry[0]} is missing: run npm run build first`);
+      const script = entry[entry.length - 1] as string;
+      if (!existsSync(script))
+        throw new Error(`${script} is missing${launch.mode === "build" ? ": run npm run build first" : ""}`);
       const child = startChild(name, process.execPath, [...flags, ...entry], {
         env: oursEnv(port),
         cwd: repoRoot,
       });
       const url = `http://127.0.0.1:${port}/metrics`;
-      await waitHttp(child, url, 60_000);
+      try {
+        await waitHttp(child, url, 60_000);
+      } catch (e) {
+        await child.stop();
+        throw e;
+      }
       return { name: "ours", url, child, pgRole: ourRole };
     };
 
@@ -186,24 +199,25 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
       return { name, url, child, pgRole };
     };
     const listen = (port: number) => `--web.listen-address=127.0.0.1:${port}`;
-    const nodeExporter = await goTarget("node_exporter", "prometheus-node-exporter", (p) => [
-      listen(p),
-      "--log.level=warn",
+    // All four at once: ours takes seconds to start (and more through tsx), the Go exporters do not.
+    const oursStarting = startOurs({});
+    const [nodeExporter, postgresExporter, redisExporter, ours] = await Promise.all([
+      goTarget("node_exporter", "prometheus-node-exporter", (p) => [listen(p), "--log.level=warn"]),
+      goTarget(
+        "postgres_exporter",
+        "prometheus-postgres-exporter",
+        (p) => [listen(p), "--log.level=warn"],
+        {
+          DATA_SOURCE_NAME: `postgresql://${theirRole}:${encodeURIComponent(password)}@127.0.0.1:${pg.port}/${database}?sslmode=disable`,
+        },
+        theirRole,
+      ),
+      goTarget("redis_exporter", "prometheus-redis-exporter", (p) => [
+        `--redis.addr=redis://127.0.0.1:${redis.port}`,
+        `-web.listen-address=127.0.0.1:${p}`,
+      ]),
+      oursStarting,
     ]);
-    const postgresExporter = await goTarget(
-      "postgres_exporter",
-      "prometheus-postgres-exporter",
-      (p) => [listen(p), "--log.level=warn"],
-      {
-        DATA_SOURCE_NAME: `postgresql://${theirRole}:${encodeURIComponent(password)}@127.0.0.1:${pg.port}/${database}?sslmode=disable`,
-      },
-      theirRole,
-    );
-    const redisExporter = await goTarget("redis_exporter", "prometheus-redis-exporter", (p) => [
-      `--redis.addr=redis://127.0.0.1:${redis.port}`,
-      `-web.listen-address=127.0.0.1:${p}`,
-    ]);
-    const ours = await startOurs({});
     cleanups.push(() => ours.child.stop());
 
     return {

@@ -104,6 +104,15 @@ export interface ConcurrencyRun {
   pgStatements?: number;
   /** For ours: collections run during the run (kali_agents_exporter_collections_total delta). */
   collections?: number;
+  /** Redis connections opened and commands run during the run (the server's INFO stats deltas). */
+  redisConnections: number;
+  redisCommands: number;
+}
+
+function redisStats(env: Environment): { connections: number; commands: number } {
+  const info = env.redis.cli("INFO", "stats");
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, "m").exec(info)?.[1] ?? Number.NaN);
+  return { connections: field("total_connections_received"), commands: field("total_commands_processed") };
 }
 
 async function collectionsTotal(target: Target): Promise<number | undefined> {
@@ -133,6 +142,7 @@ export async function concurrencyRun(
       await sleep(250);
     }
   })();
+  const redis0 = redisStats(env);
   let wrk: WrkResult;
   try {
     wrk = await runWrk(target.url, connections, seconds);
@@ -140,6 +150,7 @@ export async function concurrencyRun(
     sampling = false;
     await sampler;
   }
+  const redis1 = redisStats(env);
   await settleLog(env.pgLogFile);
   const counts = target.pgRole ? countSince(env.pgLogFile, offset).get(target.pgRole) : undefined;
   const after = before !== undefined ? await collectionsTotal(target) : undefined;
@@ -154,6 +165,9 @@ export async function concurrencyRun(
           pgStatements: counts?.statements ?? 0,
         }
       : {}),
+    // Each INFO read is one connection (redis-cli) and one command, counted in the second read.
+    redisConnections: redis1.connections - redis0.connections - 1,
+    redisCommands: redis1.commands - redis0.commands - 1,
     // The second read of the counter is itself a collection: leave it out.
     ...(before !== undefined && after !== undefined ? { collections: after - before - 1 } : {}),
   };
@@ -177,11 +191,14 @@ export async function memoryRun(
   label: string,
   nodeFlags: string[] | undefined,
   scrapes: number,
+  reuse?: Target,
 ): Promise<MemoryRun> {
-  const target = await env.startOurs(nodeFlags ? { nodeFlags } : {}, `ours-${label}`);
+  // The smoke run samples the instance already running (starting another costs seconds).
+  const fresh = !reuse;
+  const target = reuse ?? (await env.startOurs(nodeFlags ? { nodeFlags } : {}, `ours-${label}`));
   try {
     const pid = target.child.pid;
-    await sleep(500); // let start-up work (first collection timers, JIT) settle before the baseline
+    if (fresh) await sleep(500); // let start-up work (first collection timers, JIT) settle before the baseline
     const rssAtStart = rssBytes(pid);
     const every = Math.max(1, Math.min(1000, Math.floor(scrapes / 10)));
     const samples: MemoryRun["rssSamples"] = [];
@@ -202,7 +219,7 @@ export async function memoryRun(
       cpuPerScrape,
     };
   } finally {
-    await target.child.stop();
+    if (fresh) await target.child.stop();
   }
 }
 
@@ -355,8 +372,16 @@ export async function measureAll(
   ) as Results["rss"];
 
   const memory: MemoryRun[] = [];
-  log(`memory: a fresh instance of ours with the heap flags, ${opts.memoryScrapes} scrapes`);
-  memory.push(await memoryRun(env, "with heap flags", undefined, opts.memoryScrapes));
+  log(`memory: ours with the heap flags, ${opts.memoryScrapes} scrapes`);
+  memory.push(
+    await memoryRun(
+      env,
+      opts.smoke ? "with heap flags (the instance already running)" : "with heap flags",
+      undefined,
+      opts.memoryScrapes,
+      opts.smoke ? env.targets.ours : undefined,
+    ),
+  );
   if (opts.memoryWithoutFlags) {
     log(`memory: a fresh instance of ours without the heap flags, ${opts.memoryScrapes} scrapes`);
     memory.push(await memoryRun(env, "without heap flags", [], opts.memoryScrapes));

@@ -31,6 +31,7 @@ function ratioSpread(a: number[], b: number[]): Spread {
   return spread(a.map((v, i) => v / (b[i] as number)));
 }
 
+const redisToo = (n: TargetName) => n === "ours" || n === "redis_exporter";
 const ratio = (s: Spread) => (s.n === 0 ? "n/a" : `${fmtSpread(s, 2)}×`);
 
 export function renderTables(r: Results): { markdown: string; verdicts: Verdict[] } {
@@ -104,7 +105,7 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
 
   // ---------------------------------------------------------------- concurrency
   out.push(
-    `\n### Concurrent scrapers\n\n\`wrk\` with N connections for ${r.options.wrkSeconds} s against each exporter in turn (${r.options.runs} runs). PostgreSQL connections: the most the exporter's role held at once (sampled from \`pg_stat_activity\` every 250 ms) and those it opened (\`log_connections\`); statements: what \`log_statement = 'all'\` on its role logged, per answered scrape. "collections" is ours' \`kali_agents_exporter_collections_total\` per answered scrape (concurrent scrapes share one collection).\n`,
+    `\n### Concurrent scrapers\n\n\`wrk\` with N connections for ${r.options.wrkSeconds} s against each exporter in turn (${r.options.runs} runs). PostgreSQL connections: the most the exporter's role held at once (sampled from \`pg_stat_activity\` every 250 ms) and those it opened (\`log_connections\`); statements: what \`log_statement = 'all'\` on its role logged, per answered scrape. Redis: connections opened and commands run during the run (\`INFO stats\` deltas; one exporter runs at a time). "collections" is ours' \`kali_agents_exporter_collections_total\` per answered scrape (concurrent scrapes share one collection).\n`,
   );
   for (const c of r.options.concurrency) {
     const runsFor = (n: TargetName) =>
@@ -124,6 +125,8 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
         pg ? String(Math.max(...xs.map((x) => x.pgConnectionsPeak ?? 0))) : "–",
         pg ? fmtSpread(spread(xs.map((x) => x.pgConnectionsOpened ?? 0))) : "–",
         pg ? fmtSpread(spread(xs.map((x) => (x.pgStatements ?? 0) / Math.max(1, x.wrk.requests)))) : "–",
+        redisToo(n) ? fmtSpread(spread(xs.map((x) => x.redisConnections))) : "–",
+        redisToo(n) ? fmtSpread(spread(xs.map((x) => x.redisCommands / Math.max(1, x.wrk.requests)))) : "–",
         n === "ours"
           ? fmtSpread(spread(xs.map((x) => (x.collections ?? 0) / Math.max(1, x.wrk.requests))))
           : "–",
@@ -141,6 +144,8 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
           "PG conns, peak",
           "PG conns opened",
           "PG statements per scrape",
+          "Redis conns opened",
+          "Redis commands per scrape",
           "collections per scrape",
         ],
         rows,
@@ -227,7 +232,11 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
   const hungRows = (["postgres", "redis"] as const).map((dep) => {
     const xs = r.hung.filter((h) => h.dependency === dep);
     const oursAll = xs.flatMap((h) => h.oursMs);
-    const ups = [...new Set(xs.flatMap((h) => h.oursUp.map((u) => String(u))))].join(", ");
+    // Absent: the scrape answered at its deadline before the collector gave up (its metrics are left
+    // out of that answer, with its success 0).
+    const ups = [
+      ...new Set(xs.flatMap((h) => h.oursUp.map((u) => (u === undefined ? "absent" : String(u))))),
+    ].join(", ");
     const timedOut = xs.filter((h) => h.theirsTimedOut).length;
     const theirs = xs[0]?.theirs ?? "";
     const theirsCell =

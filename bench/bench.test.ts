@@ -1,0 +1,157 @@
+// The benchmark's smoke mode, so that the scripts cannot rot: the same code as `npm run bench`, with a
+// few iterations, against real PostgreSQL, Redis, the three Go exporters and ours (from source, to
+// spare the build). It checks that every figure is produced and sane, and holds ours to the targets a
+// smoke run can judge: at most 2 PostgreSQL connections, a scrape within its deadline while a
+// dependency is hung.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { benchOptions, runBench, type Results } from "./lib/bench.ts";
+import { goExporters } from "./lib/environment.ts";
+import { requireBenchBinaries } from "./lib/processes.ts";
+import { renderTables, spliceSection } from "./lib/report.ts";
+import { quantile, spread } from "./lib/stats.ts";
+import { parseWrk } from "./lib/wrk.ts";
+
+const positive = (what: string, v: number | undefined) =>
+  assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${what} should be a positive number, got ${v}`);
+
+describe("bench smoke run", { skip: requireBenchBinaries() }, () => {
+  let results: Results;
+
+  test("runs every phase against the real exporters", async () => {
+    const log: string[] = [];
+    results = await runBench(
+      benchOptions(true, (m) => log.push(m)),
+      { mode: "source" },
+    );
+    assert.ok(
+      log.some((l) => l.startsWith("hung redis")),
+      `phases logged: ${log.join("; ")}`,
+    );
+  });
+
+  test("what a scrape holds, latency and CPU are measured for all four", () => {
+    for (const name of ["ours", ...goExporters] as const) {
+      positive(`${name} samples`, results.shapes[name].series);
+      positive(`${name} gzip bytes`, results.shapes[name].gzipBytes);
+      for (const run of results.latency) {
+        positive(`${name} p50`, run.p50[name]);
+        assert.ok(run.p99[name] >= run.p50[name], `${name} p99 >= p50`);
+        assert.ok(run.cpuPerScrape[name] >= 0, `${name} CPU per scrape`);
+      }
+      positive(`${name} RSS at start`, results.rss[name].atStart);
+    }
+    for (const run of results.latency)
+      assert.ok(run.p50.sum_of_three >= Math.max(...goExporters.map((g) => run.p50[g])) * 0.5);
+  });
+
+  test("concurrent scrapers: answered, and ours holds at most 2 PostgreSQL connections", () => {
+    const runs = results.concurrency.flat();
+    assert.equal(runs.length, 4 * results.options.concurrency.length * results.options.runs);
+    for (const r of runs) {
+      positive(`${r.target} requests`, r.wrk.requests);
+      positive(`${r.target} p99`, r.wrk.p99);
+    }
+    const ours = runs.filter((r) => r.target === "ours");
+    for (const r of ours) {
+      assert.ok((r.pgConnectionsPeak ?? 99) <= 2, `ours held ${r.pgConnectionsPeak} PostgreSQL connections`);
+      // Concurrent scrapes share one collection: never more collections than answered scrapes.
+      assert.ok((r.collections ?? 0) <= r.wrk.requests);
+    }
+    // The counting works: postgres_exporter's statements are seen in the log.
+    for (const r of runs.filter((x) => x.target === "postgres_exporter"))
+      positive("postgres_exporter statements", r.pgStatements);
+  });
+
+  test("memory of a fresh instance is sampled", () => {
+    const m = results.memory[0];
+    assert.ok(m);
+    positive("RSS after start", m.rssAtStart);
+    positive("RSS at end", m.rssAtEnd);
+    assert.ok(m.rssSamples.length >= 1);
+    assert.deepEqual(
+      m.nodeFlags.filter((f) => f.startsWith("--max-")),
+      m.nodeFlags,
+      "the heap flags of npm start",
+    );
+  });
+
+  test("a hung PostgreSQL or Redis: our scrape answers within its deadline + 1 s", () => {
+    const deadlineMs = results.options.scrapeTimeoutSeconds * 1000;
+    assert.equal(results.hung.length, 2);
+    for (const h of results.hung) {
+      for (const ms of h.oursMs)
+        assert.ok(ms <= deadlineMs + 1000, `ours took ${ms} ms with ${h.dependency} hung`);
+      // Ours never claims a hung dependency is up.
+      for (const up of h.oursUp) assert.notEqual(up, 1, `${h.dependency} reported up while hung`);
+      positive(`${h.theirs} time`, h.theirsMs);
+    }
+  });
+
+  test("the report renders every section with numbers", () => {
+    const { markdown, verdicts } = renderTables(results);
+    for (const heading of [
+      "one scraper",
+      "CPU per scrape",
+      "Concurrent scrapers",
+      "Memory",
+      "A hung dependency",
+    ])
+      assert.match(markdown, new RegExp(`### [^\\n]*${heading}`, "i"));
+    assert.doesNotMatch(markdown, /NaN|undefined/);
+    // Every row of a table has as many cells as its header.
+    for (const block of markdown.split(/\n\n+/).filter((b) => b.startsWith("|"))) {
+      const widths = block.split("\n").map((row) => row.split(" | ").length);
+      assert.ok(
+        widths.every((w) => w === widths[0]),
+        `ragged table:\n${block}`,
+      );
+    }
+    assert.ok(verdicts.length >= 6);
+  });
+});
+
+describe("bench helpers", () => {
+  test("quantile and spread", () => {
+    assert.equal(quantile([5, 1, 3, 2, 4], 0.5), 3);
+    assert.equal(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.99), 10);
+    assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3, n: 3 });
+  });
+
+  test("parseWrk reads percentiles, counts and errors in every unit", () => {
+    const out = `Running 1s test @ http://127.0.0.1:1/metrics
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.34ms    2.00ms    1.20s    80.00%
+    Req/Sec    10.00      1.00     12.00     50.00%
+  Latency Distribution
+     50%  850.00us
+     75%   12.00ms
+     90%   20.00ms
+     99%    1.10s
+  40 requests in 2.00s, 1.00MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 3
+Requests/sec:     20.00
+`;
+    const r = parseWrk(out, 8);
+    assert.equal(r.p50, 0.85);
+    assert.equal(r.p99, 1100);
+    assert.equal(r.max, 1200);
+    assert.equal(r.requests, 40);
+    assert.equal(r.requestsPerSecond, 20);
+    assert.equal(r.errors, 6);
+    assert.throws(() => parseWrk("nonsense", 8), /wrk: no request count/);
+  });
+
+  test("spliceSection replaces only the benchmark's own section", () => {
+    const other = "## Scans collector at scale\n\nfigures of bench/scans-scale.ts\n";
+    const first = spliceSection(`# Performance\n\n${other}`, "## Against\n\nold");
+    assert.ok(first.includes(other));
+    const second = spliceSection(first, "## Against\n\nnew");
+    assert.ok(second.includes(other) && second.includes("new") && !second.includes("old"));
+    assert.equal(spliceSection(second, "## Against\n\nnew"), second);
+    assert.match(spliceSection("", "x"), /^# Performance\n/);
+    assert.throws(() => spliceSection("<!-- bench/run.ts: end -->", "x"), /one benchmark marker/);
+  });
+});
