@@ -8,4 +8,5 @@ export const generators: Record<string, () => Promise<Generator>> = {
   "prometheus rules": () => import("../prometheus/rules/src/index.ts"),
   "loki rules": () => import("../loki/rules/src/index.ts"),
   dashboards: () => import("../dashboards/src/index.ts"),
+  "dashboards docs": () => import("../dashboards/src/docs.ts"),
 };

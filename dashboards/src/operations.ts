@@ -31,8 +31,7 @@ export const lastBackupAgeStat = () =>
   stat({
     title: "Last backup age",
     alerts: ["BackupTooOld"],
-    description:
-      "Time since the last successful backup. Red from the BackupTooOld alerting level; empty until the backup job has run once.",
+    description: "Time since the last successful backup. Red from the BackupTooOld alerting level.",
     unit: "s",
     queries: [prom(sinceSuccess("backup"), "age")],
     thresholds: above(t.backupMaxAgeSeconds),

@@ -1,6 +1,7 @@
 // Every query of every generated dashboard, with Grafana's variables substituted, for the tests that
 // parse them and for the end-to-end test that runs each PromQL query against a real Prometheus.
 import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
+import { jobMetrics } from "../../definitions/metrics.ts";
 import { dashboards, type GeneratedDashboard } from "./index.ts";
 
 /** Values for Grafana's built-in variables, as Grafana would expand them for a 1h range. */
@@ -97,11 +98,19 @@ export function allQueries(
  */
 export function allPromQueries(
   values: Readonly<Record<string, string>> = defaultVariableValues,
-): { dashboard: string; panel: string; expr: string }[] {
+): { dashboard: string; panel: string; expr: string; onJobMetrics: boolean }[] {
   return allQueries({ ...defaultVariableValues, ...values })
     .filter((q) => q.datasource === "prometheus")
-    .map(({ dashboard, panel, expr }) => ({ dashboard, panel, expr }));
+    .map(({ dashboard, panel, expr }) => ({ dashboard, panel, expr, onJobMetrics: usesJobMetrics(expr) }));
 }
+
+const jobMetricName = new RegExp(`\\b(?:${jobMetrics.map((m) => m.name).join("|")})\\b`);
+/**
+ * Whether an expression reads a metric of the job-metric contract (definitions `jobMetrics`): such a
+ * query has no data until the operations jobs have run once, the one allowed exception in the
+ * end-to-end test's "every panel query returns data".
+ */
+export const usesJobMetrics = (expr: string): boolean => jobMetricName.test(expr);
 
 /** Every LogQL query, likewise. */
 export function allLokiQueries(
