@@ -39,3 +39,9 @@ export const runbookBaseUrl =
   "https://github.com/kali-agents/kali-agents-observability/blob/main/docs/runbooks";
 export const runbookPath = (alert: string): string => `docs/runbooks/${alert}.md`;
 export const runbookUrl = (alert: string): string => `${runbookBaseUrl}/${alert}.md`;
+
+/**
+ * The always-firing heartbeat alert (expr vector(1)) that proves the alerting pipeline works end to end;
+ * dashboards leave it out of "firing alerts" counts.
+ */
+export const heartbeatAlert = "Watchdog";
