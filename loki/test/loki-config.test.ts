@@ -126,6 +126,15 @@ describe("loki.yaml: retention actually deletes", () => {
     }
   });
 
+  test("a query may run its whole query_timeout: the HTTP write timeout is longer", () => {
+    const seconds = (v: unknown) => {
+      const m = typeof v === "string" ? /^(\d+)(s|m)$/.exec(v) : null;
+      assert.ok(m, `expected a duration in s or m, found ${JSON.stringify(v)}`);
+      return Number(m[1]) * (m[2] === "m" ? 60 : 1);
+    };
+    assert.ok(seconds(get("server.http_server_write_timeout")) > seconds(get("limits_config.query_timeout")));
+  });
+
   test("the agents' lines are never refused for size: Loki truncates long lines instead", () => {
     assert.equal(get("limits_config.max_line_size_truncate"), true);
     assert.deepEqual(get("limits_config.discover_service_name"), [], "Loki would add a service_name label");
