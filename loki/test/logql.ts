@@ -140,9 +140,22 @@ export function selectorProblems(parsed: ParsedLogQL, labels: Map<string, Set<st
   return problems;
 }
 
-/** The ```logql blocks of a Markdown file. */
+/**
+ * The LogQL expressions of a Markdown file's ```logql blocks: one per line, `#` starting a comment (the
+ * convention every runbook follows, so each line can be pasted as it is).
+ */
 export function logqlBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```logql\n([\s\S]*?)^```$/gm)].map((m) => m[1]!.trim());
+  return [...markdown.matchAll(/^```logql\n([\s\S]*?)^```$/gm)].flatMap((m) =>
+    m[1]!
+      .split("\n")
+      .map((l) =>
+        l
+          .replace(/^#.*$/, "")
+          .replace(/\s+#.*$/, "")
+          .trim(),
+      )
+      .filter((l) => l !== ""),
+  );
 }
 
 /** Loki queries of the generated dashboards (targets whose datasource is a Loki one). */

@@ -3,7 +3,7 @@
 // config.alloy attach, with values they give; each alert has its runbook; the Prometheus-side alerts on
 // Loki's recordings pass `promtool check rules` and their promtool tests.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import YAML from "yaml";
@@ -108,6 +108,19 @@ describe("runbooks of the log alerts", () => {
       assert.ok(blocks.length > 0, `${a.alert}: the diagnosis has no \`\`\`logql block`);
       blocks.forEach((q, i) => checkLogQL(q, `${runbookPath(a.alert)} logql block ${i + 1}`));
     });
+});
+
+describe("LogQL in every runbook (the Prometheus alerts' too)", () => {
+  test("every ```logql line parses and selects on attached labels", () => {
+    const dir = join(root, "docs/runbooks");
+    let count = 0;
+    for (const f of readdirSync(dir).filter((n) => n.endsWith(".md")))
+      logqlBlocks(readFileSync(join(dir, f), "utf8")).forEach((q, i) => {
+        count++;
+        checkLogQL(q, `docs/runbooks/${f} logql line ${i + 1}`);
+      });
+    assert.ok(count > lokiAlerts.length + promAlerts.length, `only ${count} LogQL lines in the runbooks`);
+  });
 });
 
 describe("LogQL in docs/operations/logging.md", () => {
