@@ -53,6 +53,8 @@ export interface ScraperOptions {
 
 interface Collection {
   readonly startedAt: number;
+  /** Epoch milliseconds by which every collector has settled or been given up. */
+  readonly deadline: number;
   /** Filled in as each collector settles (or is given up at its deadline). */
   readonly results: Map<CollectorName, CollectorResult>;
   readonly done: Promise<CollectionResult>;
@@ -97,12 +99,19 @@ export class Scraper {
     this.opts.exporter.scraped();
     const deadline = Date.now() + timeoutMs;
     const collection = this.inFlight ?? this.start(deadline);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    });
-    await Promise.race([collection.done, timedOut]);
-    clearTimeout(timer);
+    if (deadline >= collection.deadline) {
+      // Every collector is cut at the collection's deadline at the latest, so the collection settles
+      // by then: wait for it whole (a timer of our own would race the collectors' and could answer a
+      // millisecond before them, leaving out collectors that did answer).
+      await collection.done;
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+      await Promise.race([collection.done, timedOut]);
+      clearTimeout(timer);
+    }
     return this.render(collection);
   }
 
@@ -117,7 +126,10 @@ export class Scraper {
     const results = new Map<CollectorName, CollectorResult>();
     const done = Promise.all(
       this.opts.collectors.map(async (s) => {
-        results.set(s.collector.name, await this.runOne(s, Math.min(deadline, startedAt + s.budgetMs)));
+        results.set(
+          s.collector.name,
+          await this.runOne(s, startedAt, Math.min(deadline, startedAt + s.budgetMs)),
+        );
       }),
     ).then(() => {
       const result: CollectionResult = {
@@ -136,12 +148,12 @@ export class Scraper {
       }
       return result;
     });
-    const collection: Collection = { startedAt, results, done };
+    const collection: Collection = { startedAt, deadline, results, done };
     this.inFlight = collection;
     return collection;
   }
 
-  private async runOne(s: ScheduledCollector, deadline: number): Promise<CollectorResult> {
+  private async runOne(s: ScheduledCollector, startedAt: number, deadline: number): Promise<CollectorResult> {
     const { collector } = s;
     const name = collector.name;
     const log = this.opts.log.child(name);
@@ -190,7 +202,7 @@ export class Scraper {
     clearTimeout(timer);
     if (outcome === "overrun") {
       controller.abort(new Error("deadline"));
-      return fail(`overran its deadline of ${(remaining / 1000).toFixed(3)} s`);
+      return fail(`overran its deadline of ${((deadline - startedAt) / 1000).toFixed(3)} s`);
     }
     if (outcome.e !== undefined) return fail(errorMessage(outcome.e));
     return finish();
