@@ -2,6 +2,7 @@
 // state of everything at a glance: SLO and budget, firing alerts, targets, components, last backup.
 // Its panels come from the area files' factories, each call a fresh builder.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { heartbeatAlert } from "../../definitions/rules.ts";
 import { probeKinds, selectors } from "../../definitions/thresholds.ts";
 import * as api from "./api-slo.ts";
 import {
@@ -21,14 +22,14 @@ import * as postgres from "./postgres.ts";
 import * as redis from "./redis.ts";
 import * as scans from "./scans.ts";
 
-const firing = () => platformSel("ALERTS", `alertstate="firing"`);
+const firing = (...m: string[]) => platformSel("ALERTS", `alertstate="firing"`, ...m);
 
 const firingCount = () =>
   stat({
     title: "Firing alerts",
-    description: "Alerts firing now in Prometheus (pending ones excluded). Details in the table beside it.",
+    description: `Alerts firing now in Prometheus, pending ones and the ${heartbeatAlert} heartbeat left out. Details in the table beside it.`,
     unit: "short",
-    queries: [prom(`count(${firing()}) or vector(0)`, "firing")],
+    queries: [prom(`count(${firing(`alertname!="${heartbeatAlert}"`)}) or vector(0)`, "firing")],
     thresholds: above(1),
     height: 6,
   });
@@ -36,12 +37,15 @@ const firingCount = () =>
 const firingTable = () =>
   table({
     title: "Firing alerts by name and severity",
-    description:
-      "Every firing alert with its severity; the runbook link is in the notification and in docs/runbooks.",
+    description: `Every firing alert with its severity; the runbook link is in the notification and in docs/runbooks. ${heartbeatAlert} (info) always fires: it shows the alerting pipeline is alive.`,
     unit: "none",
     width: 20,
     height: 6,
     queries: [promTable(`sum by (alertname, severity) (${firing()})`)],
+  }).withTransformation({
+    // An instant table query has Time and Value columns that mean nothing here.
+    id: "organize",
+    options: { excludeByName: { Time: true, Value: true }, indexByName: { alertname: 0, severity: 1 } },
   });
 
 const probe = (title: string, kind: string, description: string, legend: string, alert: string) =>

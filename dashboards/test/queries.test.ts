@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
-import { runbookBaseUrl, type RuleGroup } from "../../definitions/rules.ts";
+import { heartbeatAlert, runbookBaseUrl, type RuleGroup } from "../../definitions/rules.ts";
 import { apiSlo, logs, recordings } from "../../definitions/thresholds.ts";
 import { startPrometheus, requireBinaries, type HttpServer } from "../../test/support/servers.ts";
 import { dashboards } from "../src/index.ts";
@@ -139,6 +139,7 @@ describe("dashboard queries", () => {
       }
     }
     assert.ok(links >= 20, `only ${links} runbook links`);
+    assert.ok(alerts.has(heartbeatAlert), `the overview leaves out ${heartbeatAlert}, which no rule defines`);
     assert.deepEqual(bad, []);
   });
 
