@@ -133,5 +133,14 @@ describe("compose.yaml keeps Promtail's positions (checked once compose.yaml exi
     );
     const promtail = composeService(compose, "promtail");
     assert.match(JSON.stringify(promtail.command), /-config\.expand-env=true/);
+    // The host label comes from HOST_NAME: without it every machine would be "kali-agents".
+    const envNames = model.files
+      .flatMap((f) => Object.values(f.labels))
+      .flatMap((v) => (v.kind === "env" ? [v.name] : []));
+    for (const name of new Set(envNames))
+      assert.ok(
+        JSON.stringify(promtail.environment ?? {}).includes(name),
+        `promtail's environment lacks ${name}`,
+      );
   });
 });
