@@ -103,18 +103,22 @@ describe("the rule groups", () => {
         }
   });
 
-  test("outputs() is deterministic, one file per group, each with a DO NOT EDIT banner", () => {
+  test("outputs() is deterministic: one rule file per group with a DO NOT EDIT banner, and the alert table", () => {
     const a = outputs();
     assert.deepEqual(a, outputs());
     assert.deepEqual(
       Object.keys(a).sort(),
-      ruleGroups.map((g) => `prometheus/rules/generated/${g.name}.yml`).sort(),
+      ["docs/alerting.md", ...ruleGroups.map((g) => `prometheus/rules/generated/${g.name}.yml`)].sort(),
     );
     for (const [path, text] of Object.entries(a)) {
       assert.match(text.split("\n")[0] ?? "", /DO NOT EDIT/, path);
+      if (!path.endsWith(".yml")) continue;
       const parsed = YAML.parse(text) as { groups: { name: string; rules: unknown[] }[] };
       assert.equal(parsed.groups.length, 1, path);
     }
+    // The alert table lists every alert with its runbook.
+    for (const name of alertNamesOf(ruleGroups))
+      assert.ok(a["docs/alerting.md"]?.includes(`[${name}](runbooks/${name}.md)`), name);
   });
 });
 

@@ -1,5 +1,7 @@
 // Every Prometheus rule group, after the one pass that validates the shape of every alert and adds its
 // runbook link; and outputs(): one generated rule file per group (scripts/generators.ts lists it).
+import { lokiRuleGroups, prometheusLogRuleGroups } from "../../../loki/rules/src/index.ts";
+import { alertingDoc } from "./docs.ts";
 import { renderRuleFile, linkRunbooks, type LinkedRuleGroup } from "./shape.ts";
 import { apiGroup } from "./api.ts";
 import { hostGroup } from "./host.ts";
@@ -33,5 +35,10 @@ export function outputs(): Record<string, string> {
   ruleGroups.forEach((g, i) => {
     out[generatedPath(g.name)] = renderRuleFile(g, `prometheus/rules/src/${sources[i]![1]}`);
   });
+  out["docs/alerting.md"] = alertingDoc([
+    { groups: ruleGroups, engine: "Prometheus" },
+    { groups: prometheusLogRuleGroups, engine: "Prometheus (on Loki's recordings)" },
+    { groups: lokiRuleGroups, engine: "Loki ruler" },
+  ]);
   return out;
 }

@@ -1,0 +1,163 @@
+// docs/alerting.md: the alerting guide, with its table of alerts generated from the rule groups (the
+// Prometheus ones and the Loki ones), so the table can never disagree with the rules.
+import { isAlert, runbookPath, type RuleGroup } from "../../../definitions/rules.ts";
+import { apiSlo } from "../../../definitions/thresholds.ts";
+import { percent } from "./promql.ts";
+
+interface Source {
+  readonly groups: readonly RuleGroup[];
+  readonly engine: string;
+}
+
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+function alertTable(sources: readonly Source[]): string {
+  const rows = [
+    "| alert | severity | for | group | evaluated by | summary |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const { groups, engine } of sources)
+    for (const g of groups)
+      for (const r of g.rules)
+        if (isAlert(r)) {
+          const labels = Object.entries(r.labels ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(", ");
+          rows.push(
+            `| [${r.alert}](${runbookPath(r.alert).replace(/^docs\//, "")})${labels ? ` (${labels})` : ""} | ${r.severity} | ${r.for ?? "-"} | \`${g.name}\` | ${engine} | ${cell(r.summary)} |`,
+          );
+        }
+  return rows.join("\n");
+}
+
+export function alertingDoc(sources: readonly Source[]): string {
+  return `<!-- Generated from prometheus/rules/src/docs.ts by \`npm run generate\`. DO NOT EDIT: change the TypeScript (or the rules) and regenerate. -->
+
+# Alerting
+
+How Kali Agents pages its on-call engineer: the rules (Prometheus, and Loki's ruler for logs), the
+routing in Alertmanager, the receivers and their secrets, and how to silence or add an alert.
+Every alert links to its runbook in [runbooks/](runbooks/).
+
+## The alerts
+
+${alertTable(sources)}
+
+The API's availability SLO (${percent(apiSlo.target)} over ${apiSlo.period}) is alerted with multi-window,
+multi-burn-rate rules (Google SRE workbook): \`ApiErrorBudgetBurn\` has one rule per window pair, told
+apart by its \`long_window\`/\`short_window\` labels; the two fastest page, the two slowest open a ticket.
+The recordings the dashboards also read: \`kali_agents:api_error_ratio:rate<window>\` for every window,
+\`kali_agents:api_error_budget_remaining:ratio\`, \`kali_agents:api_requests:rate5m\`,
+\`kali_agents:api_request_duration_seconds:p95_5m\`.
+
+Every alert has the same shape, checked by one pass over all rules (\`prometheus/rules/src/shape.ts\`):
+a CamelCase name with a component prefix, a \`severity\` label (\`critical\`, \`warning\` or \`info\`), a
+static \`summary\`, a \`description\` templated with the labels and the value, and a \`runbook_url\`
+annotation the pass adds. Thresholds and selectors come from \`definitions/thresholds.ts\`, shared with
+the dashboards.
+
+## Routing (alertmanager/alertmanager.yml)
+
+| alert labels | receivers | repeat while firing |
+| --- | --- | --- |
+| \`alertname="Watchdog"\` | \`heartbeat\` only (first route, \`continue: false\`) | every 5m |
+| \`severity="critical"\` | \`pagerduty\` and \`slack\` (\`continue: true\`) | 1h (PagerDuty), 4h (Slack) |
+| \`severity="warning"\` | \`slack\` | 4h |
+| \`severity="info"\` | \`email\` | 24h |
+| anything else (unknown or missing severity) | \`slack\` (the root's receiver: nothing is dropped) | 4h |
+
+Grouping: by \`alertname\`, \`severity\` and \`job\`; a new group waits 30s for the alerts that come with
+the first (\`group_wait\`), and a group already notified takes new alerts every 5m (\`group_interval\`).
+Each row above is a test (\`alertmanager/test/config.test.ts\`, \`amtool config routes test
+--verify.receivers=...\`), and so is every alert of the table: it must reach the receivers of its
+severity.
+
+### Inhibitions: one cause, one notification
+
+| while this fires | these are muted | because |
+| --- | --- | --- |
+| any \`critical\` | the \`warning\` with the same \`alertname\`, \`job\`, \`instance\` | e.g. the SLO's ticket windows while its page windows fire |
+| \`PostgresDown\` | \`ExporterCollectorFailing\` of the \`postgres\` and \`scans\` collectors | they fail because the database is down |
+| \`RedisDown\` | \`ExporterCollectorFailing\` of the \`redis\` collector | it fails because Redis is down |
+| \`ApiDown\` | \`PrometheusTargetDown\` for \`job="kali-agents-api"\` | the API's /metrics goes down with the API |
+| \`ExporterDown\` | \`BackupTooOld\` with \`reason="no_record"\` | \`absent()\` turns true when the exporter's series vanish |
+
+When the exporter is down, every rule on its series goes quiet (absent, not 0), so nothing else would
+fire: \`ExporterDown\` is critical for that reason and has its own alert, separate from
+\`PrometheusTargetDown\`.
+
+## Receivers and their messages
+
+Every message carries, for each alert, its summary, its description, its runbook link and a Grafana
+link (\`alertmanager/templates/kali.tmpl\`; set Grafana's address in \`kali.grafana.url\` there):
+
+- **PagerDuty** (Events API v2): the summary as the incident title, \`severity\` from the alert, the
+  description, runbook and Grafana link in \`custom_details\`, and \`Runbook\` / \`Grafana\` links.
+- **Slack**: one message per group to \`#kali-agents-alerts\`, title \`[FIRING:n] Alert (severity)\`,
+  each alert's summary in bold, its description, and \`Runbook | Grafana\` links; resolved messages too.
+- **Email** (info): subject \`[FIRING:n] Alert (severity)\`, HTML and text parts with the same content.
+- **Heartbeat**: the Watchdog, every 5 minutes, to a heartbeat service that pages when it stops hearing
+  it (a dead man's switch: it catches a dead Prometheus, rules not evaluated, or a dead Alertmanager).
+
+The delivery test (\`alertmanager/test/delivery.test.ts\`) runs the real Alertmanager with this very
+configuration, pointed at local HTTP and SMTP sinks (\`alertmanager/src/local.ts\`, \`sinks.ts\`), and
+checks each message, that the Watchdog reaches the heartbeat only, and that an inhibited warning is
+never delivered.
+
+## Secrets
+
+Every credential is read from a file under \`/run/secrets/\` (compose mounts \`secrets/alertmanager/\`
+there); nothing secret is in the repository. [secrets/README.md](../secrets/README.md) lists the files:
+
+| field | file |
+| --- | --- |
+| \`global.slack_api_url_file\` | \`alertmanager_slack_api_url\` (the webhook URL is the secret) |
+| \`pagerduty_configs[].routing_key_file\` | \`alertmanager_pagerduty_routing_key\` |
+| \`global.smtp_auth_password_file\` | \`alertmanager_smtp_password\` |
+| \`webhook_configs[].http_config.authorization.credentials_file\` | \`alertmanager_heartbeat_api_key\` |
+
+The heartbeat: Alertmanager 0.25 (Debian's, which the tests run) has no \`url_file\` for webhooks (it came
+in 0.26), so the heartbeat's URL cannot be a secret. The design keeps the URL public and the key in an
+\`Authorization\` header read from a file: Opsgenie's heartbeat ping
+(\`https://api.opsgenie.com/v2/heartbeats/<name>/ping\`, \`Authorization: GenieKey <key>\`) works exactly
+so. For a service whose URL is the secret (Healthchecks.io, Dead Man's Snitch, Cronitor), run an
+Alertmanager of 0.26 or later and replace \`url\` with \`url_file: /run/secrets/alertmanager_heartbeat_url\`
+(then add that file to secrets/). Edit \`smtp_smarthost\`, \`smtp_from\`, \`smtp_auth_username\`, the email
+\`to\` and the Slack channel in alertmanager.yml: they are settings, not secrets.
+
+## Silencing
+
+A silence mutes matching alerts for a time; it never deletes them. Use it for planned maintenance, and
+for a known fault while it is being fixed, always with a comment and an end:
+
+\`\`\`sh
+# PostgreSQL maintenance for two hours
+amtool --alertmanager.url=http://127.0.0.1:9093 silence add alertname=PostgresDown \\
+  --duration=2h --comment="PostgreSQL upgrade, ticket OPS-123" --author="$USER"
+amtool --alertmanager.url=http://127.0.0.1:9093 silence query     # what is silenced
+amtool --alertmanager.url=http://127.0.0.1:9093 silence expire <id>
+\`\`\`
+
+Or in Alertmanager's UI (<http://127.0.0.1:9093/#/silences>) or Grafana's (Alerting, Silences, with the
+Alertmanager datasource). Never silence \`Watchdog\`: the heartbeat stops and the heartbeat service pages.
+Silences survive restarts (Alertmanager's \`--storage.path\` is a volume).
+
+## Adding or changing an alert
+
+1. Write the rule in the group's file under \`prometheus/rules/src/\` (or \`loki/rules/src/\` for LogQL),
+   with its threshold in \`definitions/thresholds.ts\` and selectors from there, never written in the rule.
+   A metric it reads must be in \`definitions/metrics.ts\` (the exporter's catalogue, the job or API
+   contract, or \`platformMetricNames\`): a test fails otherwise.
+2. \`npm run generate\`: the YAML under \`prometheus/rules/generated/\` and this page are regenerated.
+3. Add its promtool cases to \`prometheus/tests/<group>.yml\`: one where it stays quiet (before its \`for\`,
+   or below its threshold) and one where it fires, with the exact labels and annotations (runbook_url,
+   summary, rendered description). A test fails if either is missing.
+4. Write \`docs/runbooks/<Alert>.md\` (meaning, impact, diagnosis, mitigation, escalation); a test fails
+   without it.
+5. Run \`node scripts/run-tests.mjs prometheus alertmanager\` (promtool and amtool checks, routing, delivery),
+   commit the TypeScript, the generated files, the tests and the runbook together.
+
+Routing follows the severity: choose \`critical\` only for what must wake someone now, \`warning\` for
+what must be handled within the working day, \`info\` for what someone should know.
+`;
+}
