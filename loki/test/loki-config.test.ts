@@ -157,10 +157,12 @@ describe("loki.yaml: the ruler", () => {
   test("the mounted rule directory holds nothing but the tenant's LogQL rule files", () => {
     // Loki reads every subdirectory as a tenant: a Prometheus rule file in there would be parsed as LogQL.
     const dir = join(root, generatedDir);
-    const found = readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => relative(root, join(e.parentPath, e.name)))
-      .sort();
+    // Walked by hand: Dirent.parentPath only exists from Node 20.12.
+    const walk = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(join(d, e.name)) : [relative(root, join(d, e.name))],
+      );
+    const found = walk(dir).sort();
     assert.deepEqual(found, lokiRuleGroups.map((g) => lokiRulePath(g.name)).sort());
   });
 
