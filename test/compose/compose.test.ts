@@ -1,0 +1,447 @@
+// compose.yaml, checked where no Docker engine runs: against the Compose Specification's JSON Schema
+// (the one `docker compose` validates with), and against the repository: what it mounts exists, what
+// it publishes is what the configs listen on and point at, images are pinned in one place, every
+// service has a healthcheck (or says why it cannot), state lives in named volumes, secrets are created
+// by secrets-init and documented.
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { Ajv, type ValidateFunction } from "ajv";
+import addFormats from "ajv-formats";
+import { parse } from "yaml";
+import { loadConfig as loadDemoConfig } from "../../demo/src/config.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+const read = (p: string) => readFileSync(join(root, p), "utf8");
+const composeText = read("compose.yaml");
+
+// ---- the file as compose sees it ----
+
+type Obj = Record<string, unknown>;
+interface Mount {
+  type: string;
+  source?: string;
+  target: string;
+  read_only?: boolean;
+  bind?: { create_host_path?: boolean; propagation?: string };
+}
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
+  command?: string[] | string;
+  environment?: Record<string, string>;
+  volumes?: (string | Mount)[];
+  ports?: string[];
+  depends_on?: Record<string, { condition: string; required?: boolean }>;
+  healthcheck?: Obj;
+  restart?: string;
+  logging?: { driver: string; options?: Record<string, string> };
+  profiles?: string[];
+  user?: string;
+}
+interface Compose {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+}
+
+const doc = parse(composeText, { merge: true }) as Compose;
+const services = doc.services;
+
+/** Compose's variable interpolation with every variable unset: `${X:-d}` and `${X-d}` give d, `$$` is `$`. */
+function interpolate(s: string): string {
+  return s
+    .replace(/\$\$/g, "\uE000")
+    .replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _n: string, d: string | undefined) => d ?? "")
+    .replace(/\$(\w+)/g, "")
+    .replace(/\uE000/g, "$");
+}
+
+/** Volumes in long form, short ones (`source:target[:ro]`) converted. */
+function mounts(s: Service): Mount[] {
+  return (s.volumes ?? []).map((v) => {
+    if (typeof v !== "string") return { ...v, source: v.source && interpolate(v.source) };
+    const [source = "", target = "", mode] = interpolate(v).split(":");
+    const type = source.startsWith("/") || source.startsWith(".") ? "bind" : "volume";
+    return { type, source, target, read_only: mode === "ro" };
+  });
+}
+
+interface Published {
+  address: string;
+  host: number;
+  container: number;
+}
+function published(s: Service): Published[] {
+  return (s.ports ?? []).map((p) => {
+    const parts = interpolate(p).split(":");
+    assert.equal(parts.length, 3, `port ${p}: write address:host:container`);
+    return { address: parts[0]!, host: Number(parts[1]), container: Number(parts[2]) };
+  });
+}
+
+const commandArgs = (s: Service): string[] =>
+  (Array.isArray(s.command) ? s.command : s.command ? [s.command] : []).map(interpolate);
+const flag = (s: Service, name: string): string | undefined =>
+  commandArgs(s)
+    .find((a) => a.startsWith(`${name}=`))
+    ?.slice(name.length + 1);
+
+/** The raw text of one service's block, comments included. */
+function serviceText(name: string): string {
+  const lines = composeText.split("\n");
+  const start = lines.findIndex((l) => l === `  ${name}:`);
+  assert.ok(start >= 0, `service ${name} not found in the text`);
+  const end = lines.findIndex((l, i) => i > start && /^ {2}[a-z]|^[a-z]/.test(l));
+  return lines.slice(start, end < 0 ? undefined : end).join("\n");
+}
+
+// ---- tests ----
+
+describe("compose.yaml", () => {
+  test("validates against the Compose Specification schema (shared/schemas/compose-spec.json)", () => {
+    const path = join(root, "../shared/schemas/compose-spec.json");
+    assert.ok(
+      existsSync(path),
+      `${path} is missing: the schema is read from shared/ beside the repository (see shared/schemas/README.md)`,
+    );
+    const schema = JSON.parse(readFileSync(path, "utf8")) as { $schema: string };
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    // The schema names its draft-07 meta-schema by an https URL that ajv knows as http://...#.
+    const meta = createRequire(import.meta.url)("ajv/dist/refs/json-schema-draft-07.json") as Obj;
+    ajv.addMetaSchema({ ...meta, $id: schema.$schema }, schema.$schema);
+    const validate: ValidateFunction = ajv.compile(schema);
+    const ok = validate(doc);
+    assert.ok(ok, JSON.stringify(validate.errors, null, 2));
+    // The validator is not vacuous: a wrong type and an unknown key are refused.
+    const broken = structuredClone(doc) as unknown as { services: Record<string, Obj> };
+    broken.services.grafana!.restart = 5;
+    broken.services.loki!.healthcheck = { ...(broken.services.loki!.healthcheck as Obj), intervall: "1s" };
+    assert.equal(validate(broken), false);
+  });
+
+  test("every file or folder it mounts or builds from exists in the repository", () => {
+    // Host paths, each mounted on purpose.
+    const hostPaths: Record<string, string> = {
+      "/": "the exporter reads the host's filesystems",
+      "/proc": "the exporter's host metrics",
+      "/sys": "the exporter's host metrics",
+      "/var/run/docker.sock": "Promtail and Alloy discover containers and read their logs",
+    };
+    for (const [name, s] of Object.entries(services)) {
+      for (const m of mounts(s)) {
+        if (m.type !== "bind") continue;
+        const src = m.source ?? "";
+        if (src.startsWith("/")) {
+          assert.ok(src in hostPaths, `${name}: host path ${src} mounted; add it to hostPaths with a reason`);
+          continue;
+        }
+        if (src.startsWith("./secrets/")) {
+          // A secret folder: created by compose (create_host_path) and filled by secrets-init.
+          assert.equal(m.bind?.create_host_path, true, `${name}: ${src} needs bind.create_host_path: true`);
+          continue;
+        }
+        assert.ok(existsSync(join(root, src)), `${name}: ${src} does not exist`);
+      }
+      if (s.build) {
+        assert.ok(
+          existsSync(join(root, s.build.context, s.build.dockerfile)),
+          `${name}: ${s.build.dockerfile}`,
+        );
+      }
+    }
+  });
+
+  test("every secret file is created by secrets-init, mounted for its reader and documented in secrets/README.md", () => {
+    const readme = read("secrets/README.md");
+    const init = commandArgs(services["secrets-init"]!).join("\n");
+    const secretFiles = (s: Service, extra: string[] = []): string[] => {
+      const refs = [...Object.values(s.environment ?? {}), ...commandArgs(s), ...extra].join("\n");
+      return [...refs.matchAll(/\/run\/secrets\/([\w.-]+)/g)].map((m) => m[1]!);
+    };
+    const amSecrets = [
+      ...read("alertmanager/alertmanager.yml").matchAll(/_file:\s*(\/run\/secrets\/[\w.-]+)/g),
+    ].map((m) => m[1]!);
+    let count = 0;
+    for (const [name, s] of Object.entries(services)) {
+      const files = secretFiles(s, name === "alertmanager" ? amSecrets : []);
+      if (files.length === 0) continue;
+      const folder = mounts(s).find((m) => m.target === "/run/secrets");
+      const source = folder?.source ?? "";
+      assert.ok(
+        source.startsWith("./secrets/"),
+        `${name} reads ${files.join(", ")} but mounts no secret folder`,
+      );
+      assert.equal(folder?.read_only, true, `${name}: secrets read-only`);
+      const consumer = source.slice("./secrets/".length);
+      for (const f of files) {
+        count++;
+        assert.ok(init.includes(f), `secrets-init does not create secrets/${consumer}/${f}`);
+        assert.ok(readme.includes(f), `secrets/README.md does not document ${f} (secrets/${consumer}/${f})`);
+      }
+    }
+    assert.ok(count >= 8, `${count} secret files`);
+    // Nothing secret in the environment itself.
+    for (const [name, s] of Object.entries(services)) {
+      for (const [k, v] of Object.entries(s.environment ?? {})) {
+        assert.ok(!/PASSWORD$|_KEY$|TOKEN/.test(k), `${name}: ${k} should be a *_FILE from a secret folder`);
+        assert.ok(
+          !/:\/\/[^/@\s]+:[^/@\s]+@/.test(interpolate(v)),
+          `${name}: ${k} holds credentials in a URL`,
+        );
+      }
+    }
+  });
+
+  test("every published port is the port its service listens on, and every reference in the configs uses it", () => {
+    const loki = parse(read("loki/loki.yaml")) as { server: { http_listen_port: number } };
+    const promtail = parse(read("promtail/promtail.yaml")) as { server: { http_listen_port: number } };
+    const demo = loadDemoConfig({});
+    const portOf = (address: string | undefined) => Number(address?.split(":").pop());
+    // Each service's listening ports, from its own configuration (or the program's default when the
+    // configuration sets none, which the table then asserts).
+    const listens: Record<string, number[]> = {
+      exporter: [portOf(services.exporter!.environment!.EXPORTER_LISTEN_ADDRESS)],
+      prometheus: [9090],
+      alertmanager: [9093],
+      loki: [loki.server.http_listen_port],
+      promtail: [promtail.server.http_listen_port],
+      grafana: [3000],
+      alloy: [portOf(flag(services.alloy!, "--server.http.listen-addr"))],
+      postgres: [5432],
+      redis: [6379],
+      demo: [demo.apiPort, ...demo.mcpPorts],
+    };
+    assert.equal(
+      flag(services.prometheus!, "--web.listen-address"),
+      undefined,
+      "Prometheus on its default 9090",
+    );
+    assert.equal(
+      flag(services.alertmanager!, "--web.listen-address"),
+      undefined,
+      "Alertmanager on its default 9093",
+    );
+    assert.equal(
+      services.grafana!.environment!.GF_SERVER_HTTP_PORT,
+      undefined,
+      "Grafana on its default 3000",
+    );
+    for (const [name, s] of Object.entries(services)) {
+      const ports = published(s);
+      if (ports.length === 0) continue;
+      assert.deepEqual(
+        ports.map((p) => p.container).sort(),
+        [...(listens[name] ?? [])].sort(),
+        `${name}: published container ports`,
+      );
+      for (const p of ports) {
+        assert.equal(p.host, p.container, `${name}: published on the same port number (docs list one port)`);
+        assert.equal(p.address, name === "grafana" ? "0.0.0.0" : "127.0.0.1", `${name}: bind address`);
+      }
+    }
+    // References to `service:port` anywhere in the configuration point at a port that service listens on.
+    const configs = [
+      "prometheus/prometheus.yml",
+      ...readdirSync(join(root, "prometheus/targets")).map((f) => `prometheus/targets/${f}`),
+      ...readdirSync(join(root, "dashboards/provisioning/datasources")).map(
+        (f) => `dashboards/provisioning/datasources/${f}`,
+      ),
+      "loki/loki.yaml",
+      "promtail/promtail.yaml",
+      "alloy/config.alloy",
+    ];
+    const texts = [
+      ...configs.map((c) => ({ where: c, text: read(c) })),
+      ...Object.entries(services).map(([n, s]) => ({
+        where: `compose.yaml ${n}`,
+        text: [...Object.values(s.environment ?? {}), ...commandArgs(s)].map(interpolate).join("\n"),
+      })),
+    ];
+    const names = Object.keys(listens).join("|");
+    const refRe = () => new RegExp(`(?<!\\w/)(?<![\\w.-])(${names}):(\\d+)(?![\\d.])`, "g");
+    // The pattern finds host:port in URLs and targets, and skips image names with a tag.
+    assert.deepEqual(
+      [..."http://loki:3101/x [exporter:1] grafana/loki:3.7.6".matchAll(refRe())].map((m) => m[0]),
+      ["loki:3101", "exporter:1"],
+    );
+    let refs = 0;
+    for (const { where, text } of texts) {
+      for (const m of text.matchAll(refRe())) {
+        refs++;
+        assert.ok(
+          listens[m[1]!]!.includes(Number(m[2])),
+          `${where}: ${m[0]} but ${m[1]} listens on ${listens[m[1]!]}`,
+        );
+      }
+    }
+    assert.ok(refs >= 15, `${refs} references checked`);
+    console.log(`compose: ${refs} service:port references agree with the published ports`);
+  });
+
+  test("every image is pinned to a version, in one place (compose defaults, mirrored by .env.example)", () => {
+    const env = Object.fromEntries(
+      read(".env.example")
+        .split("\n")
+        .filter((l) => /^\w+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    const defaults = new Map<string, string>();
+    const pinned = (where: string, raw: string) => {
+      const m = /^\$\{(\w+_IMAGE):-([^}]+)\}$/.exec(raw);
+      assert.ok(m, `${where}: write the image as \${NAME_IMAGE:-repo:tag}, got ${raw}`);
+      const [, variable, image] = m;
+      assert.match(
+        image!,
+        /^[\w./-]+:v?\d+\.\d+(\.\d+)?[\w.-]*$/,
+        `${where}: ${image} is not pinned to a version`,
+      );
+      assert.ok(!/:latest$/.test(image!), `${where}: ${image}`);
+      const seen = defaults.get(variable!);
+      assert.ok(seen === undefined || seen === image, `${variable} has two defaults: ${seen} and ${image}`);
+      defaults.set(variable!, image!);
+      assert.equal(env[variable!], image, `.env.example ${variable}`);
+    };
+    for (const [name, s] of Object.entries(services)) {
+      if (s.build) {
+        assert.match(s.image ?? "", /:local$/, `${name}: a built image is tagged :local, never pulled`);
+        for (const [k, v] of Object.entries(s.build.args ?? {}))
+          if (k.endsWith("_IMAGE")) pinned(`${name} build`, v);
+      } else pinned(name, s.image ?? "");
+    }
+    assert.ok(defaults.size >= 9, [...defaults.keys()].join(", "));
+  });
+
+  test("every service has a healthcheck, or a comment saying why it cannot", () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (s.healthcheck) {
+        const t = s.healthcheck.test as string[];
+        assert.ok(
+          Array.isArray(t) && t.length > 1 && t[0]!.startsWith("CMD"),
+          `${name}: test ${JSON.stringify(t)}`,
+        );
+        continue;
+      }
+      assert.match(serviceText(name), /# No healthcheck: \S/, `${name}: no healthcheck and no comment why`);
+    }
+  });
+
+  test("depends_on waits for health (or completion), never just for a start", () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const [dep, d] of Object.entries(s.depends_on ?? {})) {
+        assert.ok(services[dep], `${name} depends on unknown ${dep}`);
+        const want = services[dep]!.healthcheck ? "service_healthy" : "service_completed_successfully";
+        assert.equal(d.condition, want, `${name} -> ${dep}`);
+        if (
+          services[dep]!.profiles &&
+          !(s.profiles ?? []).some((p) => services[dep]!.profiles!.includes(p))
+        ) {
+          assert.equal(d.required, false, `${name} -> ${dep}: ${dep} is in a profile, so required: false`);
+        }
+      }
+    }
+  });
+
+  test("state lives in named volumes, at the paths each image keeps it", () => {
+    const state: Record<string, string> = {
+      prometheus: "/prometheus",
+      alertmanager: "/alertmanager",
+      loki: "/loki",
+      grafana: "/var/lib/grafana",
+      promtail: "/var/lib/promtail",
+      alloy: "/var/lib/alloy/data",
+      postgres: "/var/lib/postgresql/data",
+      redis: "/data",
+      demo: "/var/log/kali-agents",
+    };
+    const used = new Set<string>();
+    for (const [name, s] of Object.entries(services)) {
+      for (const m of mounts(s)) if (m.type === "volume" && m.source) used.add(m.source);
+      if (!(name in state)) continue;
+      const m = mounts(s).find((x) => x.target === state[name]);
+      assert.ok(
+        m && m.type === "volume" && m.source && m.source in doc.volumes,
+        `${name}: ${state[name]} on a named volume`,
+      );
+      assert.notEqual(m.read_only, true, `${name}: its state volume is writable`);
+    }
+    // The flag paths agree with the volumes.
+    assert.equal(flag(services.prometheus!, "--storage.tsdb.path"), "/prometheus");
+    assert.equal(flag(services.alertmanager!, "--storage.path"), "/alertmanager");
+    assert.equal(flag(services.alloy!, "--storage.path"), "/var/lib/alloy/data");
+    const promtail = parse(read("promtail/promtail.yaml")) as { positions: { filename: string } };
+    assert.ok(promtail.positions.filename.startsWith("/var/lib/promtail/"));
+    const loki = parse(read("loki/loki.yaml")) as { common: { path_prefix: string } };
+    assert.equal(loki.common.path_prefix, "/loki");
+    // Every declared volume is used, every used one declared (APP_LOG_SOURCE's default included).
+    assert.deepEqual([...used].sort(), Object.keys(doc.volumes).sort());
+  });
+
+  test("configuration is mounted read-only; restart policy and log rotation everywhere", () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const m of mounts(s)) {
+        if (m.type !== "bind" || name === "secrets-init") continue;
+        assert.equal(m.read_only, true, `${name}: ${m.source} -> ${m.target} read-only`);
+      }
+      assert.ok(
+        s.restart === "unless-stopped" || (name === "secrets-init" && s.restart === "no"),
+        `${name}: restart`,
+      );
+      assert.equal(s.logging?.driver, "json-file", `${name}: logging`);
+      assert.ok(s.logging?.options?.["max-size"] && s.logging.options["max-file"], `${name}: log rotation`);
+    }
+  });
+
+  test("the exporter sees the host: /, /proc and /sys read-only under EXPORTER_HOST_ROOT", () => {
+    const e = services.exporter!;
+    const hostRoot = e.environment!.EXPORTER_HOST_ROOT!;
+    const m = mounts(e);
+    for (const [src, dst] of [
+      ["/", hostRoot],
+      ["/proc", `${hostRoot}/proc`],
+      ["/sys", `${hostRoot}/sys`],
+    ]) {
+      const found = m.find((x) => x.source === src && x.target === dst);
+      assert.ok(found?.read_only, `${src} -> ${dst} read-only`);
+    }
+    assert.equal(services.exporter!.environment!.EXPORTER_TEXTFILE_DIR, "/var/lib/kali-agents/textfile");
+  });
+
+  test("Prometheus keeps 30 days within a size cap, reloads on request, and receives Loki's recording rules", () => {
+    const p = services.prometheus!;
+    assert.ok(flag(p, "--storage.tsdb.retention.time"));
+    assert.ok(flag(p, "--storage.tsdb.retention.size"));
+    assert.ok(commandArgs(p).includes("--web.enable-lifecycle"));
+    const loki = parse(read("loki/loki.yaml")) as { ruler?: { remote_write?: { enabled?: boolean } } };
+    assert.equal(
+      commandArgs(p).includes("--web.enable-remote-write-receiver"),
+      loki.ruler?.remote_write?.enabled === true,
+      "the remote-write receiver is on exactly when Loki's ruler writes to Prometheus",
+    );
+  });
+
+  test("Grafana: provisioning and dashboards where the providers look, anonymous access off, password from a file", () => {
+    const g = services.grafana!;
+    const m = mounts(g);
+    assert.ok(
+      m.some((x) => x.source === "./dashboards/provisioning" && x.target === "/etc/grafana/provisioning"),
+    );
+    const dashboards = m.find((x) => x.source === "./dashboards/generated");
+    assert.ok(dashboards, "dashboards/generated mounted");
+    const dir = join(root, "dashboards/provisioning/dashboards");
+    for (const f of readdirSync(dir)) {
+      const prov = parse(readFileSync(join(dir, f), "utf8")) as {
+        providers: { options: { path: string } }[];
+      };
+      for (const p of prov.providers) {
+        assert.ok(p.options.path.startsWith(`${dashboards.target}/`), `${f}: ${p.options.path}`);
+        const local = join(root, "dashboards/generated", p.options.path.slice(dashboards.target.length + 1));
+        assert.ok(existsSync(local), `${f}: ${p.options.path} has no folder in dashboards/generated`);
+      }
+    }
+    assert.equal(g.environment!.GF_AUTH_ANONYMOUS_ENABLED, "false");
+    assert.match(g.environment!.GF_SECURITY_ADMIN_PASSWORD__FILE!, /^\/run\/secrets\//);
+  });
+});
