@@ -3,6 +3,7 @@
 // The Loki rule generator uses the same pass, so both engines' alerts look alike to Alertmanager.
 import YAML from "yaml";
 import {
+  heartbeatAlert,
   isAlert,
   runbookUrl,
   type AlertRule,
@@ -43,7 +44,7 @@ export const componentPrefixes = [
 ] as const;
 
 /** Alerts whose conventional name is the whole name (the dead man's switch). */
-const standaloneNames = new Set(["Watchdog"]);
+const standaloneNames = new Set([heartbeatAlert]);
 
 const severities = new Set(["critical", "warning", "info"]);
 const camelCase = /^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*$/;

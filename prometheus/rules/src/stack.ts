@@ -1,5 +1,5 @@
 // The monitoring stack itself: what makes every other alert go silent when it breaks.
-import type { RuleGroup } from "../../../definitions/rules.ts";
+import { heartbeatAlert, type RuleGroup } from "../../../definitions/rules.ts";
 import { jobs, selectors } from "../../../definitions/thresholds.ts";
 import { ne, platformSeries, series } from "./promql.ts";
 
@@ -74,7 +74,7 @@ export const stackGroup: RuleGroup = {
       description: `Alertmanager {{ $labels.instance }} failed to load its configuration and routes with the previous one.`,
     },
     {
-      alert: "Watchdog",
+      alert: heartbeatAlert,
       // The dead man's switch: always firing, routed to the heartbeat receiver only. When the heartbeat
       // service stops hearing it, the whole alerting pipeline (Prometheus, rules, Alertmanager) is broken.
       expr: "vector(1)",
