@@ -2,10 +2,16 @@
 // the way the orchestrator does (a deadline, an abort signal, markFailed on failure) and read the
 // collector's registry back through the strict text-format parser.
 import { readFileSync } from "node:fs";
-import type { Families } from "../../test/support/exposition.ts";
-import { parseExposition } from "../../test/support/exposition.ts";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseExposition, scrape, type Families, type Scrape } from "../../test/support/exposition.ts";
+import { buildCollectors } from "../src/collectors/index.ts";
 import type { Collector } from "../src/collectors/types.ts";
+import { loadConfig, redactor } from "../src/config.ts";
+import type { HealthReport } from "../src/health.ts";
 import { createLogger, type Logger } from "../src/log.ts";
+import { Scraper } from "../src/scrape.ts";
+import { createApp } from "../src/server.ts";
 
 export interface CapturedLog {
   log: Logger;
@@ -58,4 +64,58 @@ export async function collectOnce(collector: Collector, log: Logger, deadlineMs 
 
 export function readRepoFile(path: string): string {
   return readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+}
+
+export interface App {
+  url: string;
+  scraper: Scraper;
+  lines: string[];
+  /** GET /metrics with Prometheus' timeout header (the deadline is it less the 0.5 s margin). */
+  scrape(timeoutSeconds?: number): Promise<Scrape>;
+  health(): Promise<{ status: number; body: HealthReport }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole exporter as main.ts builds it (configuration, collectors table, orchestrator, app), from
+ * environment variables, on a free port.
+ */
+export async function startApp(env: Record<string, string | undefined>): Promise<App> {
+  const config = loadConfig({ EXPORTER_SCRAPE_TIMEOUT_MARGIN_SECONDS: "0.5", ...env });
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", write: (l) => lines.push(l), redact: redactor(config) });
+  const { exporter, scheduled } = buildCollectors(config, log);
+  const scraper = new Scraper({
+    collectors: scheduled,
+    exporter,
+    defaultTimeoutSeconds: config.scrapeTimeoutSeconds,
+    marginSeconds: config.scrapeTimeoutMarginSeconds,
+    log,
+  });
+  const app = createApp({
+    scraper,
+    collectors: scheduled.map((s) => s.collector),
+    log,
+    healthTimeoutSeconds: config.scrapeTimeoutSeconds,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    scraper,
+    lines,
+    scrape: (timeoutSeconds = 2) =>
+      scrape(`${url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": String(timeoutSeconds) }),
+    async health() {
+      const res = await fetch(`${url}/health`);
+      return { status: res.status, body: (await res.json()) as HealthReport };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await scraper.close();
+    },
+  };
 }
