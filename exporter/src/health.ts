@@ -8,6 +8,16 @@
 //
 // The overall status: "unhealthy" (HTTP 503) when any check is down, "degraded" (200) when any is a
 // warning, else "healthy" (200).
+//
+// What each data check calls down and warning (the collectors decide; see docs/metrics.md):
+// - api: down when the probe fails (no answer in time, or not 2xx), warning when it answers slower than
+//   the API latency threshold (thresholds.api.latencyP95Seconds): without the API nothing works;
+// - database: down when PostgreSQL did not answer the last collection (pg_up 0, or the collection
+//   overran), warning from thresholds.postgres.connectionsUsedRatio of max_connections in use;
+// - redis: down when Redis did not answer, warning from thresholds.redis.memoryUsedRatio of maxmemory;
+//   scans cannot be queued without it, so it is as essential as the database;
+// - mcp_servers: the scan tools; one down of several is a warning (the other tools still run: the
+//   platform is degraded), all of them down is down.
 import type { Collector, HealthCheck, HealthCheckName } from "./collectors/types.ts";
 
 export type HealthStatus = "healthy" | "degraded" | "unhealthy";
