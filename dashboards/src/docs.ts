@@ -150,6 +150,8 @@ export function render(): string {
       `### ${d.json.title}`,
       "",
       `${d.json.description ?? ""} UID \`${d.json.uid}\`, file \`${d.path}\`.`,
+      "",
+      `![Layout of ${d.json.title}](../${layoutPath(d.name)})`,
     );
     out.push(...panelTable(d));
   }
@@ -163,5 +165,63 @@ const anchor = (title: string): string =>
     .replace(/ /g, "-");
 
 export function outputs(): Record<string, string> {
-  return { [docPath]: render() };
+  const out: Record<string, string> = { [docPath]: render() };
+  for (const d of dashboards) out[layoutPath(d.name)] = layoutSvg(d);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Layout wireframes: what each dashboard looks like, drawn from the panels' grid positions, for a
+// review without a Grafana at hand (the tests cannot run one). Not a rendering of the data.
+
+const col = 40;
+const unit = 24;
+const typeColour: Record<string, string> = {
+  stat: "#e8f4ea",
+  gauge: "#e8f4ea",
+  timeseries: "#e6eef9",
+  heatmap: "#fdf0e2",
+  table: "#f1ecf8",
+  logs: "#f4f4f4",
+  row: "#ffffff",
+};
+
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+export const layoutPath = (name: string): string => `dashboards/layout/${name}.svg`;
+
+export function layoutSvg(d: GeneratedDashboard): string {
+  const panels = (d.json.panels ?? []).flatMap((p) => [p, ...((p as RowPanel).panels ?? [])]);
+  const height = Math.max(...panels.map((p) => (p.gridPos ? p.gridPos.y + p.gridPos.h : 0))) * unit + 40;
+  const width = 24 * col;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<!-- DO NOT EDIT: generated from dashboards/src by npm run generate. A wireframe of ${escapeXml(d.json.title ?? "")}. -->`,
+    `<rect width="${width}" height="${height}" fill="#fafafa"/>`,
+    `<text x="8" y="24" font-size="16" font-weight="bold">${escapeXml(d.json.title ?? "")}</text>`,
+  ];
+  for (const p of panels) {
+    const g = p.gridPos;
+    if (!g) continue;
+    const x = g.x * col;
+    const y = g.y * unit + 40;
+    const w = g.w * col;
+    const h = g.h * unit;
+    if (p.type === "row") {
+      parts.push(
+        `<text x="${x + 4}" y="${y + 17}" font-size="14" font-weight="bold" fill="#333">▾ ${escapeXml(p.title ?? "")}</text>`,
+        `<line x1="${x}" y1="${y + h - 1}" x2="${x + w}" y2="${y + h - 1}" stroke="#999"/>`,
+      );
+      continue;
+    }
+    const unitName = (p as Panel).fieldConfig?.defaults?.unit;
+    parts.push(
+      `<rect x="${x + 2}" y="${y + 2}" width="${w - 4}" height="${h - 4}" rx="3" fill="${typeColour[p.type] ?? "#fff"}" stroke="#bbb"/>`,
+      `<text x="${x + 8}" y="${y + 18}" font-size="12" font-weight="bold">${escapeXml(p.title ?? "")}</text>`,
+      `<text x="${x + 8}" y="${y + 34}" font-size="10" fill="#666">${escapeXml(`${p.type}${unitName ? ` · ${unitName}` : ""}`)}</text>`,
+    );
+  }
+  parts.push("</svg>");
+  return `${parts.join("\n")}\n`;
 }

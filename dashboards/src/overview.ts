@@ -39,7 +39,7 @@ const firingTable = () =>
     title: "Firing alerts by name and severity",
     description: `Every firing alert with its severity; the runbook link is in the notification and in docs/runbooks. ${heartbeatAlert} (info) always fires: it shows the alerting pipeline is alive.`,
     unit: "none",
-    width: 20,
+    width: 8,
     height: 6,
     queries: [promTable(`sum by (alertname, severity) (${firing()})`)],
   }).withTransformation({
@@ -73,15 +73,15 @@ export const dashboard: DashboardModule = {
   build: () =>
     new DashboardBuilder("Kali Agents / Overview")
       .withRow(row("Scans and API"))
-      .withPanel(scans.activeScansStat().span(6))
-      .withPanel(scans.successRateStat().span(6))
-      .withPanel(api.p95Stat().span(6))
-      .withPanel(api.errorRateStat().span(6))
+      .withPanel(scans.activeScansStat())
+      .withPanel(scans.successRateStat())
+      .withPanel(scans.queueDepthStat())
+      .withPanel(scans.oldestRunningStat())
+      .withPanel(api.p95Stat())
+      .withPanel(api.errorRateStat())
       .withRow(row("SLO and alerts"))
-      .withPanel(api.availabilityStat().span(6))
-      .withPanel(api.budgetLeftStat().span(6))
-      .withPanel(scans.queueDepthStat().span(6))
-      .withPanel(scans.oldestRunningStat().span(6))
+      .withPanel(api.availabilityStat().span(6).height(6))
+      .withPanel(api.budgetLeftStat().span(6).height(6))
       .withPanel(firingCount())
       .withPanel(firingTable())
       .withRow(row("Components"))
