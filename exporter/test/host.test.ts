@@ -223,24 +223,24 @@ describe("a mount whose statfs() never answers (a dead NFS server)", () => {
       return { blocks: 100, bfree: 50, bavail: 40, bsize: 4096 };
     };
     const c = hostCollector.create(
-      options(root, { statfsTimeoutMs: 200, statfs }),
+      options(root, { statfsTimeoutMs: 1000, statfs }),
       createLogger({ write: () => {} }),
     );
     const t0 = performance.now();
     const { families: f, lines } = await collect(c);
     const ms = performance.now() - t0;
-    assert.ok(ms >= 190 && ms < 1500, `the collection took ${ms} ms`);
+    assert.ok(ms >= 990 && ms < 5000, `the collection took ${ms} ms`);
     assert.equal(sample(f, "node_filesystem_device_error", { mountpoint: "/nfs" }), 1);
     assert.equal(sample(f, "node_filesystem_size_bytes", { mountpoint: "/nfs" }), undefined);
     assert.equal(sample(f, "node_filesystem_device_error", { mountpoint: "/" }), 0);
     assert.equal(sample(f, "node_filesystem_size_bytes", { mountpoint: "/" }), 409600);
-    assert.match(lines.join("\n"), /statfs timed out after 200 ms/);
+    assert.match(lines.join("\n"), /statfs timed out after 1000 ms/);
 
     // The next collection does not call statfs() on the stuck mount again (each stuck call holds one of
     // libuv's four threads), and answers at once.
     const t1 = performance.now();
     const second = await collect(c);
-    assert.ok(performance.now() - t1 < 150, "the stuck mount was waited for again");
+    assert.ok(performance.now() - t1 < 900, "the stuck mount was waited for again");
     assert.equal(calls.filter((p) => p.endsWith("/nfs")).length, 1);
     assert.equal(sample(second.families, "node_filesystem_device_error", { mountpoint: "/nfs" }), 1);
     assert.match(second.lines.join("\n"), /statfs still running from an earlier collection/);
