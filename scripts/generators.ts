@@ -5,6 +5,7 @@ export interface Generator {
 
 export const generators: Record<string, () => Promise<Generator>> = {
   "exporter configuration docs": () => import("../exporter/src/config-docs.ts"),
+  "metrics catalogue docs": () => import("../exporter/src/metrics-doc.ts"),
   "prometheus rules": () => import("../prometheus/rules/src/index.ts"),
   "loki rules": () => import("../loki/rules/src/index.ts"),
   dashboards: () => import("../dashboards/src/index.ts"),

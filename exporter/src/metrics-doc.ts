@@ -1,0 +1,149 @@
+// Generates docs/metrics.md from the metric catalogue (definitions/metrics.ts) alone: it imports no
+// collector and no database client, so the documentation cannot drift from what the collectors create
+// (they build every metric from the same entries). A row in scripts/generators.ts; test/drift.test.ts
+// fails when the committed file differs.
+import {
+  apiMetrics,
+  exporterCatalogue,
+  exporterMetrics,
+  hostMetrics,
+  jobMetrics,
+  jobNames,
+  platformMetricNames,
+  postgresMetrics,
+  probeMetrics,
+  redisMetrics,
+  scanMetrics,
+  textfileMetrics,
+  type CollectorName,
+  type MetricDef,
+} from "../../definitions/metrics.ts";
+import { jobMetricLabel, probeKinds } from "../../definitions/thresholds.ts";
+
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+const labels = (d: MetricDef) => (d.labels.length ? d.labels.map((l) => `\`${l}\``).join(", ") : "");
+const buckets = (d: MetricDef) => (d.buckets ? ` Buckets: ${d.buckets.join(", ")}.` : "");
+
+function table(defs: readonly MetricDef[]): string {
+  const head = "| metric | type | labels | help |\n| --- | --- | --- | --- |";
+  const rows = defs.map((d) => `| \`${d.name}\` | ${d.type} | ${labels(d)} | ${cell(d.help + buckets(d))} |`);
+  return [head, ...rows].join("\n");
+}
+
+interface Section {
+  readonly collector: CollectorName;
+  readonly title: string;
+  readonly about: string;
+  readonly defs: readonly MetricDef[];
+}
+
+const sections: readonly Section[] = [
+  {
+    collector: "host",
+    title: "Host",
+    about:
+      "node_exporter's names, read from `/proc` and `statfs` under `EXPORTER_HOST_ROOT`. Always on (unless disabled).",
+    defs: hostMetrics,
+  },
+  {
+    collector: "textfile",
+    title: "Textfile",
+    about:
+      "node_exporter's textfile collector: every `*.prom` file in `EXPORTER_TEXTFILE_DIR` is published as it is (the ops jobs write the job-metric contract below there), plus these two families about the files.",
+    defs: textfileMetrics,
+  },
+  {
+    collector: "postgres",
+    title: "PostgreSQL",
+    about:
+      "postgres_exporter's names and labels. On when `DATABASE_URL` is set. `pg_stat_activity_count` and `pg_locks_count` publish every state and every lock mode of every non-template database, 0 when empty. The `pg_stat_database_*` counters keep upstream's names (no `_total`). `pg_database_size_bytes` is recomputed every `EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS`. While PostgreSQL does not answer, only `pg_up 0` is published. The role it needs: `exporter/sql/monitoring-role.sql` (docs/database.md).",
+    defs: postgresMetrics,
+  },
+  {
+    collector: "redis",
+    title: "Redis",
+    about:
+      'redis_exporter\'s names, from INFO. On when `REDIS_URL` is set. `redis_db_keys{db="db0"}` is always published (0 when empty). `kali_agents_scan_queue_length` is the LLEN of each key of `SCAN_QUEUE_KEYS` (a key that is not a list is left out with a warning). While Redis does not answer, only `redis_up 0` is published.',
+    defs: redisMetrics,
+  },
+  {
+    collector: "scans",
+    title: "Scans",
+    about:
+      "From the application's scans table (`SCANS_TABLE`; contract, indexes and the watermark in docs/database.md). On when `DATABASE_URL` is set. Every known tool has every status, 0 when it has none. `kali_agents_scans_total` starts from the table's totals when the exporter starts and then counts rows newly finished; deleting old rows never lowers it. `kali_agents_scan_rows_past_retention` counts rows whose finished_at is older than `SCANS_RETENTION_DAYS`, up to 10000 (the count stops there, so the query stays cheap).",
+    defs: scanMetrics,
+  },
+  {
+    collector: "probes",
+    title: "Probes",
+    about: `Blackbox-style probes of \`API_HEALTH_URL\` (\`kind="${probeKinds.api}"\`) and each of \`MCP_SERVERS\` (\`kind="${probeKinds.mcp}"\`): an HTTP GET (success: a 2xx answer) or a TCP connect for \`tcp://\`, each with \`EXPORTER_PROBE_TIMEOUT_SECONDS\`, all in parallel. \`target\` is the configured name, else the URL without credentials, query and fragment.`,
+    defs: probeMetrics,
+  },
+  {
+    collector: "exporter",
+    title: "The exporter itself",
+    about:
+      "Always on. `kali_agents_exporter_collector_success` and `_duration_seconds` are published for every enabled collector on every scrape: a collector that fails or overruns its deadline shows 0 there, never a failed scrape. prom-client's default `process_*` and `nodejs_*` metrics are published too.",
+    defs: exporterMetrics,
+  },
+];
+
+export function render(): string {
+  // A metric added to the catalogue outside these lists would be missing from the page: refuse.
+  const listed = new Set(sections.flatMap((s) => s.defs.map((d) => d.name)));
+  const missing = exporterCatalogue.filter((d) => !listed.has(d.name) || d.collector === undefined);
+  if (missing.length)
+    throw new Error(`docs/metrics.md: no section for ${missing.map((d) => d.name).join(", ")}`);
+  for (const s of sections)
+    for (const d of s.defs)
+      if (d.collector !== s.collector)
+        throw new Error(`docs/metrics.md: ${d.name} belongs to ${d.collector}, listed under ${s.collector}`);
+  const parts: string[] = [
+    `<!-- DO NOT EDIT: generated from definitions/metrics.ts by \`npm run generate\` (exporter/src/metrics-doc.ts). -->
+
+# Metrics
+
+Every metric the exporter publishes, every metric the ops jobs write for it, and the metrics expected
+from the Kali Agents API. The list is generated from the catalogue in \`definitions/metrics.ts\`, from
+which the collectors create their metrics and against which the rules and dashboards are checked, so a
+metric missing here exists nowhere.
+
+Names follow the exporters people already run (node_exporter, postgres_exporter, redis_exporter), so
+community dashboards and mixins work unchanged; what is Kali Agents' own starts with \`kali_agents_\`.
+Values are in base units (seconds, bytes) and labels are bounded (never a scan id or a target host).
+
+## Exporter metrics by collector
+
+Each collector can be turned off with \`EXPORTER_COLLECTORS_DISABLED\` (docs/configuration.md).`,
+  ];
+  for (const s of sections) {
+    parts.push(`### ${s.title} (\`${s.collector}\`)\n\n${s.about}\n\n${table(s.defs)}`);
+  }
+  parts.push(`## Job-metric contract (\`source: job\`)
+
+What the ops jobs write into the textfile directory, one file per job, node_exporter's textfile format,
+written to a temporary name in the same directory and renamed into place (so the exporter never reads
+half a file). The exporter publishes these files as they are. \`job\` is one of ${jobNames.map((j) => `\`${j}\``).join(", ")}.
+
+Once Prometheus has scraped them, the \`job\` label of these series is renamed \`${jobMetricLabel}\`
+(Prometheus keeps the scrape's own \`job\`, as \`honor_labels: false\` does): rules and dashboards select
+on \`${jobMetricLabel}\`.
+
+${table(jobMetrics)}`);
+  parts.push(`## API contract (\`source: api\`)
+
+What the Kali Agents API is expected to publish on its own \`/metrics\`; the SLO, latency and error-rate
+rules use them. \`route\` is the route template (\`/scans/{id}\`), never the raw path.
+
+${table(apiMetrics)}`);
+  parts.push(`## Other metrics rules and dashboards may use
+
+Besides the catalogue, rules and dashboards may use these metrics of Prometheus, Alertmanager and the
+scrape itself: ${platformMetricNames.map((n) => `\`${n}\``).join(", ")}.
+`);
+  return parts.join("\n\n");
+}
+
+export function outputs(): Record<string, string> {
+  return { "docs/metrics.md": render() };
+}
