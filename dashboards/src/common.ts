@@ -340,7 +340,10 @@ export function table(spec: PanelSpec): TableBuilder {
   return apply(new TableBuilder(), spec, { width: 12, height: 8 });
 }
 
-/** A heatmap of a Prometheus histogram's buckets (format heatmap, so Grafana does not re-bucket). */
+/**
+ * A heatmap of a Prometheus histogram's buckets (format heatmap, so Grafana does not re-bucket).
+ * `unit` is the unit of the buckets (the y axis).
+ */
 export function histogramHeatmap(spec: PanelSpec): heatmap.PanelBuilder {
   const b = new heatmap.PanelBuilder()
     .calculate(false)
@@ -355,7 +358,8 @@ export function histogramHeatmap(spec: PanelSpec): heatmap.PanelBuilder {
     )
     .cellGap(1)
     .showLegend();
-  return apply(b, spec, { width: 12, height: 8 });
+  // spec.unit is the buckets' unit (the y axis); the cells count observations per second.
+  return apply(b, spec, { width: 12, height: 8 }).unit("short");
 }
 
 export interface LogsSpec {
