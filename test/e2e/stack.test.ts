@@ -169,9 +169,9 @@ describe(
       console.log(
         "e2e: alertmanager.yml: receivers -> local HTTP sink, smtp_smarthost -> local SMTP sink, secret files -> test values",
       );
-      // Started while the demo and the exporter come up.
+      // Everything starts at once: the demo, the exporter (its first collection may find no scans table
+      // yet, and the next one will), Alertmanager and Prometheus.
       const amStarting = startAlertmanager(amLocal);
-      amStarting.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
       demoUrl = `http://127.0.0.1:${apiPort}`;
       demo = startNode("demo", "demo/src/main.ts", {
         DATABASE_URL: pg.url,
@@ -186,11 +186,6 @@ describe(
         DEMO_MAX_RUNNING_SCANS: "8",
         DEMO_TRAFFIC_RPS: "20",
       });
-      await waitFor("the demo API", async () => {
-        if (demo.exited()) throw new Error(`demo exited:\n${demo.output()}`);
-        return (await fetch(`${demoUrl}/health`)).ok;
-      });
-
       exporterUrl = `http://127.0.0.1:${exporterPort}`;
       exporter = startNode("exporter", "exporter/src/main.ts", {
         EXPORTER_LISTEN_ADDRESS: `127.0.0.1:${exporterPort}`,
@@ -200,17 +195,9 @@ describe(
         MCP_SERVERS: `nmap-mcp=http://127.0.0.1:${mcp1}/health,web-mcp=http://127.0.0.1:${mcp2}/health`,
         EXPORTER_TEXTFILE_DIR: scratch("e2e-textfile"),
       });
-      await waitFor("the exporter to be ready", async () => {
-        if (exporter.exited()) throw new Error(`exporter exited:\n${exporter.output()}`);
-        return (await fetch(`${exporterUrl}/-/ready`)).ok;
-      });
-
-      am = await amStarting;
-
-      const amPort = new URL(am.url).port;
-      // Prometheus scrapes itself, on a port the harness picks when it starts it: start with a
-      // placeholder, then write the final configuration and reload (the lifecycle API).
-      const rewrite = (promPort: string) =>
+      // Prometheus scrapes itself and Alertmanager on ports the harness picks when it starts them:
+      // start with placeholders, then write the final configuration and reload (the lifecycle API).
+      const rewrite = (promPort: string, amPort: string) =>
         rewritePrometheusConfig(readFileSync(join(root, "prometheus/prometheus.yml"), "utf8"), {
           configPath: join(root, "prometheus/prometheus.yml"),
           targets: {
@@ -224,23 +211,33 @@ describe(
           scrapeInterval: SCRAPE_INTERVAL,
           evaluationInterval: EVALUATION_INTERVAL,
         });
-      const first = rewrite("1");
-      prom = await startPrometheus(first.yaml, { files: first.files });
-      const rewritten = rewrite(String(prom.port));
+      const first = rewrite("1", "1");
+      const promStarting = startPrometheus(first.yaml, { files: first.files });
+      // Awaited below; these only keep an early failure from going unhandled meanwhile.
+      amStarting.catch(() => {});
+      promStarting.catch(() => {});
+
+      // The error burst starts as soon as the demo answers: the fast-burn alert's `for: 2m` is the
+      // longest wait here, and the checks below run while it counts down.
+      await waitFor("the demo API", async () => {
+        if (demo.exited()) throw new Error(`demo exited:\n${demo.output()}`);
+        return (await fetch(`${demoUrl}/health`)).ok;
+      });
+      await chaos({ mode: "error-burst", errorRatio: 1, durationSeconds: 600 });
+      burstStartedAt = Date.now();
+
+      [am, prom] = await Promise.all([amStarting, promStarting]);
+      const rewritten = rewrite(String(prom.port), new URL(am.url).port);
       writeFileSync(join(prom.dir, "prometheus.yml"), rewritten.yaml);
       const reload = await fetch(`${prom.url}/-/reload`, { method: "POST" });
       assert.equal(reload.status, 200, await reload.text());
       for (const c of rewritten.changes) console.log(`e2e: prometheus.yml: ${c}`);
 
-      // The error burst starts as soon as Prometheus scrapes: its `for: 2m` is the longest wait here,
-      // and the checks below run while it counts down.
-      await waitFor(
-        "Prometheus to scrape the demo API",
-        async () => (await query(`up{job="${jobs.api}"} == 1`)).length > 0,
-      );
-      await chaos({ mode: "error-burst", errorRatio: 1, durationSeconds: 600 });
-      burstStartedAt = Date.now();
-      console.log(`e2e: stack up and error burst started after ${elapsed()}`);
+      await waitFor("the exporter to be ready", async () => {
+        if (exporter.exited()) throw new Error(`exporter exited:\n${exporter.output()}`);
+        return (await fetch(`${exporterUrl}/-/ready`)).ok;
+      });
+      console.log(`e2e: stack up after ${elapsed()}`);
     });
 
     after(async () => {
