@@ -61,6 +61,54 @@ const alerts = {
   ),
 };
 
+/** The cause-and-effect inhibitions of alertmanager.yml: each effect is suppressed while its cause fires. */
+const api = { job: "kali-agents-api", instance: "demo:8000" };
+const causes = {
+  redisDown: alertFrom("RedisDown", exporter, "The exporter exporter:9839 cannot reach Redis."),
+  exporterDown: alertFrom("ExporterDown", exporter, "Prometheus cannot scrape the exporter exporter:9839."),
+  apiDown: alertFrom(
+    "ApiDown",
+    { ...exporter, target: "http://demo:8000/health", kind: "api" },
+    "The API health check failed.",
+  ),
+};
+const effects = {
+  collectorRedis: alertFrom(
+    "ExporterCollectorFailing",
+    { ...exporter, collector: "redis" },
+    "The redis collector fails.",
+  ),
+  collectorPostgres: alertFrom(
+    "ExporterCollectorFailing",
+    { ...exporter, collector: "postgres" },
+    "The postgres collector fails.",
+  ),
+  collectorScans: alertFrom(
+    "ExporterCollectorFailing",
+    { ...exporter, collector: "scans" },
+    "The scans collector fails.",
+  ),
+  apiTarget: alertFrom("PrometheusTargetDown", api, "Prometheus has not been able to scrape demo:8000."),
+  backupNoRecord: alertFrom(
+    "BackupTooOld",
+    { job: "kali-agents-exporter", exported_job: "backup", reason: "no_record" },
+    "kali-agents-exporter has published no successful backup.",
+  ),
+};
+/** Alerts like the effects whose cause does not fire: they must stay active. */
+const unrelated = {
+  collectorHost: alertFrom(
+    "ExporterCollectorFailing",
+    { ...exporter, collector: "host" },
+    "The host collector fails.",
+  ),
+  lokiTarget: alertFrom(
+    "PrometheusTargetDown",
+    { job: "loki", instance: "loki:3100" },
+    "Prometheus has not been able to scrape loki:3100.",
+  ),
+};
+
 describe("Alertmanager delivery to local receivers", { skip: requireBinaries("alertmanager") }, () => {
   let http: HttpSink;
   let smtp: SmtpSink;
@@ -87,7 +135,12 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
     const res = await fetch(`${am.url}/api/v2/alerts`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(Object.values(alerts)),
+      body: JSON.stringify([
+        ...Object.values(alerts),
+        ...Object.values(causes),
+        ...Object.values(effects),
+        ...Object.values(unrelated),
+      ]),
     });
     assert.equal(res.status, 200, await res.text());
     // Every expected delivery, then a few more group intervals for anything that should not arrive.
@@ -212,5 +265,27 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
     assert.equal(ticket?.status.state, "suppressed");
     assert.equal(ticket?.status.inhibitedBy.length, 1);
     assert.equal(page?.status.state, "active");
+  });
+
+  test("each cause mutes the alerts it causes (and only those)", async () => {
+    const res = await fetch(`${am.url}/api/v2/alerts`);
+    const list = (await res.json()) as {
+      labels: Record<string, string>;
+      status: { state: string; inhibitedBy: string[] };
+    }[];
+    const stateOf = (a: { labels: Record<string, string> }) =>
+      list.find((x) => Object.entries(a.labels).every(([k, v]) => x.labels[k] === v))?.status.state;
+    for (const [name, a] of Object.entries(effects)) assert.equal(stateOf(a), "suppressed", name);
+    for (const [name, a] of Object.entries(unrelated)) assert.equal(stateOf(a), "active", name);
+    for (const [name, a] of Object.entries(causes)) assert.equal(stateOf(a), "active", name);
+    // A suppressed alert is never sent; the unrelated ones are.
+    assert.ok(!text("/slack").includes("demo:8000 ("), text("/slack"));
+    assert.ok(!text("/pagerduty/").includes("BackupTooOld"));
+    assert.ok(!text("/slack").includes("collector=postgres"), text("/slack"));
+    await waitFor(
+      "the unrelated collector alert on Slack",
+      () => text("/slack").includes("collector=host"),
+      10_000,
+    );
   });
 });
