@@ -12,6 +12,11 @@
 // - node_textfile_mtime_seconds{file} is published for every file read successfully;
 // - a directory that cannot be read is an error too (scrape_error 1), not a failed collector: the
 //   directory may not exist yet before a job first runs.
+// The parser is stricter than node_exporter's (Go's expfmt, which `promtool check metrics` also uses):
+// a family split in two groups, a series written twice, and a histogram without an le="+Inf" bucket,
+// non-cumulative buckets or a _count that differs from it are rejected here, where expfmt only lints
+// them: Prometheus would drop the duplicate samples and compute wrong quantiles from such a histogram,
+// so the file is reported instead of being published half right.
 // The files' metrics are republished as they are (they are not in the catalogue; only the
 // node_textfile_* metrics are).
 import { promises as fs } from "node:fs";
