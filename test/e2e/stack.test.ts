@@ -376,6 +376,9 @@ describe(
           `+ Alertmanager group_wait ${amGroupWait} for the critical route; in compose 15s + 15s + 1m + ${amGroupWait})`,
       );
 
+      // Resolved means: Prometheus stops firing and Alertmanager drops it from its active alerts. The
+      // resolved *notification* waits for the group's next flush (group_interval 5m as committed), which
+      // this run does not wait for.
       await redis.restart();
       await waitFor(
         "RedisDown to stop firing in Prometheus",
