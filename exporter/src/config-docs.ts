@@ -46,6 +46,18 @@ An empty environment variable counts as unset. Secrets (and the password of any 
 | --- | --- | --- |
 ${rows.join("\n")}
 
+## Endpoints
+
+| path | answers |
+| --- | --- |
+| \`/\` | a small page linking the others |
+| \`/metrics\` | the Prometheus text format (gzip when the client accepts it); the scrape deadline is \`X-Prometheus-Scrape-Timeout-Seconds\` less \`EXPORTER_SCRAPE_TIMEOUT_MARGIN_SECONDS\`, else \`EXPORTER_SCRAPE_TIMEOUT_SECONDS\` |
+| \`/health\` | the health report (JSON): 200 when \`healthy\` or \`degraded\`, 503 when \`unhealthy\` (a check is \`down\`); it reuses a collection younger than 15 s, else runs one |
+| \`/-/healthy\` | 200 while the process serves HTTP (liveness; the image's HEALTHCHECK) |
+| \`/-/ready\` | 200 once the first collection has completed (started at start-up, bounded by the scrape timeout), 503 before |
+
+Other paths answer 404, other methods 405 (with \`Allow: GET, HEAD\`); errors are JSON \`{"error": "...", "status": N}\`.
+
 ## Example YAML file
 
 \`\`\`yaml
