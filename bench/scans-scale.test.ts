@@ -1,0 +1,48 @@
+// The scans-at-scale benchmark's smoke mode, so that the script cannot rot: the same code as
+// `npx tsx bench/scans-scale.ts` with 1k rows and 3 scrapes against a real PostgreSQL, checking that
+// every figure is produced and sane, the connection bound holds, and the report splices into
+// docs/performance.md without touching the other sections.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { requireBinaries } from "../test/support/servers.ts";
+import {
+  measureScansScale,
+  median,
+  optionsFromEnv,
+  renderSection,
+  spliceScansSection,
+} from "./scans-scale.ts";
+
+test("options: smoke and full sizes, and a clear error for a bad size list", () => {
+  assert.deepEqual(optionsFromEnv({ BENCH_SMOKE: "1" }, () => {}).sizes, [1000]);
+  assert.deepEqual(optionsFromEnv({}, () => {}).sizes, [10_000, 1_000_000, 10_000_000]);
+  assert.throws(() => optionsFromEnv({ BENCH_SCANS_SIZES: "10k" }, () => {}), /BENCH_SCANS_SIZES/);
+});
+
+test("the section replaces its own block of docs/performance.md and keeps the others", () => {
+  const other = "<!-- bench/run.ts: begin -->\n\nTheirs\n\n<!-- bench/run.ts: end -->";
+  const once = spliceScansSection(`# Performance\n\n${other}\n`, "## Scans collector at scale\n\nv1");
+  assert.ok(once.includes(other) && once.includes("v1"));
+  const twice = spliceScansSection(once, "## Scans collector at scale\n\nv2");
+  assert.ok(twice.includes(other) && twice.includes("v2") && !twice.includes("v1"));
+  assert.equal(spliceScansSection("", "x").startsWith("# Performance\n\n"), true);
+});
+
+describe("scans-scale smoke run", { skip: requireBinaries("postgres", "initdb") }, () => {
+  test("measures every size and the connection bound", async () => {
+    const results = await measureScansScale(optionsFromEnv({ BENCH_SMOKE: "1" }, () => {}));
+    assert.equal(results.sizes.length, 1);
+    const s = results.sizes[0]!;
+    assert.equal(s.rows, 1000);
+    assert.equal(s.scrapeMs.length, 3);
+    for (const t of [...s.scrapeMs, s.firstScrapeMs]) assert.ok(Number.isFinite(t) && t > 0, `time ${t}`);
+    assert.ok(s.tableBytes > 0);
+    assert.ok(median(s.scrapeMs) < 5000);
+    assert.ok(results.connections.samples > 0);
+    assert.ok(results.connections.max >= 1, "the sampler saw the exporter's sessions");
+    assert.ok(results.connections.max <= 2, `the exporter held ${results.connections.max} connections`);
+    const md = renderSection(results, "BENCH_SMOKE=1 npx tsx bench/scans-scale.ts");
+    assert.match(md, /^## Scans collector at scale/);
+    assert.match(md, /\| 1k \|/);
+  });
+});
