@@ -126,10 +126,22 @@ export class Scraper {
     const results = new Map<CollectorName, CollectorResult>();
     const done = Promise.all(
       this.opts.collectors.map(async (s) => {
-        results.set(
-          s.collector.name,
-          await this.runOne(s, startedAt, Math.min(deadline, startedAt + s.budgetMs)),
-        );
+        // runOne() turns every failure of the collector into a result; this catch keeps a bug in it
+        // from leaving the collection unsettled, which would hang every later scrape that joins it.
+        let r: CollectorResult;
+        try {
+          r = await this.runOne(s, startedAt, Math.min(deadline, startedAt + s.budgetMs));
+        } catch (e) {
+          this.opts.log.error("collector run failed", { collector: s.collector.name, error: e });
+          r = {
+            collector: s.collector.name,
+            success: false,
+            durationSeconds: 0,
+            error: errorMessage(e),
+            finishedAt: Date.now(),
+          };
+        }
+        results.set(s.collector.name, r);
       }),
     ).then(() => {
       const result: CollectionResult = {
@@ -165,9 +177,9 @@ export class Scraper {
       ...(error !== undefined ? { error } : {}),
       finishedAt: Date.now(),
     });
-    const fail = (error: string, level: "warn" | "error" = "warn"): CollectorResult => {
+    const fail = (error: string): CollectorResult => {
       const r = finish(error);
-      log[level]("collector failed", { collector: name, error, duration_seconds: r.durationSeconds });
+      log.warn("collector failed", { collector: name, error, duration_seconds: r.durationSeconds });
       try {
         collector.markFailed?.();
       } catch (e) {
@@ -193,18 +205,18 @@ export class Scraper {
       return fail(errorMessage(e));
     }
     const tracked = call.then(
-      () => undefined,
-      (e: unknown) => e,
+      () => ({ ok: true as const }),
+      (e: unknown) => ({ ok: false as const, e }),
     );
     this.running.set(name, call.then(noop, noop));
     void tracked.finally(() => this.running.delete(name));
-    const outcome = await Promise.race([tracked.then((e) => ({ e })), overrun]);
+    const outcome = await Promise.race([tracked, overrun]);
     clearTimeout(timer);
     if (outcome === "overrun") {
       controller.abort(new Error("deadline"));
       return fail(`overran its deadline of ${((deadline - startedAt) / 1000).toFixed(3)} s`);
     }
-    if (outcome.e !== undefined) return fail(errorMessage(outcome.e));
+    if (!outcome.ok) return fail(errorMessage(outcome.e));
     return finish();
   }
 

@@ -267,3 +267,34 @@ describe("deadlines", () => {
     assert.equal(success(r.families, "host"), 0);
   });
 });
+
+describe("odd failures", () => {
+  test("a collector that rejects with no error value (undefined) is still a failure", async () => {
+    const odd = testCollector("redis", () => Promise.reject(undefined));
+    const m = await mount([{ collector: odd.collector, budgetMs: 5_000 }]);
+    after(() => m.close());
+    const r = await scrape(`${m.url}/metrics`);
+    assert.equal(success(r.families, "redis"), 0);
+    assert.equal(m.scraper.lastCollection()?.collectors.redis?.error, "undefined");
+    assert.equal(odd.state.failedMarks, 1);
+  });
+  test("a collector whose collect() throws before returning a promise is a failure, the others publish", async () => {
+    const syncThrow: Collector = {
+      name: "scans",
+      registry: new Registry(),
+      collect: () => {
+        throw new Error("not even a promise");
+      },
+    };
+    const fine = testCollector("host", quick);
+    const m = await mount([
+      { collector: syncThrow, budgetMs: 5_000 },
+      { collector: fine.collector, budgetMs: 5_000 },
+    ]);
+    after(() => m.close());
+    const r = await scrape(`${m.url}/metrics`);
+    assert.equal(success(r.families, "scans"), 0);
+    assert.equal(success(r.families, "host"), 1);
+    assert.equal(m.scraper.lastCollection()?.collectors.scans?.error, "not even a promise");
+  });
+});
