@@ -116,6 +116,21 @@ describe("alertmanager.yml", { skip: requireBinaries("amtool") }, () => {
   });
 });
 
+describe("notification templates", () => {
+  test("the Grafana link lists the dashboards by the tag every generated dashboard carries", async () => {
+    const tmpl = readFileSync(join(amDir, "templates/kali.tmpl"), "utf8");
+    const { commonTag, dashboards } = (await import(join(repo, "dashboards/src/index.ts"))) as {
+      commonTag: string;
+      dashboards: { json: { tags?: string[] } }[];
+    };
+    assert.ok(
+      tmpl.includes(`/dashboards?tag=${commonTag}{{`),
+      "kali.grafana.link does not use the common tag",
+    );
+    assert.ok(dashboards.length > 0 && dashboards.every((d) => d.json.tags?.includes(commonTag)));
+  });
+});
+
 describe("alertmanager.yml secrets", () => {
   const doc = YAML.parse(configText) as Record<string, unknown>;
   const fileFields: { path: string; value: string }[] = [];
