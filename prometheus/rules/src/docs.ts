@@ -125,6 +125,15 @@ Alertmanager of 0.26 or later and replace \`url\` with \`url_file: /run/secrets/
 (then add that file to secrets/). Edit \`smtp_smarthost\`, \`smtp_from\`, \`smtp_auth_username\`, the email
 \`to\` and the Slack channel in alertmanager.yml: they are settings, not secrets.
 
+## Versions
+
+The tests run Debian's Alertmanager 0.25 (\`amtool check-config\`, the routing tests, the delivery test);
+compose pins a newer image. The configuration keeps to what both read: every \`*_file\` field used here
+exists in 0.25; matchers are plain \`label="value"\` / \`=~\` strings, which the newer UTF-8 matcher
+parser reads the same; no integration newer than 0.25 is used. Newer versions add a \`reason\` label to
+\`alertmanager_notifications_failed_total\`, so \`AlertmanagerNotificationsFailing\` may fire once per
+reason there. A 0.26+ Alertmanager also allows \`url_file\` on webhooks (see the heartbeat above).
+
 ## Silencing
 
 A silence mutes matching alerts for a time; it never deletes them. Use it for planned maintenance, and
