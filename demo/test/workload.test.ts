@@ -231,7 +231,14 @@ describe(
       assert.match(String(bad.body.error), /^mode: expected one of/);
     });
 
-    test("the four streams hold JSON lines with the contract's fields", () => {
+    test("the four streams hold JSON lines with the contract's fields", async () => {
+      // One failed login of our own, so the check does not depend on the random traffic's luck.
+      const login = await fetch(`${demo.apiUrl}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": "192.0.2.99" },
+        body: JSON.stringify({ user: "mallory", password: "wrong" }),
+      });
+      assert.equal(login.status, 401);
       const read = (f: string) =>
         readFileSync(join(logDir, f), "utf8")
           .trim()
@@ -246,7 +253,10 @@ describe(
         }
       }
       const security = read("security.log");
-      assert.ok(security.some((l) => l.event === "login_failed"));
+      assert.ok(
+        security.some((l) => l.event === "login_failed" && l.user === "mallory" && l.ip === "192.0.2.99"),
+        "the failed login, with user and client address",
+      );
       for (const l of security) for (const k of ["event", "user", "ip"]) assert.equal(typeof l[k], "string");
       assert.ok(read("errors.log").every((l) => l.level === "error"));
       assert.ok(read("audit.log").some((l) => l.event === "scan_created" && typeof l.user === "string"));
