@@ -26,7 +26,7 @@ import type {
   textfileMetrics,
 } from "../../definitions/metrics.ts";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
-import { runbookUrl } from "../../definitions/rules.ts";
+import { heartbeatAlert, runbookUrl } from "../../definitions/rules.ts";
 import { logs, logStreams, type LogStream } from "../../definitions/thresholds.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -388,6 +388,28 @@ export function logsPanel(spec: LogsSpec): LogsBuilder {
 }
 
 export const row = (title: string): dashboard.RowBuilder => new dashboard.RowBuilder(title);
+
+/**
+ * Firing alerts (the heartbeat aside) as annotations on every graph: when something broke shows on the
+ * graph that explains it. Red, titled by alert name, tagged with the severity.
+ */
+export function firingAlertsAnnotation(): dashboard.AnnotationQueryBuilder {
+  const expr = `${platformSel("ALERTS", `alertstate="firing"`, `alertname!="${heartbeatAlert}"`)}`;
+  return (
+    new dashboard.AnnotationQueryBuilder()
+      .name("Firing alerts")
+      .datasource(promDatasource)
+      .enable(true)
+      .iconColor("red")
+      // Grafana 12 reads the query from `target`; the top-level fields are what older versions read.
+      .target(new prometheus.DataqueryBuilder().datasource(promDatasource).expr(expr).refId("Anno"))
+      .expr(expr)
+      .step("60s")
+      .titleFormat("{{alertname}}")
+      .tagKeys("severity")
+      .useValueForTime(false)
+  );
+}
 
 /** What one dashboard file exports. */
 export interface DashboardModule {

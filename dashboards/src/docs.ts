@@ -1,7 +1,7 @@
 // docs/dashboards.md: how the dashboards are made and provisioned, and a reference of every panel,
 // generated from the built dashboards so the reference never drifts from what Grafana shows.
 import type { Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
-import { runbookBaseUrl } from "../../definitions/rules.ts";
+import { heartbeatAlert, runbookBaseUrl } from "../../definitions/rules.ts";
 import { datasourceUids, jobMetricLabel } from "../../definitions/thresholds.ts";
 import { folders } from "./common.ts";
 import { commonTag, dashboards, defaults, type GeneratedDashboard } from "./index.ts";
@@ -85,6 +85,8 @@ export function render(): string {
     `  ${defaults.time.from} to ${defaults.time.to}, timezone ${defaults.timezone}, read-only, panel ids, the`,
     `  links, and two datasource variables: \`$datasource\` (Prometheus, default \`${datasourceUids.prometheus}\`)`,
     `  and \`$loki_datasource\` (Loki, default \`${datasourceUids.loki}\`). Panels reference only the variables.`,
+    `  An annotation marks every firing alert (the ${heartbeatAlert} heartbeat aside) on every graph, red, titled`,
+    "  by the alert's name.",
     "",
     "## Changing a dashboard",
     "",

@@ -17,7 +17,13 @@ import {
 import { datasourceUids } from "../../definitions/thresholds.ts";
 import * as apiSlo from "./api-slo.ts";
 import type { folders } from "./common.ts";
-import { dashboardUid, lokiVariable, promVariable, type DashboardModule } from "./common.ts";
+import {
+  dashboardUid,
+  firingAlertsAnnotation,
+  lokiVariable,
+  promVariable,
+  type DashboardModule,
+} from "./common.ts";
 import * as host from "./host.ts";
 import * as logs from "./logs.ts";
 import * as operations from "./operations.ts";
@@ -78,6 +84,7 @@ function withDefaults(m: DashboardModule): Dashboard {
         .type("loki")
         .current({ selected: true, text: "Loki", value: datasourceUids.loki }),
     )
+    .annotation(firingAlertsAnnotation())
     .link(
       new DashboardLinkBuilder("Kali Agents")
         .type(DashboardLinkType.Dashboards)
@@ -90,6 +97,7 @@ function withDefaults(m: DashboardModule): Dashboard {
   // The SDK defaults links to the controls menu (hidden behind a dropdown in Grafana 12); the on-call
   // engineer should see the way to the other dashboards at the top of every one.
   for (const l of json.links ?? []) delete l.placement;
+  for (const a of json.annotations.list ?? []) delete a.placement;
   // Panel ids: 1, 2, 3... in layout order, rows included. Grafana needs them unique per dashboard to
   // address panels (view, links, library panels); the SDK leaves them unset.
   let id = 0;

@@ -93,6 +93,30 @@ export function allQueries(
 }
 
 /**
+ * The dashboards' annotation queries (PromQL), variables substituted. Not panel queries: the firing
+ * alerts annotation is empty while nothing is wrong, so the end-to-end test does not expect data.
+ */
+export function allAnnotationQueries(
+  values: Readonly<Record<string, string>> = defaultVariableValues,
+  from: readonly GeneratedDashboard[] = dashboards,
+): { dashboard: string; annotation: string; datasource: string; expr: string }[] {
+  return from.flatMap((d) =>
+    (d.json.annotations.list ?? []).flatMap((a) => {
+      const expr = (a.target as { expr?: unknown } | undefined)?.expr ?? a.expr;
+      if (typeof expr !== "string") return [];
+      return [
+        {
+          dashboard: d.name,
+          annotation: a.name,
+          datasource: a.datasource?.uid ?? "",
+          expr: substitute(expr, { ...defaultVariableValues, ...values }),
+        },
+      ];
+    }),
+  );
+}
+
+/**
  * Every PromQL query with its dashboard and panel title, Grafana variables substituted (pass other
  * values, e.g. a shorter $__rate_interval for a short test run).
  */

@@ -54,6 +54,20 @@ const rules: Record<string, Rule> = {
       });
     }),
 
+  "annotations query the Prometheus variable and show on the graphs": (d) =>
+    (d.json.annotations.list ?? []).flatMap((a) => {
+      const uids = [
+        a.datasource?.uid,
+        (a.target as { datasource?: { uid?: string } } | undefined)?.datasource?.uid,
+      ];
+      return [
+        ...uids
+          .filter((u) => variableRef.exec(u ?? "")?.[1] !== promVariable)
+          .map((u) => `annotation "${a.name}" uses ${u}`),
+        ...(a.enable ? [] : [`annotation "${a.name}" is off`]),
+      ];
+    }),
+
   "rates use $__rate_interval": (d) =>
     panelsOf(d.json).flatMap((p) =>
       ((p.targets ?? []) as Target[])
@@ -193,6 +207,10 @@ describe("dashboard linter", () => {
         (j) => (firstTarget(j).datasource = { type: "prometheus", uid: "kali-prometheus" }),
       ],
       ["rates use $__rate_interval", (j) => (firstTarget(j).expr = "sum(rate(up[5m]))")],
+      [
+        "annotations query the Prometheus variable and show on the graphs",
+        (j) => (j.annotations.list![0]!.datasource = { type: "prometheus", uid: "kali-prometheus" }),
+      ],
       ["every target has a refId, unique in its panel", (j) => delete firstTarget(j).refId],
       ["panel ids are unique", (j) => (first(j).id = 1)],
       [

@@ -10,7 +10,15 @@ import { heartbeatAlert, runbookBaseUrl, type RuleGroup } from "../../definition
 import { apiSlo, logs, recordings } from "../../definitions/thresholds.ts";
 import { startPrometheus, requireBinaries, type HttpServer } from "../../test/support/servers.ts";
 import { dashboards } from "../src/index.ts";
-import { allLokiQueries, allPromQueries, allQueries, panelsOf, substitute } from "../src/queries.ts";
+import {
+  allAnnotationQueries,
+  allLokiQueries,
+  allPromQueries,
+  allQueries,
+  panelsOf,
+  substitute,
+  usesJobMetrics,
+} from "../src/queries.ts";
 import {
   logqlErrors,
   logqlGroupingLabelsWithoutParser,
@@ -23,7 +31,15 @@ import {
 const root = new URL("../..", import.meta.url).pathname;
 const alertLike =
   /\b(?:Api|Host|Backup|DrDrill|Cleanup|Postgres|Mcp|Redis|Scans|Exporter|Prometheus|Alertmanager|Logs|Security|Loki)[A-Z][A-Za-z]+/g;
-const promQueries = allPromQueries();
+// Annotation queries are checked like panel queries (they are PromQL on the same datasource).
+const promQueries = [
+  ...allPromQueries(),
+  ...allAnnotationQueries().map((a) => ({
+    dashboard: a.dashboard,
+    panel: `annotation ${a.annotation}`,
+    expr: a.expr,
+  })),
+];
 const lokiQueries = allLokiQueries();
 const where = (q: { dashboard: string; panel: string; expr: string }) =>
   `${q.dashboard} / "${q.panel}": ${q.expr}`;
@@ -72,6 +88,8 @@ describe("dashboard queries", () => {
     assert.ok(!unknownMetric("kali_agents_scan_duration_seconds_bucket"));
     assert.ok(unknownMetric("kali_agents_active_scans_bucket"), "only histograms have _bucket series");
     assert.throws(() => substitute("rate(x[$unknown])"), /no value for Grafana variable \$unknown/);
+    assert.ok(usesJobMetrics("time() - kali_agents_job_last_success_timestamp_seconds{x}"));
+    assert.ok(!usesJobMetrics("kali_agents_active_scans"));
   });
 
   test("every PromQL expression parses", () => {
