@@ -154,7 +154,7 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
         text("/pagerduty/").includes(alerts.critical.annotations.summary) &&
         smtp.mails.length > 0 &&
         posts("/webhook/heartbeat").length > 0,
-      20_000,
+      60_000,
     );
     await sleep(5_000);
   });
@@ -285,7 +285,7 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
     await waitFor(
       "the unrelated collector alert on Slack",
       () => text("/slack").includes("collector=host"),
-      10_000,
+      30_000,
     );
   });
 });
