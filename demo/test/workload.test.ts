@@ -187,19 +187,22 @@ describe(
     });
 
     test("slow: API requests take the added latency", async () => {
-      await setChaos({ mode: "slow", latencySeconds: 0.4 });
+      await setChaos({ mode: "slow", latencySeconds: 1.5 });
       const started = performance.now();
       assert.equal((await fetch(`${demo.apiUrl}/api/tools`)).status, 200);
-      assert.ok(performance.now() - started >= 400);
+      assert.ok(performance.now() - started >= 1500);
       await setChaos({ mode: "normal" });
       const quick = performance.now();
       await fetch(`${demo.apiUrl}/api/tools`);
-      assert.ok(performance.now() - quick < 400);
+      assert.ok(
+        performance.now() - quick < 1500,
+        "normal again (a loaded machine still answers well under the added latency)",
+      );
     });
 
     test("stuck-scans: nothing finishes and the queue grows; normal releases them", async () => {
       await setChaos({ mode: "stuck-scans" });
-      await new Promise((r) => setTimeout(r, 100)); // finishes already under way land
+      await new Promise((r) => setTimeout(r, 1000)); // finishes already under way land, even on a loaded machine
       const before = await counts();
       const len0 = Number(redis.cli("LLEN", queue));
       await waitFor("the queue to grow", () => Number(redis.cli("LLEN", queue)) >= len0 + 10, 10_000);
