@@ -4,7 +4,18 @@
 // service has a healthcheck (or says why it cannot), state lives in named volumes, secrets are created
 // by secrets-init and documented.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -192,6 +203,52 @@ describe("compose.yaml", () => {
           `${name}: ${k} holds credentials in a URL`,
         );
       }
+    }
+  });
+
+  test("secrets-init's script creates every missing secret once and never overwrites one (run with sh)", () => {
+    const script = commandArgs(services["secrets-init"]!)[0]!;
+    const dir = mkdtempSync(join(tmpdir(), "kali-secrets-init-"));
+    try {
+      // The script runs in /secrets; here in a temporary folder standing for it.
+      const run = () =>
+        spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
+          encoding: "utf8",
+          timeout: 10_000,
+        });
+      mkdirSync(join(dir, "alertmanager"));
+      writeFileSync(join(dir, "alertmanager", "alertmanager_slack_api_url"), "https://hooks.example/kept");
+      const first = run();
+      assert.equal(first.status, 0, first.stderr);
+      const file = (p: string) => readFileSync(join(dir, p), "utf8");
+      const pw = file("postgres/demo_postgres_password");
+      assert.match(pw, /^[A-Za-z0-9]{32}$/);
+      assert.match(file("grafana/grafana_admin_password"), /^[A-Za-z0-9]{32}$/);
+      assert.notEqual(file("grafana/grafana_admin_password"), pw);
+      assert.equal(
+        file("exporter/exporter_database_url"),
+        `postgres://kali_agents:${pw}@postgres:5432/kali_agents`,
+      );
+      assert.equal(file("demo/demo_database_url"), file("exporter/exporter_database_url"));
+      assert.equal(file("exporter/exporter_redis_url"), "redis://redis:6379/0");
+      assert.equal(
+        file("alertmanager/alertmanager_slack_api_url"),
+        "https://hooks.example/kept",
+        "an existing file is kept",
+      );
+      assert.equal(
+        file("alertmanager/alertmanager_pagerduty_routing_key"),
+        "",
+        "receiver secrets start empty",
+      );
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      assert.equal(statSync(join(dir, "grafana")).mode & 0o777, 0o755);
+      const second = run();
+      assert.equal(second.status, 0, second.stderr);
+      assert.equal(second.stdout, "", "a second run creates nothing");
+      assert.equal(file("postgres/demo_postgres_password"), pw);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
