@@ -158,7 +158,7 @@ describe("Prometheus-side alerts on Loki's recordings", { skip: requireBinaries(
     // The test loads the generated file, never a copy.
     assert.deepEqual(
       tests.rule_files,
-      prometheusLogRuleGroups.map((g) => `../rules/generated-prometheus/${g.name}.yml`),
+      prometheusLogRuleGroups.map((g) => `../../prometheus/rules/generated/${g.name}.yml`),
     );
     for (const a of promAlerts) {
       const cases = tests.tests

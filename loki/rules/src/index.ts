@@ -22,8 +22,12 @@ export const prometheusLogRuleGroups: LinkedRuleGroup[] = linkRunbooks(prometheu
 /** Mounted as Loki's rule directory: everything in it must be a tenant's LogQL rules. */
 export const generatedDir = "loki/rules/generated";
 export const lokiRulePath = (group: string): string => `${generatedDir}/${lokiTenant}/${group}.yaml`;
-/** Outside generatedDir: Loki would read a directory in it as another tenant's (LogQL) rules. */
-export const prometheusRuleDir = "loki/rules/generated-prometheus";
+/**
+ * Outside generatedDir (Loki would read a directory in it as another tenant's LogQL rules), and in the
+ * folder prometheus.yml already loads (`rules/generated/*.yml`), so Prometheus evaluates these alerts in
+ * compose and in the end-to-end test with no extra mount.
+ */
+export const prometheusRuleDir = "prometheus/rules/generated";
 export const prometheusRulePath = (group: string): string => `${prometheusRuleDir}/${group}.yml`;
 
 export function outputs(): Record<string, string> {
