@@ -134,11 +134,11 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
   test("holds at most two connections, shared with the scans collector, under concurrent collections", async () => {
     await server.query(readRepoFile("exporter/sql/scans.sql"));
     const { log } = captureLog();
-    const database = new PostgresDatabase(connection(server.url), log);
-    const pgc = postgresCollector.create(
-      { ...connection(server.url), databaseSizeIntervalMs: 0, database },
-      log,
-    );
+    // More collections at once than the exporter ever runs (concurrent scrapes share one collection):
+    // they queue for the two connections, so the wait for a free one gets a generous timeout.
+    const patient = { ...connection(server.url), connectTimeoutMs: 20_000, statementTimeoutMs: 10_000 };
+    const database = new PostgresDatabase(patient, log);
+    const pgc = postgresCollector.create({ ...patient, databaseSizeIntervalMs: 0, database }, log);
     const scans = scansCollector.create(
       { database, table: { schema: "public", table: "scans" }, retentionDays: 90 },
       log,
@@ -157,7 +157,7 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
     })();
     try {
       const runs = [];
-      for (let i = 0; i < 10; i++) runs.push(collectOnce(pgc, log, 5000), collectOnce(scans, log, 5000));
+      for (let i = 0; i < 5; i++) runs.push(collectOnce(pgc, log, 30_000), collectOnce(scans, log, 30_000));
       const outs = await Promise.all(runs);
       assert.ok(
         outs.every((o) => o.ok),
