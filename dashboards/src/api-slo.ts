@@ -17,6 +17,8 @@ import {
   type PanelLink,
 } from "./common.ts";
 
+/** The error status codes as people say them: "5.." is "5xx". */
+const errorClass = apiSlo.errorCodeRegex.replace(/\./g, "x");
 const api = selectors.api;
 const errors = `code=~"${apiSlo.errorCodeRegex}"`;
 /** The error budget as a ratio of requests: 1 - 0.999 = 0.001. */
@@ -46,7 +48,7 @@ export const errorRateStat = () =>
   stat({
     title: "API error rate",
     alerts: ["ApiHighErrorRate"],
-    description: `Share of API responses that were errors (status ${apiSlo.errorCodeRegex}). Red from the error-rate alerting level.`,
+    description: `Share of API responses that were errors (status ${errorClass}). Red from the error-rate alerting level.`,
     unit: "percentunit",
     decimals: 2,
     queries: [prom(`sum(${requests(errors)}) / sum(${requests()})`, "errors")],
@@ -68,7 +70,7 @@ export const budgetLeftStat = () =>
 export const availabilityStat = () =>
   stat({
     title: `Availability (${apiSlo.period}, SLO ${num(apiSlo.target * 100)}%)`,
-    description: `Share of API requests answered without a ${apiSlo.errorCodeRegex} over the SLO period (the error-ratio recording rule over ${apiSlo.period}). Red below the SLO target.`,
+    description: `Share of API requests answered without a ${errorClass} over the SLO period (the error-ratio recording rule over ${apiSlo.period}). Red below the SLO target.`,
     unit: "percentunit",
     decimals: 3,
     queries: [prom(`1 - max(${recordings.apiErrorRatio(apiSlo.period)})`, "availability")],
@@ -95,7 +97,7 @@ const errorRatio = () =>
   timeseries({
     title: "Error ratio",
     alerts: ["ApiHighErrorRate"],
-    description: `Share of responses with status ${apiSlo.errorCodeRegex}. The dashed line is the error-rate alerting level.`,
+    description: `Share of responses with status ${errorClass}. The dashed line is the error-rate alerting level.`,
     unit: "percentunit",
     min: 0,
     queries: [prom(`sum(${requests(errors)}) / sum(${requests()})`, "error ratio")],
@@ -106,7 +108,7 @@ const errorRatio = () =>
 const errorsByRoute = () =>
   timeseries({
     title: "Errors by route",
-    description: `Responses per second with status ${apiSlo.errorCodeRegex}, by route and code.`,
+    description: `Responses per second with status ${errorClass}, by route and code.`,
     unit: "reqps",
     queries: [prom(`sum by (route, code) (${requests(errors)})`, "{{route}} {{code}}")],
     links: [toLogs],

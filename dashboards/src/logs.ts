@@ -27,6 +27,8 @@ import {
   type PanelLink,
 } from "./common.ts";
 
+/** The error status codes as people say them: "5.." is "5xx". */
+const errorClass = apiSlo.errorCodeRegex.replace(/\./g, "x");
 const toApi: PanelLink = { title: "API and SLO", dashboard: "api-slo" };
 const toOverview: PanelLink = { title: "Overview", dashboard: "overview" };
 
@@ -63,7 +65,7 @@ export const errorsByLogger = () =>
 
 const apiErrors = () =>
   timeseries({
-    title: `API responses ${apiSlo.errorCodeRegex} (metrics)`,
+    title: `API responses ${errorClass} (metrics)`,
     description:
       "The API's error responses per second from Prometheus, beside the error logs for the same time range.",
     unit: "reqps",

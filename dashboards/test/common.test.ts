@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Panel } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { LogStream } from "../../definitions/thresholds.ts";
 import {
   histSel,
   logSelector,
@@ -13,7 +14,6 @@ import {
   sel,
   stat,
   timeseries,
-  type LogStream,
   type MetricName,
   type PanelSpec,
 } from "../src/common.ts";
@@ -55,7 +55,7 @@ describe("panel factories", () => {
 
   test("gives refIds A, B, C... and the datasource variable to every query", () => {
     const p = timeseries({ ...ok, queries: [prom("up"), prom("up"), prom("up")] }).build() as Panel;
-    const targets = p.targets as { refId: string; datasource: { uid: string } }[];
+    const targets = p.targets as unknown as { refId: string; datasource: { uid: string } }[];
     assert.deepEqual(
       targets.map((t) => t.refId),
       ["A", "B", "C"],
