@@ -135,15 +135,16 @@ describe(
     // When each request reached the HTTP sink, as first seen by a poll every 100 ms (the sink keeps no
     // clock); the error is below the figures printed.
     const seenAt: number[] = [];
-    const poller = setInterval(() => {
-      while (http && seenAt.length < http.requests.length) seenAt.push(Date.now());
-    }, 100);
+    let poller: NodeJS.Timeout | undefined;
     const received = () => (http?.requests ?? []).map((r, i) => ({ ...r, at: seenAt[i] ?? Date.now() }));
     const sinkBodies = (path: string) => received().filter((r) => r.path.startsWith(path));
     const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 
     before(async () => {
       [http, smtp] = await Promise.all([startHttpSink(), startSmtpSink()]);
+      poller = setInterval(() => {
+        while (seenAt.length < http.requests.length) seenAt.push(Date.now());
+      }, 100);
       [pg, redis] = await Promise.all([
         startPostgres(),
         // A maxmemory, as production sets one: the "memory used of maxmemory" panel divides by it.
