@@ -8,10 +8,11 @@
 //   BENCH_SCANS_SIZES=10000,100000               other sizes; BENCH_SCANS_SCRAPES=15 scrapes per size;
 //   BENCH_WRITE_DOCS=0                           print only
 //
-// The table grows in place (10k, then to 1M, then to 10M) from the exporter's own DDL, with a fixed
-// number of active scans (the partial index's size does not follow the table's) and a steady trickle
-// of newly finished scans between scrapes, as in production. Every size gets a fresh collector, so its
-// first scrape includes the one grouped count at start, reported apart.
+// Each size has its own table, from the exporter's own DDL, with a fixed number of active scans (the
+// partial index's size does not follow the table's) and a steady trickle of newly finished scans
+// between scrapes, as in production. The sizes are scraped in turns, so that the load of a shared
+// machine weighs on all of them alike. Every size gets a fresh collector, so its first scrape includes
+// the one grouped count at start, reported apart.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,7 +22,7 @@ import pgDriver from "pg";
 import { startPostgres, type PostgresServer } from "../test/support/servers.ts";
 import { buildCollectors } from "../exporter/src/collectors/index.ts";
 import { APPLICATION_NAME, PostgresDatabase } from "../exporter/src/collectors/postgres.ts";
-import { scansCollector } from "../exporter/src/collectors/scans.ts";
+import { scansCollector, statements } from "../exporter/src/collectors/scans.ts";
 import { loadConfig } from "../exporter/src/config.ts";
 import { createLogger } from "../exporter/src/log.ts";
 import { Scraper } from "../exporter/src/scrape.ts";
@@ -45,6 +46,8 @@ export interface SizeResult {
   /** The first scrape of a fresh collector: the grouped count at start, then a normal scrape. */
   readonly firstScrapeMs: number;
   readonly scrapeMs: readonly number[];
+  /** Per statement of a steady-state scrape: the plan's scan nodes ("Index Scan using x", ...). */
+  readonly plans: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface ScaleResults {
@@ -62,13 +65,16 @@ export const median = (xs: readonly number[]): number => {
 
 const silent = createLogger({ level: "error", write: () => {} });
 
-/** Adds finished scans numbered from..to-1: one every half second back in time (10M rows: 58 days). */
-async function fill(pg: PostgresServer, from: number, to: number): Promise<void> {
+/** The schema holding the table of one size (each size has its own table, built by the shipped DDL). */
+const schemaOf = (rows: number) => `scale_${rows}`;
+
+/** Adds `rows` finished scans: one every half second back in time (10M rows: 58 days), by chunks. */
+async function fill(pg: PostgresServer, table: string, rows: number): Promise<void> {
   const chunk = 1_000_000;
-  for (let lo = from; lo < to; lo += chunk) {
-    const hi = Math.min(to, lo + chunk);
+  for (let lo = 0; lo < rows; lo += chunk) {
+    const hi = Math.min(rows, lo + chunk);
     await pg.query(
-      `INSERT INTO scans (tool, target, status, created_at, started_at, finished_at)
+      `INSERT INTO ${table} (tool, target, status, created_at, started_at, finished_at)
        SELECT (ARRAY['nmap','nuclei','sqlmap','nikto','gobuster'])[1 + i % 5],
               'host-' || (i % 997) || '.example',
               CASE WHEN i % 10 = 3 THEN 'failed' WHEN i % 50 = 7 THEN 'cancelled' ELSE 'success' END,
@@ -78,17 +84,63 @@ async function fill(pg: PostgresServer, from: number, to: number): Promise<void>
       [lo, hi],
     );
   }
+  // The active scans: a fixed few, whatever the table's size.
+  await pg.query(
+    `INSERT INTO ${table} (tool, target, status, created_at, started_at)
+     SELECT (ARRAY['nmap','nuclei','sqlmap','nikto','gobuster'])[1 + g % 5], 'active',
+            CASE WHEN g <= 50 THEN 'queued' ELSE 'running' END, now() - interval '1 hour',
+            CASE WHEN g <= 50 THEN NULL ELSE now() - g * interval '1 minute' END
+     FROM generate_series(1, 70) g`,
+  );
 }
 
 /** A few scans finish, as between two scrapes in production. */
-async function trickle(pg: PostgresServer, n: number): Promise<void> {
+async function trickle(pg: PostgresServer, table: string, n: number): Promise<void> {
   await pg.query(
-    `INSERT INTO scans (tool, target, status, started_at, finished_at)
+    `INSERT INTO ${table} (tool, target, status, started_at, finished_at)
      SELECT (ARRAY['nmap','nuclei','sqlmap','nikto','gobuster'])[1 + g % 5], 'live', 'success',
             now() - interval '42 seconds', now()
      FROM generate_series(1, $1::int) g`,
     [n],
   );
+}
+
+interface PlanNode {
+  "Node Type": string;
+  "Index Name"?: string;
+  "Relation Name"?: string;
+  Plans?: PlanNode[];
+}
+
+/** The scan nodes of each statement a steady-state scrape runs, as PostgreSQL plans them now. */
+async function plansOf(pg: PostgresServer, table: string): Promise<Record<string, string[]>> {
+  const sql = statements(table);
+  const [w] = await pg.query<{ w: string }>(`SELECT max(finished_at)::text AS w FROM ${table}`);
+  const cases: Record<string, [string, unknown[]]> = {
+    "newly finished": [sql.newlyFinished(">"), [w!.w, 300, 5000]],
+    active: [sql.active, []],
+    "last finished, past retention": [sql.scalars, [90, 10_000]],
+  };
+  const out: Record<string, string[]> = {};
+  for (const [name, [text, params]] of Object.entries(cases)) {
+    const [row] = await pg.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
+      `EXPLAIN (FORMAT JSON) ${text}`,
+      params,
+    );
+    const scans: string[] = [];
+    const walk = (n: PlanNode) => {
+      if (n["Relation Name"] || n["Index Name"])
+        scans.push(
+          n["Index Name"]
+            ? `${n["Node Type"]} using ${n["Index Name"]}`
+            : `${n["Node Type"]} on ${n["Relation Name"]}`,
+        );
+      for (const c of n.Plans ?? []) walk(c);
+    };
+    walk(row!["QUERY PLAN"][0].Plan);
+    out[name] = scans;
+  }
+  return out;
 }
 
 async function timedCollect(collector: ReturnType<typeof scansCollector.create>): Promise<number> {
@@ -104,8 +156,12 @@ async function timedCollect(collector: ReturnType<typeof scansCollector.create>)
 const scansOk = 'kali_agents_exporter_collector_success{collector="scans"} 1';
 
 /** Concurrent scrapes of the whole exporter while pg_stat_activity is sampled for its sessions. */
-async function connectionsUnderLoad(pg: PostgresServer, opts: ScaleOptions) {
-  const config = loadConfig({ DATABASE_URL: pg.url, EXPORTER_COLLECTORS_DISABLED: "host" });
+async function connectionsUnderLoad(pg: PostgresServer, scansTable: string, opts: ScaleOptions) {
+  const config = loadConfig({
+    DATABASE_URL: pg.url,
+    SCANS_TABLE: scansTable,
+    EXPORTER_COLLECTORS_DISABLED: "host",
+  });
   const { exporter, scheduled } = buildCollectors(config, silent);
   const scraper = new Scraper({
     collectors: scheduled,
@@ -178,62 +234,82 @@ export async function measureScansScale(opts: ScaleOptions): Promise<ScaleResult
       autovacuum: "off", // the bench vacuums after each load itself, at a known time
     },
   });
+  const ddl = readFileSync(join(repoRoot, "exporter/sql/scans.sql"), "utf8");
+  const sizes: {
+    rows: number;
+    table: string;
+    loadSeconds: number;
+    database: PostgresDatabase;
+    collector: ReturnType<typeof scansCollector.create>;
+    firstScrapeMs: number;
+    scrapeMs: number[];
+  }[] = [];
   try {
-    await pg.query(readFileSync(join(repoRoot, "exporter/sql/scans.sql"), "utf8"));
-    // The active scans: a fixed few, whatever the table's size.
-    await pg.query(
-      `INSERT INTO scans (tool, target, status, created_at, started_at)
-       SELECT (ARRAY['nmap','nuclei','sqlmap','nikto','gobuster'])[1 + g % 5], 'active',
-              CASE WHEN g <= 50 THEN 'queued' ELSE 'running' END, now() - interval '1 hour',
-              CASE WHEN g <= 50 THEN NULL ELSE now() - g * interval '1 minute' END
-       FROM generate_series(1, 70) g`,
-    );
-    const results: SizeResult[] = [];
-    let have = 0;
     for (const rows of opts.sizes) {
-      opts.log(`filling to ${rows} rows`);
+      opts.log(`filling a table of ${rows} rows`);
+      const schema = schemaOf(rows);
+      const table = `"${schema}"."scans"`;
       const t0 = performance.now();
-      await fill(pg, have, rows);
-      have = rows;
-      await pg.query("VACUUM ANALYZE scans");
-      const loadSeconds = (performance.now() - t0) / 1000;
-      const [size] = await pg.query<{ b: string }>("SELECT pg_total_relation_size('scans') AS b");
+      await pg.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}; ${ddl}`);
+      await fill(pg, table, rows);
+      await pg.query(`VACUUM ANALYZE ${table}`);
       const database = new PostgresDatabase(
         {
           url: pg.url,
           connectTimeoutMs: 5000,
           statementTimeoutMs: 60_000,
           lockTimeoutMs: 1000,
-          idleTimeoutMs: 60_000,
+          idleTimeoutMs: 600_000,
         },
         silent,
       );
       const collector = scansCollector.create(
-        { database, table: { schema: "public", table: "scans" }, retentionDays: 90 },
+        { database, table: { schema, table: "scans" }, retentionDays: 90 },
         silent,
       );
-      try {
-        const firstScrapeMs = await timedCollect(collector);
-        // One unmeasured scrape: the connection and the plans are warm, as in steady state.
-        await trickle(pg, 5);
-        await timedCollect(collector);
-        const scrapeMs: number[] = [];
-        for (let i = 0; i < opts.scrapesPerSize; i++) {
-          await trickle(pg, 5);
-          scrapeMs.push(await timedCollect(collector));
-        }
-        const r = { rows, tableBytes: Number(size!.b), loadSeconds, firstScrapeMs, scrapeMs };
-        opts.log(
-          `${rows} rows: first ${firstScrapeMs.toFixed(1)} ms, median ${median(scrapeMs).toFixed(2)} ms ` +
-            `(min ${Math.min(...scrapeMs).toFixed(2)}, max ${Math.max(...scrapeMs).toFixed(2)})`,
-        );
-        results.push(r);
-      } finally {
-        await database.close();
+      sizes.push({
+        rows,
+        table,
+        loadSeconds: (performance.now() - t0) / 1000,
+        database,
+        collector,
+        firstScrapeMs: await timedCollect(collector),
+        scrapeMs: [],
+      });
+      // One unmeasured scrape: the connection and the plans are warm, as in steady state.
+      await trickle(pg, table, 5);
+      await timedCollect(collector);
+    }
+    // The sizes are measured in turns, in a shuffled order each round, so that the load of a shared
+    // machine falls on every size alike instead of on whichever size ran during a burst.
+    opts.log(`${opts.scrapesPerSize} rounds of one scrape per size`);
+    for (let round = 0; round < opts.scrapesPerSize; round++) {
+      const order = [...sizes].sort(() => Math.random() - 0.5);
+      for (const s of order) {
+        await trickle(pg, s.table, 5);
+        s.scrapeMs.push(await timedCollect(s.collector));
       }
     }
+    const results: SizeResult[] = [];
+    for (const s of sizes) {
+      const [size] = await pg.query<{ b: string }>(`SELECT pg_total_relation_size('${s.table}') AS b`);
+      results.push({
+        rows: s.rows,
+        tableBytes: Number(size!.b),
+        loadSeconds: s.loadSeconds,
+        firstScrapeMs: s.firstScrapeMs,
+        scrapeMs: s.scrapeMs,
+        plans: await plansOf(pg, s.table),
+      });
+      opts.log(
+        `${s.rows} rows: first ${s.firstScrapeMs.toFixed(1)} ms, median ${median(s.scrapeMs).toFixed(2)} ms ` +
+          `(min ${Math.min(...s.scrapeMs).toFixed(2)}, max ${Math.max(...s.scrapeMs).toFixed(2)})`,
+      );
+    }
+    for (const s of sizes) await s.database.close();
+    const largest = opts.sizes[opts.sizes.length - 1]!;
     opts.log(`connections under ${opts.concurrentScrapes} concurrent scrapes x ${opts.rounds}`);
-    const connections = await connectionsUnderLoad(pg, opts);
+    const connections = await connectionsUnderLoad(pg, `${schemaOf(largest)}.scans`, opts);
     return {
       date: new Date().toISOString(),
       machine: { nproc: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", loadAtStart },
@@ -241,6 +317,7 @@ export async function measureScansScale(opts: ScaleOptions): Promise<ScaleResult
       connections,
     };
   } finally {
+    for (const s of sizes) await s.database.close().catch(() => {});
     await pg.cleanup();
   }
 }
@@ -271,8 +348,8 @@ export function renderSection(r: ScaleResults, command: string): string {
     "",
     `Produced by \`${command}\` (bench/scans-scale.ts) on ${r.date.slice(0, 10)} at ${r.date.slice(11, 16)} UTC.`,
     `Machine: ${r.machine.nproc} CPUs (${r.machine.cpuModel}), load average ${r.machine.loadAtStart.toFixed(1)} at the start: it is shared with other engineers' test runs, so absolute times are noisy; the ratios are taken within one run.`,
-    "A throwaway PostgreSQL 15 (test/support/servers.ts) holds the scans table made by `exporter/sql/scans.sql`, grown in place to each size with `generate_series` (finished scans, one every half second back in time, so none is past the 90-day retention) and vacuumed; 70 scans are active at every size (50 queued, 20 running) and 5 scans finish before each measured scrape.",
-    `Each size gets a fresh collector; after one unmeasured warm-up scrape, ${base.scrapeMs.length} scrapes are timed (\`collect()\` of the scans collector, from the call to its return).`,
+    "A throwaway PostgreSQL 15 (test/support/servers.ts) holds one scans table per size, each made by `exporter/sql/scans.sql` and filled with `generate_series` (finished scans, one every half second back in time, so none is past the 90-day retention), then vacuumed; 70 scans are active in each (50 queued, 20 running) and 5 scans finish before each measured scrape.",
+    `Each size has its own collector; after its first scrape and one unmeasured warm-up scrape, ${base.scrapeMs.length} rounds time one scrape of every size each, in a shuffled order (\`collect()\` of the scans collector, from the call to its return), so that bursts of load on the shared machine fall on all sizes alike.`,
     "",
     "| rows | table and indexes | scrape median (ms) | min (ms) | max (ms) | median vs the smallest | first scrape, with the count at start (ms) |",
     "| --- | --- | --- | --- | --- | --- | --- |",
@@ -281,6 +358,12 @@ export function renderSection(r: ScaleResults, command: string): string {
     `**Target: ${fmtRows(last.rows)} rows within 2x of ${fmtRows(base.rows)}: ${ratio.toFixed(2)}x, ${ratio <= 2 ? "met" : "NOT met"}.** ` +
       "A scrape runs the same three statements at every size, each through an index: the newly finished rows since the watermark less the overlap window (a short range of the `finished_at` index), the active scans (the partial index on queued and running), and one statement with `max(finished_at)` (one probe at the end of the `finished_at` index) and the rows past retention (a range of that index, counted up to 10000).",
     "The first scrape of a fresh exporter also counts the finished scans once (one grouped count, the only full pass over the table, in the same snapshot as the starting watermark); its time grows with the table, and at 10M rows it runs outside the scrape deadline if needed: the scans collector reports failure for the scrapes it overlaps, then counts from the result (docs/database.md).",
+    "",
+    `Plans at ${fmtRows(last.rows)} rows (\`EXPLAIN\` of each statement, its scan nodes): ` +
+      Object.entries(last.plans)
+        .map(([name, nodes]) => `${name}: ${nodes.map((n) => `\`${n}\``).join(", ")}`)
+        .join("; ") +
+      ".",
     "",
     `**Connections:** the whole exporter (postgres and scans collectors, one shared pool) under ${r.connections.rounds} rounds of ${r.connections.concurrent} concurrent scrapes held at most **${r.connections.max}** PostgreSQL connections (target: at most 2), counted in \`pg_stat_activity\` by \`application_name = '${APPLICATION_NAME}'\` over ${r.connections.samples} samples.`,
   ].join("\n");

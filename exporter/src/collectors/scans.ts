@@ -69,7 +69,8 @@ const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join("
 
 // The status lists are written as literals, not parameters: only then can the planner prove that the
 // query's condition implies the partial index's predicate and use the index.
-function statements(table: string) {
+/** The statements of the scans collector for a quoted table name (exported for the benchmark's EXPLAIN). */
+export function statements(table: string) {
   const active = inList(ACTIVE_STATUSES);
   const final = inList(FINAL_STATUSES);
   return {
