@@ -173,6 +173,53 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
     }
   });
 
+  test("statements given up at the deadline keep their slot: never more than two server sessions", async () => {
+    // Regression: abandoned statements used to have their socket destroyed at the deadline, freeing the
+    // pool slot while the server still ran them (a backend waiting on a lock does not notice), so the
+    // next collections opened more sessions than the pool's two.
+    await server.query(readRepoFile("exporter/sql/scans.sql"));
+    const { log } = captureLog();
+    const slow = { ...connection(server.url), lockTimeoutMs: 2000, statementTimeoutMs: 3000 };
+    const database = new PostgresDatabase(slow, log);
+    const scans = scansCollector.create(
+      { database, table: { schema: "public", table: "scans" }, retentionDays: 90 },
+      log,
+    );
+    assert.ok((await collectOnce(scans, log)).ok);
+    const holder = new pg.Client({ connectionString: server.url });
+    await holder.connect();
+    const sessions = async () =>
+      Number(
+        (
+          await server.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",
+            [APPLICATION_NAME],
+          )
+        )[0]!.n,
+      );
+    let max = 0;
+    try {
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE scans IN ACCESS EXCLUSIVE MODE");
+      for (let i = 0; i < 6; i++) {
+        const out = await collectOnce(scans, log, 150);
+        assert.equal(out.ok, false);
+        max = Math.max(max, await sessions());
+      }
+      assert.ok(max >= 1);
+      assert.ok(max <= 2, `${max} server sessions`);
+    } finally {
+      await holder.end();
+    }
+    // Once the lock is gone the collector works again on the same pool.
+    await waitFor(
+      "the scans collector to succeed",
+      async () => (await collectOnce(scans, log, 3000)).ok,
+      15_000,
+    );
+    await database.close();
+  });
+
   test("the least-privilege role of exporter/sql/monitoring-role.sql is enough for every query", async () => {
     await server.query(readRepoFile("exporter/sql/scans.sql"));
     await server.query(readRepoFile("exporter/sql/monitoring-role.sql"));

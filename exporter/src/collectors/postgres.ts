@@ -180,9 +180,17 @@ export class PostgresDatabase {
         query_timeout: opts.queryTimeoutMs,
         ...(name ? { name } : {}),
       } as pg.QueryConfig;
-      const res = await raceAbort(client.query<R>(config), ctx.signal, "querying PostgreSQL");
+      const running = client.query<R>(config);
+      inFlight = running;
+      const res = await raceAbort(running, ctx.signal, "querying PostgreSQL");
       return res.rows;
     };
+    let inFlight: Promise<unknown> | undefined;
+    const settled = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     let destroy = false;
     try {
       const out = await fn(query);
@@ -194,7 +202,13 @@ export class PostgresDatabase {
       destroy = !(e instanceof pg.DatabaseError);
       throw this.failed(e);
     } finally {
-      client.release(destroy || undefined);
+      if (ctx.signal.aborted && inFlight) {
+        // Given up at the deadline with a statement still running: the connection keeps its pool slot
+        // until the statement ends (the server's statement_timeout, or the client's read timeout just
+        // after it). Destroying the socket at once would free the slot while the server still runs the
+        // statement in its backend, and the next scrape's new connection would make three sessions.
+        void settled(inFlight).then((err) => client.release(err === undefined ? undefined : true));
+      } else client.release(destroy || undefined);
     }
   }
 
