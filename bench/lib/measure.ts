@@ -3,7 +3,7 @@
 import type { Environment, Target, TargetName } from "./environment.ts";
 import { goExporters, startHeapFlags } from "./environment.ts";
 import { connectionsByRole, countSince, logOffset, settleLog } from "./pglog.ts";
-import { cpuSeconds, pauseTree, rssBytes } from "./processes.ts";
+import { cpuSeconds, memoryOf, pauseTree, rssBytes } from "./processes.ts";
 import { quantile } from "./stats.ts";
 import { sampleValue, scrape, countSeries } from "./scrape.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
@@ -182,6 +182,9 @@ export interface MemoryRun {
   /** RSS after each thousand scrapes (index 0: after the first thousand, or fewer in smoke mode). */
   rssSamples: { scrapes: number; rss: number }[];
   rssAtEnd: number;
+  /** Anonymous RSS (what the process allocated, without the binary's shared code pages). */
+  anonAtStart: number;
+  anonAtEnd: number;
   scrapes: number;
   cpuPerScrape: number;
 }
@@ -199,7 +202,7 @@ export async function memoryRun(
   try {
     const pid = target.child.pid;
     if (fresh) await sleep(500); // let start-up work (first collection timers, JIT) settle before the baseline
-    const rssAtStart = rssBytes(pid);
+    const { rss: rssAtStart, anon: anonAtStart } = memoryOf(pid);
     const every = Math.max(1, Math.min(1000, Math.floor(scrapes / 10)));
     const samples: MemoryRun["rssSamples"] = [];
     const cpu0 = cpuSeconds(pid);
@@ -209,12 +212,15 @@ export async function memoryRun(
       if (i % every === 0) samples.push({ scrapes: i, rss: rssBytes(pid) });
     }
     const cpuPerScrape = (cpuSeconds(pid) - cpu0) / scrapes;
+    const end = memoryOf(pid);
     return {
       label,
       nodeFlags: nodeFlags ?? startHeapFlags(),
       rssAtStart,
       rssSamples: samples,
-      rssAtEnd: rssBytes(pid),
+      rssAtEnd: end.rss,
+      anonAtStart,
+      anonAtEnd: end.anon,
       scrapes,
       cpuPerScrape,
     };
@@ -323,7 +329,7 @@ export interface Results {
   latency: LatencyRun[];
   concurrency: ConcurrencyRun[][];
   memory: MemoryRun[];
-  rss: Record<TargetName, { atStart: number; atEnd: number; scrapes: number }>;
+  rss: Record<TargetName, { atStart: number; atEnd: number; anonAtEnd: number; scrapes: number }>;
   hung: HungRun[];
 }
 
@@ -367,7 +373,12 @@ export async function measureAll(
   const rss = Object.fromEntries(
     allTargets.map((n) => [
       n,
-      { atStart: rssStart[n] as number, atEnd: rssBytes(env.targets[n].child.pid), scrapes: served[n] },
+      {
+        atStart: rssStart[n] as number,
+        atEnd: rssBytes(env.targets[n].child.pid),
+        anonAtEnd: memoryOf(env.targets[n].child.pid).anon,
+        scrapes: served[n],
+      },
     ]),
   ) as Results["rss"];
 

@@ -123,10 +123,22 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident set size in bytes, from /proc/<pid>/status. */
 export function rssBytes(pid: number): number {
+  return memoryOf(pid).rss;
+}
+
+/**
+ * RSS and its anonymous part (heap, stacks, malloc: what the process itself allocated), in bytes. The
+ * rest is mostly file-backed pages of the executable and libraries, shared with every other process
+ * running the same binary: a large share of a Node.js process's RSS is the node binary's own code.
+ */
+export function memoryOf(pid: number): { rss: number; anon: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
+  const kb = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
+    if (!m) throw new Error(`no ${field} for pid ${pid}`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kb("VmRSS"), anon: kb("RssAnon") };
 }
 
 /** The pids of every descendant of `pid` (children, their children, ...), from /proc. */

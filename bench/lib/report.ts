@@ -167,7 +167,7 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
 
   // ---------------------------------------------------------------- memory
   out.push(
-    `\n### Memory\n\nA fresh instance of ours scraped ${r.options.memoryScrapes} times in a row (RSS from \`/proc/<pid>/status\`), with the node flags of \`npm start\` and without them. Growth is from the RSS after start (500 ms after it answered its first scrape) to the RSS after the last scrape; "after warm-up" is growth from the first sample (after ${r.memory[0]?.rssSamples[0]?.scrapes ?? "?"} scrapes).\n`,
+    `\n### Memory\n\nA fresh instance of ours scraped ${r.options.memoryScrapes} times in a row (RSS from \`/proc/<pid>/status\`), with the node flags of \`npm start\` and without them. Anonymous RSS (\`RssAnon\`) is what the process allocated itself; the rest of a Node.js process's RSS is mostly the node binary's code pages, shared between processes. Growth is from the RSS after start (500 ms after it answered its first scrape) to the RSS after the last scrape; "after warm-up" is growth from the first sample (after ${r.memory[0]?.rssSamples[0]?.scrapes ?? "?"} scrapes).\n`,
   );
   out.push(
     table(
@@ -179,6 +179,7 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
         "growth",
         "growth after warm-up",
         "peak sample MB",
+        "anonymous RSS start → end MB",
         "CPU ms per scrape",
       ],
       r.memory.map((m) => {
@@ -192,6 +193,7 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
           `${fmt(((m.rssAtEnd - m.rssAtStart) / m.rssAtStart) * 100, 2)}%`,
           `${fmt(((m.rssAtEnd - first) / first) * 100, 2)}%`,
           fmt(mb(peak)),
+          `${fmt(mb(m.anonAtStart))} → ${fmt(mb(m.anonAtEnd))}`,
           fmt(m.cpuPerScrape * 1000),
         ];
       }),
@@ -200,11 +202,18 @@ export function renderTables(r: Results): { markdown: string; verdicts: Verdict[
   out.push("\nAll four exporters over the whole run (the instances measured above aside):\n");
   out.push(
     table(
-      ["exporter", "RSS after start MB", "RSS at the end MB", "scrapes served"],
+      [
+        "exporter",
+        "RSS after start MB",
+        "RSS at the end MB",
+        "anonymous RSS at the end MB",
+        "scrapes served",
+      ],
       allTargets.map((n) => [
         label[n],
         fmt(mb(r.rss[n].atStart)),
         fmt(mb(r.rss[n].atEnd)),
+        fmt(mb(r.rss[n].anonAtEnd)),
         String(r.rss[n].scrapes),
       ]),
     ),
