@@ -20,8 +20,8 @@
 // p95 over 100 runs, no child process. It never blocks the event loop, keeps the upstream counters as
 // counters (Prometheus computes the rates), and honours the host root. So every figure below is read
 // from /proc and statfs(); uname fields come from /proc/sys/kernel/* and Node's os module (the uname
-// syscall), not from si.osInfo(). systeminformation stays the dependency to reach for where a figure
-// has no cheap /proc source.
+// syscall), not from si.osInfo(). With nothing left for it to do, systeminformation is not a
+// dependency; it is the library to reach for if a figure ever has no cheap /proc source.
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
