@@ -1,0 +1,145 @@
+// The ops CLI: `npm run ops -- <command> [options]`. Wiring only (config, logger, signals, exit
+// status); the jobs live in their own modules. Exit status 0 on success, 1 on failure with one error
+// line on stderr, 2 on a usage or configuration error.
+import { createLogger } from "../../exporter/src/log.ts";
+import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
+import { commands, isCommand, runJob, type Command, type JobArgs } from "./jobs.ts";
+import { runScheduler, type ScheduledJob } from "./schedule.ts";
+
+const usage = `usage: npm run ops -- <command> [options]
+  backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention
+  verify [--file F]              restore the newest backup (or F) into a scratch database and check it
+  restore --target DB [--file F] [--force]
+                                 restore the newest backup (or F) into DB; a non-empty DB only with --force
+  dr-drill                       backup, restore into a scratch database, check, time it (the RTO)
+  cleanup                        old scans (batched), rotated logs, stale cache keys
+  report [--until ISO] [--days N]
+                                 weekly performance report into OPS_REPORT_DIR
+  schedule                       run the jobs on their OPS_SCHEDULE_* times until SIGTERM`;
+
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]): { command: Command | "schedule"; args: JobArgs } {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h") throw new UsageError("no command given");
+  if (command !== "schedule" && !isCommand(command))
+    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (!a.startsWith("--")) throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
+    const [k, inline] = a.slice(2).split("=", 2) as [string, string | undefined];
+    if (k === "force") flags.set(k, true);
+    else {
+      const v = inline ?? rest[++i];
+      if (v === undefined) throw new UsageError(`--${k} needs a value`);
+      flags.set(k, v);
+    }
+  }
+  const allowed: Record<string, string[]> = {
+    backup: [],
+    verify: ["file"],
+    restore: ["target", "file", "force"],
+    "dr-drill": [],
+    cleanup: [],
+    report: ["until", "days"],
+    schedule: [],
+  };
+  for (const k of flags.keys())
+    if (!allowed[command]!.includes(k)) throw new UsageError(`${command} does not take --${k}`);
+  const str = (k: string) => (typeof flags.get(k) === "string" ? (flags.get(k) as string) : undefined);
+  const args: { -readonly [K in keyof JobArgs]: JobArgs[K] } = {};
+  if (str("file")) args.file = str("file");
+  if (command === "restore") {
+    const target = str("target");
+    if (!target) throw new UsageError("restore needs --target <database>");
+    args.restore = { target, from: str("file"), force: flags.get("force") === true };
+  }
+  if (command === "report") {
+    const until = str("until");
+    const days = str("days");
+    const u = until ? new Date(until) : undefined;
+    if (u && Number.isNaN(u.getTime()))
+      throw new UsageError(`--until ${JSON.stringify(until)} is not a date`);
+    if (days !== undefined && !/^[1-9]\d*$/.test(days))
+      throw new UsageError(`--days ${JSON.stringify(days)} is not a whole number above 0`);
+    args.report = { until: u, days: days ? Number(days) : undefined };
+  }
+  return { command: command as Command | "schedule", args };
+}
+
+function scheduledJobs(config: Config): ScheduledJob[] {
+  const table: [Command, Config[keyof Config]][] = [
+    ["backup", config.scheduleBackup],
+    ["verify", config.scheduleVerify],
+    ["cleanup", config.scheduleCleanup],
+    ["dr-drill", config.scheduleDrDrill],
+    ["report", config.scheduleReport],
+  ];
+  return table.flatMap(([name, s]) => (s ? [{ name, schedule: s as ScheduledJob["schedule"] }] : []));
+}
+
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  let config: Config;
+  try {
+    parsed = parseArgs(argv);
+    config = loadConfig(env);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`ops: ${e.message}\n${usage}\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`ops: configuration error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const redact = redactor(config);
+  const log = createLogger({ level: config.logLevel, logger: "ops", redact });
+
+  if (parsed.command === "schedule") {
+    const jobs = scheduledJobs(config);
+    const stop = new AbortController();
+    const onSignal = (sig: string) => {
+      log.info("stopping after the running job, if any", { signal: sig });
+      stop.abort();
+    };
+    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", () => onSignal("SIGINT"));
+    log.info("scheduler started", { jobs: jobs.map((j) => `${j.name}: ${j.schedule.text}`) });
+    await runScheduler({
+      jobs,
+      signal: stop.signal,
+      run: (name) => runJob(config, log, name as Command),
+      onPlan: (name, at) => log.info("next run planned", { job: name, at: at.toISOString() }),
+    });
+    log.info("scheduler stopped");
+    return 0;
+  }
+
+  const result = await runJob(config, log, parsed.command, parsed.args);
+  if (!result.ok) {
+    process.stderr.write(
+      redact(`ops ${parsed.command}: ${result.error?.message ?? "failed"}`).replace(/[\r\n]+/g, " ") + "\n",
+    );
+    return 1;
+  }
+  return 0;
+}
+
+// Run when executed, not when imported by a test.
+if (process.argv[1] && /ops\/src\/cli\.(ts|js)$/.test(process.argv[1])) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      process.stderr.write(`ops: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+export { commands };

@@ -1,0 +1,361 @@
+// The ops jobs' one door for configuration: the only ops module that reads process.env. The same
+// approach as the exporter's (exporter/src/config.ts): one row per variable with its default, its
+// description and the parser that validates it; `*_FILE` variants for secrets (Docker secrets); an
+// empty variable counts as unset; a bad value is one line naming the variable. The shared names
+// (DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, REDIS_CACHE_PREFIX, SCAN_QUEUE_KEYS)
+// mean the same as for the exporter, so one .env serves both.
+import { readFileSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import { parseSchedule, type Schedule } from "./schedule.ts";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message.replace(/[\r\n]+/g, " "));
+    this.name = "ConfigError";
+  }
+}
+
+class Invalid extends Error {}
+
+interface Variable<T> {
+  readonly env: string;
+  readonly default?: string;
+  readonly description: string;
+  readonly secret?: boolean;
+  readonly file?: boolean;
+  readonly parse: (raw: string) => T;
+}
+type WithDefault<T> = Variable<T> & { readonly default: string };
+type Optional<T> = Variable<T> & { readonly default?: undefined };
+const withDefault = <T>(v: WithDefault<T>): WithDefault<T> => v;
+const optional = <T>(v: Optional<T>): Optional<T> => v;
+
+const show = (raw: string) => JSON.stringify(raw);
+
+function integer(min: number) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim())) throw new Invalid(`${show(raw)} is not an integer`);
+    const n = Number(raw);
+    if (n < min) throw new Invalid(`${show(raw)} must be at least ${min}`);
+    return n;
+  };
+}
+
+function positiveSeconds(raw: string): number {
+  const n = /^(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n <= 0) throw new Invalid(`${show(raw)} is not a number of seconds above 0`);
+  return n;
+}
+
+function absolutePath(raw: string): string {
+  if (!isAbsolute(raw)) throw new Invalid(`${show(raw)} is not an absolute path`);
+  return raw;
+}
+
+function url(protocols: readonly string[], secret: boolean) {
+  return (raw: string): string => {
+    let u: URL | undefined;
+    try {
+      u = new URL(raw);
+    } catch {
+      u = undefined;
+    }
+    // A secret URL is never echoed, not even in an error.
+    const shown = secret ? "the value" : show(raw);
+    const what = protocols.map((p) => `${p}//`).join(" or ");
+    if (!u || !protocols.includes(u.protocol)) throw new Invalid(`${shown} is not a ${what} URL`);
+    if (!u.hostname && !u.searchParams.get("host")) throw new Invalid(`${shown} has no host`);
+    return raw;
+  };
+}
+
+export interface TableName {
+  readonly schema: string;
+  readonly table: string;
+}
+function tableName(raw: string): TableName {
+  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
+  const parts = raw.split(".");
+  if (parts.length > 2 || !parts.every((p) => ident.test(p)))
+    throw new Invalid(`${show(raw)} is not [schema.]table with lowercase identifiers`);
+  return parts.length === 2
+    ? { schema: parts[0]!, table: parts[1]! }
+    : { schema: "public", table: parts[0]! };
+}
+
+function list(raw: string): string[] {
+  const items = raw.split(",").map((s) => s.trim());
+  if (items.some((s) => s === "")) throw new Invalid(`${show(raw)} has an empty item (a stray comma)`);
+  return items;
+}
+
+function cachePrefix(raw: string): string {
+  // An empty prefix would make the cache cleanup walk (and judge) every key of the database.
+  if (raw.length < 2 || /[*?[\]\\]/.test(raw))
+    throw new Invalid(`${show(raw)} must be at least 2 characters without glob characters (* ? [ ] \\)`);
+  return raw;
+}
+
+function schedule(raw: string): Schedule | undefined {
+  if (raw === "off") return undefined;
+  try {
+    return parseSchedule(raw);
+  } catch (e) {
+    throw new Invalid((e as Error).message);
+  }
+}
+
+function identifier(raw: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(raw))
+    throw new Invalid(`${show(raw)} is not a lowercase identifier of at most 40 characters`);
+  return raw;
+}
+
+export const variables = {
+  databaseUrl: optional({
+    env: "DATABASE_URL",
+    description:
+      "PostgreSQL URL of the application database (`postgres://user:password@host:5432/db`). Needed by backup, verify, restore, dr-drill, cleanup and report. The role needs CREATEDB for verify, restore and dr-drill (they create scratch databases).",
+    secret: true,
+    file: true,
+    parse: url(["postgres:", "postgresql:"], true),
+  }),
+  adminDatabase: withDefault({
+    env: "OPS_ADMIN_DATABASE",
+    default: "postgres",
+    description:
+      "Database the jobs connect to when they create or drop a database (never the one being dropped).",
+    parse: identifier,
+  }),
+  pgBinDir: optional({
+    env: "OPS_PG_BIN_DIR",
+    description:
+      "Directory of `pg_dump`, `pg_restore` of the server's major version (e.g. `/usr/lib/postgresql/16/bin`). Unset: found on PATH.",
+    parse: absolutePath,
+  }),
+  backupDir: withDefault({
+    env: "OPS_BACKUP_DIR",
+    default: "/var/backups/kali-agents",
+    description: "Where backups (`*.dump`, `.sha256` and `.json` beside each) are written.",
+    parse: absolutePath,
+  }),
+  backupRetentionDays: withDefault({
+    env: "OPS_BACKUP_RETENTION_DAYS",
+    default: "30",
+    description: "Backups older than this are deleted after a successful backup; the newest good one never.",
+    parse: integer(1),
+  }),
+  textfileDir: withDefault({
+    env: "OPS_TEXTFILE_DIR",
+    default: "/var/lib/kali-agents/textfile",
+    description:
+      "Where each job writes `<job>.prom` (the exporter's EXPORTER_TEXTFILE_DIR reads the same folder).",
+    parse: absolutePath,
+  }),
+  scansTable: withDefault({
+    env: "SCANS_TABLE",
+    default: "public.scans",
+    description: "The application's scans table, `schema.table` or `table`.",
+    parse: tableName,
+  }),
+  scansRetentionDays: withDefault({
+    env: "SCANS_RETENTION_DAYS",
+    default: "90",
+    description: "Cleanup deletes scans that finished more than this many days ago.",
+    parse: integer(1),
+  }),
+  cleanupBatchSize: withDefault({
+    env: "OPS_CLEANUP_BATCH_SIZE",
+    default: "5000",
+    description: "Rows deleted per statement: each batch is its own short transaction.",
+    parse: integer(1),
+  }),
+  cleanupTimeBudgetSeconds: withDefault({
+    env: "OPS_CLEANUP_TIME_BUDGET_SECONDS",
+    default: "600",
+    description:
+      "Cleanup stops starting new batches after this long; the rest waits for the next run (not a failure).",
+    parse: positiveSeconds,
+  }),
+  logDir: optional({
+    env: "OPS_LOG_DIR",
+    description:
+      "Folder of the application's rotated log files (`*.log.*`, e.g. `app.log.1`, `app.log.2026-11-01.gz`). Unset: log cleanup is skipped.",
+    parse: absolutePath,
+  }),
+  logRetentionDays: withDefault({
+    env: "OPS_LOG_RETENTION_DAYS",
+    default: "30",
+    description: "Rotated log files not modified for this many days are deleted. Live `*.log` files never.",
+    parse: integer(1),
+  }),
+  redisUrl: optional({
+    env: "REDIS_URL",
+    description: "Redis URL (`redis://:password@host:6379/0`). Unset: cache cleanup is skipped.",
+    secret: true,
+    file: true,
+    parse: url(["redis:", "rediss:"], true),
+  }),
+  redisCachePrefix: withDefault({
+    env: "REDIS_CACHE_PREFIX",
+    default: "kali:cache:",
+    description: "Prefix of the application's cache keys: the only keys cache cleanup may delete.",
+    parse: cachePrefix,
+  }),
+  scanQueueKeys: withDefault({
+    env: "SCAN_QUEUE_KEYS",
+    default: "kali:scans:queue",
+    description: "Redis keys of the scan queues: never deleted, even under the cache prefix.",
+    parse: list,
+  }),
+  redisCacheMaxIdleSeconds: withDefault({
+    env: "OPS_REDIS_CACHE_MAX_IDLE_SECONDS",
+    default: String(7 * 24 * 3600),
+    description:
+      "A cache key (under the prefix) not read or written for this long is deleted; so is one without a TTL.",
+    parse: positiveSeconds,
+  }),
+  prometheusUrl: withDefault({
+    env: "PROMETHEUS_URL",
+    default: "http://prometheus:9090",
+    description: "Prometheus the weekly report queries (HTTP API).",
+    parse: url(["http:", "https:"], false),
+  }),
+  reportDir: withDefault({
+    env: "OPS_REPORT_DIR",
+    default: "/var/lib/kali-agents/reports",
+    description: "Where the weekly report writes `report-<date>.json` and `.md`.",
+    parse: absolutePath,
+  }),
+  logLevel: withDefault({
+    env: "OPS_LOG_LEVEL",
+    default: "info",
+    description: "Lowest level logged: `debug`, `info`, `warn` or `error`.",
+    parse: (raw: string) => {
+      if (!["debug", "info", "warn", "error"].includes(raw))
+        throw new Invalid(`${show(raw)} is not one of debug, info, warn, error`);
+      return raw as "debug" | "info" | "warn" | "error";
+    },
+  }),
+  scheduleBackup: withDefault({
+    env: "OPS_SCHEDULE_BACKUP",
+    default: "0 2 * * *",
+    description:
+      "When `schedule` runs backup: cron `minute hour day-of-month month day-of-week`, UTC; `off` to never.",
+    parse: schedule,
+  }),
+  scheduleVerify: withDefault({
+    env: "OPS_SCHEDULE_VERIFY",
+    default: "0 3 * * *",
+    description: "When `schedule` runs verify (cron, UTC, or `off`).",
+    parse: schedule,
+  }),
+  scheduleCleanup: withDefault({
+    env: "OPS_SCHEDULE_CLEANUP",
+    default: "0 4 * * *",
+    description: "When `schedule` runs cleanup (cron, UTC, or `off`).",
+    parse: schedule,
+  }),
+  scheduleDrDrill: withDefault({
+    env: "OPS_SCHEDULE_DR_DRILL",
+    default: "30 4 1 * *",
+    description: "When `schedule` runs dr-drill (cron, UTC, or `off`): monthly by default.",
+    parse: schedule,
+  }),
+  scheduleReport: withDefault({
+    env: "OPS_SCHEDULE_REPORT",
+    default: "0 6 * * 1",
+    description: "When `schedule` runs the weekly report (cron, UTC, or `off`): Mondays 06:00.",
+    parse: schedule,
+  }),
+} as const;
+
+type Vars = typeof variables;
+export type Config = {
+  readonly [K in keyof Vars]: Vars[K] extends WithDefault<infer T>
+    ? T
+    : Vars[K] extends Optional<infer T>
+      ? T | undefined
+      : never;
+};
+
+function readSecretFile(envName: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${envName}: cannot read ${path}: ${(e as Error).message}`);
+  }
+  text = text.replace(/\r?\n$/, "");
+  if (text === "") throw new ConfigError(`${envName}: ${path} is empty`);
+  return text;
+}
+
+/** Validates the configuration; throws ConfigError (one line) at the first bad value. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(variables) as [string, Variable<unknown>][]) {
+    const direct = env[v.env] === "" ? undefined : env[v.env];
+    const viaFile = v.file && env[`${v.env}_FILE`] ? env[`${v.env}_FILE`] : undefined;
+    if (direct !== undefined && viaFile !== undefined)
+      throw new ConfigError(`${v.env}: both ${v.env} and ${v.env}_FILE are set; set only one`);
+    const text = direct ?? (viaFile !== undefined ? readSecretFile(`${v.env}_FILE`, viaFile) : undefined);
+    const from = viaFile !== undefined && direct === undefined ? ` (read from ${v.env}_FILE ${viaFile})` : "";
+    const raw = text ?? v.default;
+    if (raw === undefined) {
+      out[key] = undefined;
+      continue;
+    }
+    try {
+      out[key] = v.parse(raw);
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      throw new ConfigError(`${v.env}${text === undefined ? " (default)" : from}: ${e.message}`);
+    }
+  }
+  return Object.freeze(out) as Config;
+}
+
+/** The variable a job needs, or a ConfigError naming it. */
+export function required<K extends keyof Config>(
+  config: Config,
+  key: K,
+  job: string,
+): NonNullable<Config[K]> {
+  const value = config[key];
+  if (value === undefined || value === null)
+    throw new ConfigError(
+      `${variables[key].env} is not set (${job} needs it; or set ${variables[key].env}_FILE)`,
+    );
+  return value as NonNullable<Config[K]>;
+}
+
+export const REDACTED = "[REDACTED]";
+
+/** Replaces the secrets of `config` (whole values and URL passwords) and any URL password in a text. */
+export function redactor(config: Config): (text: string) => string {
+  const secrets = new Set<string>();
+  for (const key of ["databaseUrl", "redisUrl"] as const) {
+    const value = config[key];
+    if (!value) continue;
+    secrets.add(value);
+    try {
+      const u = new URL(value);
+      if (u.password) {
+        secrets.add(u.password);
+        secrets.add(decodeURIComponent(u.password));
+      }
+    } catch {
+      // validated already
+    }
+  }
+  const forms = [...secrets]
+    .filter((s) => s.length >= 4)
+    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
+    .sort((a, b) => b.length - a.length);
+  return (text: string) => {
+    let out = text;
+    for (const s of forms) out = out.split(s).join(REDACTED);
+    return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@\s"/]+@/gi, `$1${REDACTED}@`);
+  };
+}

@@ -1,0 +1,138 @@
+// One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics.ts
+// jobNames) and what it does. `runJob` times a job, writes its textfile metrics whatever the outcome,
+// and logs one line.
+import type { JobName } from "../../definitions/metrics.ts";
+import type { Logger } from "../../exporter/src/log.ts";
+import { backup } from "./backup.ts";
+import { cleanup } from "./cleanup.ts";
+import type { Config } from "./config.ts";
+import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
+import { weeklyReport, type ReportOptions } from "./report.ts";
+import { drDrill, restore, verify, type RestoreOptions } from "./restore.ts";
+
+export interface JobArgs {
+  readonly file?: string;
+  readonly restore?: RestoreOptions;
+  readonly report?: ReportOptions;
+}
+
+type Values = JobResult["values"];
+interface Outcome {
+  readonly summary: unknown;
+  readonly values?: Values;
+}
+
+export const commands = {
+  backup: {
+    job: "backup",
+    run: async (c: Config, l: Logger): Promise<Outcome> => {
+      const b = await backup(c, l);
+      return {
+        summary: { file: b.file, size_bytes: b.manifest.sizeBytes, deleted: b.deleted },
+        values: {
+          kali_agents_backup_last_size_bytes: [{ labels: { kind: "postgres" }, value: b.manifest.sizeBytes }],
+        },
+      };
+    },
+  },
+  verify: {
+    job: "verify",
+    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
+      const v = await verify(c, l, a.file);
+      return { summary: v, values: { kali_agents_backup_verification_success: [{ value: 1 }] } };
+    },
+    // A failed verification is a measured 0, not a missing figure.
+    onFailure: { kali_agents_backup_verification_success: [{ value: 0 }] } as Values,
+  },
+  restore: {
+    job: "restore",
+    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
+      if (!a.restore) throw new Error("restore needs --target <database>");
+      return { summary: await restore(c, l, a.restore) };
+    },
+  },
+  "dr-drill": {
+    job: "dr_drill",
+    run: async (c: Config, l: Logger): Promise<Outcome> => {
+      const d = await drDrill(c, l);
+      return {
+        summary: d,
+        values: { kali_agents_dr_drill_restore_duration_seconds: [{ value: d.restoreSeconds }] },
+      };
+    },
+  },
+  cleanup: {
+    job: "cleanup",
+    run: async (c: Config, l: Logger): Promise<Outcome> => {
+      const o = await cleanup(c, l);
+      return {
+        summary: o,
+        values: {
+          kali_agents_cleanup_deleted_rows: [
+            { labels: { table: c.scansTable.table }, value: o.scansDeleted },
+          ],
+        },
+      };
+    },
+  },
+  report: {
+    job: "report",
+    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
+      const r = await weeklyReport(c, l, a.report);
+      return { summary: { json: r.json, markdown: r.markdown } };
+    },
+  },
+} as const satisfies Record<
+  string,
+  {
+    job: JobName;
+    run: (c: Config, l: Logger, a: JobArgs) => Promise<Outcome>;
+    onFailure?: Values;
+  }
+>;
+export type Command = keyof typeof commands;
+export const isCommand = (s: string): s is Command => Object.hasOwn(commands, s);
+
+export interface JobRun {
+  readonly ok: boolean;
+  readonly summary?: unknown;
+  readonly error?: Error;
+  readonly metricsFile: string;
+}
+
+export async function runJob(
+  config: Config,
+  log: Logger,
+  command: Command,
+  args: JobArgs = {},
+): Promise<JobRun> {
+  const spec = commands[command];
+  const jlog = log.child(spec.job);
+  const startedAt = Date.now();
+  let ok = false;
+  let summary: unknown;
+  let values: Values;
+  let error: Error | undefined;
+  jlog.info("job started", { job: spec.job });
+  try {
+    const o = await spec.run(config, jlog, args);
+    ok = true;
+    summary = o.summary;
+    values = o.values;
+  } catch (e) {
+    error = e instanceof Error ? e : new Error(String(e));
+    values = "onFailure" in spec ? spec.onFailure : undefined;
+  }
+  const finishedAt = Date.now();
+  const metricsFile = await writeJobMetrics(config.textfileDir, {
+    job: spec.job,
+    ok,
+    startedAt,
+    finishedAt,
+    values,
+  });
+  const duration = (finishedAt - startedAt) / 1000;
+  if (ok) jlog.info("job succeeded", { job: spec.job, duration_seconds: duration });
+  else jlog.error("job failed", { job: spec.job, duration_seconds: duration, error: error?.message });
+  return { ok, summary, error, metricsFile };
+}

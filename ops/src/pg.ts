@@ -1,0 +1,111 @@
+// PostgreSQL plumbing shared by the jobs: client connections, the libpq environment for pg_dump and
+// pg_restore (the password goes in PGPASSWORD, never on a command line that `ps` shows), and running
+// those tools with their error output kept for the one-line error.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import pg from "pg";
+
+/** A connection URL for another database on the same server. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+export const databaseOf = (url: string): string =>
+  decodeURIComponent(new URL(url).pathname.slice(1)) || "postgres";
+
+export async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  // An error on an idle client (server restart) must not crash the process; the next query fails.
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await connect(url);
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/** libpq variables for a URL: the tools get the database name as an argument, the rest here. */
+function libpqEnv(url: string): Record<string, string> {
+  const u = new URL(url);
+  const env: Record<string, string> = {
+    PGHOST: u.searchParams.get("host") ?? u.hostname.replace(/^\[|\]$/g, ""),
+    PGPORT: u.port || "5432",
+    PGUSER: decodeURIComponent(u.username || "postgres"),
+  };
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
+  const sslmode = u.searchParams.get("sslmode");
+  if (sslmode) env.PGSSLMODE = sslmode;
+  return env;
+}
+
+export type PgTool = "pg_dump" | "pg_restore";
+export const toolPath = (binDir: string | undefined, tool: PgTool) => (binDir ? join(binDir, tool) : tool);
+
+/**
+ * Runs pg_dump or pg_restore against `url`'s server with `args` (the database is passed as
+ * --dbname=<name>, or not at all when `database` is undefined). Resolves with stdout; rejects with
+ * the tool's last error lines.
+ */
+export function runPgTool(
+  binDir: string | undefined,
+  tool: PgTool,
+  url: string,
+  args: string[],
+  database: string | undefined,
+  signal?: AbortSignal,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const full = [...(database !== undefined ? [`--dbname=${database}`] : []), "--no-password", ...args];
+    const child = spawn(toolPath(binDir, tool), full, {
+      env: { ...process.env, ...libpqEnv(url), PGCONNECT_TIMEOUT: "10" },
+      stdio: ["ignore", "pipe", "pipe"],
+      signal,
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (err.length > 16_384) err = err.slice(-16_384);
+    });
+    child.on("error", (e) =>
+      reject(new Error(`cannot run ${tool} (${e.message}); set OPS_PG_BIN_DIR to the folder holding it`)),
+    );
+    child.on("close", (code, sig) => {
+      if (code === 0) return resolve(out);
+      const lines = err
+        .trim()
+        .split("\n")
+        .filter((l) => l.trim() !== "");
+      const tail = lines.slice(-2).join(" / ") || "no error output";
+      reject(new Error(`${tool} exited with ${code ?? sig}: ${tail}`));
+    });
+  });
+}
+
+/** Row counts of every user table (schema.table -> rows), read in the client's current transaction. */
+export async function tableCounts(c: pg.Client): Promise<Record<string, number>> {
+  const tables = await c.query<{ schemaname: string; tablename: string }>(
+    `SELECT schemaname, tablename FROM pg_tables
+      WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg_temp%'
+      ORDER BY 1, 2`,
+  );
+  const out: Record<string, number> = {};
+  for (const t of tables.rows) {
+    const r = await c.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${quoteIdent(t.schemaname)}.${quoteIdent(t.tablename)}`,
+    );
+    out[`${t.schemaname}.${t.tablename}`] = Number(r.rows[0]!.n);
+  }
+  return out;
+}
