@@ -365,7 +365,7 @@ export function renderSection(r: ScaleResults, command: string): string {
         .join("; ") +
       ".",
     "",
-    `**Connections:** the whole exporter (postgres and scans collectors, one shared pool) under ${r.connections.rounds} rounds of ${r.connections.concurrent} concurrent scrapes held at most **${r.connections.max}** PostgreSQL connections (target: at most 2), counted in \`pg_stat_activity\` by \`application_name = '${APPLICATION_NAME}'\` over ${r.connections.samples} samples.`,
+    `**Connections:** the whole exporter (postgres and scans collectors, one shared pool) under ${r.connections.rounds} rounds of ${r.connections.concurrent} concurrent scrapes held at most **${r.connections.max}** PostgreSQL connections (target: at most 2), counted in \`pg_stat_activity\` (sessions and any parallel workers) by \`application_name = '${APPLICATION_NAME}'\` over ${r.connections.samples} samples.`,
   ].join("\n");
 }
 
