@@ -65,7 +65,11 @@ export function runPgTool(
   signal?: AbortSignal,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const full = [...(database !== undefined ? [`--dbname=${database}`] : []), "--no-password", ...args];
+    // --version must stand alone; everything else never waits for a password prompt.
+    const full =
+      args[0] === "--version"
+        ? args
+        : [...(database !== undefined ? [`--dbname=${database}`] : []), "--no-password", ...args];
     const child = spawn(toolPath(binDir, tool), full, {
       env: { ...process.env, ...libpqEnv(url), PGCONNECT_TIMEOUT: "10" },
       stdio: ["ignore", "pipe", "pipe"],
