@@ -65,7 +65,7 @@ describe(
     });
     after(async () => {
       await Promise.all([pgs?.cleanup(), redis?.cleanup()]);
-      if (dirs) rmSync(dirs.root, { recursive: true, force: true });
+      if (dirs) rmSync(dirs.root!, { recursive: true, force: true });
     });
 
     const oldScans = async () =>
