@@ -74,7 +74,8 @@ export function statements(table: string) {
   const active = inList(ACTIVE_STATUSES);
   const final = inList(FINAL_STATUSES);
   return {
-    watermark: `SELECT max(finished_at)::text AS w FROM ${table} WHERE finished_at IS NOT NULL`,
+    watermark: `SELECT max(finished_at)::text AS w, extract(epoch FROM max(finished_at)) * 1000 AS wms
+      FROM ${table} WHERE finished_at IS NOT NULL`,
     totals: `SELECT tool, status, count(*) AS n FROM ${table}
       WHERE status IN (${final}) AND finished_at <= $1::timestamptz GROUP BY tool, status`,
     windowIds: `SELECT id::text AS id, extract(epoch FROM finished_at) * 1000 AS f FROM ${table}
@@ -172,17 +173,16 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
           // The count would otherwise run as a parallel scan, each worker a backend of its own: the
           // exporter keeps to its two, slower but bounded (measured: 4 backends at 3M rows without this).
           await query("SET LOCAL max_parallel_workers_per_gather = 0");
-          const [w] = await query<{ w: string | null }>(sql.watermark);
+          const [w] = await query<{ w: string | null; wms: string | null }>(sql.watermark);
           const watermark = w?.w ?? undefined;
           const counts: Counts = new Map();
           const seen = new Map<string, number>();
-          let watermarkMs = -Infinity;
+          const watermarkMs = w?.wms == null ? -Infinity : num(w.wms);
           if (watermark !== undefined) {
             const totals = await query<{ tool: string; status: string; n: string }>(sql.totals, [watermark]);
             for (const r of totals) addCount(counts, String(r.tool), String(r.status), num(r.n));
             const ids = await query<{ id: string; f: string }>(sql.windowIds, [watermark, o.overlapSeconds]);
             for (const r of ids) seen.set(r.id, num(r.f));
-            watermarkMs = Math.max(...ids.map((r) => num(r.f)), -Infinity);
           }
           await query("COMMIT");
           log.info("scans counters start from the table's current totals", {
