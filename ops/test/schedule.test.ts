@@ -1,0 +1,183 @@
+// The scheduler: next run times (table-driven, UTC), bad schedules named, a due job run, one job at a
+// time, and the CLI's `schedule` stopping on SIGTERM.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { waitFor } from "../../test/support/servers.ts";
+import { loadConfig } from "../src/config.ts";
+import { nextRun, parseSchedule, runScheduler } from "../src/schedule.ts";
+import { repoRoot } from "./support.ts";
+
+describe("schedule: next run", () => {
+  const cases: { name: string; cron: string; after: string; want: string }[] = [
+    {
+      name: "daily 02:00, before it",
+      cron: "0 2 * * *",
+      after: "2026-11-27T01:59:30Z",
+      want: "2026-11-27T02:00:00.000Z",
+    },
+    {
+      name: "daily 02:00, exactly at it: strictly after",
+      cron: "0 2 * * *",
+      after: "2026-11-27T02:00:00Z",
+      want: "2026-11-28T02:00:00.000Z",
+    },
+    {
+      name: "daily 02:00, across a month end",
+      cron: "0 2 * * *",
+      after: "2026-11-30T03:00:00Z",
+      want: "2026-12-01T02:00:00.000Z",
+    },
+    {
+      name: "daily 02:00, across a year end",
+      cron: "0 2 * * *",
+      after: "2026-12-31T23:00:00Z",
+      want: "2027-01-01T02:00:00.000Z",
+    },
+    {
+      name: "weekly Monday 06:00 from a Friday",
+      cron: "0 6 * * 1",
+      after: "2026-11-27T12:00:00Z",
+      want: "2026-11-30T06:00:00.000Z",
+    },
+    {
+      name: "Sunday written 7",
+      cron: "0 0 * * 7",
+      after: "2026-11-27T12:00:00Z",
+      want: "2026-11-29T00:00:00.000Z",
+    },
+    {
+      name: "monthly on the 1st",
+      cron: "30 4 1 * *",
+      after: "2026-11-27T12:00:00Z",
+      want: "2026-12-01T04:30:00.000Z",
+    },
+    {
+      name: "every 15 minutes",
+      cron: "*/15 * * * *",
+      after: "2026-11-27T12:07:00Z",
+      want: "2026-11-27T12:15:00.000Z",
+    },
+    {
+      name: "list and range of hours",
+      cron: "0 1,13-14 * * *",
+      after: "2026-11-27T13:30:00Z",
+      want: "2026-11-27T14:00:00.000Z",
+    },
+    {
+      name: "31st skips short months",
+      cron: "0 0 31 * *",
+      after: "2026-11-01T00:00:00Z",
+      want: "2026-12-31T00:00:00.000Z",
+    },
+    {
+      name: "29 February",
+      cron: "0 0 29 2 *",
+      after: "2026-03-01T00:00:00Z",
+      want: "2028-02-29T00:00:00.000Z",
+    },
+    {
+      name: "day-of-month OR day-of-week when both are set",
+      cron: "0 0 15 * 1",
+      after: "2026-11-27T00:00:00Z",
+      want: "2026-11-30T00:00:00.000Z",
+    },
+    {
+      name: "seconds of `after` are dropped",
+      cron: "* * * * *",
+      after: "2026-11-27T12:00:59.900Z",
+      want: "2026-11-27T12:01:00.000Z",
+    },
+  ];
+  for (const c of cases)
+    test(c.name, () => {
+      assert.equal(nextRun(parseSchedule(c.cron), new Date(c.after)).toISOString(), c.want);
+    });
+
+  const bad: [string, RegExp][] = [
+    ["0 2 * *", /not a cron schedule of 5 fields/],
+    ["60 2 * * *", /minute field "60" is outside 0-59/],
+    ["0 24 * * *", /hour field "24" is outside 0-23/],
+    ["0 2 0 * *", /day-of-month field "0" is outside 1-31/],
+    ["0 2 * * mon", /day-of-week field "mon" is not/],
+    ["*/0 * * * *", /step below 1/],
+  ];
+  for (const [cron, want] of bad)
+    test(`rejects ${JSON.stringify(cron)}`, () => assert.throws(() => parseSchedule(cron), want));
+
+  test("configuration names the variable of a bad schedule; `off` disables a job", () => {
+    assert.throws(
+      () => loadConfig({ OPS_SCHEDULE_BACKUP: "25 * * * * *" }),
+      /^ConfigError: OPS_SCHEDULE_BACKUP: "25 \* \* \* \* \*" is not a cron schedule/,
+    );
+    assert.equal(loadConfig({ OPS_SCHEDULE_REPORT: "off" }).scheduleReport, undefined);
+    assert.equal(loadConfig({}).scheduleBackup?.text, "0 2 * * *");
+  });
+});
+
+describe("schedule: running", () => {
+  test("runs a job when it is due, one job at a time, and stops when aborted", async () => {
+    // A clock 300 ms before a minute boundary, so an every-minute job comes due at once.
+    const realNow = Date.now();
+    const shift = 60_000 - (realNow % 60_000) - 300;
+    const now = () => new Date(Date.now() + shift);
+    const every = parseSchedule("* * * * *");
+    const stop = new AbortController();
+    const ran: string[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    const done = runScheduler({
+      jobs: [
+        { name: "a", schedule: every },
+        { name: "b", schedule: every },
+        { name: "never", schedule: parseSchedule("0 0 1 1 *") },
+      ],
+      now,
+      signal: stop.signal,
+      run: async (name) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 50));
+        ran.push(name);
+        running--;
+      },
+    });
+    await waitFor("both due jobs to run", () => ran.length >= 2, 5000, 20);
+    stop.abort();
+    await done;
+    assert.deepEqual([...ran].sort(), ["a", "b"]);
+    assert.equal(maxRunning, 1, "never two jobs at once");
+  });
+
+  test("`npm run ops -- schedule` logs its plan and exits 0 on SIGTERM", async () => {
+    const child = spawn(
+      join(repoRoot, "node_modules/.bin/tsx"),
+      [join(repoRoot, "ops/src/cli.ts"), "schedule"],
+      {
+        env: { ...process.env, OPS_SCHEDULE_REPORT: "off" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    await waitFor(
+      "the scheduler's plan",
+      () => out.split("\n").filter((l) => l.includes("next run planned")).length === 4,
+      20_000,
+    );
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    const events = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      events.filter((e) => e.msg === "next run planned").map((e) => e.job),
+      ["backup", "verify", "cleanup", "dr-drill"],
+    );
+    assert.equal(events.at(-1)?.msg, "scheduler stopped");
+    assert.equal(events[0]?.logger, "ops");
+  });
+});
