@@ -1,0 +1,200 @@
+// The weekly report against a real Prometheus holding data we wrote (backfilled with `promtool tsdb
+// create-blocks-from openmetrics`, so every figure is known exactly) and a real PostgreSQL with scans.
+// Two consecutive periods (one day each, `--days 1`, to keep the data small): the second report shows
+// the first as its previous period.
+import assert from "node:assert/strict";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { jobs } from "../../definitions/thresholds.ts";
+import {
+  requireBinaries,
+  run,
+  startPostgres,
+  startPrometheus,
+  type HttpServer,
+  type PostgresServer,
+} from "../../test/support/servers.ts";
+import type { Config } from "../src/config.ts";
+import { runJob } from "../src/jobs.ts";
+import type { Report } from "../src/report.ts";
+import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
+
+const STEP = 300; // seconds between samples
+const DAY = 86_400;
+
+/** Per-step increments (counters) or values (gauges) in period 1 (older) and period 2 (newer). */
+interface Series {
+  name: string;
+  labels: Record<string, string>;
+  kind: "counter" | "gauge";
+  p1: number;
+  p2: number;
+  /** Gauge overrides at given offsets before the end (seconds). */
+  spikes?: Record<number, number>;
+}
+
+const api = { job: jobs.api };
+const exp = { job: jobs.exporter, instance: "exporter:9839" };
+const series: Series[] = [
+  { name: "http_request_duration_seconds_count", labels: api, kind: "counter", p1: 10, p2: 10 },
+  { name: "http_request_duration_seconds_sum", labels: api, kind: "counter", p1: 3, p2: 2 },
+  ...(
+    [
+      ["0.1", 2, 5],
+      ["0.25", 5, 9],
+      ["0.5", 9, 10],
+      ["1", 10, 10],
+      ["+Inf", 10, 10],
+    ] as const
+  ).map(([le, p1, p2]): Series => ({
+    name: "http_request_duration_seconds_bucket",
+    labels: { ...api, le },
+    kind: "counter",
+    p1,
+    p2,
+  })),
+  { name: "http_requests_total", labels: { ...api, code: "200" }, kind: "counter", p1: 19, p2: 9 },
+  { name: "http_requests_total", labels: { ...api, code: "500" }, kind: "counter", p1: 1, p2: 1 },
+  {
+    name: "node_cpu_seconds_total",
+    labels: { ...exp, cpu: "0", mode: "idle" },
+    kind: "counter",
+    p1: 150,
+    p2: 225,
+  },
+  {
+    name: "node_cpu_seconds_total",
+    labels: { ...exp, cpu: "0", mode: "user" },
+    kind: "counter",
+    p1: 150,
+    p2: 75,
+  },
+  { name: "node_memory_MemTotal_bytes", labels: exp, kind: "gauge", p1: 4e9, p2: 4e9 },
+  { name: "node_memory_MemAvailable_bytes", labels: exp, kind: "gauge", p1: 2e9, p2: 3e9 },
+  {
+    name: "kali_agents_active_scans",
+    labels: { ...exp, tool: "nmap", status: "running" },
+    kind: "gauge",
+    p1: 2,
+    p2: 3,
+    spikes: { [6 * 3600]: 9, [DAY + 6 * 3600]: 5 },
+  },
+];
+
+function openMetrics(end: number): string {
+  const start = end - 2 * DAY - 3600;
+  let out = "";
+  for (const s of series) {
+    const labels = Object.entries(s.labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(",");
+    // Counters start high, so that increase() never extrapolates towards zero.
+    let value = s.kind === "counter" ? 1_000_000 * s.p1 : 0;
+    for (let t = start; t <= end; t += STEP) {
+      const p = t <= end - DAY ? s.p1 : s.p2;
+      if (s.kind === "counter") value += p;
+      else value = s.spikes?.[end - t] ?? p;
+      out += `${s.name}{${labels}} ${value} ${t}\n`;
+    }
+  }
+  return out + "# EOF\n";
+}
+
+describe("weekly report", { skip: requireBinaries("postgres", "initdb", "prometheus", "promtool") }, () => {
+  let pgs: PostgresServer;
+  let prom: HttpServer;
+  let config: Config;
+  let dirs: Record<string, string>;
+  // A 5-minute boundary ten minutes ago: the newest data lies in the past, before Prometheus' head.
+  const end = Math.floor(Date.now() / 1000 / STEP) * STEP - 600;
+  const { log } = quietLogger();
+
+  before(async () => {
+    [pgs, prom] = await Promise.all([startPostgres(), startPrometheus("global:\n  scrape_interval: 1m\n")]);
+    await prom.stop();
+    const input = join(prom.dir, "backfill.om");
+    writeFileSync(input, openMetrics(end));
+    const r = run("promtool", [
+      "tsdb",
+      "create-blocks-from",
+      "openmetrics",
+      "-q",
+      input,
+      join(prom.dir, "data"),
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    await prom.restart();
+
+    await pgs.query(scansDdl);
+    // Period 2: 4 successes of 60 s and 1 failure of 160 s; period 1: 2 successes of 100 s; and one
+    // older and one still running, outside both.
+    const scan = (status: string, finishedAgo: number, seconds: number) =>
+      pgs.query(
+        `INSERT INTO scans (tool, target, status, started_at, finished_at)
+         VALUES ('nmap', 't', $1, to_timestamp($2::float8 - $3), to_timestamp($2::float8))`,
+        [status, end - finishedAgo, seconds],
+      );
+    for (let i = 0; i < 4; i++) await scan("success", 3600 + i, 60);
+    await scan("failed", 7200, 160);
+    await scan("success", DAY + 3600, 100);
+    await scan("success", DAY + 7200, 100);
+    await scan("success", 3 * DAY, 100);
+    await pgs.query(
+      `INSERT INTO scans (tool, target, status, started_at) VALUES ('nmap', 't', 'running', now())`,
+    );
+    ({ config, dirs } = opsConfig({ DATABASE_URL: pgs.url, PROMETHEUS_URL: prom.url }));
+  });
+  after(async () => {
+    await Promise.all([pgs?.cleanup(), prom?.cleanup()]);
+    if (dirs) rmSync(dirs.root!, { recursive: true, force: true });
+  });
+
+  test("figures from PostgreSQL and Prometheus, JSON and Markdown, trend against the previous period", async () => {
+    const first = await runJob(config, log, "report", {
+      report: { until: new Date((end - DAY) * 1000), days: 1 },
+    });
+    assert.equal(first.ok, true, first.error?.message);
+    const second = await runJob(config, log, "report", { report: { until: new Date(end * 1000), days: 1 } });
+    assert.equal(second.ok, true, second.error?.message);
+
+    const { json, markdown } = second.summary as { json: string; markdown: string };
+    const r = JSON.parse(readFileSync(json, "utf8")) as Report;
+    const close = (got: number | null, want: number, tolerance = 1e-9) =>
+      assert.ok(got !== null && Math.abs(got - want) <= tolerance, `${got} is not ${want}`);
+    assert.deepEqual(r.scans, { total: 5, successful: 4, failed: 1, avg_duration_seconds: 80 });
+    close(r.performance.avg_response_time_seconds, 0.2);
+    close(r.performance.p95_response_time_seconds, 0.375);
+    close(r.performance.error_rate, 0.1);
+    close(r.resources.avg_cpu_ratio, 0.25);
+    // The sample on the periods' boundary belongs to both windows: 1 of 289 points is period 1's.
+    close(r.resources.avg_memory_ratio, 0.25, 0.002);
+    assert.equal(r.resources.peak_concurrent_scans, 9);
+
+    const p = r.previous!.report;
+    assert.equal(r.previous?.file.endsWith(".json"), true);
+    assert.deepEqual(p.scans, { total: 2, successful: 2, failed: 0, avg_duration_seconds: 100 });
+    close(p.performance.avg_response_time_seconds, 0.3);
+    close(p.performance.p95_response_time_seconds, 0.75);
+    close(p.performance.error_rate, 0.05);
+    close(p.resources.avg_cpu_ratio, 0.5);
+    assert.equal(p.resources.peak_concurrent_scans, 5);
+
+    const md = readFileSync(markdown, "utf8");
+    assert.match(md, /\| Scans finished \| 5 \| 2 \| \+150\.0% \|/);
+    assert.match(md, /\| p95 API response time \| 375\.0 ms \| 750\.0 ms \| -50\.0% \|/);
+    assert.match(md, /\| API error rate \(5xx\) \| 10\.00% \| 5\.00% \| \+100\.0% \|/);
+    assert.match(md, /\| Peak concurrent scans \| 9 \| 5 \| \+80\.0% \|/);
+
+    const { families, skipped } = await publishedFrom(dirs.textfile!);
+    assert.deepEqual(skipped, []);
+    assert.equal(valueOf(families, "kali_agents_job_last_run_success", { job: "report" }), 1);
+  });
+
+  test("an unreachable Prometheus fails the report with one line naming it", async () => {
+    const { config: c } = opsConfig({ DATABASE_URL: pgs.url, PROMETHEUS_URL: "http://127.0.0.1:9" });
+    const r = await runJob(c, log, "report");
+    assert.equal(r.ok, false);
+    assert.match(r.error!.message, /^Prometheus at http:\/\/127\.0\.0\.1:9 is not reachable/);
+  });
+});
