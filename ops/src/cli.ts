@@ -1,6 +1,9 @@
 // The ops CLI: `npm run ops -- <command> [options]`. Wiring only (config, logger, signals, exit
 // status); the jobs live in their own modules. Exit status 0 on success, 1 on failure with one error
 // line on stderr, 2 on a usage or configuration error.
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createLogger } from "../../exporter/src/log.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
 import { commands, isCommand, runJob, type Command, type JobArgs } from "./jobs.ts";
@@ -18,6 +21,9 @@ const usage = `usage: npm run ops -- <command> [options]
   schedule                       run the jobs on their OPS_SCHEDULE_* times until SIGTERM`;
 
 class UsageError extends Error {}
+
+/** Touched every 30 s by `schedule`; compose's healthcheck wants it younger than two minutes. */
+export const heartbeatFile = join(tmpdir(), "kali-ops-scheduler.alive");
 
 function parseArgs(argv: string[]): { command: Command | "schedule"; args: JobArgs } {
   const [command, ...rest] = argv;
@@ -112,12 +118,17 @@ export async function main(
     process.once("SIGTERM", () => onSignal("SIGTERM"));
     process.once("SIGINT", () => onSignal("SIGINT"));
     log.info("scheduler started", { jobs: jobs.map((j) => `${j.name}: ${j.schedule.text}`) });
+    // The container's healthcheck reads this file's age: the scheduler has no HTTP port to probe.
+    const beat = () => writeFile(heartbeatFile, new Date().toISOString() + "\n").catch(() => undefined);
+    void beat();
+    const heartbeat = setInterval(beat, 30_000);
     await runScheduler({
       jobs,
       signal: stop.signal,
       run: (name) => runJob(config, log, name as Command),
       onPlan: (name, at) => log.info("next run planned", { job: name, at: at.toISOString() }),
     });
+    clearInterval(heartbeat);
     log.info("scheduler stopped");
     return 0;
   }
