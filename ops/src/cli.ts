@@ -125,7 +125,12 @@ export async function main(
     await runScheduler({
       jobs,
       signal: stop.signal,
-      run: (name) => runJob(config, log, name as Command),
+      // runJob reports a job's own failure; what escapes it (the metrics file could not be written) is
+      // logged here, and the scheduler carries on with the next job.
+      run: (name) =>
+        runJob(config, log, name as Command).catch((e: unknown) =>
+          log.error("job could not record its result", { job: name, error: e }),
+        ),
       onPlan: (name, at) => log.info("next run planned", { job: name, at: at.toISOString() }),
     });
     clearInterval(heartbeat);

@@ -1,0 +1,116 @@
+// The ops configuration: one-line errors naming the variable, *_FILE secrets, redaction, and the
+// configuration table of docs/operations/maintenance.md kept equal to the code.
+import assert from "node:assert/strict";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { tempDir } from "../../test/support/servers.ts";
+import { ConfigError, loadConfig, redactor, REDACTED, variables } from "../src/config.ts";
+import { repoRoot } from "./support.ts";
+
+describe("ops configuration", () => {
+  const dir = tempDir("ops-config");
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("defaults", () => {
+    const c = loadConfig({});
+    assert.equal(c.backupRetentionDays, 30);
+    assert.equal(c.scansRetentionDays, 90);
+    assert.equal(c.cleanupBatchSize, 5000);
+    assert.deepEqual(c.scansTable, { schema: "public", table: "scans" });
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(c.scheduleReport?.text, "0 6 * * 1");
+  });
+
+  const bad: { name: string; env: Record<string, string>; want: string | RegExp }[] = [
+    {
+      name: "retention not a number",
+      env: { OPS_BACKUP_RETENTION_DAYS: "a month" },
+      want: 'OPS_BACKUP_RETENTION_DAYS: "a month" is not an integer',
+    },
+    {
+      name: "retention zero",
+      env: { SCANS_RETENTION_DAYS: "0" },
+      want: 'SCANS_RETENTION_DAYS: "0" must be at least 1',
+    },
+    {
+      name: "relative backup folder",
+      env: { OPS_BACKUP_DIR: "backups" },
+      want: 'OPS_BACKUP_DIR: "backups" is not an absolute path',
+    },
+    {
+      name: "cache prefix that matches everything",
+      env: { REDIS_CACHE_PREFIX: "*" },
+      want: /^REDIS_CACHE_PREFIX: "\*" must be at least 2 characters/,
+    },
+    {
+      name: "table with capitals",
+      env: { SCANS_TABLE: "Scans" },
+      want: /^SCANS_TABLE: "Scans" is not \[schema\.\]table/,
+    },
+    {
+      name: "Prometheus URL without scheme",
+      env: { PROMETHEUS_URL: "prometheus:9090" },
+      want: /^PROMETHEUS_URL: "prometheus:9090" is not a http:\/\/ or https:\/\/ URL/,
+    },
+    {
+      name: "secret URL is never echoed",
+      env: { DATABASE_URL: "mysql://u:hunter22@h/db" },
+      want: "DATABASE_URL: the value is not a postgres:// or postgresql:// URL",
+    },
+    {
+      name: "both a variable and its _FILE",
+      env: { DATABASE_URL: "postgres://h/db", DATABASE_URL_FILE: "/x" },
+      want: "DATABASE_URL: both DATABASE_URL and DATABASE_URL_FILE are set; set only one",
+    },
+    {
+      name: "_FILE that cannot be read",
+      env: { REDIS_URL_FILE: "/nonexistent/redis_url" },
+      want: /^REDIS_URL_FILE: cannot read \/nonexistent\/redis_url: ENOENT/,
+    },
+    {
+      name: "bad schedule",
+      env: { OPS_SCHEDULE_VERIFY: "0 3 * *" },
+      want: /^OPS_SCHEDULE_VERIFY: "0 3 \* \*" is not a cron schedule of 5 fields/,
+    },
+  ];
+  for (const c of bad)
+    test(`rejects: ${c.name}`, () => {
+      assert.throws(
+        () => loadConfig(c.env),
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError);
+          assert.ok(!e.message.includes("\n"));
+          assert.ok(!e.message.includes("hunter22"));
+          if (typeof c.want === "string") assert.equal(e.message, c.want);
+          else assert.match(e.message, c.want);
+          return true;
+        },
+      );
+    });
+
+  test("secrets from *_FILE (trailing newline dropped) are redacted in any text", () => {
+    const file = join(dir, "ops_database_url");
+    writeFileSync(file, "postgres://ops:s3cret-pw@db:5432/kali\n");
+    const c = loadConfig({ DATABASE_URL_FILE: file });
+    assert.equal(c.databaseUrl, "postgres://ops:s3cret-pw@db:5432/kali");
+    const redact = redactor(c);
+    assert.equal(redact("failed: s3cret-pw"), `failed: ${REDACTED}`);
+    assert.equal(redact("redis://u:other@r:6379"), `redis://u:${REDACTED}@r:6379`);
+    writeFileSync(file, "\n");
+    assert.throws(() => loadConfig({ DATABASE_URL_FILE: file }), /DATABASE_URL_FILE: .* is empty/);
+  });
+
+  test("docs/operations/maintenance.md lists every variable with its default and meaning", () => {
+    const doc = readFileSync(join(repoRoot, "docs/operations/maintenance.md"), "utf8");
+    for (const v of Object.values(variables) as {
+      env: string;
+      default?: string;
+      description: string;
+      file?: boolean;
+    }[]) {
+      const row = `| \`${v.env}\`${v.file ? ` (or \`${v.env}_FILE\`)` : ""} | ${v.default === undefined ? "unset" : `\`${v.default}\``} | ${v.description} |`;
+      assert.ok(doc.includes(row), `docs/operations/maintenance.md lacks the row: ${row}`);
+    }
+  });
+});
