@@ -1,10 +1,13 @@
 // The scheduler: next run times (table-driven, UTC), bad schedules named, a due job run, one job at a
 // time, and the CLI's `schedule` stopping on SIGTERM.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { parse } from "yaml";
 import { waitFor } from "../../test/support/servers.ts";
+import { heartbeatFile } from "../src/cli.ts";
 import { loadConfig } from "../src/config.ts";
 import { nextRun, parseSchedule, runScheduler } from "../src/schedule.ts";
 import { repoRoot } from "./support.ts";
@@ -151,6 +154,7 @@ describe("schedule: running", () => {
   });
 
   test("`npm run ops -- schedule` logs its plan and exits 0 on SIGTERM", async () => {
+    const started = Date.now() - 1000;
     const child = spawn(
       join(repoRoot, "node_modules/.bin/tsx"),
       [join(repoRoot, "ops/src/cli.ts"), "schedule"],
@@ -167,6 +171,15 @@ describe("schedule: running", () => {
       () => out.split("\n").filter((l) => l.includes("next run planned")).length === 4,
       20_000,
     );
+    // The compose healthcheck, run as compose runs it: passes while the scheduler is alive.
+    const compose = parse(readFileSync(join(repoRoot, "compose.yaml"), "utf8")) as {
+      services: { ops: { healthcheck: { test: string[] } } };
+    };
+    const [cmd, node, flag, script] = compose.services.ops.healthcheck.test;
+    assert.deepEqual([cmd, node, flag], ["CMD", "node", "-e"]);
+    assert.ok(script!.includes(heartbeatFile), `the healthcheck reads ${heartbeatFile}`);
+    await waitFor("the heartbeat", () => statSync(heartbeatFile).mtimeMs >= started, 10_000);
+    assert.equal(spawnSync(process.execPath, ["-e", script!]).status, 0, "healthy while the scheduler runs");
     child.kill("SIGTERM");
     assert.equal(await exited, 0);
     const events = out
