@@ -9,6 +9,7 @@ import { postgresMetrics } from "../../../definitions/metrics.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
+import { DeadlinePassedError, raceAbort } from "./deadline.ts";
 import type { CollectContext, Collector, CollectorModule, HealthCheck } from "./types.ts";
 
 export const APPLICATION_NAME = "kali-agents-exporter";
@@ -70,31 +71,6 @@ function passwordOf(url: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-class AbortedError extends Error {
-  constructor(what: string) {
-    super(`${what}: the collector's deadline passed`);
-    this.name = "AbortedError";
-  }
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new AbortedError(what));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(what));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 /**
@@ -248,7 +224,7 @@ export class PostgresDatabase {
   private explain(err: Error): string {
     const code = (err as { code?: string }).code;
     const msg = this.redact(err.message);
-    if (err instanceof AbortedError) return msg;
+    if (err instanceof DeadlinePassedError) return msg;
     switch (code) {
       case "28P01":
         return `login failed: wrong password for this user (${msg}); check DATABASE_URL or DATABASE_URL_FILE`;

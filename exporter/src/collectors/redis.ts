@@ -13,6 +13,7 @@ import { redisMetrics } from "../../../definitions/metrics.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
+import { raceAbort } from "./deadline.ts";
 import type { Collector, CollectorModule, HealthCheck } from "./types.ts";
 
 export interface RedisOptions {
@@ -226,7 +227,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     async collect(ctx) {
       let snapshot: Snapshot;
       try {
-        snapshot = await raceAbort(gather(), ctx.signal);
+        snapshot = await raceAbort(gather(), ctx.signal, "gathering INFO and queue lengths");
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
         // While (re)connecting, a command fails with a generic "Connection is closed" or "Stream isn't
@@ -256,18 +257,6 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
       client.disconnect();
     },
   };
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  // The gathering goes on in the background (bounded by the command and socket timeouts); its result is
-  // dropped, so nothing is written after the deadline.
-  p.catch(() => {});
-  if (signal.aborted) return Promise.reject(new Error("the collector's deadline passed"));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error("the collector's deadline passed"));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 export const redisCollector: CollectorModule<RedisOptions> = {

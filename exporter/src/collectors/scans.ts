@@ -29,6 +29,7 @@ import {
   type PostgresConnectionOptions,
   type Query,
 } from "./postgres.ts";
+import { raceAbort } from "./deadline.ts";
 import type { CollectContext, Collector, CollectorModule } from "./types.ts";
 
 export const ACTIVE_STATUSES = ["queued", "running"] as const;
@@ -284,7 +285,7 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
           init ??= initialise()
             .then((p) => (progress ??= p))
             .finally(() => (init = undefined));
-          await raceSignal(init, ctx.signal);
+          await raceAbort(init, ctx.signal, "the initial count of finished scans");
         }
         const base = progress!;
         const gathered = await db.run(ctx, async (query) => {
@@ -326,25 +327,6 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
       await acquired?.release();
     },
   };
-}
-
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error("the collector's deadline passed"));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () =>
-      reject(new Error("the collector's deadline passed while the initial count of finished scans runs"));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 export const scansCollector: CollectorModule<ScansOptions> = {
