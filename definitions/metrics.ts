@@ -405,6 +405,23 @@ export const apiMetrics = [
   ),
 ] as const satisfies readonly MetricDef[];
 
+type NameOf<T extends readonly { readonly name: string }[]> = T[number]["name"];
+
+/**
+ * Every metric name the catalogue defines (exporter, job and API contracts), as a union of literals, so
+ * that a rule or a panel naming a metric that was renamed or never existed fails to compile.
+ */
+export type MetricName =
+  | NameOf<typeof hostMetrics>
+  | NameOf<typeof textfileMetrics>
+  | NameOf<typeof postgresMetrics>
+  | NameOf<typeof redisMetrics>
+  | NameOf<typeof scanMetrics>
+  | NameOf<typeof probeMetrics>
+  | NameOf<typeof exporterMetrics>
+  | NameOf<typeof jobMetrics>
+  | NameOf<typeof apiMetrics>;
+
 /** Every metric the exporter itself publishes (prom-client's process_/nodejs_ defaults aside). */
 export const exporterCatalogue: readonly MetricDef[] = [
   ...hostMetrics,

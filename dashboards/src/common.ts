@@ -14,17 +14,7 @@ import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder as StatBuilder } from "@grafana/grafana-foundation-sdk/stat";
 import { PanelBuilder as TableBuilder } from "@grafana/grafana-foundation-sdk/table";
 import { PanelBuilder as TimeseriesBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
-import type {
-  apiMetrics,
-  exporterMetrics,
-  hostMetrics,
-  jobMetrics,
-  postgresMetrics,
-  probeMetrics,
-  redisMetrics,
-  scanMetrics,
-  textfileMetrics,
-} from "../../definitions/metrics.ts";
+import type { MetricName } from "../../definitions/metrics.ts";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
 import { heartbeatAlert, runbookUrl } from "../../definitions/rules.ts";
 import { logs, logStreams, type LogStream } from "../../definitions/thresholds.ts";
@@ -32,17 +22,7 @@ import { logs, logStreams, type LogStream } from "../../definitions/thresholds.t
 // ---------------------------------------------------------------------------------------------------
 // Names
 
-/** Every metric name the catalogue defines, as a union of literals: a renamed metric fails to compile. */
-export type MetricName =
-  | (typeof hostMetrics)[number]["name"]
-  | (typeof textfileMetrics)[number]["name"]
-  | (typeof postgresMetrics)[number]["name"]
-  | (typeof redisMetrics)[number]["name"]
-  | (typeof scanMetrics)[number]["name"]
-  | (typeof probeMetrics)[number]["name"]
-  | (typeof exporterMetrics)[number]["name"]
-  | (typeof jobMetrics)[number]["name"]
-  | (typeof apiMetrics)[number]["name"];
+export type { MetricName };
 
 const platform = new Set<string>(platformMetricNames);
 const inCatalogue = new Set<string>(catalogue.map((m) => m.name));

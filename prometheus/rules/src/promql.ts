@@ -1,31 +1,11 @@
 // Small PromQL helpers for the rule files: series selectors from the shared catalogue and selectors,
 // and the human forms of thresholds for descriptions. Metric names are typed from the catalogue, so a
 // rule naming a metric that was renamed or never existed stops compiling.
-import type {
-  apiMetrics,
-  exporterMetrics,
-  hostMetrics,
-  jobMetrics,
-  postgresMetrics,
-  probeMetrics,
-  redisMetrics,
-  scanMetrics,
-  textfileMetrics,
-} from "../../../definitions/metrics.ts";
+import type { MetricName } from "../../../definitions/metrics.ts";
 import { platformMetricNames } from "../../../definitions/metrics.ts";
 import type { Duration } from "../../../definitions/rules.ts";
 
-type NameOf<T extends readonly { readonly name: string }[]> = T[number]["name"];
-export type CatalogueMetric =
-  | NameOf<typeof hostMetrics>
-  | NameOf<typeof textfileMetrics>
-  | NameOf<typeof postgresMetrics>
-  | NameOf<typeof redisMetrics>
-  | NameOf<typeof scanMetrics>
-  | NameOf<typeof probeMetrics>
-  | NameOf<typeof exporterMetrics>
-  | NameOf<typeof jobMetrics>
-  | NameOf<typeof apiMetrics>;
+export type CatalogueMetric = MetricName;
 
 /** `metric{m1, m2}` from a catalogue metric (or a histogram's `_bucket`/`_sum`/`_count` series). */
 export function series(
