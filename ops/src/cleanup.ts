@@ -44,10 +44,6 @@ export async function deleteOldScans(
     let deleted = 0;
     let batches = 0;
     for (;;) {
-      if (performance.now() >= deadline) {
-        log.warn("cleanup time budget spent; old scans remain for the next run", { deleted, batches });
-        return { deleted, batches, budgetExhausted: true };
-      }
       // ctid = ANY(ARRAY(...)) is a TID scan: the batch is found through the finished_at index and
       // deleted by row address, whatever the primary key's type.
       const r = await c.query(
@@ -61,6 +57,11 @@ export async function deleteOldScans(
       batches++;
       log.debug("cleanup batch", { table: `${schema}.${table}`, rows: n });
       if (n < config.cleanupBatchSize) break;
+      // Checked after a batch, so even a tiny budget makes progress every run.
+      if (performance.now() >= deadline) {
+        log.warn("cleanup time budget spent; old scans remain for the next run", { deleted, batches });
+        return { deleted, batches, budgetExhausted: true };
+      }
     }
     return { deleted, batches, budgetExhausted: false };
   });

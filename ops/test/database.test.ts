@@ -206,6 +206,23 @@ describe(
       assert.deepEqual(await scratchDatabases(), []);
     });
 
+    test("cleanup stops after its time budget with old rows left, as a success, and says so", async () => {
+      const before = await oldScans();
+      const { config: tight } = opsConfig({
+        DATABASE_URL: config.databaseUrl!,
+        OPS_CLEANUP_BATCH_SIZE: "250",
+        OPS_CLEANUP_TIME_BUDGET_SECONDS: "0.001",
+        OPS_TEXTFILE_DIR: dirs.textfile!,
+      });
+      const r = await runJob(tight, log, "cleanup");
+      assert.equal(r.ok, true, r.error?.message);
+      const s = r.summary as { scansDeleted: number; batches: number; budgetExhausted: boolean };
+      assert.deepEqual([s.scansDeleted, s.batches, s.budgetExhausted], [250, 1, true]);
+      assert.equal(await oldScans(), before - 250);
+      const { families } = await publishedFrom(dirs.textfile!);
+      assert.equal(valueOf(families, "kali_agents_cleanup_deleted_rows", { table: "scans" }), 250);
+    });
+
     test("cleanup deletes only scans past retention, in batches; old rotated logs; stale cache keys but never queues", async () => {
       const logDir = join(dirs.root!, "logs");
       mkdirSync(logDir);
