@@ -33,6 +33,8 @@ export interface OursLaunch {
   nodeFlags?: string[];
   /** Another script to run instead (to try the benchmark itself out against a stand-in). */
   script?: string;
+  /** More environment for it (e.g. EXPORTER_COLLECTORS_DISABLED, to weigh one collector). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The node flags `npm start` runs the exporter with (read from package.json so they cannot drift). */
@@ -170,7 +172,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
       if (!existsSync(script))
         throw new Error(`${script} is missing${launch.mode === "build" ? ": run npm run build first" : ""}`);
       const child = startChild(name, process.execPath, [...flags, ...entry], {
-        env: oursEnv(port),
+        env: { ...oursEnv(port), ...launch.env },
         cwd: repoRoot,
       });
       const url = `http://127.0.0.1:${port}/metrics`;
