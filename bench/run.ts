@@ -34,6 +34,17 @@ const results = await runBench(opts, { mode: "build" });
 const { markdown, verdicts } = renderTables(results);
 
 const m = results.machine;
+const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
+  cwd: repoRoot,
+  encoding: "utf8",
+}).stdout.trim();
+const dirty = spawnSync("git", ["status", "--porcelain", "--", "exporter", "definitions"], {
+  cwd: repoRoot,
+  encoding: "utf8",
+}).stdout.trim();
+const at = rev
+  ? ` at commit ${rev}${dirty ? " (with uncommitted changes under exporter/ or definitions/)" : ""}`
+  : "";
 const command = smoke ? "BENCH_SMOKE=1 npm run bench" : "npm run bench";
 const overrides = Object.entries(process.env)
   .filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_WRITE_DOCS" && k !== "BENCH_JSON")
@@ -42,7 +53,7 @@ const overrides = Object.entries(process.env)
 const section = [
   "## Against the exporters it replaces",
   "",
-  `Produced by \`${overrides ? `${overrides} ` : ""}${command}\` (bench/run.ts) on ${results.date.slice(0, 10)} at ${results.date.slice(11, 16)} UTC.`,
+  `Produced by \`${overrides ? `${overrides} ` : ""}${command}\` (bench/run.ts)${at} on ${results.date.slice(0, 10)} at ${results.date.slice(11, 16)} UTC.`,
   `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${fmt(m.memoryBytes / 1024 ** 3)} GB memory, Linux ${m.kernel}, Node.js ${m.node}.`,
   "The machine is shared with other engineers running test suites, so absolute figures are noisy: each figure is taken several times and given as the median with min–max, and the comparisons are ratios taken within the same run.",
   "Everything runs on 127.0.0.1: one throwaway PostgreSQL 15 and one Redis 7 (test/support/servers.ts), the three Go exporters from Debian's packages with their default collectors, and ours from the build (`node " +
