@@ -53,3 +53,42 @@ export function startNode(name: string, entry: string, env: Record<string, strin
     },
   };
 }
+
+export interface NodeRun {
+  readonly code: number | null;
+  readonly output: string;
+  readonly seconds: number;
+}
+
+/**
+ * Runs a TypeScript entry point to its end (a one-shot command such as the ops CLI) through tsx, as
+ * `npm run ops -- <command>` does, with only `env` and PATH; resolves with its exit status and output.
+ */
+export function runNode(entry: string, args: string[], env: Record<string, string>): Promise<NodeRun> {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  live.add(child);
+  let out = "";
+  const keep = (b: Buffer) => {
+    out += b.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return new Promise((resolve) => {
+    const end = (code: number | null) => {
+      live.delete(child);
+      resolve({ code, output: out, seconds: (Date.now() - t0) / 1000 });
+    };
+    // A process that could not start reports here and may never emit "close".
+    child.once("error", (e) => {
+      out += `\n${e.message}`;
+      end(null);
+    });
+    child.once("close", end);
+  });
+}
