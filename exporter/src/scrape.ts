@@ -10,7 +10,8 @@
 // - Scrapes that arrive while a collection runs join it instead of starting another (bounded load on
 //   PostgreSQL and Redis however often Prometheus, or anyone, scrapes). A joiner whose deadline is
 //   earlier than the collection's answers at its own deadline: the collectors still running are
-//   reported with success 0 in that answer and their metrics are left out of it.
+//   reported with success 0 in that answer, and only their pendingRegistry (their up metric at 0) is
+//   published for them.
 // - A collector whose previous collect() is still running (hung past its deadline, e.g. a TCP
 //   connection that never answers) is not called again; it is reported as failed until that call
 //   settles, so a dependency that hangs never accumulates calls.
@@ -235,6 +236,7 @@ export class Scraper {
         r ? r.durationSeconds : (Date.now() - collection.startedAt) / 1000,
       );
       if (r) parts.push(s.collector.registry);
+      else if (s.collector.pendingRegistry) parts.push(s.collector.pendingRegistry);
     }
     const texts = await Promise.all(parts.map((p) => p.metrics()));
     return texts.filter((t) => t.trim() !== "").join("\n");

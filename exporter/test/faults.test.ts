@@ -242,6 +242,34 @@ describe("faults", { skip: requireBinaries("postgres", "initdb", "redis-server",
     });
   });
 
+  // Regression: a scrape that joined a collection with a later deadline answered without the collectors
+  // still running, so pg_up and redis_up were missing (not 0) and PostgresDown / RedisDown, which
+  // alert on `== 0`, saw nothing while both servers hung (found by the benchmarks, issue 8).
+  test("a scrape joining a longer collection while PostgreSQL and Redis hang still says pg_up 0 and redis_up 0", async () => {
+    await withApp(async (app) => {
+      await recovers(app, "all up at first");
+      const resumePg = hang(pg);
+      const resumeRedis = hang(redis);
+      try {
+        const long = app.scrape(10);
+        // 0.6 s less the 0.5 s margin: this joiner answers after 0.1 s, before either collector gives up.
+        const short = await app.scrape(0.6);
+        assert.equal(short.status, 200);
+        assert.equal(success(short, "postgres"), 0);
+        assert.equal(success(short, "redis"), 0);
+        assert.equal(v(short, "pg_up"), 0, "pg_up is published, at 0, while the postgres collector runs");
+        assert.equal(v(short, "redis_up"), 0, "redis_up is published, at 0, while the redis collector runs");
+        const l = await long;
+        assert.equal(v(l, "pg_up"), 0);
+        assert.equal(v(l, "redis_up"), 0);
+      } finally {
+        resumePg();
+        resumeRedis();
+      }
+      await recovers(app, "PostgreSQL and Redis resumed");
+    });
+  });
+
   test("memory does not grow over many scrapes while PostgreSQL and Redis are both down", async () => {
     await Promise.all([pg.stop(), redis.stop()]);
     try {

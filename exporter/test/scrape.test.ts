@@ -230,6 +230,31 @@ describe("concurrent scrapes share one collection", () => {
   });
 });
 
+describe("an answer that stops waiting for a collector", () => {
+  // Regression: such an answer carried none of the running collector's series, so `pg_up == 0` alerts
+  // saw nothing while PostgreSQL hung; a collector's pendingRegistry is published in their place.
+  test("publishes the collector's pendingRegistry (its up metric at 0), not its stale registry", async () => {
+    const { collector } = testCollector("postgres", never);
+    const pendingRegistry = new Registry();
+    new Gauge({ name: "test_postgres_up", help: "test", registers: [pendingRegistry] }).set(0);
+    const m = await mount([{ collector: { ...collector, pendingRegistry }, budgetMs: 5000 }]);
+    try {
+      const long = scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "3" });
+      await sleep(50);
+      const short = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "0.6" });
+      assert.equal(success(short.families, "postgres"), 0);
+      assert.equal(sample(short.families, "test_postgres_up"), 0);
+      assert.equal(sample(short.families, "test_postgres_value"), undefined);
+      // The collection's own answer, at its deadline, is the collector's failed state (markFailed).
+      const l = await long;
+      assert.equal(success(l.families, "postgres"), 0);
+      assert.equal(sample(l.families, "test_postgres_up"), undefined);
+    } finally {
+      await m.close();
+    }
+  });
+});
+
 describe("deadlines", () => {
   test("the scrape deadline: the header less the margin, half a header shorter than the margin, else the default", async () => {
     const m = await mount([], { defaultTimeoutSeconds: 7, marginSeconds: 0.5 });

@@ -402,6 +402,12 @@ interface Snapshot {
 function createPostgresCollector(options: PostgresOptions, log: Logger): Collector {
   const registry = new Registry();
   const m = createMetrics(postgresMetrics, registry);
+  // pg_up 0 for an answer that stopped waiting for this collector (types.ts, pendingRegistry).
+  const pendingRegistry = new Registry();
+  createMetrics(
+    postgresMetrics.filter((d) => d.name === "pg_up"),
+    pendingRegistry,
+  ).pg_up?.set(0);
   const acquired = options.database ? undefined : acquireDatabase(options, log);
   const db = options.database ?? acquired!.database;
   const warnRatio = options.connectionsWarnRatio ?? thresholds.postgres.connectionsUsedRatio;
@@ -444,6 +450,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
   return {
     name: "postgres",
     registry,
+    pendingRegistry,
     async collect(ctx) {
       pingOk = false;
       lastError = undefined;

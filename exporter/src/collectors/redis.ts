@@ -92,6 +92,12 @@ interface Snapshot {
 function createRedisCollector(options: RedisOptions, log: Logger): Collector {
   const registry = new Registry();
   const m = createMetrics(redisMetrics, registry);
+  // redis_up 0 for an answer that stopped waiting for this collector (types.ts, pendingRegistry).
+  const pendingRegistry = new Registry();
+  createMetrics(
+    redisMetrics.filter((d) => d.name === "redis_up"),
+    pendingRegistry,
+  ).redis_up?.set(0);
   const target = describeRedisUrl(options.url);
   const maxDelay = options.reconnectMaxDelayMs ?? 5000;
   let state: "unknown" | "up" | "down" = "unknown";
@@ -224,6 +230,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
   return {
     name: "redis",
     registry,
+    pendingRegistry,
     async collect(ctx) {
       let snapshot: Snapshot;
       try {

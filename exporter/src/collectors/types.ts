@@ -27,6 +27,14 @@ export interface Collector {
   collect(ctx: CollectContext): Promise<void>;
   /** Publishes the "down" state after a failure or an overrun (e.g. `pg_up 0`, stale series removed). */
   markFailed?(): void;
+  /**
+   * What an answer publishes for this collector while its collect() is still running: a scrape that
+   * joined a collection with an earlier deadline than the collection's answers without waiting for it
+   * (and must not call markFailed(), since the collection may still succeed). Without this, such an
+   * answer would carry none of the collector's series, so an alert on `pg_up == 0` would see nothing
+   * while PostgreSQL hangs. Holds the up metric at 0; omitted by collectors without one.
+   */
+  readonly pendingRegistry?: Registry;
   /** Releases connections and timers (on shutdown). */
   close?(): Promise<void>;
   /**
