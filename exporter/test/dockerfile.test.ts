@@ -45,7 +45,7 @@ describe("exporter/Dockerfile", () => {
     assert.match(final, /^EXPOSE 9839$/m);
     assert.match(
       final,
-      /^CMD \["node", "--max-semi-space-size=2", "--max-old-space-size=64", "dist\/exporter\/src\/main\.js"\]$/m,
+      /^CMD \["node", "--single-threaded", "--max-semi-space-size=1", "--max-old-space-size=48", "dist\/exporter\/src\/main\.js"\]$/m,
     );
     assert.match(final, /^HEALTHCHECK .*\\\n\s+CMD \["node", "dist\/exporter\/src\/healthcheck\.js"\]$/m);
     // Nothing downloads tools into the image: the healthcheck is node.
@@ -63,7 +63,7 @@ describe("exporter/Dockerfile", () => {
     };
     assert.match(
       pkg.scripts.start!,
-      /node --max-semi-space-size=2 --max-old-space-size=64 dist\/exporter\/src\/main\.js$/,
+      /node --single-threaded --max-semi-space-size=1 --max-old-space-size=48 dist\/exporter\/src\/main\.js$/,
     );
   });
 });
