@@ -131,8 +131,8 @@ export function allPromQueries(
 const jobMetricName = new RegExp(`\\b(?:${jobMetrics.map((m) => m.name).join("|")})\\b`);
 /**
  * Whether an expression reads a metric of the job-metric contract (definitions `jobMetrics`): such a
- * query has no data until the operations jobs have run once, the one allowed exception in the
- * end-to-end test's "every panel query returns data".
+ * query has no data on a fresh stack until the operations jobs have run once (the end-to-end test runs
+ * them first, so every panel there has data; it uses this flag only to report those queries).
  */
 export const usesJobMetrics = (expr: string): boolean => jobMetricName.test(expr);
 
