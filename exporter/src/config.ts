@@ -7,44 +7,35 @@
 // Sources, highest priority first: the environment variable, its `*_FILE` variant (the value is the
 // content of the named file, for Docker/Kubernetes secrets), then the same two keys in the optional
 // YAML file named by EXPORTER_CONFIG_FILE, then the default. An empty environment variable counts as
-// unset, because compose files commonly write `DATABASE_URL=` to mean "not configured".
+// unset, because compose files commonly write `DATABASE_URL=` to mean "not configured". These rules,
+// shared with the ops jobs, are in lib/config/config.ts; this module keeps the exporter's table.
 import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { CollectorName } from "../../definitions/metrics.ts";
+import {
+  absolutePath,
+  ConfigError,
+  Invalid,
+  list,
+  oneOf,
+  optional,
+  parseVariables,
+  pickSource,
+  secretRedactor,
+  show,
+  url,
+  urlPasswords,
+  withDefault,
+  type ConfigOf,
+  type TableName,
+  type Variable,
+} from "../../lib/config/config.ts";
 
-/** A configuration error: its message is one line naming the variable and the reason. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message.replace(/[\r\n]+/g, " "));
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError, REDACTED } from "../../lib/config/config.ts";
+export type { TableName } from "../../lib/config/config.ts";
 
-/** Thrown by a parser; the loader prefixes the variable's name (and where its value came from). */
-class Invalid extends Error {}
-
-interface Variable<T> {
-  readonly env: string;
-  /** The default, as text (it is parsed like any other value, and shown in the docs). */
-  readonly default?: string;
-  readonly description: string;
-  /** The whole value is a secret: never echoed in an error, replaced by redact() in every log line. */
-  readonly secret?: boolean;
-  /** Accepts a `*_FILE` variant (every secret does; so do URLs that may embed credentials). */
-  readonly file?: boolean;
-  /** Only read from the environment (not from the YAML file). */
-  readonly envOnly?: boolean;
-  readonly parse: (raw: string) => T;
-}
-type WithDefault<T> = Variable<T> & { readonly default: string };
-type Optional<T> = Variable<T> & { readonly default?: undefined };
-const withDefault = <T>(v: WithDefault<T>): WithDefault<T> => v;
-const optional = <T>(v: Optional<T>): Optional<T> => v;
-
-// ---- parsers (each throws Invalid with the reason; the loader adds the variable's name) ----
-
-const show = (raw: string) => JSON.stringify(raw);
+// ---- the exporter's own parsers (the shared ones are in lib/config/config.ts) ----
 
 function number(opts: { min: number; minExclusive?: boolean; max?: number; integer?: boolean }) {
   return (raw: string): number => {
@@ -64,20 +55,6 @@ const seconds = number({ min: 0, minExclusive: true });
 const nonNegativeSeconds = number({ min: 0 });
 const percent = number({ min: 0, minExclusive: true, max: 100 });
 
-function oneOf<const T extends string>(values: readonly T[]) {
-  return (raw: string): T => {
-    if (!(values as readonly string[]).includes(raw))
-      throw new Invalid(`${show(raw)} is not one of ${values.join(", ")}`);
-    return raw as T;
-  };
-}
-
-function list(raw: string): string[] {
-  const items = raw.split(",").map((s) => s.trim());
-  if (items.some((s) => s === "")) throw new Invalid(`${show(raw)} has an empty item (a stray comma)`);
-  return items;
-}
-
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
@@ -90,28 +67,6 @@ function listenAddress(raw: string): ListenAddress {
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
     throw new Invalid(`port ${show(portText)} is not an integer from 0 to 65535`);
   return { host: host === "" ? "0.0.0.0" : host, port: Number(portText) };
-}
-
-function absolutePath(raw: string): string {
-  if (!isAbsolute(raw)) throw new Invalid(`${show(raw)} is not an absolute path`);
-  return raw;
-}
-
-function url(protocols: readonly string[], secret: boolean) {
-  return (raw: string): string => {
-    let u: URL | undefined;
-    try {
-      u = new URL(raw);
-    } catch {
-      u = undefined;
-    }
-    const what = protocols.map((p) => `${p}//`).join(" or ");
-    // A secret URL is never echoed, not even in an error.
-    const shown = secret ? "the value" : show(raw);
-    if (!u || !protocols.includes(u.protocol)) throw new Invalid(`${shown} is not a ${what} URL`);
-    if (!u.hostname && !u.searchParams.get("host")) throw new Invalid(`${shown} has no host`);
-    return raw;
-  };
 }
 
 const collectorNameSet: Record<CollectorName, true> = {
@@ -138,10 +93,6 @@ function collectorList(raw: string): CollectorName[] {
   return names as CollectorName[];
 }
 
-export interface TableName {
-  readonly schema: string;
-  readonly table: string;
-}
 function tableName(raw: string): TableName {
   // Lowercase unquoted identifiers only: PostgreSQL folds unquoted names to lowercase, so accepting
   // "Scans" would leave it unclear whether the quoted "Scans" or the folded scans was meant.
@@ -371,26 +322,8 @@ export const variables = {
   }),
 } as const;
 
-type Variables = typeof variables;
-type ValueOf<V> = V extends Variable<infer T> ? (V extends { default: string } ? T : T | undefined) : never;
-
 /** The validated, frozen configuration. */
-export type Config = { readonly [K in keyof Variables]: ValueOf<Variables[K]> };
-
-type Source = { text: string; from: string };
-
-function readSecretFile(envName: string, path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(`${envName}: cannot read ${path}: ${(e as Error).message}`);
-  }
-  // Files written by `echo` or editors end with a newline that is not part of the secret.
-  text = text.replace(/\r?\n$/, "");
-  if (text === "") throw new ConfigError(`${envName}: ${path} is empty`);
-  return text;
-}
+export type Config = ConfigOf<typeof variables>;
 
 function loadYaml(path: string): Record<string, string> {
   let text: string;
@@ -433,28 +366,6 @@ function loadYaml(path: string): Record<string, string> {
   return out;
 }
 
-function lookup(
-  v: Variable<unknown>,
-  env: Record<string, string | undefined>,
-  file: Record<string, string>,
-  filePath: string | undefined,
-): Source | undefined {
-  const pick = (values: Record<string, string | undefined>, where: string): Source | undefined => {
-    const direct = values[v.env] === "" ? undefined : values[v.env];
-    const viaFile = v.file && values[`${v.env}_FILE`] !== "" ? values[`${v.env}_FILE`] : undefined;
-    if (direct !== undefined && viaFile !== undefined)
-      throw new ConfigError(`${v.env}: both ${v.env} and ${v.env}_FILE are set${where}; set only one`);
-    if (direct !== undefined) return { text: direct, from: where };
-    if (viaFile !== undefined)
-      return {
-        text: readSecretFile(`${v.env}_FILE`, viaFile),
-        from: ` (read from ${v.env}_FILE ${viaFile})`,
-      };
-    return undefined;
-  };
-  return pick(env, "") ?? (filePath && !v.envOnly ? pick(file, ` in ${filePath}`) : undefined);
-}
-
 /**
  * Validates the configuration from `env` (process.env by default) and the YAML file it names.
  * Throws ConfigError (one line: the variable and the reason) at the first bad value.
@@ -464,22 +375,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (configFile !== undefined && !isAbsolute(configFile))
     throw new ConfigError(`EXPORTER_CONFIG_FILE: ${JSON.stringify(configFile)} is not an absolute path`);
   const file = configFile ? loadYaml(configFile) : {};
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(variables) as [string, Variable<unknown>][]) {
-    const src = lookup(v, env, file, configFile);
-    const raw = src?.text ?? v.default;
-    if (raw === undefined) {
-      out[key] = undefined;
-      continue;
-    }
-    try {
-      out[key] = deepFreeze(v.parse(raw));
-    } catch (e) {
-      if (!(e instanceof Invalid)) throw e;
-      throw new ConfigError(`${v.env}${src?.from ?? " (default)"}: ${e.message}`);
-    }
-  }
-  return Object.freeze(out) as Config;
+  return parseVariables(
+    variables,
+    (v) =>
+      pickSource(v, env, "") ??
+      (configFile && !v.envOnly ? pickSource(v, file, ` in ${configFile}`) : undefined),
+    deepFreeze,
+  );
 }
 
 function deepFreeze<T>(value: T): T {
@@ -489,23 +391,6 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-
-/** The URL's password as written (percent-encoded) and decoded, when it has one. */
-function urlPasswords(text: string): string[] {
-  try {
-    const u = new URL(text);
-    if (!u.password) return [];
-    return [u.password, decodeURIComponent(u.password)];
-  } catch {
-    return [];
-  }
-}
-
-export const REDACTED = "[REDACTED]";
-
-// Shorter fragments are not replaced on their own (a one-letter password would otherwise garble every
-// log line); they are still removed where they stand as a URL's password by the pattern below.
-const MIN_SECRET_LENGTH = 4;
 
 /**
  * A function replacing every secret of `config` in a text: the whole value of each secret variable,
@@ -527,13 +412,5 @@ export function redactor(config: Config): (text: string) => string {
       for (const p of urlPasswords(t)) secrets.add(p);
     }
   }
-  const forms = [...secrets]
-    .filter((s) => s.length >= MIN_SECRET_LENGTH)
-    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
-    .sort((a, b) => b.length - a.length);
-  return (text: string) => {
-    let out = text;
-    for (const s of forms) out = out.split(s).join(REDACTED);
-    return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@\s"/]+@/gi, `$1${REDACTED}@`);
-  };
+  return secretRedactor(secrets);
 }

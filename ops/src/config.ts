@@ -4,33 +4,28 @@
 // empty variable counts as unset; a bad value is one line naming the variable. The shared names
 // (DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, REDIS_CACHE_PREFIX, SCAN_QUEUE_KEYS)
 // mean the same as for the exporter, so one .env serves both.
-import { readFileSync } from "node:fs";
-import { isAbsolute } from "node:path";
+// The machinery itself is shared with the exporter, in lib/config/config.ts.
+import {
+  absolutePath,
+  ConfigError,
+  Invalid,
+  list,
+  oneOf,
+  optional,
+  parseVariables,
+  pickSource,
+  secretRedactor,
+  show,
+  url,
+  urlPasswords,
+  withDefault,
+  type ConfigOf,
+  type TableName,
+} from "../../lib/config/config.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message.replace(/[\r\n]+/g, " "));
-    this.name = "ConfigError";
-  }
-}
-
-class Invalid extends Error {}
-
-interface Variable<T> {
-  readonly env: string;
-  readonly default?: string;
-  readonly description: string;
-  readonly secret?: boolean;
-  readonly file?: boolean;
-  readonly parse: (raw: string) => T;
-}
-type WithDefault<T> = Variable<T> & { readonly default: string };
-type Optional<T> = Variable<T> & { readonly default?: undefined };
-const withDefault = <T>(v: WithDefault<T>): WithDefault<T> => v;
-const optional = <T>(v: Optional<T>): Optional<T> => v;
-
-const show = (raw: string) => JSON.stringify(raw);
+export { ConfigError, REDACTED } from "../../lib/config/config.ts";
+export type { TableName } from "../../lib/config/config.ts";
 
 function integer(min: number) {
   return (raw: string): number => {
@@ -47,32 +42,6 @@ function positiveSeconds(raw: string): number {
   return n;
 }
 
-function absolutePath(raw: string): string {
-  if (!isAbsolute(raw)) throw new Invalid(`${show(raw)} is not an absolute path`);
-  return raw;
-}
-
-function url(protocols: readonly string[], secret: boolean) {
-  return (raw: string): string => {
-    let u: URL | undefined;
-    try {
-      u = new URL(raw);
-    } catch {
-      u = undefined;
-    }
-    // A secret URL is never echoed, not even in an error.
-    const shown = secret ? "the value" : show(raw);
-    const what = protocols.map((p) => `${p}//`).join(" or ");
-    if (!u || !protocols.includes(u.protocol)) throw new Invalid(`${shown} is not a ${what} URL`);
-    if (!u.hostname && !u.searchParams.get("host")) throw new Invalid(`${shown} has no host`);
-    return raw;
-  };
-}
-
-export interface TableName {
-  readonly schema: string;
-  readonly table: string;
-}
 function tableName(raw: string): TableName {
   const ident = /^[a-z_][a-z0-9_]{0,62}$/;
   const parts = raw.split(".");
@@ -81,12 +50,6 @@ function tableName(raw: string): TableName {
   return parts.length === 2
     ? { schema: parts[0]!, table: parts[1]! }
     : { schema: "public", table: parts[0]! };
-}
-
-function list(raw: string): string[] {
-  const items = raw.split(",").map((s) => s.trim());
-  if (items.some((s) => s === "")) throw new Invalid(`${show(raw)} has an empty item (a stray comma)`);
-  return items;
 }
 
 function cachePrefix(raw: string): string {
@@ -231,11 +194,7 @@ export const variables = {
     env: "OPS_LOG_LEVEL",
     default: "info",
     description: "Lowest level logged: `debug`, `info`, `warn` or `error`.",
-    parse: (raw: string) => {
-      if (!["debug", "info", "warn", "error"].includes(raw))
-        throw new Invalid(`${show(raw)} is not one of debug, info, warn, error`);
-      return raw as "debug" | "info" | "warn" | "error";
-    },
+    parse: oneOf(["debug", "info", "warn", "error"] as const),
   }),
   scheduleBackup: withDefault({
     env: "OPS_SCHEDULE_BACKUP",
@@ -270,50 +229,11 @@ export const variables = {
   }),
 } as const;
 
-type Vars = typeof variables;
-export type Config = {
-  readonly [K in keyof Vars]: Vars[K] extends WithDefault<infer T>
-    ? T
-    : Vars[K] extends Optional<infer T>
-      ? T | undefined
-      : never;
-};
-
-function readSecretFile(envName: string, path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(`${envName}: cannot read ${path}: ${(e as Error).message}`);
-  }
-  text = text.replace(/\r?\n$/, "");
-  if (text === "") throw new ConfigError(`${envName}: ${path} is empty`);
-  return text;
-}
+export type Config = ConfigOf<typeof variables>;
 
 /** Validates the configuration; throws ConfigError (one line) at the first bad value. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(variables) as [string, Variable<unknown>][]) {
-    const direct = env[v.env] === "" ? undefined : env[v.env];
-    const viaFile = v.file && env[`${v.env}_FILE`] ? env[`${v.env}_FILE`] : undefined;
-    if (direct !== undefined && viaFile !== undefined)
-      throw new ConfigError(`${v.env}: both ${v.env} and ${v.env}_FILE are set; set only one`);
-    const text = direct ?? (viaFile !== undefined ? readSecretFile(`${v.env}_FILE`, viaFile) : undefined);
-    const from = viaFile !== undefined && direct === undefined ? ` (read from ${v.env}_FILE ${viaFile})` : "";
-    const raw = text ?? v.default;
-    if (raw === undefined) {
-      out[key] = undefined;
-      continue;
-    }
-    try {
-      out[key] = v.parse(raw);
-    } catch (e) {
-      if (!(e instanceof Invalid)) throw e;
-      throw new ConfigError(`${v.env}${text === undefined ? " (default)" : from}: ${e.message}`);
-    }
-  }
-  return Object.freeze(out) as Config;
+  return parseVariables(variables, (v) => pickSource(v, env, ""));
 }
 
 /** The variable a job needs, or a ConfigError naming it. */
@@ -330,32 +250,12 @@ export function required<K extends keyof Config>(
   return value as NonNullable<Config[K]>;
 }
 
-export const REDACTED = "[REDACTED]";
-
 /** Replaces the secrets of `config` (whole values and URL passwords) and any URL password in a text. */
 export function redactor(config: Config): (text: string) => string {
-  const secrets = new Set<string>();
+  const secrets: string[] = [];
   for (const key of ["databaseUrl", "redisUrl"] as const) {
     const value = config[key];
-    if (!value) continue;
-    secrets.add(value);
-    try {
-      const u = new URL(value);
-      if (u.password) {
-        secrets.add(u.password);
-        secrets.add(decodeURIComponent(u.password));
-      }
-    } catch {
-      // validated already
-    }
+    if (value) secrets.push(value, ...urlPasswords(value));
   }
-  const forms = [...secrets]
-    .filter((s) => s.length >= 4)
-    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
-    .sort((a, b) => b.length - a.length);
-  return (text: string) => {
-    let out = text;
-    for (const s of forms) out = out.split(s).join(REDACTED);
-    return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@\s"/]+@/gi, `$1${REDACTED}@`);
-  };
+  return secretRedactor(secrets);
 }
