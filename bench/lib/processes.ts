@@ -1,8 +1,7 @@
 // Long-running children of the benchmark (the exporters under test) and what /proc says about them.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { requireBinaries } from "../../test/support/servers.ts";
-import { waitFor } from "../../test/support/servers.ts";
+import { requireBinaries, spawnCaptured, waitFor } from "../../test/support/servers.ts";
 
 /** Binaries the benchmark runs besides the harness's servers (Debian package names). */
 export const benchBinaries = [
@@ -32,12 +31,6 @@ export function requireBenchBinaries(): false | string {
   return harness ? `${harness}; ${reason}` : reason;
 }
 
-// Every child started here dies with the benchmark, even on a crash, so no exporter outlives it.
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of live) c.kill("SIGKILL");
-});
-
 export interface Child {
   readonly name: string;
   readonly pid: number;
@@ -53,32 +46,20 @@ export function startChild(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Child {
-  const child = spawn(cmd, args, {
-    cwd: opts.cwd,
-    env: opts.env ?? process.env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // The harness's spawn: the child dies with the benchmark, even on a crash, so no exporter outlives it.
+  const { child, output } = spawnCaptured(cmd, args, opts);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
-  live.add(child);
-  let out = "";
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > 64_000) out = out.slice(-32_000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
   let gone = false;
   const exit = new Promise<void>((resolve) =>
     child.once("exit", () => {
       gone = true;
-      live.delete(child);
       resolve();
     }),
   );
   return {
     name,
     pid: child.pid,
-    output: () => out,
+    output,
     exited: () => gone,
     async stop() {
       if (gone) return;

@@ -17,8 +17,13 @@ process.on("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
 
-export function startNode(name: string, entry: string, env: Record<string, string>): NodeProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+/** Starts a TypeScript entry point through tsx, keeping the last 100-200 KB it prints. */
+function spawnTsx(
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
     cwd: root,
     // Only what the program needs, plus PATH: no variable of the test run leaks into its configuration.
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
@@ -32,6 +37,11 @@ export function startNode(name: string, entry: string, env: Record<string, strin
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
+  return { child, output: () => out };
+}
+
+export function startNode(name: string, entry: string, env: Record<string, string>): NodeProcess {
+  const { child, output } = spawnTsx(entry, [], env);
   let done = false;
   const exit = new Promise<void>((r) =>
     child.once("exit", () => {
@@ -42,7 +52,7 @@ export function startNode(name: string, entry: string, env: Record<string, strin
   );
   return {
     name,
-    output: () => out,
+    output,
     exited: () => done,
     async stop() {
       if (done) return;
@@ -66,27 +76,17 @@ export interface NodeRun {
  */
 export function runNode(entry: string, args: string[], env: Record<string, string>): Promise<NodeRun> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  live.add(child);
-  let out = "";
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
+  const { child, output } = spawnTsx(entry, args, env);
+  // Why the process could not start, if it could not: told after what it printed.
+  let failure = "";
   return new Promise((resolve) => {
     const end = (code: number | null) => {
       live.delete(child);
-      resolve({ code, output: out, seconds: (Date.now() - t0) / 1000 });
+      resolve({ code, output: output() + failure, seconds: (Date.now() - t0) / 1000 });
     };
     // A process that could not start reports here and may never emit "close".
     child.once("error", (e) => {
-      out += `\n${e.message}`;
+      failure = `\n${e.message}`;
       end(null);
     });
     child.once("close", end);

@@ -135,12 +135,20 @@ process.on("exit", () => {
   }
 });
 
-interface Spawned {
+export interface Spawned {
   child: ChildProcess;
   output: () => string;
 }
 
-function start(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Spawned {
+/**
+ * Spawns `cmd`, keeping the last 32-64 KB it prints (for error messages); it is killed when the test
+ * process exits. The benchmark starts its children with it too (bench/lib/processes.ts).
+ */
+export function spawnCaptured(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Spawned {
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
@@ -320,7 +328,7 @@ export async function startPostgres(
     dir,
     () => {
       const [cmd, a] = asPostgresUser(binary("postgres"), args);
-      return start(cmd, a);
+      return spawnCaptured(cmd, a);
     },
     async () => {
       await query("SELECT 1");
@@ -379,7 +387,7 @@ export async function startRedis(opts: { password?: string; args?: string[] } = 
   const handle = await makeHandle(
     port,
     dir,
-    () => start(binary("redis-server"), args),
+    () => spawnCaptured(binary("redis-server"), args),
     async () => cli("PING") === "PONG",
     "redis-server",
   );
@@ -414,7 +422,7 @@ export async function startPrometheus(
   const handle = await makeHandle(
     port,
     dir,
-    () => start(binary("prometheus"), args, { cwd: dir }),
+    () => spawnCaptured(binary("prometheus"), args, { cwd: dir }),
     async () => (await fetch(`${url}/-/ready`)).ok,
     "prometheus",
   );
@@ -442,7 +450,7 @@ export async function startAlertmanager(
   const handle = await makeHandle(
     port,
     dir,
-    () => start(binary("alertmanager"), args, { cwd: dir }),
+    () => spawnCaptured(binary("alertmanager"), args, { cwd: dir }),
     async () => (await fetch(`${url}/-/ready`)).ok,
     "alertmanager",
   );
