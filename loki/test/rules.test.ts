@@ -39,6 +39,22 @@ function checkLogQL(query: string, where: string): void {
   }
   for (const [agent, labels] of agents)
     assert.deepEqual(selectorProblems(parsed, labels), [], `${where}: ${query}\n  against ${agent}`);
+  assert.deepEqual(levelProblems(query), [], `${where}: ${query}`);
+}
+
+/**
+ * Our services log warnings as `warn`, PostgreSQL and others as `warning` (the pipelines lower-case the
+ * level but keep the word): a level matcher, in the selector or after a parser, that takes one of
+ * the two and not the other misses half of the warnings.
+ */
+function levelProblems(query: string): string[] {
+  const problems: string[] = [];
+  for (const m of query.matchAll(/\blevel\s*(=~|!~)\s*"([^"]*)"/g)) {
+    const re = new RegExp(`^(?:${m[2]})$`);
+    if (re.test("warn") !== re.test("warning"))
+      problems.push(`level${m[1]}"${m[2]}" takes one of warn and warning and not the other`);
+  }
+  return problems;
 }
 
 const lokiAlerts = alertsOf(lokiRuleGroups);
@@ -66,6 +82,10 @@ describe("LogQL of the Loki rules", () => {
     );
     assert.throws(() => parseLogQL('sum(rate({job="kali-agents"}[5m])'), /does not parse/);
     assert.throws(() => parseLogQL('{job=~".*"}'), /excludes the empty value/);
+    assert.deepEqual(levelProblems('{job="containers"} | json | level=~"error|warning"'), [
+      'level=~"error|warning" takes one of warn and warning and not the other',
+    ]);
+    assert.deepEqual(levelProblems('{job="containers", level=~"warn|warning|error"}'), []);
   });
 });
 
