@@ -5,8 +5,9 @@
 //   is on the wire before Prometheus gives up), else the configured default.
 // - A collection starts with the deadline of the scrape that started it; each collector's deadline is
 //   the earlier of that and its own budget (collectors table). A collector that throws or overruns is
-//   recorded as failed (success 0, one log line), its signal is aborted, markFailed() publishes its
-//   "down" state, and the other collectors publish as usual.
+//   recorded as failed (success 0), its signal is aborted, markFailed() publishes its "down" state, and
+//   the other collectors publish as usual. Failures are logged as state changes (failure-log.ts): the
+//   first, a change of reason, a reminder every few minutes, and the recovery; not one line a scrape.
 // - Scrapes that arrive while a collection runs join it instead of starting another (bounded load on
 //   PostgreSQL and Redis however often Prometheus, or anyone, scrapes). A joiner whose deadline is
 //   earlier than the collection's answers at its own deadline: the collectors still running are
@@ -19,6 +20,7 @@ import { Registry } from "prom-client";
 import { exporterMetrics, type CollectorName } from "../../definitions/metrics.ts";
 import type { ExporterCollector } from "./collectors/exporter.ts";
 import type { Collector } from "./collectors/types.ts";
+import { FailureLog } from "./failure-log.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 
@@ -50,6 +52,8 @@ export interface ScraperOptions {
   readonly defaultTimeoutSeconds: number;
   readonly marginSeconds: number;
   readonly log: Logger;
+  /** A collector failing for the same reason is logged again at most this often (default 300 s). */
+  readonly failureLogRepeatSeconds?: number;
 }
 
 interface Collection {
@@ -73,8 +77,11 @@ export class Scraper {
   /** collect() calls still running, possibly past their deadline. */
   private readonly running = new Map<CollectorName, Promise<void>>();
   private readonly listeners: ((r: CollectionResult) => void)[] = [];
+  private readonly failures: FailureLog;
 
-  constructor(private readonly opts: ScraperOptions) {}
+  constructor(private readonly opts: ScraperOptions) {
+    this.failures = new FailureLog((opts.failureLogRepeatSeconds ?? 300) * 1000);
+  }
 
   /** The scrape timeout in milliseconds for a request carrying this header value (or none). */
   timeoutMs(header: string | undefined): number {
@@ -180,7 +187,7 @@ export class Scraper {
     });
     const fail = (error: string): CollectorResult => {
       const r = finish(error);
-      log.warn("collector failed", { collector: name, error, duration_seconds: r.durationSeconds });
+      this.failures.failed(log, name, error, { duration_seconds: r.durationSeconds });
       try {
         collector.markFailed?.();
       } catch (e) {
@@ -218,6 +225,7 @@ export class Scraper {
       return fail(`overran its deadline of ${((deadline - startedAt) / 1000).toFixed(3)} s`);
     }
     if (!outcome.ok) return fail(errorMessage(outcome.e));
+    this.failures.succeeded(log, name);
     return finish();
   }
 

@@ -54,7 +54,7 @@ interface Mounted {
 
 async function mount(
   collectors: ScheduledCollector[],
-  opts: { defaultTimeoutSeconds?: number; marginSeconds?: number } = {},
+  opts: { defaultTimeoutSeconds?: number; marginSeconds?: number; failureLogRepeatSeconds?: number } = {},
 ): Promise<Mounted> {
   const lines: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => lines.push(l) });
@@ -64,6 +64,9 @@ async function mount(
     defaultTimeoutSeconds: opts.defaultTimeoutSeconds ?? 10,
     marginSeconds: opts.marginSeconds ?? 0.5,
     log,
+    ...(opts.failureLogRepeatSeconds !== undefined
+      ? { failureLogRepeatSeconds: opts.failureLogRepeatSeconds }
+      : {}),
   });
   const app = createApp({
     scraper,
@@ -326,5 +329,51 @@ describe("odd failures", () => {
     assert.equal(success(r.families, "scans"), 0);
     assert.equal(success(r.families, "host"), 1);
     assert.equal(m.scraper.lastCollection()?.collectors.scans?.error, "not even a promise");
+  });
+});
+
+describe("the failure log", () => {
+  test("a collector failing on every scrape is logged once, then its recovery once", async () => {
+    let down = true;
+    const flaky = testCollector("redis", async () => {
+      if (down) throw new Error("connect ECONNREFUSED 127.0.0.1:6379");
+    });
+    const m = await mount([{ collector: flaky.collector, budgetMs: 5_000 }]);
+    after(() => m.close());
+    for (let i = 0; i < 5; i++)
+      assert.equal(success((await scrape(`${m.url}/metrics`)).families, "redis"), 0);
+    down = false;
+    for (let i = 0; i < 2; i++)
+      assert.equal(success((await scrape(`${m.url}/metrics`)).families, "redis"), 1);
+    const logged = m.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const about = logged.filter((l) => l.collector === "redis");
+    assert.deepEqual(
+      about.map((l) => [l.level, l.msg]),
+      [
+        ["warn", "collector failed"],
+        ["info", "collector recovered"],
+      ],
+      "five failures and two successes make two lines",
+    );
+    assert.equal(about[0]?.error, "connect ECONNREFUSED 127.0.0.1:6379");
+    assert.equal(about[0]?.logger, "exporter.redis");
+    assert.equal(about[1]?.failures, 5);
+    assert.equal(typeof about[1]?.failed_for_seconds, "number");
+  });
+
+  test("with a repeat interval of 0, every failure is a line that counts the run", async () => {
+    const failing = testCollector("scans", () => Promise.reject(new Error("relation does not exist")));
+    const m = await mount([{ collector: failing.collector, budgetMs: 5_000 }], {
+      failureLogRepeatSeconds: 0,
+    });
+    after(() => m.close());
+    for (let i = 0; i < 3; i++) await scrape(`${m.url}/metrics`);
+    const lines = m.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === "collector failed");
+    assert.deepEqual(
+      lines.map((l) => l.failures),
+      [undefined, 2, 3],
+    );
   });
 });
