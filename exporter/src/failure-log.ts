@@ -1,16 +1,28 @@
-// How the orchestrator logs a collector's failures, written for whoever reads the log at 3 a.m.: with
-// PostgreSQL down, one line per scrape (every 15 s, from every Prometheus) buries everything else and
-// says nothing new. So a collector's failures are logged as state changes:
+// How the exporter logs something that fails on every scrape, written for whoever reads the log at
+// 3 a.m.: with PostgreSQL down (or an NFS mount dead), one line per scrape (every 15 s, from every
+// Prometheus) buries everything else and says nothing new. So failures are logged as state changes,
+// per subject (a collector for the orchestrator, a mount point for the host collector):
 //
-// - its first failure, and a failure whose reason changed, at once (warn "collector failed");
+// - its first failure, and a failure whose reason changed, at once (warn, e.g. "collector failed");
 // - the same reason again at most once every `repeatMs`, saying how many failures it stands for
-//   (`repeated`) and since when the collector has been failing (`failing_since`);
-// - its first success after failing (info "collector recovered"), with how long it failed and how many
-//   failures that was.
+//   (`repeated`) and since when it has been failing (`failing_since`);
+// - its first success after failing (info, e.g. "collector recovered"), with how long it failed and
+//   how many failures that was.
 //
 // Reasons are compared with their numbers masked, so "overran its deadline of 0.993 s" and "... of
 // 0.995 s" are one reason, while "connection refused" after "timeout" is a change worth a line.
 import type { Logger } from "./log.ts";
+
+export interface FailureLogOptions {
+  /** The same reason is logged again at most this often, in milliseconds. */
+  readonly repeatMs: number;
+  /** The field that names the subject on each line (default "collector"). */
+  readonly subject?: string;
+  /** The messages of the two kinds of line (default "collector failed", "collector recovered"). */
+  readonly failed?: string;
+  readonly recovered?: string;
+  readonly now?: () => number;
+}
 
 interface Failing {
   /** The reason with its numbers masked (what "the same reason" means). */
@@ -28,28 +40,36 @@ const reasonKey = (error: string): string => error.replace(/\d+(\.\d+)?/g, "#");
 
 export class FailureLog {
   private readonly failing = new Map<string, Failing>();
+  private readonly repeatMs: number;
+  private readonly subject: string;
+  private readonly failedMsg: string;
+  private readonly recoveredMsg: string;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly repeatMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(options: FailureLogOptions) {
+    this.repeatMs = options.repeatMs;
+    this.subject = options.subject ?? "collector";
+    this.failedMsg = options.failed ?? "collector failed";
+    this.recoveredMsg = options.recovered ?? "collector recovered";
+    this.now = options.now ?? Date.now;
+  }
 
-  /** A failure of `collector`; `fields` go on the line if one is written. */
-  failed(log: Logger, collector: string, error: string, fields: Record<string, unknown> = {}): void {
+  /** A failure of `name`; `fields` go on the line if one is written. */
+  failed(log: Logger, name: string, error: string, fields: Record<string, unknown> = {}): void {
     const t = this.now();
     const key = reasonKey(error);
-    const f = this.failing.get(collector);
+    const f = this.failing.get(name);
     if (!f) {
-      this.failing.set(collector, { key, since: t, failures: 1, loggedAt: t, folded: 0 });
-      log.warn("collector failed", { collector, error, ...fields });
+      this.failing.set(name, { key, since: t, failures: 1, loggedAt: t, folded: 0 });
+      log.warn(this.failedMsg, { [this.subject]: name, error, ...fields });
       return;
     }
     f.failures++;
     if (f.key !== key || t - f.loggedAt >= this.repeatMs) {
       const repeated = f.folded;
-      this.failing.set(collector, { ...f, key, loggedAt: t, folded: 0 });
-      log.warn("collector failed", {
-        collector,
+      this.failing.set(name, { ...f, key, loggedAt: t, folded: 0 });
+      log.warn(this.failedMsg, {
+        [this.subject]: name,
         error,
         ...fields,
         failing_since: new Date(f.since).toISOString(),
@@ -62,13 +82,13 @@ export class FailureLog {
     f.folded++;
   }
 
-  /** A success of `collector`: logs its recovery if it was failing. */
-  succeeded(log: Logger, collector: string): void {
-    const f = this.failing.get(collector);
+  /** A success of `name`: logs its recovery if it was failing. */
+  succeeded(log: Logger, name: string): void {
+    const f = this.failing.get(name);
     if (!f) return;
-    this.failing.delete(collector);
-    log.info("collector recovered", {
-      collector,
+    this.failing.delete(name);
+    log.info(this.recoveredMsg, {
+      [this.subject]: name,
       failed_for_seconds: (this.now() - f.since) / 1000,
       failures: f.failures,
     });

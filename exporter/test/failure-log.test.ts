@@ -11,7 +11,7 @@ function harness(repeatSeconds: number) {
     level: "debug",
     write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>),
   });
-  const fl = new FailureLog(repeatSeconds * 1000, () => now);
+  const fl = new FailureLog({ repeatMs: repeatSeconds * 1000, now: () => now });
   return {
     fl,
     log,
@@ -95,4 +95,29 @@ test("collectors are tracked apart", () => {
     h.lines.map((l) => l.collector),
     ["postgres", "redis"],
   );
+});
+
+test("another subject: its field name and its two messages", () => {
+  let now = 0;
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const fl = new FailureLog({
+    repeatMs: 300_000,
+    subject: "mountpoint",
+    failed: "filesystem statistics unavailable",
+    recovered: "filesystem statistics available again",
+    now: () => now,
+  });
+  fl.failed(log, "/nfs", "statfs timed out after 1000 ms", { device: "nfs:/x" });
+  now += 15_000;
+  fl.succeeded(log, "/nfs");
+  assert.deepEqual(
+    lines.map((l) => [l.level, l.msg, l.mountpoint, l.collector]),
+    [
+      ["warn", "filesystem statistics unavailable", "/nfs", undefined],
+      ["info", "filesystem statistics available again", "/nfs", undefined],
+    ],
+  );
+  assert.equal(lines[0]?.device, "nfs:/x");
+  assert.equal(lines[1]?.failed_for_seconds, 15);
 });

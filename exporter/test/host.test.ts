@@ -245,11 +245,21 @@ describe("a mount whose statfs() never answers (a dead NFS server)", () => {
     assert.equal(sample(second.families, "node_filesystem_device_error", { mountpoint: "/nfs" }), 1);
     assert.match(second.lines.join("\n"), /statfs still running from an earlier collection/);
 
-    // Once the server answers, the mount is measured again.
+    // The same reason on the next scrapes is not logged again (a line every 5 minutes at most).
+    const again = await collect(c);
+    assert.equal(sample(again.families, "node_filesystem_device_error", { mountpoint: "/nfs" }), 1);
+    assert.deepEqual(again.lines, [], "a stuck mount logged again on the next scrape");
+
+    // Once the server answers, the mount is measured again, and one line says so.
     answer();
     await new Promise((r) => setImmediate(r));
     const third = await collect(c);
     assert.equal(sample(third.families, "node_filesystem_device_error", { mountpoint: "/nfs" }), 0);
     assert.equal(sample(third.families, "node_filesystem_avail_bytes", { mountpoint: "/nfs" }), 163840);
+    const recovered = third.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      recovered.map((l) => [l.level, l.msg, l.mountpoint, l.failures]),
+      [["info", "filesystem statistics available again", "/nfs", 3]],
+    );
   });
 });

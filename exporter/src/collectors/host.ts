@@ -27,6 +27,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { hostMetrics } from "../../../definitions/metrics.ts";
+import { FailureLog } from "../failure-log.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { Collector, CollectorModule, HealthCheck, HealthCheckName } from "./types.ts";
@@ -203,6 +204,14 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
   // minutes, and the pool has only 4 threads (shared with every file read), so a mount whose previous
   // call is still stuck is not asked again until it returns.
   const stuck = new Set<string>();
+  // A mount that stays unreadable (a dead NFS server) is logged when it starts failing, when its reason
+  // changes, every 5 minutes, and when it answers again; not on every scrape.
+  const mounts = new FailureLog({
+    repeatMs: 300_000,
+    subject: "mountpoint",
+    failed: "filesystem statistics unavailable",
+    recovered: "filesystem statistics available again",
+  });
   let last: Snapshot | undefined;
   let previousCpu: CpuTimes | undefined;
   let cpuBusyPercent: number | undefined;
@@ -305,12 +314,8 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
         ]);
       const filesystems = await Promise.all(parseMounts(mountsText).map(statfs));
       for (const f of filesystems)
-        if (f.error)
-          ctx.log.warn("filesystem statistics unavailable", {
-            mountpoint: f.mount.mountpoint,
-            device: f.mount.device,
-            error: f.error,
-          });
+        if (f.error) mounts.failed(ctx.log, f.mount.mountpoint, f.error, { device: f.mount.device });
+        else mounts.succeeded(ctx.log, f.mount.mountpoint);
       const { cpus, total, bootTime } = parseProcStat(stat);
       const load = loadavg.split(/\s+/).slice(0, 3).map(Number) as [number, number, number];
       if (load.length !== 3 || load.some((x) => !Number.isFinite(x)))
