@@ -82,6 +82,16 @@ export class FailureLog {
     f.folded++;
   }
 
+  /** The subjects failing now. */
+  failingNames(): string[] {
+    return [...this.failing.keys()];
+  }
+
+  /** Forgets `name` without a line (it is gone, e.g. a file deleted while it failed). */
+  forget(name: string): void {
+    this.failing.delete(name);
+  }
+
   /** A success of `name`: logs its recovery if it was failing. */
   succeeded(log: Logger, name: string): void {
     const f = this.failing.get(name);

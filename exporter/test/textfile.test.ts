@@ -145,6 +145,34 @@ untyped_one 1
     });
   }
 
+  test("a file that stays malformed is logged once, and once more when it is read again", async () => {
+    const { dir, collector } = setup({ "a.prom": job("backup", 1), "b.prom": "not a metric line\n" });
+    const first = await collect(collector);
+    assert.deepEqual(
+      first.logged.map((l) => [l.msg, l.file]),
+      [["textfile skipped", "b.prom"]],
+    );
+    for (let i = 0; i < 3; i++) {
+      const next = await collect(collector);
+      assert.equal(sample(next.families, "node_textfile_scrape_error"), 1);
+      assert.deepEqual(next.logged, [], "the same malformed file logged again on the next scrape");
+    }
+    writeFileSync(join(dir, "b.prom"), job("cleanup", 1));
+    const fixed = await collect(collector);
+    assert.equal(sample(fixed.families, "node_textfile_scrape_error"), 0);
+    assert.deepEqual(
+      fixed.logged.map((l) => [l.level, l.msg, l.file, l.failures]),
+      [["info", "textfile read again", "b.prom", 4]],
+    );
+    // Broken again, then deleted while broken: one line for the breakage, none for the deletion.
+    writeFileSync(join(dir, "b.prom"), "still not a metric\n");
+    assert.equal((await collect(collector)).logged.length, 1);
+    rmSync(join(dir, "b.prom"));
+    assert.deepEqual((await collect(collector)).logged, []);
+    writeFileSync(join(dir, "b.prom"), "broken a third time\n");
+    assert.equal((await collect(collector)).logged[0]?.failures, undefined, "a first failure again");
+  });
+
   test("a missing directory is reported, not fatal; metrics of files that vanish vanish", async () => {
     const { dir, collector } = setup({ "a.prom": job("backup", 1) });
     assert.equal(

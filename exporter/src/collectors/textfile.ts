@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { Registry } from "prom-client";
 import { exporterCatalogue, textfileMetrics } from "../../../definitions/metrics.ts";
 import { parseExposition, type MetricFamily, type Sample } from "../exposition.ts";
+import { FailureLog } from "../failure-log.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { Collector, CollectorModule } from "./types.ts";
@@ -134,6 +135,14 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
   const registry = new Registry();
   const m = createMetrics(textfileMetrics, registry);
   let published: string[] = [];
+  // A file that stays malformed is logged when it is first skipped, when its error changes, every 5
+  // minutes, and when it is read again; not on every scrape.
+  const skipped = new FailureLog({
+    repeatMs: 300_000,
+    subject: "file",
+    failed: "textfile skipped",
+    recovered: "textfile read again",
+  });
 
   return {
     name: "textfile",
@@ -142,9 +151,12 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
       const errors: { file: string; error: string }[] = [];
       const merged = new Map<string, Merged>();
       const mtimes: { file: string; seconds: number }[] = [];
+      const read: string[] = [];
       let names: string[] = [];
+      let dirRead = false;
       try {
         names = (await fs.readdir(options.dir)).filter((n) => n.endsWith(".prom")).sort();
+        dirRead = true;
       } catch (e) {
         errors.push({ file: options.dir, error: `cannot read the directory: ${(e as Error).message}` });
       }
@@ -158,13 +170,18 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
           const text = await fs.readFile(path, "utf8");
           mergeFile(merged, name, parseExposition(text).values());
           mtimes.push({ file: name, seconds: st.mtimeMs / 1000 });
+          read.push(name);
         } catch (e) {
           errors.push({ file: name, error: (e as Error).message });
         }
       }
       if (ctx.signal.aborted) return;
-      for (const e of errors)
-        ctx.log.warn("textfile skipped", { dir: options.dir, file: e.file, error: e.error });
+      for (const e of errors) skipped.failed(ctx.log, e.file, e.error, { dir: options.dir });
+      if (dirRead) skipped.succeeded(ctx.log, options.dir);
+      for (const name of read) skipped.succeeded(ctx.log, name);
+      // A file deleted while it was skipped is simply gone: no "read again" line for it.
+      for (const name of skipped.failingNames())
+        if (name !== options.dir && !names.includes(name)) skipped.forget(name);
       for (const n of published) registry.removeSingleMetric(n);
       published = [];
       for (const fam of merged.values()) {
