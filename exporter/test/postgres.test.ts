@@ -177,6 +177,11 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
         outs.every((o) => o.ok),
         outs.find((o) => !o.ok)?.error?.message,
       );
+      // The watcher's sample in flight ends, and one more is taken while the pool still holds its idle
+      // connections (idleTimeoutMs 10 s): on a loaded machine the whole burst can fit between samples.
+      sampling = false;
+      await watcher;
+      max = Math.max(max, await sessions());
       assert.ok(max >= 1, "the watcher saw the exporter's sessions");
       assert.ok(max <= 2, `the exporter held ${max} connections`);
       assert.ok(database.stats().total <= 2);
