@@ -13,9 +13,12 @@
 // 0.995 s" are one reason, while "connection refused" after "timeout" is a change worth a line.
 import type { Logger } from "./log.ts";
 
+/** How often the same reason is logged again by default: every 5 minutes. */
+export const DEFAULT_REPEAT_MS = 300_000;
+
 export interface FailureLogOptions {
-  /** The same reason is logged again at most this often, in milliseconds. */
-  readonly repeatMs: number;
+  /** The same reason is logged again at most this often, in milliseconds (default 5 minutes). */
+  readonly repeatMs?: number;
   /** The field that names the subject on each line (default "collector"). */
   readonly subject?: string;
   /** The messages of the two kinds of line (default "collector failed", "collector recovered"). */
@@ -26,7 +29,7 @@ export interface FailureLogOptions {
 
 interface Failing {
   /** The reason with its numbers masked (what "the same reason" means). */
-  readonly key: string;
+  key: string;
   /** Epoch milliseconds of the first failure of this run of failures. */
   readonly since: number;
   /** Failures in this run. */
@@ -47,7 +50,7 @@ export class FailureLog {
   private readonly now: () => number;
 
   constructor(options: FailureLogOptions) {
-    this.repeatMs = options.repeatMs;
+    this.repeatMs = options.repeatMs ?? DEFAULT_REPEAT_MS;
     this.subject = options.subject ?? "collector";
     this.failedMsg = options.failed ?? "collector failed";
     this.recoveredMsg = options.recovered ?? "collector recovered";
@@ -66,8 +69,6 @@ export class FailureLog {
     }
     f.failures++;
     if (f.key !== key || t - f.loggedAt >= this.repeatMs) {
-      const repeated = f.folded;
-      this.failing.set(name, { ...f, key, loggedAt: t, folded: 0 });
       log.warn(this.failedMsg, {
         [this.subject]: name,
         error,
@@ -75,8 +76,11 @@ export class FailureLog {
         failing_since: new Date(f.since).toISOString(),
         failures: f.failures,
         // Failures since the last line that were not logged.
-        repeated,
+        repeated: f.folded,
       });
+      f.key = key;
+      f.loggedAt = t;
+      f.folded = 0;
       return;
     }
     f.folded++;

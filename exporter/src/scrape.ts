@@ -80,7 +80,9 @@ export class Scraper {
   private readonly failures: FailureLog;
 
   constructor(private readonly opts: ScraperOptions) {
-    this.failures = new FailureLog({ repeatMs: (opts.failureLogRepeatSeconds ?? 300) * 1000 });
+    this.failures = new FailureLog(
+      opts.failureLogRepeatSeconds === undefined ? {} : { repeatMs: opts.failureLogRepeatSeconds * 1000 },
+    );
   }
 
   /** The scrape timeout in milliseconds for a request carrying this header value (or none). */

@@ -207,7 +207,6 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
   // A mount that stays unreadable (a dead NFS server) is logged when it starts failing, when its reason
   // changes, every 5 minutes, and when it answers again; not on every scrape.
   const mounts = new FailureLog({
-    repeatMs: 300_000,
     subject: "mountpoint",
     failed: "filesystem statistics unavailable",
     recovered: "filesystem statistics available again",

@@ -138,7 +138,6 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
   // A file that stays malformed is logged when it is first skipped, when its error changes, every 5
   // minutes, and when it is read again; not on every scrape.
   const skipped = new FailureLog({
-    repeatMs: 300_000,
     subject: "file",
     failed: "textfile skipped",
     recovered: "textfile read again",
@@ -151,7 +150,6 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
       const errors: { file: string; error: string }[] = [];
       const merged = new Map<string, Merged>();
       const mtimes: { file: string; seconds: number }[] = [];
-      const read: string[] = [];
       let names: string[] = [];
       let dirRead = false;
       try {
@@ -170,7 +168,6 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
           const text = await fs.readFile(path, "utf8");
           mergeFile(merged, name, parseExposition(text).values());
           mtimes.push({ file: name, seconds: st.mtimeMs / 1000 });
-          read.push(name);
         } catch (e) {
           errors.push({ file: name, error: (e as Error).message });
         }
@@ -178,7 +175,7 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
       if (ctx.signal.aborted) return;
       for (const e of errors) skipped.failed(ctx.log, e.file, e.error, { dir: options.dir });
       if (dirRead) skipped.succeeded(ctx.log, options.dir);
-      for (const name of read) skipped.succeeded(ctx.log, name);
+      for (const t of mtimes) skipped.succeeded(ctx.log, t.file);
       // A file deleted while it was skipped is simply gone: no "read again" line for it.
       for (const name of skipped.failingNames())
         if (name !== options.dir && !names.includes(name)) skipped.forget(name);
