@@ -1,13 +1,18 @@
 // The probes collector against local HTTP and TCP servers: status and duration per target, a target
 // that accepts and never answers, a refused port, credentials kept out of the label, parallel probing,
-// and the api and mcp_servers checks of /health.
+// redirects, a TLS target whose certificate does not verify, and the api and mcp_servers checks of /health.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { sample } from "../../test/support/exposition.ts";
 import { freePort } from "../../test/support/servers.ts";
-import { probeHealth, probesCollector, targetLabel } from "../src/collectors/probes.ts";
+import { MAX_REDIRECTS, probe, probeHealth, probesCollector, targetLabel } from "../src/collectors/probes.ts";
 import { captureLog, collectOnce } from "./collector-support.ts";
 
 test("targetLabel drops credentials, query and fragment", () => {
@@ -23,6 +28,9 @@ describe("probes collector", () => {
   let tcp: TcpServer;
   const held: Socket[] = [];
   let base = "";
+  /** A second origin (its own server), for a redirect that leaves the probed one. */
+  let otherServer: HttpServer;
+  let other = "";
   let hangingUrl = "";
   let tcpUrl = "";
   /** The Authorization header each path was requested with. */
@@ -32,11 +40,21 @@ describe("probes collector", () => {
     http = createHttpServer((req, res) => {
       authorization.set(req.url ?? "", req.headers.authorization);
       if (req.url?.startsWith("/health")) res.writeHead(200).end("ok");
+      else if (req.url === "/moved") res.writeHead(301, { location: "/health?from=moved" }).end();
+      else if (req.url === "/loop") res.writeHead(302, { location: "/loop" }).end();
+      else if (req.url === "/elsewhere")
+        res.writeHead(307, { location: `${other}/health?from=elsewhere` }).end();
       else if (req.url === "/slow") setTimeout(() => res.writeHead(200).end("late"), 300);
       else res.writeHead(503).end("down");
     });
     await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+    otherServer = createHttpServer((req, res) => {
+      authorization.set(req.url ?? "", req.headers.authorization);
+      res.writeHead(200).end("ok");
+    });
+    await new Promise<void>((r) => otherServer.listen(0, "127.0.0.1", r));
+    other = `http://127.0.0.1:${(otherServer.address() as { port: number }).port}`;
     // Accepts connections and never answers: a hung MCP server.
     hanging = createTcpServer((s) => held.push(s));
     await new Promise<void>((r) => hanging.listen(0, "127.0.0.1", r));
@@ -47,7 +65,67 @@ describe("probes collector", () => {
   });
   after(async () => {
     for (const s of held) s.destroy();
-    await Promise.all([http, hanging, tcp].map((s) => new Promise((r) => s.close(r))));
+    await Promise.all([http, otherServer, hanging, tcp].map((s) => new Promise((r) => s.close(r))));
+  });
+
+  test("follows redirects, sending the URL's credentials to its own origin only, and fails a redirect loop", async () => {
+    const signal = new AbortController().signal;
+    const withCredentials = (path: string) => `http://probe:pw@${base.slice(7)}${path}`;
+    const moved = await probe({ url: withCredentials("/moved"), kind: "api" }, 2000, signal);
+    assert.equal(moved.success, true, moved.error);
+    assert.equal(moved.httpStatus, 200);
+    assert.equal(moved.target, `${base}/moved`);
+    assert.equal(
+      Buffer.from(authorization.get("/health?from=moved")!.slice(6), "base64").toString(),
+      "probe:pw",
+    );
+
+    const elsewhere = await probe({ url: withCredentials("/elsewhere"), kind: "mcp" }, 2000, signal);
+    assert.equal(elsewhere.success, true, elsewhere.error);
+    assert.ok(authorization.has("/health?from=elsewhere"));
+    assert.equal(
+      authorization.get("/health?from=elsewhere"),
+      undefined,
+      "credentials sent to another origin",
+    );
+
+    const loop = await probe({ url: `${base}/loop`, kind: "mcp" }, 2000, signal);
+    assert.equal(loop.success, false);
+    assert.equal(loop.error, `more than ${MAX_REDIRECTS} redirects`);
+    assert.equal(loop.httpStatus, 0);
+  });
+
+  test("an https target is verified: a self-signed certificate fails the probe and says why", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "probe-tls-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"].concat(
+        ["-subj", "/CN=127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+      ),
+      { stdio: "ignore" },
+    );
+    const seen: string[] = [];
+    const tls = createHttpsServer(
+      { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+      (req, res) => {
+        seen.push(req.url ?? "");
+        res.writeHead(200).end("ok");
+      },
+    );
+    await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+    t.after(() => new Promise((r) => tls.close(r)));
+    const url = `https://127.0.0.1:${(tls.address() as { port: number }).port}/health`;
+    const r = await probe({ url, kind: "api" }, 2000, new AbortController().signal);
+    assert.equal(r.success, false);
+    assert.match(r.error ?? "", /self[- ]signed certificate/);
+    assert.deepEqual(seen, [], "the request went out over an unverified connection");
+    const tcp = await probe(
+      { url: url.replace("https:", "tcp:").replace("/health", ""), kind: "mcp" },
+      2000,
+      new AbortController().signal,
+    );
+    assert.equal(tcp.success, true, "the server is up: only the certificate failed");
   });
 
   test("probes every target in parallel, a hung one failing at its timeout without holding the others", async () => {
