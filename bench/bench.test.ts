@@ -4,9 +4,13 @@
 // smoke run can judge: at most 2 PostgreSQL connections, a scrape within its deadline while a
 // dependency is hung.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { benchOptions, runBench, type Results } from "./lib/bench.ts";
 import { goExporters, startHeapFlags } from "./lib/environment.ts";
+import { imageNodeVersion, nodeVersionOf } from "./lib/image-node.ts";
 import { requireBenchBinaries } from "./lib/processes.ts";
 import { renderTables, spliceSection } from "./lib/report.ts";
 import { quantile, spread } from "./lib/stats.ts";
@@ -20,10 +24,10 @@ describe("bench smoke run", { skip: requireBenchBinaries() }, () => {
 
   test("runs every phase against the real exporters", async () => {
     const log: string[] = [];
-    results = await runBench(
-      benchOptions(true, (m) => log.push(m)),
-      { mode: "source" },
-    );
+    // The memory phase's instance under another Node.js binary (the image's, in a full run; here the
+    // same one, to spare the download) is started as the full run starts it.
+    const imageNode = { path: process.execPath, version: process.version };
+    results = await runBench({ ...benchOptions(true, (m) => log.push(m)), imageNode }, { mode: "source" });
     assert.ok(
       log.some((l) => l.startsWith("hung redis")),
       `phases logged: ${log.join("; ")}`,
@@ -74,6 +78,11 @@ describe("bench smoke run", { skip: requireBenchBinaries() }, () => {
       m.nodeFlags.some((f) => f.startsWith("--max-old-space-size=")),
       "npm start bounds the heap",
     );
+    const image = results.memory.find((x) => x.label.includes("image"));
+    assert.ok(image, `memory lines: ${results.memory.map((x) => x.label).join(", ")}`);
+    assert.equal(image.node, process.version);
+    positive("RSS under the image's Node.js", image.rssAtEnd);
+    assert.deepEqual(image.nodeFlags, startHeapFlags());
   });
 
   test("a hung PostgreSQL or Redis: our scrape answers within its deadline + 1 s", () => {
@@ -112,6 +121,19 @@ describe("bench smoke run", { skip: requireBenchBinaries() }, () => {
 });
 
 describe("bench helpers", () => {
+  test("the image's Node.js version is read from exporter/Dockerfile, and a binary's from --version", (t) => {
+    assert.match(imageNodeVersion(), /^\d+\.\d+\.\d+$/);
+    const dir = mkdtempSync(join(tmpdir(), "bench-dockerfile-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "Dockerfile");
+    writeFileSync(file, "# a comment\nARG NODE_IMAGE=node:22.1.0-bookworm-slim\nFROM ${NODE_IMAGE}\n");
+    assert.equal(imageNodeVersion(file), "22.1.0");
+    writeFileSync(file, "FROM node:lts\n");
+    assert.throws(() => imageNodeVersion(file), /no "ARG NODE_IMAGE=node:<x\.y\.z>\.\.\." line/);
+    assert.equal(nodeVersionOf(process.execPath), process.version);
+    assert.throws(() => nodeVersionOf("/bin/true"), /did not print a Node\.js version/);
+  });
+
   test("quantile and spread", () => {
     assert.equal(quantile([5, 1, 3, 2, 4], 0.5), 3);
     assert.equal(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.99), 10);

@@ -5,7 +5,9 @@
 //   BENCH_SMOKE=1 npm run bench   a few iterations, nothing written (what bench/bench.test.ts runs)
 //   BENCH_RUNS, BENCH_LATENCY_ROUNDS, BENCH_WRK_SECONDS, BENCH_MEMORY_SCRAPES, BENCH_HUNG_RUNS,
 //   BENCH_HUNG_CLIENT_TIMEOUT_S, BENCH_SCAN_ROWS override the full run's counts;
-//   BENCH_WRITE_DOCS=0 prints without writing; BENCH_JSON=<file> also saves the raw figures.
+//   BENCH_WRITE_DOCS=0 prints without writing; BENCH_JSON=<file> also saves the raw figures;
+//   BENCH_IMAGE_NODE=<path> is the Node.js the memory phase also runs ours under (default: the version
+//   of exporter/Dockerfile, fetched once from the npm registry), BENCH_IMAGE_NODE=0 leaves it out.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { repoRoot, startEnvironment, type OursLaunch, type TargetName } from "./environment.ts";
+import { imageNode } from "./image-node.ts";
 import { measureAll, type BenchOptions, type Results } from "./measure.ts";
 
 export type { BenchOptions, Results };
@@ -46,6 +47,8 @@ export function benchOptions(smoke: boolean, log: (msg: string) => void): BenchO
     hungRuns: n("BENCH_HUNG_RUNS", 3),
     scanRows: n("BENCH_SCAN_ROWS", 10_000),
     memoryWithoutFlags: true,
+    // BENCH_IMAGE_NODE=0 leaves it out; =<path> names the binary; unset fetches it from the npm registry.
+    ...(process.env.BENCH_IMAGE_NODE === "0" ? {} : { imageNode: imageNode(log) }),
     log,
   };
 }

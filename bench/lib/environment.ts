@@ -31,6 +31,8 @@ export interface OursLaunch {
   mode: "build" | "source";
   /** Node flags; defaults to those of `npm start`. */
   nodeFlags?: string[];
+  /** The node executable; defaults to the one running the benchmark. */
+  node?: string;
   /** Another script to run instead (to try the benchmark itself out against a stand-in). */
   script?: string;
   /** More environment for it (e.g. EXPORTER_COLLECTORS_DISABLED, to weigh one collector). */
@@ -171,7 +173,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
       const script = entry[entry.length - 1] as string;
       if (!existsSync(script))
         throw new Error(`${script} is missing${launch.mode === "build" ? ": run npm run build first" : ""}`);
-      const child = startChild(name, process.execPath, [...flags, ...entry], {
+      const child = startChild(name, launch.node ?? process.execPath, [...flags, ...entry], {
         env: { ...oursEnv(port), ...launch.env },
         cwd: repoRoot,
       });

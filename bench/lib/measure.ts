@@ -2,6 +2,7 @@
 // on the same PostgreSQL and Redis, several times over.
 import type { Environment, Target, TargetName } from "./environment.ts";
 import { goExporters, startHeapFlags } from "./environment.ts";
+import type { NodeBinary } from "./image-node.ts";
 import { connectionsByRole, countSince, logOffset, settleLog } from "./pglog.ts";
 import { cpuSeconds, memoryOf, pauseTree, rssBytes } from "./processes.ts";
 import { quantile } from "./stats.ts";
@@ -28,6 +29,8 @@ export interface BenchOptions {
   scanRows: number;
   /** Also measure a fresh instance of ours without the heap flags of `npm start`. */
   memoryWithoutFlags: boolean;
+  /** Also measure a fresh instance of ours under the Node.js of the exporter's image. */
+  imageNode?: NodeBinary;
   log: (msg: string) => void;
 }
 
@@ -177,6 +180,8 @@ export async function concurrencyRun(
 
 export interface MemoryRun {
   label: string;
+  /** The Node.js version it ran under. */
+  node: string;
   nodeFlags: string[];
   rssAtStart: number;
   /** RSS after each thousand scrapes (index 0: after the first thousand, or fewer in smoke mode). */
@@ -192,13 +197,19 @@ export interface MemoryRun {
 export async function memoryRun(
   env: Environment,
   label: string,
-  nodeFlags: string[] | undefined,
+  launch: { nodeFlags?: string[]; node?: NodeBinary },
   scrapes: number,
   reuse?: Target,
 ): Promise<MemoryRun> {
+  const { nodeFlags, node } = launch;
   // The smoke run samples the instance already running (starting another costs seconds).
   const fresh = !reuse;
-  const target = reuse ?? (await env.startOurs(nodeFlags ? { nodeFlags } : {}, `ours-${label}`));
+  const target =
+    reuse ??
+    (await env.startOurs(
+      { ...(nodeFlags ? { nodeFlags } : {}), ...(node ? { node: node.path } : {}) },
+      `ours-${label}`,
+    ));
   try {
     const pid = target.child.pid;
     if (fresh) await sleep(500); // let start-up work (first collection timers, JIT) settle before the baseline
@@ -215,6 +226,7 @@ export async function memoryRun(
     const end = memoryOf(pid);
     return {
       label,
+      node: node?.version ?? process.version,
       nodeFlags: nodeFlags ?? startHeapFlags(),
       rssAtStart,
       rssSamples: samples,
@@ -388,14 +400,21 @@ export async function measureAll(
     await memoryRun(
       env,
       opts.smoke ? "with heap flags (the instance already running)" : "with heap flags",
-      undefined,
+      {},
       opts.memoryScrapes,
       opts.smoke ? env.targets.ours : undefined,
     ),
   );
   if (opts.memoryWithoutFlags) {
     log(`memory: a fresh instance of ours without the heap flags, ${opts.memoryScrapes} scrapes`);
-    memory.push(await memoryRun(env, "without heap flags", [], opts.memoryScrapes));
+    memory.push(await memoryRun(env, "without heap flags", { nodeFlags: [] }, opts.memoryScrapes));
+  }
+  if (opts.imageNode) {
+    const node = opts.imageNode;
+    log(
+      `memory: a fresh instance of ours under Node.js ${node.version} (the image's), ${opts.memoryScrapes} scrapes`,
+    );
+    memory.push(await memoryRun(env, "with heap flags, the image's Node.js", { node }, opts.memoryScrapes));
   }
 
   const hung: HungRun[] = [];
