@@ -110,6 +110,9 @@ export const jobMetricLabel = "exported_job";
 /** `kind` label values of the exporter's probes (kali_agents_probe_*{target,kind}). */
 export const probeKinds = { api: "api", mcp: "mcp" } as const;
 
+/** Redirects an HTTP probe follows before it calls the answer a failure. */
+export const probeMaxRedirects = 10;
+
 /** Datasource UIDs fixed by Grafana provisioning and used by every dashboard. */
 export const datasourceUids = {
   prometheus: "kali-prometheus",

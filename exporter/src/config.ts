@@ -284,7 +284,8 @@ export const variables = {
   }),
   apiHealthUrl: optional({
     env: "API_HEALTH_URL",
-    description: "The Kali Agents API's health URL, probed over HTTP. Unset: not probed.",
+    description:
+      "The Kali Agents API's health URL, probed with an HTTP(S) GET (credentials in the URL are sent as Basic authorization). Unset: not probed.",
     file: true,
     parse: url(["http:", "https:"], false),
   }),

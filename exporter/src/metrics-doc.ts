@@ -18,7 +18,7 @@ import {
   type CollectorName,
   type MetricDef,
 } from "../../definitions/metrics.ts";
-import { jobMetricLabel, probeKinds } from "../../definitions/thresholds.ts";
+import { jobMetricLabel, probeKinds, probeMaxRedirects } from "../../definitions/thresholds.ts";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const labels = (d: MetricDef) => (d.labels.length ? d.labels.map((l) => `\`${l}\``).join(", ") : "");
@@ -76,7 +76,7 @@ const sections: readonly Section[] = [
   {
     collector: "probes",
     title: "Probes",
-    about: `Blackbox-style probes of \`API_HEALTH_URL\` (\`kind="${probeKinds.api}"\`) and each of \`MCP_SERVERS\` (\`kind="${probeKinds.mcp}"\`): an HTTP GET (success: a 2xx answer) or a TCP connect for \`tcp://\`, each with \`EXPORTER_PROBE_TIMEOUT_SECONDS\`, all in parallel. \`target\` is the configured name, else the URL without credentials, query and fragment.`,
+    about: `Blackbox-style probes of \`API_HEALTH_URL\` (\`kind="${probeKinds.api}"\`) and each of \`MCP_SERVERS\` (\`kind="${probeKinds.mcp}"\`): an HTTP GET on a new connection (success: a 2xx answer, after at most ${probeMaxRedirects} redirects; https certificates are verified; credentials in the URL go as Basic authorization to its own origin only) or a TCP connect for \`tcp://\`, each with \`EXPORTER_PROBE_TIMEOUT_SECONDS\`, all in parallel. \`target\` is the configured name, else the URL without credentials, query and fragment.`,
     defs: probeMetrics,
   },
   {

@@ -1,5 +1,5 @@
 // Probes of the Kali Agents API and MCP servers, blackbox-exporter style: an HTTP GET (success: a 2xx
-// answer, after up to 10 redirects; https is verified) or, for a tcp:// target, a TCP connect, each
+// answer, after at most 10 redirects; https is verified) or, for a tcp:// target, a TCP connect, each
 // with a timeout, all in parallel. A failed probe is a measurement (success 0), not a collector
 // failure: the collector fails only when it cannot run.
 import { request as httpRequest } from "node:http";
@@ -7,7 +7,7 @@ import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { Registry } from "prom-client";
 import { probeMetrics } from "../../../definitions/metrics.ts";
-import { probeKinds, thresholds } from "../../../definitions/thresholds.ts";
+import { probeKinds, probeMaxRedirects, thresholds } from "../../../definitions/thresholds.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { CollectContext, Collector, CollectorModule, HealthCheck, HealthCheckName } from "./types.ts";
@@ -56,7 +56,7 @@ export function targetLabel(url: string): string {
 const WRITE_MARGIN_MS = 50;
 
 /** Redirects a probe follows, as a browser or blackbox_exporter would, before it calls the answer a failure. */
-export const MAX_REDIRECTS = 10;
+export const MAX_REDIRECTS = probeMaxRedirects;
 
 /**
  * One GET over a connection of its own (as blackbox_exporter probes: a server that no longer accepts
