@@ -12,7 +12,8 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { after, before, describe, test } from "node:test";
 import { sample } from "../../test/support/exposition.ts";
 import { freePort } from "../../test/support/servers.ts";
-import { MAX_REDIRECTS, probe, probeHealth, probesCollector, targetLabel } from "../src/collectors/probes.ts";
+import { probeMaxRedirects } from "../../definitions/thresholds.ts";
+import { probe, probeHealth, probesCollector, targetLabel } from "../src/collectors/probes.ts";
 import { captureLog, collectOnce } from "./collector-support.ts";
 
 test("targetLabel drops credentials, query and fragment", () => {
@@ -91,7 +92,7 @@ describe("probes collector", () => {
 
     const loop = await probe({ url: `${base}/loop`, kind: "mcp" }, 2000, signal);
     assert.equal(loop.success, false);
-    assert.equal(loop.error, `more than ${MAX_REDIRECTS} redirects`);
+    assert.equal(loop.error, `more than ${probeMaxRedirects} redirects`);
     assert.equal(loop.httpStatus, 0);
   });
 

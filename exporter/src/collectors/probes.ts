@@ -55,9 +55,6 @@ export function targetLabel(url: string): string {
 // Keeps the last second of the collector's budget for writing the results.
 const WRITE_MARGIN_MS = 50;
 
-/** Redirects a probe follows, as a browser or blackbox_exporter would, before it calls the answer a failure. */
-export const MAX_REDIRECTS = probeMaxRedirects;
-
 /**
  * One GET over a connection of its own (as blackbox_exporter probes: a server that no longer accepts
  * connections fails, a kept-alive one would hide that), through node:http. The answer's status is all
@@ -100,7 +97,8 @@ async function probeHttp(url: string, timeoutMs: number, signal: AbortSignal): P
     const sent = authorization && u.origin === origin ? { ...headers, authorization } : headers;
     const { status, location } = await getStatus(u, sent, both);
     if (status < 300 || status >= 400 || status === 304 || !location) return status;
-    if (redirects === MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    // As a browser or blackbox_exporter would follow them, up to a limit.
+    if (redirects === probeMaxRedirects) throw new Error(`more than ${probeMaxRedirects} redirects`);
     u = new URL(location, u);
   }
 }
