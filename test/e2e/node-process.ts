@@ -1,7 +1,7 @@
 // The exporter and the demo workload as child processes, started from their TypeScript entry points
 // through tsx exactly as `npm run dev` / `npm run demo` start them, so their main.ts (configuration,
 // signals, shutdown) is part of the test too.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawnCaptured, type Spawned } from "../support/servers.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -12,32 +12,14 @@ export interface NodeProcess {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of live) c.kill("SIGKILL");
-});
-
 /** Starts a TypeScript entry point through tsx, keeping the last 100-200 KB it prints. */
-function spawnTsx(
-  entry: string,
-  args: string[],
-  env: Record<string, string>,
-): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+function spawnTsx(entry: string, args: string[], env: Record<string, string>): Spawned {
+  return spawnCaptured(process.execPath, ["--import", "tsx", entry, ...args], {
     cwd: root,
     // Only what the program needs, plus PATH: no variable of the test run leaks into its configuration.
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    keepChars: 100_000,
   });
-  live.add(child);
-  let out = "";
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  return { child, output: () => out };
 }
 
 export function startNode(name: string, entry: string, env: Record<string, string>): NodeProcess {
@@ -46,7 +28,6 @@ export function startNode(name: string, entry: string, env: Record<string, strin
   const exit = new Promise<void>((r) =>
     child.once("exit", () => {
       done = true;
-      live.delete(child);
       r();
     }),
   );
@@ -81,7 +62,6 @@ export function runNode(entry: string, args: string[], env: Record<string, strin
   let failure = "";
   return new Promise((resolve) => {
     const end = (code: number | null) => {
-      live.delete(child);
       resolve({ code, output: output() + failure, seconds: (Date.now() - t0) / 1000 });
     };
     // A process that could not start reports here and may never emit "close".

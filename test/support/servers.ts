@@ -141,14 +141,16 @@ export interface Spawned {
 }
 
 /**
- * Spawns `cmd`, keeping the last 32-64 KB it prints (for error messages); it is killed when the test
- * process exits. The benchmark starts its children with it too (bench/lib/processes.ts).
+ * Spawns `cmd`, keeping the last `keepChars`-`2 * keepChars` characters it prints (32-64 KB by default,
+ * for error messages); it is killed when the test process exits. The benchmark and the e2e test start
+ * their children with it too (bench/lib/processes.ts, test/e2e/node-process.ts).
  */
 export function spawnCaptured(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; keepChars?: number } = {},
 ): Spawned {
+  const keepChars = opts.keepChars ?? 32_000;
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
@@ -158,7 +160,7 @@ export function spawnCaptured(
   let out = "";
   const keep = (b: Buffer) => {
     out += b.toString();
-    if (out.length > 64_000) out = out.slice(-32_000);
+    if (out.length > 2 * keepChars) out = out.slice(-keepChars);
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
