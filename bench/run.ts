@@ -58,7 +58,7 @@ const section = [
   `Produced by \`${overrides ? `${overrides} ` : ""}${command}\` (bench/run.ts)${at} on ${results.date.slice(0, 10)} at ${results.date.slice(11, 16)} UTC.`,
   `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${fmt(m.memoryBytes / 1024 ** 3)} GB memory, Linux ${m.kernel}, Node.js ${m.node}.`,
   "The machine is shared with other engineers running test suites, so absolute figures are noisy: each figure is taken several times and given as the median with min–max, and the comparisons are ratios taken within the same run.",
-  "Everything runs on 127.0.0.1: one throwaway PostgreSQL 15 and one Redis 7 (test/support/servers.ts), the three Go exporters from Debian's packages with their default collectors, and ours from the build (`node " +
+  "Everything runs on 127.0.0.1: one throwaway PostgreSQL 15 and one Redis 7 (test/support/servers.ts), the three Go exporters at their current releases, built from their Go modules (tools/upstream/, versions in definitions/versions.ts), with their default collectors, and ours from the build (`node " +
     "<npm start's flags> dist/exporter/src/main.js`) with PostgreSQL, Redis, a scans table of " +
     `${results.options.scanRows} rows, the API health probe and two MCP probes (a local HTTP server) and one textfile configured.`,
   "Each exporter connects to PostgreSQL with a role of its own, so connections and statements are counted per exporter.",

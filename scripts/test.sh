@@ -5,18 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests start as real processes.
+# Debian packages the tests start as real processes: PostgreSQL, Redis, wrk (the benchmark's smoke
+# test) and openssl (the probes test makes a self-signed certificate for its TLS target).
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
-# The probes test makes a self-signed certificate for its TLS target.
 command -v openssl >/dev/null || need+=(openssl)
-command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
-command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need+=(prometheus-alertmanager)
-# The benchmark's smoke test (bench/bench.test.ts) runs the Go exporters it compares with, and wrk.
-for pkg in prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter wrk; do
-  command -v "$pkg" >/dev/null || need+=("$pkg")
-done
+command -v wrk >/dev/null || need+=(wrk)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"
@@ -27,12 +22,22 @@ if [ "${#need[@]}" -gt 0 ]; then
     [ "${CI:-}" = "true" ] && exit 1
   fi
 fi
+# Go (1.21 or later, which fetches the go.mod's toolchain by itself) builds the upstream binaries below.
+# Debian 12's golang-go (1.19) is too old, so it is not installed from there; the machines have /usr/local/go.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
+
 # Debian starts nothing here without systemd; but on a machine with systemd, the packages' own
 # services would hold the default ports. The tests use free ports of their own either way.
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-fund --no-audit
 fi
+
+# Prometheus, promtool, Alertmanager, amtool and the Go exporters the benchmark compares with, at the
+# versions definitions/versions.ts pins, built from their Go modules (tools/upstream/) once and kept
+# outside the clone (~/.cache/kali-agents-upstream, keyed by version and go.sum): later runs reuse them.
+npm run --silent upstream -- build
+npm run --silent upstream -- versions
 
 npm run --silent lint
 npm run --silent typecheck

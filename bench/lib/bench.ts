@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { repoRoot, startEnvironment, type OursLaunch, type TargetName } from "./environment.ts";
+import { upstreamBinaryPath } from "../../test/support/upstream.ts";
 import { imageNode } from "./image-node.ts";
 import { measureAll, type BenchOptions, type Results } from "./measure.ts";
 
@@ -73,9 +74,9 @@ export function versions(): Record<TargetName, string> {
   const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
   return {
     ours: `${pkg.version} (node ${process.version})`,
-    node_exporter: versionOf("prometheus-node-exporter", /version (\S+)/),
-    postgres_exporter: versionOf("prometheus-postgres-exporter", /version (\S+)/),
-    redis_exporter: versionOf("prometheus-redis-exporter", /Exporter v?(\S+)/),
+    node_exporter: versionOf(upstreamBinaryPath("node_exporter"), /version (\S+)/),
+    postgres_exporter: versionOf(upstreamBinaryPath("postgres_exporter"), /version (\S+)/),
+    redis_exporter: versionOf(upstreamBinaryPath("redis_exporter"), /Exporter v?(\S+)/),
   };
 }
 

@@ -11,12 +11,13 @@ import {
   type PostgresServer,
   type RedisServer,
 } from "../../test/support/servers.ts";
-import { startChild, waitHttp, type Child } from "./processes.ts";
+import { upstreamBinaryPath } from "../../test/support/upstream.ts";
+import { goExporters, startChild, waitHttp, type Child } from "./processes.ts";
 
 export const repoRoot = new URL("../..", import.meta.url).pathname;
 
-export type TargetName = "ours" | "node_exporter" | "postgres_exporter" | "redis_exporter";
-export const goExporters = ["node_exporter", "postgres_exporter", "redis_exporter"] as const;
+export { goExporters };
+export type TargetName = "ours" | (typeof goExporters)[number];
 
 export interface Target {
   readonly name: TargetName;
@@ -206,17 +207,17 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
     // All four at once: ours takes seconds to start (and more through tsx), the Go exporters do not.
     const oursStarting = startOurs({});
     const [nodeExporter, postgresExporter, redisExporter, ours] = await Promise.all([
-      goTarget("node_exporter", "prometheus-node-exporter", (p) => [listen(p), "--log.level=warn"]),
+      goTarget("node_exporter", upstreamBinaryPath("node_exporter"), (p) => [listen(p), "--log.level=warn"]),
       goTarget(
         "postgres_exporter",
-        "prometheus-postgres-exporter",
+        upstreamBinaryPath("postgres_exporter"),
         (p) => [listen(p), "--log.level=warn"],
         {
           DATA_SOURCE_NAME: `postgresql://${theirRole}:${encodeURIComponent(password)}@127.0.0.1:${pg.port}/${database}?sslmode=disable`,
         },
         theirRole,
       ),
-      goTarget("redis_exporter", "prometheus-redis-exporter", (p) => [
+      goTarget("redis_exporter", upstreamBinaryPath("redis_exporter"), (p) => [
         `--redis.addr=redis://127.0.0.1:${redis.port}`,
         `-web.listen-address=127.0.0.1:${p}`,
       ]),

@@ -1,32 +1,22 @@
 // Long-running children of the benchmark (the exporters under test) and what /proc says about them.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { requireBinaries, spawnCaptured, waitFor } from "../../test/support/servers.ts";
+import { requireBinaries, spawnCaptured, waitFor, which } from "../../test/support/servers.ts";
+import { findUpstreamBinary } from "../../test/support/upstream.ts";
 
-/** Binaries the benchmark runs besides the harness's servers (Debian package names). */
-export const benchBinaries = [
-  "prometheus-node-exporter",
-  "prometheus-postgres-exporter",
-  "prometheus-redis-exporter",
-  "wrk",
-] as const;
-export type BenchBinary = (typeof benchBinaries)[number];
-
-export function which(cmd: string): string | undefined {
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
-  const out = r.stdout.trim();
-  return r.status === 0 && out ? out : undefined;
-}
+/** The Go exporters the benchmark compares ours with (their builds: definitions/versions.ts). */
+export const goExporters = ["node_exporter", "postgres_exporter", "redis_exporter"] as const;
 
 /**
  * Like the harness's requireBinaries (false when all is there, else a reason to skip; throws under
- * CI=true), for the harness's servers plus the Go exporters and wrk, which the harness does not know.
+ * CI=true), for the harness's servers plus the Go exporters (built from their modules at the versions
+ * definitions/versions.ts pins: test/support/upstream.ts) and wrk, which the harness does not know.
  */
 export function requireBenchBinaries(): false | string {
   const harness = requireBinaries("postgres", "initdb", "redis-server", "redis-cli");
-  const missing = benchBinaries.filter((b) => !which(b));
+  const missing = [...goExporters.filter((b) => !findUpstreamBinary(b)), ...(which("wrk") ? [] : ["wrk"])];
   if (missing.length === 0) return harness;
-  const reason = `missing binaries: ${missing.join(", ")}; run \`bash scripts/test.sh\` (it installs them with apt-get)`;
+  const reason = `missing binaries: ${missing.join(", ")}; run \`bash scripts/test.sh\` (it installs wrk with apt-get and builds the Go exporters with \`npm run -s upstream -- build\`)`;
   if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
   return harness ? `${harness}; ${reason}` : reason;
 }

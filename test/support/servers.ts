@@ -12,6 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { findUpstreamBinary } from "./upstream.ts";
 
 export type BinaryName =
   | "postgres"
@@ -35,7 +36,7 @@ const pgBinDir = (): string | undefined => {
   return versions[0] ? join(base, versions[0], "bin") : undefined;
 };
 
-function which(cmd: string): string | undefined {
+export function which(cmd: string): string | undefined {
   const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
   const out = r.stdout.trim();
   return r.status === 0 && out ? out : undefined;
@@ -53,15 +54,20 @@ export function findBinary(name: BinaryName): string | undefined {
       const p = dir && join(dir, name);
       return p && existsSync(p) ? p : which(name);
     }
+    case "prometheus":
+    case "promtool":
     case "alertmanager":
-      return which("prometheus-alertmanager") ?? which("alertmanager");
+    case "amtool":
+      // The pinned versions, built from their Go modules (test/support/upstream.ts), never a
+      // distribution's package: behaviour differs between their majors.
+      return findUpstreamBinary(name);
     default:
       return which(name);
   }
 }
 
 const installHint =
-  "run `bash scripts/test.sh` (it installs postgresql, redis-server, prometheus and prometheus-alertmanager with apt-get)";
+  "run `bash scripts/test.sh` (it installs postgresql and redis-server with apt-get, and builds Prometheus and Alertmanager with `npm run -s upstream -- build`)";
 
 /** For `describe(name, { skip: requireBinaries(...) }, ...)`. Throws under CI=true when one is missing. */
 export function requireBinaries(...names: BinaryName[]): false | string {
