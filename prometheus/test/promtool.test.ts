@@ -1,7 +1,8 @@
 // The artefacts as Prometheus itself reads them: `promtool check config` on prometheus.yml (which also
 // checks every rule file it names), `promtool check rules` on each generated rule file, and
 // `promtool test rules` on each test file in prometheus/tests/ (which load the generated YAML, not the
-// TypeScript). Debian's promtool 2.42 has no `--run`, so each file runs as its own process, in parallel.
+// TypeScript). promtool is the pinned 3.14.0 (test/support/upstream.ts); each test file runs as its own
+// process, in parallel, so a failure names its file.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";

@@ -116,23 +116,27 @@ there); nothing secret is in the repository. [secrets/README.md](../secrets/READ
 | \`global.smtp_auth_password_file\` | \`alertmanager_smtp_password\` |
 | \`webhook_configs[].http_config.authorization.credentials_file\` | \`alertmanager_heartbeat_api_key\` |
 
-The heartbeat: Alertmanager 0.25 (Debian's, which the tests run) has no \`url_file\` for webhooks (it came
-in 0.26), so the heartbeat's URL cannot be a secret. The design keeps the URL public and the key in an
-\`Authorization\` header read from a file: Opsgenie's heartbeat ping
-(\`https://api.opsgenie.com/v2/heartbeats/<name>/ping\`, \`Authorization: GenieKey <key>\`) works exactly
-so. For a service whose URL is the secret (Healthchecks.io, Dead Man's Snitch, Cronitor), run an
-Alertmanager of 0.26 or later and replace \`url\` with \`url_file: /run/secrets/alertmanager_heartbeat_url\`
-(then add that file to secrets/). Edit \`smtp_smarthost\`, \`smtp_from\`, \`smtp_auth_username\`, the email
+The heartbeat keeps its URL public and its key in an \`Authorization\` header read from a file:
+Opsgenie's heartbeat ping (\`https://api.opsgenie.com/v2/heartbeats/<name>/ping\`,
+\`Authorization: GenieKey <key>\`) works exactly so. For a service whose URL is the secret
+(Healthchecks.io, Dead Man's Snitch, Cronitor), replace \`url\` with
+\`url_file: /run/secrets/alertmanager_heartbeat_url\` (Alertmanager 0.33, the version compose pins and
+the tests run, reads it) (then add that file to secrets/). Edit \`smtp_smarthost\`, \`smtp_from\`, \`smtp_auth_username\`, the email
 \`to\` and the Slack channel in alertmanager.yml: they are settings, not secrets.
 
 ## Versions
 
-The tests run Debian's Alertmanager 0.25 (\`amtool check-config\`, the routing tests, the delivery test);
-compose pins a newer image. The configuration keeps to what both read: every \`*_file\` field used here
-exists in 0.25; matchers are plain \`label="value"\` / \`=~\` strings, which the newer UTF-8 matcher
-parser reads the same; no integration newer than 0.25 is used. Newer versions add a \`reason\` label to
-\`alertmanager_notifications_failed_total\`, so \`AlertmanagerNotificationsFailing\` may fire once per
-reason there. A 0.26+ Alertmanager also allows \`url_file\` on webhooks (see the heartbeat above).
+The tests run Alertmanager 0.33.0 and its amtool, the version compose pins, built from its Go module
+(tools/upstream/alertmanager, definitions/versions.ts): \`amtool check-config\`, the routing tests and the
+delivery test. What 0.33 changes that this stack accounts for:
+
+- \`alertmanager_notifications_failed_total\` carries a \`reason\` label (\`clientError\`,
+  \`serverError\`, \`other\`, ...) beside \`integration\`. \`AlertmanagerNotificationsFailing\`
+  sums it away (\`sum without (reason)\`), so it fires once per integration, not once per reason: an
+  integration failing for two reasons at once is one page, not two.
+- Matchers are parsed by the UTF-8 matcher parser; every matcher here is a plain \`label="value"\` or
+  \`=~\` string, which it reads as the classic parser did.
+- \`webhook_configs[].url_file\` exists (see the heartbeat above).
 
 ## Silencing
 

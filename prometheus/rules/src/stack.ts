@@ -59,7 +59,8 @@ export const stackGroup: RuleGroup = {
     },
     {
       alert: "AlertmanagerNotificationsFailing",
-      expr: `increase(${platformSeries("alertmanager_notifications_failed_total", selectors.alertmanager)}[5m]) > 0`,
+      // Alertmanager 0.33 splits the counter by `reason`; summing it away pages once per integration.
+      expr: `sum without (reason) (increase(${platformSeries("alertmanager_notifications_failed_total", selectors.alertmanager)}[5m])) > 0`,
       for: "5m",
       severity: "critical",
       summary: "Alertmanager fails to deliver notifications",
