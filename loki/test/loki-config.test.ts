@@ -135,6 +135,19 @@ describe("loki.yaml: retention actually deletes", () => {
     assert.ok(seconds(get("server.http_server_write_timeout")) > seconds(get("limits_config.query_timeout")));
   });
 
+  test("query parallelism is set by the setting Loki reads for the schema in use", () => {
+    // With every period on the TSDB store, Loki takes tsdb_max_query_parallelism and ignores
+    // max_query_parallelism (which applies to the older index stores).
+    const stores = (get("schema_config.configs") as { store: string }[]).map((c) => c.store);
+    assert.ok(stores.length > 0);
+    assert.ok(
+      stores.every((s) => s === "tsdb"),
+      `stores: ${stores.join(", ")}`,
+    );
+    assert.equal(typeof get("limits_config.tsdb_max_query_parallelism"), "number");
+    assert.equal(get("limits_config.max_query_parallelism"), undefined, "ignored with a TSDB-only schema");
+  });
+
   test("the agents' lines are never refused for size: Loki truncates long lines instead", () => {
     assert.equal(get("limits_config.max_line_size_truncate"), true);
     assert.deepEqual(get("limits_config.discover_service_name"), [], "Loki would add a service_name label");
