@@ -4,7 +4,8 @@
 // keeps its history for dashboards; and a Prometheus rule notices when the Loki ruler stops recording,
 // which no Loki rule can.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { logs, recordings, thresholds } from "../../../definitions/thresholds.ts";
+import { logs } from "../../../definitions/logs.ts";
+import { recordings, thresholds } from "../../../definitions/thresholds.ts";
 import { allLogs } from "./logql.ts";
 
 const t = thresholds.logs;
