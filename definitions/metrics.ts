@@ -28,7 +28,8 @@ export interface MetricDef {
   readonly buckets?: readonly number[];
 }
 
-export type CollectorName = "host" | "textfile" | "postgres" | "redis" | "scans" | "probes" | "exporter";
+export type CollectorName =
+  "host" | "inventory" | "textfile" | "postgres" | "redis" | "scans" | "probes" | "exporter";
 
 // The helpers keep each name's literal type (`N`), so `(typeof hostMetrics)[number]["name"]` is a union
 // of the names and a dashboard or rule that names a metric by it stops compiling when the metric is renamed.
@@ -95,6 +96,79 @@ export const hostMetrics = [
     "Labeled system information as provided by the uname system call.",
     ["sysname", "release", "version", "machine", "nodename", "domainname"],
   ),
+] as const satisfies readonly MetricDef[];
+
+/**
+ * The host's static inventory, node_exporter's os, dmi and cpu-info families with its label sets. An
+ * empty label value is no label at all to Prometheus, so a field the platform does not provide gives the
+ * same series as node_exporter's, which leaves the label out.
+ */
+export const inventoryMetrics = [
+  def(
+    "inventory",
+    "node_os_info",
+    "gauge",
+    "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.",
+    [
+      "build_id",
+      "id",
+      "id_like",
+      "image_id",
+      "image_version",
+      "name",
+      "pretty_name",
+      "variant",
+      "variant_id",
+      "version",
+      "version_codename",
+      "version_id",
+    ],
+  ),
+  def("inventory", "node_os_version", "gauge", "Metric containing the major.minor part of the OS version.", [
+    "id",
+    "id_like",
+    "name",
+  ]),
+  def(
+    "inventory",
+    "node_dmi_info",
+    "gauge",
+    "A metric with a constant '1' value labeled by bios_date, bios_release, bios_vendor, bios_version, board_asset_tag, board_name, board_serial, board_vendor, board_version, chassis_asset_tag, chassis_serial, chassis_vendor, chassis_version, product_family, product_name, product_serial, product_sku, product_uuid, product_version, system_vendor if provided by DMI.",
+    [
+      "bios_date",
+      "bios_release",
+      "bios_vendor",
+      "bios_version",
+      "board_asset_tag",
+      "board_name",
+      "board_serial",
+      "board_vendor",
+      "board_version",
+      "chassis_asset_tag",
+      "chassis_serial",
+      "chassis_vendor",
+      "chassis_version",
+      "product_family",
+      "product_name",
+      "product_serial",
+      "product_sku",
+      "product_uuid",
+      "product_version",
+      "system_vendor",
+    ],
+  ),
+  def("inventory", "node_cpu_info", "gauge", "CPU information from /proc/cpuinfo.", [
+    "package",
+    "core",
+    "cpu",
+    "vendor",
+    "family",
+    "model",
+    "model_name",
+    "microcode",
+    "stepping",
+    "cachesize",
+  ]),
 ] as const satisfies readonly MetricDef[];
 
 export const textfileMetrics = [
@@ -413,6 +487,7 @@ type NameOf<T extends readonly { readonly name: string }[]> = T[number]["name"];
  */
 export type MetricName =
   | NameOf<typeof hostMetrics>
+  | NameOf<typeof inventoryMetrics>
   | NameOf<typeof textfileMetrics>
   | NameOf<typeof postgresMetrics>
   | NameOf<typeof redisMetrics>
@@ -425,6 +500,7 @@ export type MetricName =
 /** Every metric the exporter itself publishes (prom-client's process_/nodejs_ defaults aside). */
 export const exporterCatalogue: readonly MetricDef[] = [
   ...hostMetrics,
+  ...inventoryMetrics,
   ...textfileMetrics,
   ...postgresMetrics,
   ...redisMetrics,

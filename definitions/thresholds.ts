@@ -91,15 +91,6 @@ export const apiSlo = {
   ],
 } as const;
 
-/** Log streams (the seed's four files) and their retention. */
-export const logStreams = {
-  app: { file: "app.log", retentionDays: 30 },
-  security: { file: "security.log", retentionDays: 365 },
-  audit: { file: "audit.log", retentionDays: 365 },
-  errors: { file: "errors.log", retentionDays: 90 },
-} as const;
-export type LogStream = keyof typeof logStreams;
-
 /**
  * The label that carries a job-metric's `job` (backup, verify, ...) once Prometheus has scraped it. The
  * textfile files write `job="backup"`, but Prometheus keeps the scrape's own `job` label (honor_labels
@@ -135,21 +126,4 @@ export const recordings = {
   apiLatencyP95: "kali_agents:api_request_duration_seconds:p95_5m",
   /** Log lines per second by job, stream, service and level: a Loki recording rule written to Prometheus. */
   logLinesRate: "kali_agents:log_lines:rate5m",
-} as const;
-
-/**
- * Log labels: what Promtail (and the Alloy equivalent) attach to every line. Anything unbounded (user,
- * ip, scan id) stays in the line, never in a label. Dashboards and LogQL rules may select on these only.
- */
-export const logs = {
-  /** `job` of the application's four log files. */
-  appJob: "kali-agents",
-  /** `job` of container logs from Docker service discovery. */
-  containerJob: "containers",
-  labels: ["job", "stream", "level", "logger", "host", "service", "container", "filename"],
-} as const;
-
-/** Values of the `event` field in the security stream that log-based alerts and panels match on. */
-export const logEvents = {
-  authFailure: "auth_failure",
 } as const;

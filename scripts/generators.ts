@@ -8,6 +8,7 @@ export const generators: Record<string, () => Promise<Generator>> = {
   "metrics catalogue docs": () => import("../exporter/src/metrics-doc.ts"),
   "prometheus rules": () => import("../prometheus/rules/src/index.ts"),
   "loki rules": () => import("../loki/rules/src/index.ts"),
+  "log contract docs": () => import("../loki/rules/src/log-contract-doc.ts"),
   dashboards: () => import("../dashboards/src/index.ts"),
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
 };

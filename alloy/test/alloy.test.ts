@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { logs } from "../../definitions/thresholds.ts";
+import { logs } from "../../definitions/logs.ts";
 import { composeService, loadCompose, mountsOf } from "../../loki/test/compose.ts";
 import { attachedLabels } from "../../loki/test/logql.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
@@ -96,7 +96,7 @@ describe("config.alloy is the Promtail config in Alloy", () => {
   test("Promtail's positions are imported, so switching neither re-sends nor skips lines", () =>
     assert.equal(alloy.positionsFile, promtail.positionsFile));
 
-  test("the labels it attaches are exactly definitions/thresholds.ts logs.labels", () => {
+  test("the labels it attaches are exactly definitions/logs.ts logs.labels", () => {
     assert.deepEqual([...attachedLabels(alloy).keys()].sort(), [...logs.labels].sort());
   });
 

@@ -17,7 +17,7 @@ import { PanelBuilder as TimeseriesBuilder } from "@grafana/grafana-foundation-s
 import type { MetricName } from "../../definitions/metrics.ts";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
 import { heartbeatAlert, runbookUrl } from "../../definitions/rules.ts";
-import { logs, logStreams, type LogStream } from "../../definitions/thresholds.ts";
+import { logs, logStreams, type LogStream } from "../../definitions/logs.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Names

@@ -5,14 +5,8 @@
 // Selectors use only the labels Promtail attaches (definitions `logs.labels`); `event` is a JSON field
 // of security lines, extracted at query time with `| json`, never a label.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import {
-  apiSlo,
-  logEvents,
-  logs,
-  selectors,
-  thresholds,
-  type LogStream,
-} from "../../definitions/thresholds.ts";
+import { eventPipeline, logEvents, logs, type LogStream } from "../../definitions/logs.ts";
+import { apiSlo, selectors, thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   loki,
@@ -96,14 +90,13 @@ const authFailures = () =>
   timeseries({
     title: "Authentication failures (5m)",
     alerts: ["SecurityAuthFailureSpike"],
-    description:
-      "Security events of type auth_failure over the last 5 minutes, the window of the log-based alert. The dashed line is its alerting level.",
+    description: `Security events of type ${logEvents.loginFailed.name} over the last 5 minutes, the window of the log-based alert. The dashed line is its alerting level.`,
     unit: "short",
     min: 0,
     // A fixed 5m window on purpose: the panel shows the figure the alert compares with its threshold.
     queries: [
       loki(
-        `sum(count_over_time(${logSelector("security")} | json | event="${logEvents.authFailure}" [5m]))`,
+        `sum(count_over_time(${logSelector(logEvents.loginFailed.stream)} ${eventPipeline(logEvents.loginFailed)} [5m]))`,
         "auth failures",
       ),
     ],

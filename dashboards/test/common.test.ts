@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Panel } from "@grafana/grafana-foundation-sdk/dashboard";
-import type { LogStream } from "../../definitions/thresholds.ts";
+import type { LogStream } from "../../definitions/logs.ts";
 import {
   histSel,
   logSelector,

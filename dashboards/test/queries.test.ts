@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
 import { heartbeatAlert, runbookBaseUrl, type RuleGroup } from "../../definitions/rules.ts";
-import { apiSlo, logs, recordings } from "../../definitions/thresholds.ts";
+import { logs } from "../../definitions/logs.ts";
+import { apiSlo, recordings } from "../../definitions/thresholds.ts";
 import { startPrometheus, requireBinaries, type HttpServer } from "../../test/support/servers.ts";
 import { dashboards } from "../src/index.ts";
 import {

@@ -8,6 +8,7 @@ import type pg from "pg";
 import { Counter, Histogram, Registry } from "prom-client";
 import { apiMetrics } from "../../definitions/metrics.ts";
 import { ChaosRequestError, type Chaos } from "./chaos.ts";
+import { logEvents, loggers } from "../../definitions/logs.ts";
 import type { StreamLogger } from "./logs.ts";
 import { quoteTable, toolNames, type ScanRunner } from "./scans.ts";
 
@@ -185,8 +186,7 @@ export function createApi(o: ApiOptions): { server: Server; registry: Registry }
     const user = userOf(req);
     const id = p.id ?? "";
     if (!user.startsWith("admin")) {
-      o.logs.security("warn", "scan cancellation refused", {
-        event: "access_denied",
+      o.logs.event(logEvents.accessDenied, "scan cancellation refused", {
         user,
         ip: clientIp(req),
         scan_id: id,
@@ -199,7 +199,7 @@ export function createApi(o: ApiOptions): { server: Server; registry: Registry }
       [id],
     );
     if (res.rowCount === 0) throw new HttpError(404, `no active scan ${id}`);
-    o.logs.audit("scan cancelled", { event: "scan_cancelled", user, scan_id: id });
+    o.logs.event(logEvents.scanCancelled, "scan cancelled", { user, scan_id: id });
     return { status: 200, body: { id, status: "cancelled" } };
   });
 
@@ -209,10 +209,10 @@ export function createApi(o: ApiOptions): { server: Server; registry: Registry }
     const ip = clientIp(req);
     // The demo's only "credential check": a password of "wrong" fails. Nothing is stored.
     if (b.password === "wrong" || typeof b.password !== "string") {
-      o.logs.security("warn", "login failed", { event: "login_failed", user, ip });
+      o.logs.event(logEvents.loginFailed, "login failed", { user, ip });
       return { status: 401, body: { error: "invalid credentials" } };
     }
-    o.logs.security("info", "login succeeded", { event: "login_success", user, ip });
+    o.logs.event(logEvents.loginSucceeded, "login succeeded", { user, ip });
     return { status: 200, body: { user } };
   });
 
@@ -223,7 +223,11 @@ export function createApi(o: ApiOptions): { server: Server; registry: Registry }
     async (req, _p, body) => {
       try {
         const s = o.chaos.set(body);
-        o.logs.audit("chaos mode changed", { event: "chaos_mode_changed", user: userOf(req), mode: s.mode });
+        o.logs.event(logEvents.settingChanged, "chaos mode changed", {
+          user: userOf(req),
+          setting: "chaos_mode",
+          value: s.mode,
+        });
         return { status: 200, body: s };
       } catch (e) {
         if (e instanceof ChaosRequestError) throw new HttpError(400, e.message);
@@ -288,7 +292,7 @@ export function createApi(o: ApiOptions): { server: Server; registry: Registry }
     handle()
       .catch((e: unknown): Reply => {
         if (e instanceof HttpError) return { status: e.status, body: { error: e.message } };
-        o.logs.app("error", "request failed", "kali_agents.api", {
+        o.logs.app("error", "request failed", loggers.api, {
           method,
           route: template,
           error: (e as Error).message,

@@ -4,7 +4,15 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const chaosModes = ["normal", "error-burst", "slow", "stuck-scans", "unhealthy", "mcp-down"] as const;
+export const chaosModes = [
+  "normal",
+  "error-burst",
+  "slow",
+  "stuck-scans",
+  "unhealthy",
+  "mcp-down",
+  "brute-force",
+] as const;
 export type ChaosMode = (typeof chaosModes)[number];
 
 export interface DemoConfig {

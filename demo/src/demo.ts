@@ -4,6 +4,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { loggers } from "../../definitions/logs.ts";
 import { createApi } from "./api.ts";
 import { createChaos, type Chaos } from "./chaos.ts";
 import { redactUrl, type DemoConfig } from "./config.ts";
@@ -67,9 +68,7 @@ export async function startDemo(config: DemoConfig): Promise<Demo> {
     application_name: "kali-agents-demo",
   });
   // An idle client whose server went away emits here; without a listener it would crash the process.
-  pool.on("error", (e) =>
-    logs.app("error", "PostgreSQL connection lost", "kali_agents.db", { error: e.message }),
-  );
+  pool.on("error", (e) => logs.app("error", "PostgreSQL connection lost", loggers.db, { error: e.message }));
 
   const redis = new Redis(config.redisUrl, {
     lazyConnect: true,
@@ -85,7 +84,7 @@ export async function startDemo(config: DemoConfig): Promise<Demo> {
   redis.on("error", (e) => {
     if (redisDownLogged) return;
     redisDownLogged = true;
-    logs.app("error", "Redis connection lost", "kali_agents.cache", { error: e.message });
+    logs.app("error", "Redis connection lost", loggers.cache, { error: e.message });
   });
   redis.on("ready", () => (redisDownLogged = false));
 
@@ -152,8 +151,8 @@ export async function startDemo(config: DemoConfig): Promise<Demo> {
     }
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await scans.start();
-    traffic = startTraffic(apiUrl, config.trafficRps);
-    logs.app("info", "demo workload started", "kali_agents.demo", { api: apiUrl, mcp: mcpUrls });
+    traffic = startTraffic(apiUrl, config.trafficRps, chaos);
+    logs.app("info", "demo workload started", loggers.demo, { api: apiUrl, mcp: mcpUrls });
     return { apiUrl, mcpUrls, chaos, scans, logs, stop };
   } catch (e) {
     await stop();

@@ -4,10 +4,24 @@
 // app.log.1 -> ...), which Promtail follows by inode.
 import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { logStreams, type LogStream } from "../../definitions/thresholds.ts";
+import {
+  loggers,
+  logStreams,
+  type LogEventContract,
+  type LogLevel,
+  type LogStream,
+} from "../../definitions/logs.ts";
 
-export type Level = "debug" | "info" | "warn" | "error";
+export type Level = LogLevel;
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** A `logger` value of the contract. */
+export type Logger = (typeof loggers)[keyof typeof loggers];
+/** The logger of each event stream's lines. */
+const eventLoggers = { security: loggers.security, audit: loggers.audit } as const;
+
+/** The fields an event's contract requires, plus any others. */
+export type EventFields<E extends LogEventContract> = Record<E["fields"][number], unknown> &
+  Record<string, unknown>;
 
 export interface LogEvent {
   readonly level: Level;
@@ -19,14 +33,12 @@ export interface LogEvent {
 export interface StreamLogger {
   /** Writes to one stream; error-level events also go to errors.log. */
   write(stream: Exclude<LogStream, "errors">, event: LogEvent): void;
-  /** A security event: `event`, `user` and `ip` are required by the contract. */
-  security(
-    level: Level,
-    msg: string,
-    fields: { event: string; user: string; ip: string; [k: string]: unknown },
-  ): void;
-  audit(msg: string, fields: { event: string; user: string; [k: string]: unknown }): void;
-  app(level: Level, msg: string, logger: string, fields?: Record<string, unknown>): void;
+  /**
+   * A security or audit event of the contract (definitions/logs.ts logEvents): its stream, level and
+   * `event` name come from the contract, and the fields the contract lists are required.
+   */
+  event<E extends LogEventContract>(event: E, msg: string, fields: EventFields<E>): void;
+  app(level: Level, msg: string, logger: Logger, fields?: Record<string, unknown>): void;
   /** Lines written per stream since start (tests and /health read it). */
   counts(): Readonly<Record<LogStream, number>>;
 }
@@ -88,9 +100,14 @@ export function createStreamLogger(opts: StreamLoggerOptions): StreamLogger {
 
   return {
     write,
-    security: (level, msg, fields) =>
-      write("security", { level, msg, logger: "kali_agents.security", ...fields }),
-    audit: (msg, fields) => write("audit", { level: "info", msg, logger: "kali_agents.audit", ...fields }),
+    event: (e, msg, fields) =>
+      write(e.stream, {
+        level: e.level,
+        msg,
+        logger: eventLoggers[e.stream],
+        event: e.name,
+        ...(fields as Record<string, unknown>),
+      }),
     app: (level, msg, logger, fields = {}) => write("app", { level, msg, logger, ...fields }),
     counts: () => ({ ...counts }),
   };
@@ -102,7 +119,7 @@ export function processLog(level: Level, msg: string, fields: Record<string, unk
     time: new Date().toISOString(),
     level,
     msg,
-    logger: "kali_agents.demo",
+    logger: loggers.demo,
     ...fields,
   });
   (level === "error" ? process.stderr : process.stdout).write(line + "\n");

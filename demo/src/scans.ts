@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { Chaos } from "./chaos.ts";
+import { logEvents, loggers } from "../../definitions/logs.ts";
 import type { StreamLogger } from "./logs.ts";
 
 /** Tools and their realistic duration range in seconds (before DEMO_SCAN_TIME_SCALE). */
@@ -119,7 +120,7 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
     timers.add(timer);
   };
   const logError = (msg: string, e: unknown, fields: Record<string, unknown> = {}) =>
-    o.logs.app("error", msg, "kali_agents.scans", { error: (e as Error).message, ...fields });
+    o.logs.app("error", msg, loggers.scans, { error: (e as Error).message, ...fields });
 
   async function create(tool: string, target: string, user: string) {
     const queue = pick(o.queueKeys);
@@ -139,8 +140,8 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
       throw e;
     }
     stats.created++;
-    o.logs.app("info", "scan queued", "kali_agents.scans", { scan_id: id, tool, queue });
-    o.logs.audit("scan created", { event: "scan_created", user, scan_id: id, tool, target });
+    o.logs.app("info", "scan queued", loggers.scans, { scan_id: id, tool, queue });
+    o.logs.event(logEvents.scanCreated, "scan created", { user, scan_id: id, tool, target });
     return { id, queue };
   }
 
@@ -156,9 +157,9 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
         stats.finished[status]++;
         const seconds = (Date.now() - startedAt) / 1000;
         if (status === "failed") {
-          o.logs.app("error", "scan failed", "kali_agents.scans", { scan_id: id, tool, seconds });
+          o.logs.app("error", "scan failed", loggers.scans, { scan_id: id, tool, seconds });
         } else {
-          o.logs.app("info", `scan ${status}`, "kali_agents.scans", { scan_id: id, tool, seconds });
+          o.logs.app("info", `scan ${status}`, loggers.scans, { scan_id: id, tool, seconds });
         }
       }
     } catch (e) {
@@ -182,7 +183,7 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
     if (tool === undefined) return true; // cancelled or finished meanwhile: nothing to run
     stats.started++;
     stats.running++;
-    o.logs.app("info", "scan started", "kali_agents.scans", { scan_id: id, tool, queue });
+    o.logs.app("info", "scan started", loggers.scans, { scan_id: id, tool, queue });
     const [min, max] = tools[tool] ?? [30, 300];
     const startedAt = Date.now();
     const ms = (min + Math.random() * (max - min)) * 1000 * o.timeScale;

@@ -1,27 +1,30 @@
 // Simulated internal traffic: the demo's own users calling its API, so that request rates, latency
 // histograms, error ratios and security events have something to show. Bounded in concurrency; it
 // only ever calls the demo's own API on the loopback address.
+import type { Chaos } from "./chaos.ts";
 import { pick, toolNames } from "./scans.ts";
 
 const users = ["alice", "bob", "carol", "dave", "erin", "admin-frank"];
 // Client addresses from the documentation ranges (RFC 5737), sent as X-Forwarded-For.
 const ips = ["192.0.2.15", "192.0.2.77", "198.51.100.23", "203.0.113.9", "203.0.113.140"];
+/** The brute-force chaos mode's attacker: one address trying one account's password. */
+const attacker = { ip: "198.51.100.66", user: "admin-frank" };
 
 export interface Traffic {
   stop(): Promise<void>;
   sent(): number;
 }
 
-export function startTraffic(baseUrl: string, rps: number): Traffic {
+export function startTraffic(baseUrl: string, rps: number, chaos: Chaos): Traffic {
   let sent = 0;
   let inFlight = 0;
   const maxInFlight = 64;
   let knownIds: string[] = [];
 
-  const call = async (method: string, path: string, body?: unknown) => {
+  const call = async (method: string, path: string, body?: unknown, ip = pick(ips)) => {
     const headers: Record<string, string> = {
       "x-user": pick(users),
-      "x-forwarded-for": pick(ips),
+      "x-forwarded-for": ip,
     };
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await fetch(baseUrl + path, {
@@ -38,6 +41,10 @@ export function startTraffic(baseUrl: string, rps: number): Traffic {
   };
 
   const one = () => {
+    // Half the calls become failed logins from one address: enough to fire SecurityAuthFailureSpike
+    // (20 in 5 minutes) at any DEMO_TRAFFIC_RPS from 0.1 up.
+    if (chaos.current().mode === "brute-force" && Math.random() < 0.5)
+      return call("POST", "/api/auth/login", { user: attacker.user, password: "wrong" }, attacker.ip);
     const r = Math.random();
     const id = knownIds.length > 0 ? pick(knownIds) : "1";
     if (r < 0.4) return call("GET", "/api/scans");

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parseChaosRequest } from "../src/chaos.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import { logEvents, loggers } from "../../definitions/logs.ts";
 import { createStreamLogger } from "../src/logs.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -137,10 +138,10 @@ describe("log streams", () => {
   test("JSON lines with the contract's fields; errors also in errors.log; size rotation", () => {
     const dir = mkdtempSync(join(tmpdir(), "kali-demo-logs-"));
     const logs = createStreamLogger({ dir, maxBytes: 2048, maxFiles: 2, level: "info" });
-    logs.app("debug", "not written", "t");
-    logs.app("info", "hello", "kali_agents.test", { n: 1 });
-    logs.app("error", "boom", "kali_agents.test");
-    logs.security("warn", "login failed", { event: "login_failed", user: "bob", ip: "192.0.2.1" });
+    logs.app("debug", "not written", loggers.api);
+    logs.app("info", "hello", loggers.api, { n: 1 });
+    logs.app("error", "boom", loggers.api);
+    logs.event(logEvents.loginFailed, "login failed", { user: "bob", ip: "192.0.2.1" });
     const app = readFileSync(join(dir, "app.log"), "utf8")
       .trim()
       .split("\n")
@@ -152,14 +153,17 @@ describe("log streams", () => {
     assert.equal(errors.length, 1);
     assert.equal(JSON.parse(errors[0]!).msg, "boom");
     const sec = JSON.parse(readFileSync(join(dir, "security.log"), "utf8"));
-    assert.deepEqual([sec.event, sec.user, sec.ip, sec.level], ["login_failed", "bob", "192.0.2.1", "warn"]);
+    assert.deepEqual(
+      [sec.event, sec.user, sec.ip, sec.level, sec.logger],
+      ["login_failed", "bob", "192.0.2.1", "warn", loggers.security],
+    );
     assert.equal(
       readFileSync(join(dir, "audit.log"), "utf8"),
       "",
       "every stream's file exists from the start",
     );
 
-    for (let i = 0; i < 100; i++) logs.app("info", "x".repeat(100), "kali_agents.test");
+    for (let i = 0; i < 100; i++) logs.app("info", "x".repeat(100), loggers.api);
     assert.ok(readFileSync(join(dir, "app.log")).length <= 2048);
     assert.ok(readFileSync(join(dir, "app.log.1")).length > 0);
     assert.ok(readFileSync(join(dir, "app.log.2")).length > 0);

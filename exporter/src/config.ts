@@ -71,6 +71,7 @@ function listenAddress(raw: string): ListenAddress {
 
 const collectorNameSet: Record<CollectorName, true> = {
   host: true,
+  inventory: true,
   textfile: true,
   postgres: true,
   redis: true,
@@ -186,7 +187,7 @@ export const variables = {
     env: "EXPORTER_COLLECTORS_DISABLED",
     default: "",
     description:
-      "Comma-separated collectors to turn off: `host`, `textfile`, `postgres`, `redis`, `scans`, `probes`.",
+      "Comma-separated collectors to turn off: `host`, `inventory`, `textfile`, `postgres`, `redis`, `scans`, `probes`.",
     parse: (raw: string) => (raw === "" ? [] : collectorList(raw)),
   }),
   hostRoot: withDefault({

@@ -7,6 +7,7 @@ import {
   exporterCatalogue,
   exporterMetrics,
   hostMetrics,
+  inventoryMetrics,
   jobMetrics,
   jobNames,
   platformMetricNames,
@@ -44,6 +45,13 @@ const sections: readonly Section[] = [
     about:
       "node_exporter's names, read from `/proc` and `statfs` under `EXPORTER_HOST_ROOT`. Always on (unless disabled).",
     defs: hostMetrics,
+  },
+  {
+    collector: "inventory",
+    title: "Host inventory",
+    about:
+      "node_exporter's os, dmi and cpu-info families with its label sets: `/etc/os-release` (else `/usr/lib/os-release`), `/sys/class/dmi/id/*` and `/proc/cpuinfo` under `EXPORTER_HOST_ROOT`, read on the first collection and kept (os-release again when it changes). A field the platform does not provide, or that only root may read (DMI serial numbers and UUID), is an empty label, which Prometheus stores as no label, as node_exporter leaves it out. Always on (unless disabled). Why not systeminformation: docs/architecture.md.",
+    defs: inventoryMetrics,
   },
   {
     collector: "textfile",

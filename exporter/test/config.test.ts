@@ -177,7 +177,7 @@ describe("a bad value stops the start with one line naming the variable and the 
       name: "unknown collector",
       env: () => ({ EXPORTER_COLLECTORS_DISABLED: "host,postgress" }),
       error:
-        'EXPORTER_COLLECTORS_DISABLED: "postgress" is not a collector (one of host, textfile, postgres, redis, scans, probes)',
+        'EXPORTER_COLLECTORS_DISABLED: "postgress" is not a collector (one of host, inventory, textfile, postgres, redis, scans, probes)',
     },
     {
       name: "the exporter's own collector",

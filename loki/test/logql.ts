@@ -6,7 +6,7 @@ import type { SyntaxNode } from "@lezer/common";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { resolveLabel, type AgentModel } from "../../promtail/test/agent-model.ts";
-import { relabel, withoutInternal } from "../../promtail/test/pipeline.ts";
+import { compileRe2, relabel, withoutInternal } from "../../promtail/test/pipeline.ts";
 
 export interface Matcher {
   readonly name: string;
@@ -178,3 +178,181 @@ export function dashboardLokiQueries(dir: string): { file: string; expr: string 
     visit(f, JSON.parse(readFileSync(f, "utf8")) as unknown, false);
   return out;
 }
+
+// ---------------------------------------------------------------- evaluating log pipelines on lines
+
+/** One stage of a log pipeline, in the order the query applies them. */
+export type LogStage =
+  | { readonly kind: "line"; readonly op: "|=" | "!=" | "|~" | "!~"; readonly value: string }
+  | { readonly kind: "json" }
+  | { readonly kind: "label"; readonly matcher: Matcher }
+  | { readonly kind: "line_format" };
+
+/** A log query or the log part of a metric query: a stream selector and its pipeline. */
+export interface LogPipeline {
+  readonly text: string;
+  readonly selector: readonly Matcher[];
+  readonly stages: readonly LogStage[];
+}
+
+const lineOps: Record<string, "|=" | "!=" | "|~" | "!~"> = {
+  PipeExact: "|=",
+  Neq: "!=",
+  PipeMatch: "|~",
+  Nre: "!~",
+};
+
+const stringValue = (query: string, node: SyntaxNode): string =>
+  JSON.parse(query.slice(node.from, node.to).replace(/^`|`$/g, '"')) as string;
+
+function readMatcher(query: string, node: SyntaxNode): Matcher {
+  const id = node.getChild("Identifier");
+  const str = node.getChild("String");
+  const op = ["Eq", "Neq", "Re", "Nre"].map((n) => node.getChild(n)).find((n) => n !== null);
+  if (!id || !str || !op) throw new Error(`LogQL ${JSON.stringify(query)}: unreadable matcher`);
+  return { name: query.slice(id.from, id.to), op: opOf[op.name]!, value: stringValue(query, str) };
+}
+
+/**
+ * The log pipelines of a query (one per `{...}` with what follows it), with the stages this interpreter
+ * evaluates: line filters, `| json`, label filters and `| line_format`. Any other stage (logfmt, regexp,
+ * unwrap, label_format, compound label filters...) is an error, so nothing passes by being skipped.
+ */
+export function logPipelines(query: string): LogPipeline[] {
+  parseLogQL(query); // the syntax and selector checks first
+  const out: LogPipeline[] = [];
+  const tree = parser.parse(query);
+  tree.iterate({
+    enter(ref) {
+      if (ref.name !== "LogExpr" && ref.name !== "LogRangeExpr") return;
+      const node = ref.node;
+      const sel = node.getChild("Selector");
+      if (!sel) throw new Error(`LogQL ${JSON.stringify(query)}: a log expression without selector`);
+      const selector: Matcher[] = [];
+      const stages: LogStage[] = [];
+      let formatted = false;
+      const end = node.to;
+      const cursor = node.cursor();
+      do {
+        if (cursor.from >= end) break;
+        const n = cursor.node;
+        if (n.name === "Matcher" && hasAncestor(n, "Selector", "LogRangeExpr")) {
+          selector.push(readMatcher(query, n));
+        } else if (n.name === "LineFilter") {
+          const f = n.getChild("Filter")?.firstChild;
+          const str = n.getChild("String");
+          const op = f ? lineOps[f.name] : undefined;
+          if (!op || !str)
+            throw new Error(`${query}: line filter ${query.slice(n.from, n.to)} not interpreted`);
+          if (formatted)
+            throw new Error(
+              `${query}: a line filter after line_format is not interpreted (it sees the new line)`,
+            );
+          stages.push({ kind: "line", op, value: stringValue(query, str) });
+        } else if (n.name === "LabelParser") {
+          if (!n.getChild("Json") || n.getChild("String"))
+            throw new Error(`${query}: parser ${query.slice(n.from, n.to)} not interpreted`);
+          stages.push({ kind: "json" });
+        } else if (n.name === "LabelFilter") {
+          const m = n.firstChild;
+          if (!m || m.name !== "Matcher" || m.nextSibling)
+            throw new Error(`${query}: label filter ${query.slice(n.from, n.to)} not interpreted`);
+          stages.push({ kind: "label", matcher: readMatcher(query, m) });
+        } else if (n.name === "LineFormatExpr") {
+          formatted = true;
+          stages.push({ kind: "line_format" });
+        } else if (
+          n.name === "PipelineStage" &&
+          !["LineFilters", "LabelParser", "LabelFilter", "LineFormatExpr"].some((c) => n.getChild(c))
+        ) {
+          throw new Error(`${query}: stage ${query.slice(n.from, n.to)} not interpreted`);
+        }
+      } while (cursor.next() && cursor.from < end);
+      out.push({ text: query.slice(node.from, node.to), selector, stages });
+      return false;
+    },
+  });
+  if (out.length === 0) throw new Error(`LogQL ${JSON.stringify(query)} has no log expression`);
+  return out;
+}
+
+/** A Go (RE2) regular expression, with a leading `(?i)` read as JavaScript's `i` flag. */
+export function goRegExp(expression: string, anchored: boolean): RegExp {
+  const insensitive = expression.startsWith("(?i)");
+  const body = insensitive ? expression.slice(4) : expression;
+  const re = compileRe2(anchored ? `^(?:${body})$` : body);
+  return insensitive ? new RegExp(re.source, re.flags + "i") : re;
+}
+
+const matches = (m: Matcher, value: string): boolean => {
+  switch (m.op) {
+    case "=":
+      return value === m.value;
+    case "!=":
+      return value !== m.value;
+    case "=~":
+      return goRegExp(m.value, true).test(value);
+    case "!~":
+      return !goRegExp(m.value, true).test(value);
+  }
+};
+
+/**
+ * Loki's `| json` without parameters: every field of a JSON object becomes a label (nested objects
+ * flattened with `_`, arrays skipped, names sanitised); a field whose name is already a stream label is
+ * added as `<name>_extracted`; a line that is not a JSON object gets `__error__="JSONParserErr"`.
+ */
+function jsonLabels(line: string, labels: Record<string, string>): Record<string, string> {
+  const out = { ...labels };
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    data = undefined;
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    out.__error__ = "JSONParserErr";
+    return out;
+  }
+  const add = (prefix: string, obj: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(obj)) {
+      const name = prefix + k.replace(/[^a-zA-Z0-9_]/g, "_");
+      if (Array.isArray(v)) continue;
+      if (v !== null && typeof v === "object") add(`${name}_`, v as Record<string, unknown>);
+      else out[name in labels ? `${name}_extracted` : name] = v === null ? "" : String(v);
+    }
+  };
+  add("", data as Record<string, unknown>);
+  return out;
+}
+
+/** The stage at which a line fails a pipeline (index into stages, -1 for the selector), or null when it passes. */
+export function failingStage(
+  p: LogPipeline,
+  entry: { labels: Record<string, string>; line: string },
+): number | null {
+  if (!p.selector.every((m) => matches(m, entry.labels[m.name] ?? ""))) return -1;
+  let labels = entry.labels;
+  for (const [i, s] of p.stages.entries()) {
+    if (s.kind === "json") labels = jsonLabels(entry.line, labels);
+    else if (s.kind === "label") {
+      if (!matches(s.matcher, labels[s.matcher.name] ?? "")) return i;
+    } else if (s.kind === "line") {
+      const hit =
+        s.op === "|=" || s.op === "!="
+          ? entry.line.includes(s.value)
+          : goRegExp(s.value, false).test(entry.line);
+      if (hit !== (s.op === "|=" || s.op === "|~")) return i;
+    }
+  }
+  return null;
+}
+
+/** How a stage reads in a report. */
+export const stageText = (p: LogPipeline, i: number): string => {
+  if (i < 0) return `{${p.selector.map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`).join(", ")}}`;
+  const s = p.stages[i]!;
+  if (s.kind === "line") return `${s.op} ${JSON.stringify(s.value)}`;
+  if (s.kind === "label") return `| ${s.matcher.name}${s.matcher.op}${JSON.stringify(s.matcher.value)}`;
+  return `| ${s.kind}`;
+};

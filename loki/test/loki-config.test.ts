@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, test } from "node:test";
 import YAML from "yaml";
-import { logStreams, logs, type LogStream } from "../../definitions/thresholds.ts";
+import { logStreams, logs, type LogStream } from "../../definitions/logs.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
 import { generatedDir, lokiRulePath, lokiRuleGroups, lokiTenant, outputs } from "../rules/src/index.ts";
@@ -62,7 +62,7 @@ describe("loki.yaml: retention actually deletes", () => {
     assert.ok(hours(get("limits_config.retention_period"), "retention_period") >= 24);
   });
 
-  test("each application stream has the retention definitions/thresholds.ts gives it", () => {
+  test("each application stream has the retention definitions/logs.ts gives it", () => {
     const rules = get("limits_config.retention_stream") as {
       selector: string;
       priority: number;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import YAML from "yaml";
 import { isAlert, runbookPath } from "../../definitions/rules.ts";
+import { logEvents, loggers, logs } from "../../definitions/logs.ts";
 import { recordings } from "../../definitions/thresholds.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
@@ -17,6 +18,7 @@ import { lokiRuleGroups, outputs, prometheusLogRuleGroups, prometheusRulePath } 
 import {
   attachedLabels,
   dashboardLokiQueries,
+  logPipelines,
   logqlBlocks,
   parseLogQL,
   selectorProblems,
@@ -40,6 +42,29 @@ function checkLogQL(query: string, where: string): void {
   for (const [agent, labels] of agents)
     assert.deepEqual(selectorProblems(parsed, labels), [], `${where}: ${query}\n  against ${agent}`);
   assert.deepEqual(levelProblems(query), [], `${where}: ${query}`);
+  assert.deepEqual(contractProblems(query), [], `${where}: ${query}`);
+}
+
+/**
+ * On the application's streams, an `event` or `logger` compared for equality must be one the log
+ * contract (definitions/logs.ts) names: a query for a name nobody writes never returns a line (the
+ * SecurityAuthFailureSpike that matched auth_failure while the application wrote login_failed).
+ * loki/test/demo-logs.test.ts checks the same queries against the lines the demo really writes.
+ */
+function contractProblems(query: string): string[] {
+  const events = new Set<string>(Object.values(logEvents).map((e) => e.name));
+  const names = new Set<string>(Object.values(loggers));
+  const problems: string[] = [];
+  for (const p of logPipelines(query)) {
+    if (!p.selector.some((m) => m.name === "job" && m.op === "=" && m.value === logs.appJob)) continue;
+    const matchers = [...p.selector, ...p.stages.flatMap((s) => (s.kind === "label" ? [s.matcher] : []))];
+    for (const m of matchers) {
+      if (m.op !== "=" && m.op !== "!=") continue;
+      if (m.name === "event" && !events.has(m.value)) problems.push(`event "${m.value}" is not in logEvents`);
+      if (m.name === "logger" && !names.has(m.value)) problems.push(`logger "${m.value}" is not in loggers`);
+    }
+  }
+  return problems;
 }
 
 /**
@@ -86,6 +111,13 @@ describe("LogQL of the Loki rules", () => {
       'level=~"error|warning" takes one of warn and warning and not the other',
     ]);
     assert.deepEqual(levelProblems('{job="containers", level=~"warn|warning|error"}'), []);
+    assert.deepEqual(
+      contractProblems(
+        '{job="kali-agents", stream="errors", logger="api.scans"} | json | event="auth_failure"',
+      ),
+      ['logger "api.scans" is not in loggers', 'event "auth_failure" is not in logEvents'],
+    );
+    assert.deepEqual(contractProblems('{job="containers"} | json | event="anything"'), []);
   });
 });
 

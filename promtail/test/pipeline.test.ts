@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { createLogger } from "../../exporter/src/log.ts";
-import { logStreams, logs, logEvents, type LogStream } from "../../definitions/thresholds.ts";
+import { logStreams, logs, logEvents, type LogStream } from "../../definitions/logs.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { resolveLabel, type AgentModel } from "./agent-model.ts";
 import {
@@ -74,7 +74,7 @@ describe("promtail pipeline: sample lines of each stream", () => {
     {
       name: "a security event: user, ip and event stay in the line, never labels",
       stream: "security",
-      line: `{"time":"2026-11-27T11:59:00Z","level":"WARNING","msg":"login failed","logger":"auth","event":"${logEvents.authFailure}","user":"alice","ip":"203.0.113.9"}`,
+      line: `{"time":"2026-11-27T11:59:00Z","level":"WARNING","msg":"login failed","logger":"auth","event":"${logEvents.loginFailed.name}","user":"alice","ip":"203.0.113.9"}`,
       labels: fileLabels("security", { level: "warning", logger: "auth" }),
       time: "2026-11-27T11:59:00.000000000Z",
     },
@@ -140,12 +140,12 @@ describe("promtail pipeline: sample lines of each stream", () => {
     const r = shipFileLine(
       promtail,
       "security",
-      `{"time":"2026-11-27T11:59:00Z","level":"warning","msg":"login failed","logger":"auth","event":"${logEvents.authFailure}","user":"alice","ip":"203.0.113.9"}`,
+      `{"time":"2026-11-27T11:59:00Z","level":"warning","msg":"login failed","logger":"auth","event":"${logEvents.loginFailed.name}","user":"alice","ip":"203.0.113.9"}`,
     );
     assert.ok(r);
     assert.equal(r.extracted.get("user"), "alice");
     assert.equal(r.extracted.get("ip"), "203.0.113.9");
-    assert.equal(r.extracted.get("event"), logEvents.authFailure);
+    assert.equal(r.extracted.get("event"), logEvents.loginFailed.name);
     for (const unbounded of ["user", "ip", "event", "msg", "scan_id"])
       assert.ok(!(unbounded in r.entry.labels));
   });
@@ -232,7 +232,7 @@ describe("alloy pipeline: the same lines give the same labels and timestamps", (
   const alloy = loadAlloy();
   const lines = [
     '{"time":"2026-11-27T11:58:01.123456789Z","level":"info","msg":"scan queued","logger":"api.scans"}',
-    `{"time":"2026-11-27T11:59:00Z","level":"WARNING","msg":"login failed","logger":"auth","event":"${logEvents.authFailure}","user":"alice","ip":"203.0.113.9"}`,
+    `{"time":"2026-11-27T11:59:00Z","level":"WARNING","msg":"login failed","logger":"auth","event":"${logEvents.loginFailed.name}","user":"alice","ip":"203.0.113.9"}`,
     "Traceback (most recent call last):",
     'level=error ts=2026-11-27T12:00:00Z msg="logfmt"',
     '{"time":"not a time","level":"error","logger":"x"}',

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import YAML from "yaml";
-import { logStreams, logs, type LogStream } from "../../definitions/thresholds.ts";
+import { logStreams, logs, type LogStream } from "../../definitions/logs.ts";
 import { composeService, loadCompose, mountsOf } from "../../loki/test/compose.ts";
 import { attachedLabels } from "../../loki/test/logql.ts";
 import { resolveLabel } from "./agent-model.ts";
@@ -14,7 +14,7 @@ const text = readFileSync(promtailPath, "utf8");
 const model = loadPromtail();
 
 describe("promtail.yaml", () => {
-  test("one file target per stream of definitions/thresholds.ts, labelled job and stream", () => {
+  test("one file target per stream of definitions/logs.ts, labelled job and stream", () => {
     const byStream = Object.fromEntries(
       model.files.map((f) => [
         resolveLabel(f.labels.stream!, {}),
@@ -36,7 +36,7 @@ describe("promtail.yaml", () => {
     for (const f of model.files) assert.doesNotMatch(f.path, /[*?[{]/);
   });
 
-  test("the labels it attaches are exactly definitions/thresholds.ts logs.labels", () => {
+  test("the labels it attaches are exactly definitions/logs.ts logs.labels", () => {
     assert.deepEqual([...attachedLabels(model).keys()].sort(), [...logs.labels].sort());
   });
 

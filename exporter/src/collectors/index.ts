@@ -9,6 +9,7 @@ import type { ScheduledCollector } from "../scrape.ts";
 import { exporterCollector, type ExporterCollector } from "./exporter.ts";
 import { probeKinds } from "../../../definitions/thresholds.ts";
 import { hostCollector } from "./host.ts";
+import { inventoryCollector } from "./inventory.ts";
 import { postgresCollector, type PostgresConnectionOptions } from "./postgres.ts";
 import { probesCollector } from "./probes.ts";
 import { redisCollector } from "./redis.ts";
@@ -56,6 +57,12 @@ export const collectorTable: Record<CollectorName, CollectorRow<unknown>> = {
       cpuWarnPercent: c.healthCpuWarnPercent,
     }),
     budgetSeconds: () => 3,
+  }),
+  inventory: row({
+    module: inventoryCollector,
+    enabled: () => true,
+    options: (c) => ({ hostRoot: c.hostRoot }),
+    budgetSeconds: () => 2,
   }),
   textfile: row({
     module: textfileCollector,

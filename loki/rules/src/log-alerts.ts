@@ -1,24 +1,25 @@
 // Alerts the Loki ruler evaluates in LogQL: signals that exist only in the log lines. They reach the same
 // Alertmanager as the Prometheus alerts, with the same shape (severity, summary, description, runbook).
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { logEvents, thresholds } from "../../../definitions/thresholds.ts";
+import { eventPipeline, logEvents } from "../../../definitions/logs.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { appStream, minutes } from "./logql.ts";
 
 const t = thresholds.logs;
+const failed = logEvents.loginFailed;
 
 export const logAlertsGroup: RuleGroup = {
   name: "logs",
   rules: [
     {
       alert: "SecurityAuthFailureSpike",
-      // The line filter first: it skips most lines before the JSON parser runs.
       expr:
-        `sum by (job, host) (count_over_time(${appStream("security")} |= ${JSON.stringify(logEvents.authFailure)} ` +
-        `| json | event=${JSON.stringify(logEvents.authFailure)} [5m])) > ${t.authFailuresPer5m}`,
+        `sum by (job, host) (count_over_time(${appStream(failed.stream)} ${eventPipeline(failed)} [5m]))` +
+        ` > ${t.authFailuresPer5m}`,
       for: "2m",
       severity: "warning",
       summary: "Authentication failures are spiking",
-      description: `{{ $value }} authentication failures in 5 minutes in the security log of {{ $labels.host }} (threshold ${t.authFailuresPer5m}): a brute-force attempt or a broken client.`,
+      description: `{{ $value }} failed logins (event ${failed.name}) in 5 minutes in the security log of {{ $labels.host }} (threshold ${t.authFailuresPer5m}): a brute-force attempt or a broken client.`,
     },
     {
       alert: "LogsErrorStreamRateHigh",

@@ -4,7 +4,8 @@
 // keeps its history for dashboards; and a Prometheus rule notices when the Loki ruler stops recording,
 // which no Loki rule can.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { logs, recordings, thresholds } from "../../../definitions/thresholds.ts";
+import { levelRegex, logs } from "../../../definitions/logs.ts";
+import { recordings, thresholds } from "../../../definitions/thresholds.ts";
 import { allLogs } from "./logql.ts";
 
 const t = thresholds.logs;
@@ -32,7 +33,7 @@ export const logDerivedAlertsGroup: RuleGroup = {
       alert: "LogsErrorRatioHigh",
       // errors.log holds nothing but errors, so its ratio is always 1: it has its own alert in Loki.
       expr:
-        `sum by (${source}) (${rate}{stream!="errors", level=~"error|critical|fatal"})` +
+        `sum by (${source}) (${rate}{stream!="errors", level=~"${levelRegex.errorOrWorse}"})` +
         ` / sum by (${source}) (${rate}{stream!="errors"}) > ${t.errorLevelRatio}` +
         ` and sum by (${source}) (${rate}{stream!="errors"}) > ${t.errorRatioMinLinesPerSecond}`,
       for: "15m",

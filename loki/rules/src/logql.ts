@@ -1,7 +1,7 @@
 // LogQL helpers for the Loki rules: stream selectors built from the shared log labels, so a rule can only
 // select on a label the agents attach (the consistency test proves it against promtail.yaml and
 // config.alloy), and a stream name that is not one of the four does not compile.
-import { logs, type LogStream } from "../../../definitions/thresholds.ts";
+import { logs, type LogStream } from "../../../definitions/logs.ts";
 
 type LogLabel = (typeof logs.labels)[number];
 
