@@ -1,11 +1,12 @@
 // One source of the upstream versions (definitions/versions.ts): compose, .env.example, the Dockerfiles,
 // the tools modules and the docs agree with it, and the check fails on a copy where one of them differs.
 import assert from "node:assert/strict";
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { upstream } from "../definitions/versions.ts";
-import { tempDir } from "./support/servers.ts";
+import { findBinary, requireBinaries, tempDir } from "./support/servers.ts";
 import { disagreements } from "./versions.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -89,3 +90,37 @@ describe("upstream versions", () => {
     }
   });
 });
+
+describe(
+  "npm run -s upstream -- versions",
+  { skip: requireBinaries("prometheus", "promtool", "alertmanager", "amtool") },
+  () => {
+    test("prints `name version path` for every upstream binary, each the pinned version and the one the harness runs", () => {
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", join(root, "scripts/upstream.ts"), "versions"],
+        {
+          cwd: root,
+          encoding: "utf8",
+          timeout: 60_000,
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      const pinned = Object.entries(upstream).flatMap(([, u]) =>
+        "go" in u ? u.go.commands.map((c) => [c.name, u.version] as const) : [],
+      );
+      assert.deepEqual(
+        lines.map((l) => l.split(" ").slice(0, 2)),
+        pinned.map(([n, v]) => [n, v]),
+      );
+      for (const l of lines) {
+        const [name, , path] = l.split(" ");
+        assert.ok(path && statSync(path).mode & 0o111, `${name}: ${path} is not an executable`);
+        if (name === "prometheus" || name === "promtool" || name === "alertmanager" || name === "amtool") {
+          assert.equal(findBinary(name), path, `the harness runs ${name} from the same build`);
+        }
+      }
+    });
+  },
+);

@@ -201,5 +201,6 @@ export function reportedVersion(command: string): string | undefined {
   if (!p) return undefined;
   const r = spawnSync(p, ["--version"], { encoding: "utf8", timeout: 10_000 });
   const text = `${r.stdout}\n${r.stderr}`;
-  return /version[:\s]+v?(\d+\.\d+\.\d+)/i.exec(text)?.[1];
+  // "promtool, version 3.14.0 (...)", "alertmanager, version 0.33.0", "Redis Metrics Exporter 1.88.0 ..."
+  return /(?:version|exporter)[:\s]+v?(\d+\.\d+\.\d+)/i.exec(text)?.[1];
 }
