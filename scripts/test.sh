@@ -33,6 +33,8 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-fund --no-audit
 fi
+# pg_dump, pg_restore and psql of every PostgreSQL major the tests start (test/postgres-majors.test.ts).
+bash scripts/postgresql-clients.sh
 
 npm run --silent lint
 npm run --silent typecheck
