@@ -8,8 +8,12 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { postgresMetrics, publishedOn, type PostgresMajor } from "../definitions/metrics.ts";
-import { captureLog, collectOnce } from "../exporter/test/collector-support.ts";
-import { PostgresDatabase, postgresCollector, shortVersion } from "../exporter/src/collectors/postgres.ts";
+import { captureLog, collectOnce, readRepoFile } from "../exporter/test/collector-support.ts";
+import {
+  postgresCollector,
+  shortVersion,
+  type PostgresConnectionOptions,
+} from "../exporter/src/collectors/postgres.ts";
 import { scansCollector } from "../exporter/src/collectors/scans.ts";
 import { listBackups, readManifest } from "../ops/src/backup.ts";
 import { runJob } from "../ops/src/jobs.ts";
@@ -25,6 +29,7 @@ import {
 } from "./support/servers.ts";
 
 const ROWS = 500;
+const MONITOR_PASSWORD = "monitor-pw-514";
 
 /** The pg_* families that have at least one sample. */
 const publishedPg = (f: Families) =>
@@ -54,6 +59,9 @@ describe(
         [...servers.values()].map(async (s) => {
           await s.query("CREATE DATABASE kali");
           await s.query(scansDdl, [], "kali");
+          // The collectors run as the shipped least-privilege role, as users are told to.
+          await s.query(readRepoFile("exporter/sql/monitoring-role.sql"), [], "kali");
+          await s.query(`ALTER ROLE kali_agents_exporter PASSWORD '${MONITOR_PASSWORD}'`);
           await s.query(
             `INSERT INTO scans (tool, target, status, created_at, started_at, finished_at)
              SELECT CASE WHEN i % 2 = 0 THEN 'nmap' ELSE 'nikto' END, 'host-' || i,
@@ -77,6 +85,29 @@ describe(
       for (const r of roots) rmSync(r, { recursive: true, force: true });
     });
 
+    // One set of options: the postgres and scans collectors of a major share one pool (two
+    // connections, as in the exporter), within the role's CONNECTION LIMIT 4.
+    const connections = new Map<PostgresMajor, PostgresConnectionOptions>();
+    const connection = (major: PostgresMajor): PostgresConnectionOptions => {
+      let c = connections.get(major);
+      if (!c)
+        connections.set(
+          major,
+          (c = {
+            url: server(major).urlFor({
+              database: "kali",
+              user: "kali_agents_exporter",
+              password: MONITOR_PASSWORD,
+            }),
+            connectTimeoutMs: 5000,
+            statementTimeoutMs: 5000,
+            lockTimeoutMs: 1000,
+            idleTimeoutMs: 10_000,
+          }),
+        );
+      return c;
+    };
+
     const server = (major: PostgresMajor) => {
       const s = servers.get(major);
       assert.ok(s, `PostgreSQL ${major} did not start`);
@@ -85,19 +116,8 @@ describe(
 
     for (const major of supportedPostgresMajors) {
       test(`PostgreSQL ${major}: the postgres collector publishes what the catalogue says this major has`, async () => {
-        const s = server(major);
         const { log, lines } = captureLog();
-        const collector = postgresCollector.create(
-          {
-            url: s.urlFor({ database: "kali" }),
-            connectTimeoutMs: 5000,
-            statementTimeoutMs: 5000,
-            lockTimeoutMs: 1000,
-            idleTimeoutMs: 10_000,
-            databaseSizeIntervalMs: 0,
-          },
-          log,
-        );
+        const collector = postgresCollector.create({ ...connection(major), databaseSizeIntervalMs: 0 }, log);
         try {
           // The checkpointer reports its counters when the checkpoint ends, a moment after CHECKPOINT.
           let f: Families | undefined;
@@ -142,18 +162,8 @@ describe(
       test(`PostgreSQL ${major}: the scans collector counts the scans`, async () => {
         const s = server(major);
         const { log } = captureLog();
-        const database = new PostgresDatabase(
-          {
-            url: s.urlFor({ database: "kali" }),
-            connectTimeoutMs: 5000,
-            statementTimeoutMs: 5000,
-            lockTimeoutMs: 1000,
-            idleTimeoutMs: 10_000,
-          },
-          log,
-        );
         const collector = scansCollector.create(
-          { database, table: { schema: "public", table: "scans" }, retentionDays: 90 },
+          { database: connection(major), table: { schema: "public", table: "scans" }, retentionDays: 90 },
           log,
         );
         try {
@@ -200,7 +210,6 @@ describe(
           );
         } finally {
           await collector.close?.();
-          await database.close();
         }
       });
 
