@@ -140,8 +140,14 @@ export const textfileMetrics = [
 ] as const satisfies readonly MetricDef[];
 
 const dbLabels = ["datid", "datname"] as const;
-const pgStatDatabase = <F extends string>(field: F, type: MetricType, help: string) =>
-  def("postgres", `pg_stat_database_${field}` as const, type, help, dbLabels);
+/** A pg_stat_database column; `postgres` for one that not every supported major has (e.g. 18's). */
+const pgStatDatabase = <F extends string>(
+  field: F,
+  type: MetricType,
+  help: string,
+  postgres?: PostgresAvailability,
+) =>
+  def("postgres", `pg_stat_database_${field}` as const, type, help, dbLabels, postgres ? { postgres } : {});
 
 // postgres_exporter's stat_bgwriter family. PostgreSQL 17 moved the checkpoint counters from
 // pg_stat_bgwriter to pg_stat_checkpointer (the same names are published from there) and dropped the
