@@ -26,6 +26,36 @@ export interface MetricDef {
   readonly collector?: CollectorName;
   /** Histogram buckets, in the metric's base unit. */
   readonly buckets?: readonly number[];
+  /**
+   * For a PostgreSQL metric that not every supported major has: the majors that publish it, and where
+   * it is read from when that differs between majors. On the other majors the metric is absent, never
+   * an error. Unset: every supported major (`supportedPostgresMajors`) publishes it.
+   */
+  readonly postgres?: PostgresAvailability;
+}
+
+/**
+ * The PostgreSQL majors a user may run the exporter and the ops jobs against. Each is tested: the
+ * harness starts a server of each (test/support/servers.ts) and test/postgres-majors.test.ts runs the
+ * postgres and scans collectors and backup, verify and restore against every one.
+ */
+export const supportedPostgresMajors = [14, 15, 16, 17, 18] as const;
+export type PostgresMajor = (typeof supportedPostgresMajors)[number];
+
+export interface PostgresAvailability {
+  /** The first major that publishes the metric. */
+  readonly since?: PostgresMajor;
+  /** The last major that publishes the metric. */
+  readonly until?: PostgresMajor;
+  /** Where the value comes from, when the source differs between majors (for docs/metrics.md). */
+  readonly note?: string;
+}
+
+/** Whether a server of this major publishes the metric (any major outside the catalogue's: by its range). */
+export function publishedOn(d: Pick<MetricDef, "postgres">, major: number): boolean {
+  const since = d.postgres?.since ?? 0;
+  const until = d.postgres?.until ?? Infinity;
+  return major >= since && major <= until;
 }
 
 export type CollectorName =
@@ -40,7 +70,7 @@ const def = <N extends string, T extends MetricType>(
   type: T,
   help: string,
   labels: readonly string[] = [],
-  extra: { buckets?: readonly number[] } = {},
+  extra: { buckets?: readonly number[]; postgres?: PostgresAvailability } = {},
 ): MetricDef & { readonly name: N; readonly type: T } => ({
   name,
   type,
@@ -184,8 +214,70 @@ export const textfileMetrics = [
 ] as const satisfies readonly MetricDef[];
 
 const dbLabels = ["datid", "datname"] as const;
-const pgStatDatabase = <F extends string>(field: F, type: MetricType, help: string) =>
-  def("postgres", `pg_stat_database_${field}` as const, type, help, dbLabels);
+/** A pg_stat_database column; `postgres` for one that not every supported major has (e.g. 18's). */
+const pgStatDatabase = <F extends string>(
+  field: F,
+  type: MetricType,
+  help: string,
+  postgres?: PostgresAvailability,
+) =>
+  def("postgres", `pg_stat_database_${field}` as const, type, help, dbLabels, postgres ? { postgres } : {});
+
+// postgres_exporter's stat_bgwriter family. PostgreSQL 17 moved the checkpoint counters from
+// pg_stat_bgwriter to pg_stat_checkpointer (the same names are published from there) and dropped the
+// backends' writes and fsyncs, which pg_stat_io (16+) counts per backend type instead.
+const fromCheckpointer = (column: string): PostgresAvailability => ({
+  note: `pg_stat_bgwriter up to 16, pg_stat_checkpointer.${column} from 17`,
+});
+const untilBackendWrites: PostgresAvailability = {
+  until: 16,
+  note: "removed from pg_stat_bgwriter in 17 (pg_stat_io counts writes per backend type from 16)",
+};
+const bgwriter = <F extends string>(field: F, help: string, postgres?: PostgresAvailability) =>
+  def(
+    "postgres",
+    `pg_stat_bgwriter_${field}_total` as const,
+    "counter",
+    help,
+    [],
+    postgres ? { postgres } : {},
+  );
+const bgwriterMetrics = () =>
+  [
+    bgwriter("checkpoints_timed", "Scheduled checkpoints performed.", fromCheckpointer("num_timed")),
+    bgwriter("checkpoints_req", "Requested checkpoints performed.", fromCheckpointer("num_requested")),
+    bgwriter(
+      "checkpoint_write_time",
+      "Time spent writing checkpoint files to disk, in milliseconds (as upstream).",
+      fromCheckpointer("write_time"),
+    ),
+    bgwriter(
+      "checkpoint_sync_time",
+      "Time spent synchronizing checkpoint files to disk, in milliseconds (as upstream).",
+      fromCheckpointer("sync_time"),
+    ),
+    bgwriter(
+      "buffers_checkpoint",
+      "Buffers written during checkpoints.",
+      fromCheckpointer("buffers_written"),
+    ),
+    bgwriter("buffers_clean", "Buffers written by the background writer."),
+    bgwriter(
+      "maxwritten_clean",
+      "Times the background writer stopped a cleaning scan for having written too many buffers.",
+    ),
+    bgwriter("buffers_backend", "Buffers written directly by a backend.", untilBackendWrites),
+    bgwriter(
+      "buffers_backend_fsync",
+      "Times a backend had to execute its own fsync call.",
+      untilBackendWrites,
+    ),
+    bgwriter("buffers_alloc", "Buffers allocated."),
+    bgwriter(
+      "stats_reset",
+      "Unix time of the last reset of pg_stat_bgwriter's statistics (a counter, as upstream).",
+    ),
+  ] as const;
 
 export const postgresMetrics = [
   def(
@@ -252,6 +344,7 @@ export const postgresMetrics = [
   ),
   pgStatDatabase("deadlocks", "counter", "Number of deadlocks detected in this database."),
   def("postgres", "pg_locks_count", "gauge", "Number of locks.", ["datname", "mode"]),
+  ...bgwriterMetrics(),
 ] as const satisfies readonly MetricDef[];
 
 export const redisMetrics = [

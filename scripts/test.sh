@@ -32,6 +32,8 @@ if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-fund --no-audit
 fi
+# pg_dump, pg_restore and psql of every PostgreSQL major the tests start (test/postgres-majors.test.ts).
+bash scripts/postgresql-clients.sh
 
 # Prometheus, promtool, Alertmanager, amtool and the Go exporters the benchmark compares with, at the
 # versions definitions/versions.ts pins, built from their Go modules (tools/upstream/) once and kept

@@ -15,6 +15,7 @@ import {
   probeMetrics,
   redisMetrics,
   scanMetrics,
+  supportedPostgresMajors,
   textfileMetrics,
   type CollectorName,
   type MetricDef,
@@ -25,7 +26,26 @@ const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const labels = (d: MetricDef) => (d.labels.length ? d.labels.map((l) => `\`${l}\``).join(", ") : "");
 const buckets = (d: MetricDef) => (d.buckets ? ` Buckets: ${d.buckets.join(", ")}.` : "");
 
-function table(defs: readonly MetricDef[]): string {
+const firstMajor = supportedPostgresMajors[0];
+const lastMajor = supportedPostgresMajors[supportedPostgresMajors.length - 1]!;
+const majorList = `${supportedPostgresMajors.slice(0, -1).join(", ")} and ${lastMajor}`;
+
+/** The supported majors that publish a metric ("14–18", "14–16"), and where from when that differs. */
+function majors(d: MetricDef): string {
+  const since = Math.max(d.postgres?.since ?? firstMajor, firstMajor);
+  const until = Math.min(d.postgres?.until ?? lastMajor, lastMajor);
+  const range = since === until ? String(since) : `${since}–${until}`;
+  return d.postgres?.note ? `${range}: ${cell(d.postgres.note)}` : range;
+}
+
+function table(defs: readonly MetricDef[], opts: { majors?: boolean } = {}): string {
+  if (opts.majors) {
+    const head = "| metric | type | labels | PostgreSQL | help |\n| --- | --- | --- | --- | --- |";
+    const rows = defs.map(
+      (d) => `| \`${d.name}\` | ${d.type} | ${labels(d)} | ${majors(d)} | ${cell(d.help + buckets(d))} |`,
+    );
+    return [head, ...rows].join("\n");
+  }
   const head = "| metric | type | labels | help |\n| --- | --- | --- | --- |";
   const rows = defs.map((d) => `| \`${d.name}\` | ${d.type} | ${labels(d)} | ${cell(d.help + buckets(d))} |`);
   return [head, ...rows].join("\n");
@@ -36,6 +56,8 @@ interface Section {
   readonly title: string;
   readonly about: string;
   readonly defs: readonly MetricDef[];
+  /** Whether the table says which PostgreSQL majors publish each metric. */
+  readonly majors?: boolean;
 }
 
 const sections: readonly Section[] = [
@@ -66,6 +88,7 @@ const sections: readonly Section[] = [
     about:
       "postgres_exporter's names and labels. On when `DATABASE_URL` is set. `pg_stat_activity_count` and `pg_locks_count` publish every state and every lock mode of every non-template database, 0 when empty. The `pg_stat_database_*` counters keep upstream's names (no `_total`). `pg_database_size_bytes` is recomputed every `EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS`. While PostgreSQL does not answer, only `pg_up 0` is published. The role it needs: `exporter/sql/monitoring-role.sql` (docs/database.md).",
     defs: postgresMetrics,
+    majors: true,
   },
   {
     collector: "redis",
@@ -125,7 +148,10 @@ Values are in base units (seconds, bytes) and labels are bounded (never a scan i
 Each collector can be turned off with \`EXPORTER_COLLECTORS_DISABLED\` (docs/configuration.md).`,
   ];
   for (const s of sections) {
-    parts.push(`### ${s.title} (\`${s.collector}\`)\n\n${s.about}\n\n${table(s.defs)}`);
+    const about = s.majors
+      ? `${s.about}\n\nPostgreSQL ${majorList} are supported, each tested (\`test/postgres-majors.test.ts\` runs the postgres and scans collectors and backup, verify and restore against a server of each). Statistics views differ between majors; the PostgreSQL column says which majors publish each metric, and where it is read from when that differs. On another major the metric is absent (no sample), never an error that fails the collector.`
+      : s.about;
+    parts.push(`### ${s.title} (\`${s.collector}\`)\n\n${about}\n\n${table(s.defs, { majors: s.majors })}`);
   }
   parts.push(`## Job-metric contract (\`source: job\`)
 

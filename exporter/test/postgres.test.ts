@@ -292,6 +292,8 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
       assert.equal(a.ok, false);
       assert.equal(sample(a.families, "pg_up"), 0);
       assert.equal(sample(b.families, "pg_up"), 0);
+      // No unlabelled counter drops to 0 while down (rate() would read that as a reset).
+      assert.equal(samples(a.families, "pg_stat_bgwriter_checkpoints_timed_total").length, 0);
       assert.match(a.error!.message, /wrong password/);
       assert.ok(!a.error!.message.includes(secret));
       const text = lines.join("\n");

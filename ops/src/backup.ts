@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
 import type { Logger } from "../../exporter/src/log.ts";
-import { databaseOf, runPgTool, tableCounts, withClient } from "./pg.ts";
+import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "./pg.ts";
 
 export interface Manifest {
   readonly file: string;
@@ -151,6 +151,7 @@ export async function backup(config: Config, log: Logger, now = () => new Date()
         "SELECT pg_export_snapshot() AS s, current_setting('server_version') AS v",
       );
       serverVersion = snap.rows[0]!.v;
+      checkToolMajor("pg_dump", pgDumpVersion, majorOfVersion(serverVersion) ?? 0, "the server");
       rowCounts = await tableCounts(c);
       await runPgTool(
         config.pgBinDir,

@@ -93,7 +93,7 @@ export const variables = {
   pgBinDir: optional({
     env: "OPS_PG_BIN_DIR",
     description:
-      "Directory of `pg_dump`, `pg_restore` of the server's major version (e.g. `/usr/lib/postgresql/16/bin`). Unset: found on PATH.",
+      "Directory of `pg_dump`, `pg_restore` of the server's major version (e.g. `/usr/lib/postgresql/16/bin`). Unset: found on PATH. Backup refuses a `pg_dump` older than the server; verify and restore a `pg_restore` older than the backup's `pg_dump`.",
     parse: absolutePath,
   }),
   backupDir: withDefault({

@@ -97,6 +97,24 @@ export function runPgTool(
   });
 }
 
+/** The major of a `pg_dump --version` line or a server_version ("pg_dump (PostgreSQL) 16.4" -> 16). */
+export function majorOfVersion(text: string): number | undefined {
+  const m = /(?:\)\s*|^)(\d+)(?:\.\d+|beta|rc|devel)/.exec(text.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * pg_dump reads servers of its own major and older only, and pg_restore reads archives of pg_dumps of
+ * its own major and older only: a clear error naming OPS_PG_BIN_DIR instead of the tool's own.
+ */
+export function checkToolMajor(tool: PgTool, toolVersion: string, needed: number, what: string): void {
+  const have = majorOfVersion(toolVersion);
+  if (have !== undefined && have < needed)
+    throw new Error(
+      `${tool} ${toolVersion.replace(/^\S+\s+\(PostgreSQL\)\s*/, "")} is older than ${what} (PostgreSQL ${needed}); set OPS_PG_BIN_DIR to the bin folder of PostgreSQL ${needed}'s client tools (e.g. /usr/lib/postgresql/${needed}/bin)`,
+    );
+}
+
 /** Row counts of every user table (schema.table -> rows), read in the client's current transaction. */
 export async function tableCounts(c: pg.Client): Promise<Record<string, number>> {
   const tables = await c.query<{ schemaname: string; tablename: string }>(

@@ -6,7 +6,15 @@ import type { Config } from "./config.ts";
 import { required } from "./config.ts";
 import type { Logger } from "../../exporter/src/log.ts";
 import { backup, checkChecksum, newestBackup, readManifest, type Manifest } from "./backup.ts";
-import { quoteIdent, runPgTool, tableCounts, withClient, withDatabase } from "./pg.ts";
+import {
+  checkToolMajor,
+  majorOfVersion,
+  quoteIdent,
+  runPgTool,
+  tableCounts,
+  withClient,
+  withDatabase,
+} from "./pg.ts";
 
 const adminUrl = (config: Config, job: string) =>
   withDatabase(required(config, "databaseUrl", job), config.adminDatabase);
@@ -22,8 +30,19 @@ async function dropDatabase(config: Config, job: string, name: string): Promise<
   );
 }
 
-async function pgRestore(config: Config, job: string, file: string, database: string): Promise<void> {
+async function pgRestore(
+  config: Config,
+  job: string,
+  file: string,
+  database: string,
+  manifest: Manifest,
+): Promise<void> {
   const url = required(config, "databaseUrl", job);
+  const dumpMajor = majorOfVersion(manifest.pgDumpVersion);
+  if (dumpMajor !== undefined) {
+    const version = (await runPgTool(config.pgBinDir, "pg_restore", url, ["--version"], undefined)).trim();
+    checkToolMajor("pg_restore", version, dumpMajor, `the pg_dump that wrote ${file}`);
+  }
   try {
     // The table of contents first: a file that is no custom-format archive fails here, fast.
     await runPgTool(config.pgBinDir, "pg_restore", url, ["--list", file], undefined);
@@ -99,7 +118,7 @@ export async function verify(
   const t0 = performance.now();
   await createDatabase(config, job, scratch);
   try {
-    await pgRestore(config, job, target, scratch);
+    await pgRestore(config, job, target, scratch, manifest);
     const checked = await checkRestored(config, job, scratch, target, manifest);
     const restoreSeconds = (performance.now() - t0) / 1000;
     log.info("backup verified", {
@@ -159,7 +178,7 @@ export async function restore(config: Config, log: Logger, opts: RestoreOptions)
       await createDatabase(config, "restore", opts.target);
     }
   } else await createDatabase(config, "restore", opts.target);
-  await pgRestore(config, "restore", file, opts.target);
+  await pgRestore(config, "restore", file, opts.target, manifest);
   const checked = await checkRestored(config, "restore", opts.target, file, manifest);
   const restoreSeconds = (performance.now() - t0) / 1000;
   log.info("backup restored", { file, database: opts.target, ...checked, restore_seconds: restoreSeconds });

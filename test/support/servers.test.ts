@@ -1,8 +1,12 @@
 // The harness itself: each server starts on its own port, answers, can be hung and resumed, and stops.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import pg from "pg";
 import {
   requireBinaries,
+  requirePostgresMajors,
   sleep,
   startAlertmanager,
   startPostgres,
@@ -53,6 +57,31 @@ describe("test harness", { skip: requireBinaries("postgres", "initdb", "redis-se
       assert.match(r.url, /^redis:\/\/:s3cret@127\.0\.0\.1:\d+\/0$/);
     } finally {
       await r.cleanup();
+    }
+  });
+});
+
+describe("test harness: PostgreSQL of a given major", { skip: requirePostgresMajors(14) }, () => {
+  test("starts from the npm package with its own password, restarts with it, and has that major's client tools", async () => {
+    const [a, b] = await Promise.all([startPostgres({ major: 14 }), startPostgres({ major: 14 })]);
+    try {
+      assert.equal(a.major, 14);
+      assert.notEqual(a.password, b.password);
+      // Each copy of the shared cluster has its own password: the other's is refused.
+      await assert.rejects(
+        new pg.Client({ connectionString: a.urlFor({ password: b.password }) }).connect(),
+        /password authentication failed/,
+      );
+      await a.query("CREATE TABLE kept (x int)");
+      await a.stop();
+      await a.restart();
+      assert.deepEqual(await a.query("SELECT count(*)::int AS n FROM kept"), [{ n: 0 }]);
+      for (const tool of ["pg_dump", "pg_restore", "psql"]) {
+        const r = spawnSync(join(a.clientDir!, tool), ["--version"], { encoding: "utf8" });
+        assert.match(r.stdout, new RegExp(`^${tool} \\(PostgreSQL\\) 14\\.`), tool);
+      }
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
     }
   });
 });

