@@ -24,7 +24,7 @@ import { buildCollectors } from "../exporter/src/collectors/index.ts";
 import { APPLICATION_NAME, PostgresDatabase } from "../exporter/src/collectors/postgres.ts";
 import { scansCollector, statements } from "../exporter/src/collectors/scans.ts";
 import { loadConfig } from "../exporter/src/config.ts";
-import { createLogger } from "../exporter/src/log.ts";
+import { createLogger } from "../lib/log.ts";
 import { Scraper } from "../exporter/src/scrape.ts";
 import { createApp } from "../exporter/src/server.ts";
 

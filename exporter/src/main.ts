@@ -3,7 +3,7 @@
 import type { AddressInfo } from "node:net";
 import { buildCollectors, exporterVersion } from "./collectors/index.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
-import { createLogger } from "./log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { Scraper } from "./scrape.ts";
 import { createApp } from "./server.ts";
 

@@ -9,7 +9,7 @@ import { buildCollectors } from "../src/collectors/index.ts";
 import type { Collector } from "../src/collectors/types.ts";
 import { loadConfig, redactor } from "../src/config.ts";
 import type { HealthReport } from "../src/health.ts";
-import { createLogger, type Logger } from "../src/log.ts";
+import { createLogger, type Logger } from "../../lib/log.ts";
 import { Scraper } from "../src/scrape.ts";
 import { createApp } from "../src/server.ts";
 

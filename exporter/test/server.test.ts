@@ -13,7 +13,7 @@ import { Registry } from "prom-client";
 import { buildCollectors } from "../src/collectors/index.ts";
 import type { Collector } from "../src/collectors/types.ts";
 import { loadConfig } from "../src/config.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { Scraper } from "../src/scrape.ts";
 import { createApp } from "../src/server.ts";
 import { family, parseExposition, sample, samples, scrape } from "../../test/support/exposition.ts";

@@ -7,8 +7,9 @@ import type { apiMetrics, hostMetrics, scanMetrics } from "../../definitions/met
 import { selectors } from "../../definitions/thresholds.ts";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
-import type { Logger } from "../../exporter/src/log.ts";
-import { quoteIdent, withClient } from "./pg.ts";
+import type { Logger } from "../../lib/log.ts";
+import { quoteIdent } from "../../lib/sql.ts";
+import { withClient } from "./pg.ts";
 
 // Metric names checked against the shared definitions: a rename there breaks this file's build.
 type Name =
