@@ -10,7 +10,8 @@ import YAML from "yaml";
 import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
 import { isAlert, runbookUrl, type AlertRule, type RuleGroup } from "../../definitions/rules.ts";
 import { ruleGroups, outputs } from "../rules/src/index.ts";
-import { alertNamesOf, alertProblems, linkRunbooks } from "../rules/src/shape.ts";
+import { alertNamesOf, alertProblems, linkRunbooks } from "../../lib/rules/shape.ts";
+import { outputs as alertingOutputs } from "../../scripts/docs/alerting.ts";
 
 const promDir = new URL("..", import.meta.url).pathname;
 const testsDir = join(promDir, "tests");
@@ -108,7 +109,7 @@ describe("the rule groups", () => {
     assert.deepEqual(a, outputs());
     assert.deepEqual(
       Object.keys(a).sort(),
-      ["docs/alerting.md", ...ruleGroups.map((g) => `prometheus/rules/generated/${g.name}.yml`)].sort(),
+      ruleGroups.map((g) => `prometheus/rules/generated/${g.name}.yml`).sort(),
     );
     for (const [path, text] of Object.entries(a)) {
       assert.match(text.split("\n")[0] ?? "", /DO NOT EDIT/, path);
@@ -116,9 +117,10 @@ describe("the rule groups", () => {
       const parsed = YAML.parse(text) as { groups: { name: string; rules: unknown[] }[] };
       assert.equal(parsed.groups.length, 1, path);
     }
-    // The alert table lists every alert with its runbook.
+    // The alert table (scripts/docs/alerting.ts) lists every alert with its runbook.
+    const doc = alertingOutputs()["docs/alerting.md"];
     for (const name of alertNamesOf(ruleGroups))
-      assert.ok(a["docs/alerting.md"]?.includes(`[${name}](runbooks/${name}.md)`), name);
+      assert.ok(doc?.includes(`[${name}](runbooks/${name}.md)`), name);
   });
 });
 

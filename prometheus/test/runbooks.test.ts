@@ -9,7 +9,7 @@ import { parser as logqlParser } from "@grafana/lezer-logql";
 import { parser as promqlParser } from "@prometheus-io/lezer-promql";
 import { runbookPath, type RuleGroup } from "../../definitions/rules.ts";
 import { ruleGroups } from "../rules/src/index.ts";
-import { alertNamesOf } from "../rules/src/shape.ts";
+import { alertNamesOf } from "../../lib/rules/shape.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
 const runbookDir = join(repo, "docs/runbooks");
