@@ -1,5 +1,5 @@
 // The ops jobs' one door for configuration: the only ops module that reads process.env. The same
-// approach as the exporter's (exporter/src/config.ts): one row per variable with its default, its
+// approach as the exporter's configuration: one row per variable with its default, its
 // description and the parser that validates it; `*_FILE` variants for secrets (Docker secrets); an
 // empty variable counts as unset; a bad value is one line naming the variable. The shared names
 // (DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, REDIS_CACHE_PREFIX, SCAN_QUEUE_KEYS)
