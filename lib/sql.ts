@@ -3,7 +3,3 @@
 
 /** A PostgreSQL identifier, quoted: `"` is doubled, so `a"; DROP ...` stays one identifier. */
 export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
-
-/** `"schema"."table"`, each part quoted. */
-export const qualifiedName = (t: { readonly schema: string; readonly table: string }): string =>
-  `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
