@@ -21,16 +21,31 @@ const withMatchers = (name: string, matchers: readonly (string | undefined)[]): 
   return m.length ? `${name}{${m.join(", ")}}` : name;
 };
 
+/** Why `name` is not a series of the catalogue (a metric, or a histogram's part), or undefined if it is. */
+function notInCatalogue(name: string): string | undefined {
+  const part = /_(bucket|sum|count)$/.exec(name);
+  const base = part && !types.has(name) ? name.slice(0, part.index) : name;
+  if (!types.has(base)) return `metric ${name} is not in the catalogue (definitions/metrics.ts)`;
+  if (base !== name && types.get(base) !== "histogram")
+    return `metric ${base} is not a histogram in the catalogue, so it has no ${name}`;
+  return undefined;
+}
+
+/**
+ * Whether a name read out of written PromQL (a runbook's, a panel's, a rule's) is a series the stack
+ * has: a catalogue metric or a histogram's part, or one of the platform's own metrics. The same check
+ * series() and platformSeries() make when an expression is built.
+ */
+export const knownMetric = (name: string): boolean =>
+  notInCatalogue(name) === undefined || platform.has(name);
+
 /** `metric{m1, m2}` from a catalogue metric (or a histogram's `_bucket`/`_sum`/`_count` series). */
 export function series(
   metric: CatalogueMetric | `${CatalogueMetric}_${HistogramPart}`,
   ...matchers: (string | undefined)[]
 ): string {
-  const part = /_(bucket|sum|count)$/.exec(metric);
-  const base = part && types.get(metric) === undefined ? metric.slice(0, part.index) : metric;
-  if (!types.has(base)) throw new Error(`metric ${metric} is not in the catalogue (definitions/metrics.ts)`);
-  if (base !== metric && types.get(base) !== "histogram")
-    throw new Error(`metric ${base} is not a histogram in the catalogue, so it has no ${metric}`);
+  const problem = notInCatalogue(metric);
+  if (problem) throw new Error(problem);
   return withMatchers(metric, matchers);
 }
 
