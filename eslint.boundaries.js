@@ -47,23 +47,34 @@ export function forbiddenImport(area, may, k) {
 
 const MAX_NESTING = 6;
 
+/** One flat-config block: `files` may not import what `regex` matches. */
+const block = (files, regex, message) => ({
+  files: [files],
+  rules: {
+    "no-restricted-imports": ["error", { patterns: [{ regex, message }] }],
+    "no-restricted-syntax": [
+      "error",
+      // esquery's regex literal cannot hold a "/": \x2F stands for it.
+      { selector: `ImportExpression > Literal[value=/${regex.replace(/\//g, "\\x2F")}/]`, message },
+    ],
+  },
+});
+
 /** Flat-config blocks: one per area and nesting depth below it. */
 export function boundaryConfigs() {
-  return areas.flatMap(({ area, may, why }) =>
-    Array.from({ length: MAX_NESTING }, (_, k) => {
-      const regex = forbiddenImport(area, may, k);
-      const message = `${why} (docs/architecture.md, eslint.boundaries.js).`;
-      return {
-        files: [`${area}/${"*/".repeat(k)}*.{ts,js,mjs}`],
-        rules: {
-          "no-restricted-imports": ["error", { patterns: [{ regex, message }] }],
-          "no-restricted-syntax": [
-            "error",
-            // esquery's regex literal cannot hold a "/": \x2F stands for it.
-            { selector: `ImportExpression > Literal[value=/${regex.replace(/\//g, "\\x2F")}/]`, message },
-          ],
-        },
-      };
-    }),
-  );
+  return areas.flatMap(({ area, may, why }) => [
+    ...Array.from({ length: MAX_NESTING }, (_, k) =>
+      block(
+        `${area}/${"*/".repeat(k)}*.{ts,js,mjs}`,
+        forbiddenImport(area, may, k),
+        `${why} (docs/architecture.md, eslint.boundaries.js).`,
+      ),
+    ),
+    // Deeper than the table reaches: no file there may import upwards at all, so nothing slips by.
+    block(
+      `${area}/${"*/".repeat(MAX_NESTING)}**/*.{ts,js,mjs}`,
+      "^\\.\\./",
+      `${area} is nested more than ${MAX_NESTING} folders deep here: eslint.boundaries.js checks no deeper (raise MAX_NESTING).`,
+    ),
+  ]);
 }

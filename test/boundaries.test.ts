@@ -54,6 +54,8 @@ const cases: [string, string, RegExp | "allowed"][] = [
     /lib\/ \(the shared runtime layer\) imports only definitions\//,
   ],
   ["definitions/x.ts", 'import "../lib/log.ts";\n', /definitions\/ is plain data/],
+  // Deeper than the table of depths reaches, nothing may climb.
+  ["lib/a/b/c/d/e/f/g/x.ts", 'import "../y.ts";\n', /lib is nested more than 6 folders deep/],
   // Allowed directions.
   [
     "ops/src/cli.ts",
