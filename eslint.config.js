@@ -3,6 +3,7 @@ import eslint from "@eslint/js";
 import prettier from "eslint-config-prettier";
 import globals from "globals";
 import tseslint from "typescript-eslint";
+import { boundaryConfigs } from "./eslint.boundaries.js";
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "**/generated/", "coverage/"] },
@@ -17,5 +18,6 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  ...boundaryConfigs(),
   prettier,
 );

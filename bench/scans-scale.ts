@@ -20,13 +20,11 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import pgDriver from "pg";
 import { startPostgres, type PostgresServer } from "../test/support/servers.ts";
-import { buildCollectors } from "../exporter/src/collectors/index.ts";
+import { buildExporter } from "../exporter/src/build.ts";
 import { APPLICATION_NAME, PostgresDatabase } from "../exporter/src/collectors/postgres.ts";
 import { scansCollector, statements } from "../exporter/src/collectors/scans.ts";
 import { loadConfig } from "../exporter/src/config.ts";
-import { createLogger } from "../exporter/src/log.ts";
-import { Scraper } from "../exporter/src/scrape.ts";
-import { createApp } from "../exporter/src/server.ts";
+import { createLogger } from "../lib/log.ts";
 
 const repoRoot = new URL("..", import.meta.url).pathname;
 
@@ -162,20 +160,7 @@ async function connectionsUnderLoad(pg: PostgresServer, scansTable: string, opts
     SCANS_TABLE: scansTable,
     EXPORTER_COLLECTORS_DISABLED: "host",
   });
-  const { exporter, scheduled } = buildCollectors(config, silent);
-  const scraper = new Scraper({
-    collectors: scheduled,
-    exporter,
-    defaultTimeoutSeconds: 10,
-    marginSeconds: 0.5,
-    log: silent,
-  });
-  const app = createApp({
-    scraper,
-    collectors: scheduled.map((s) => s.collector),
-    log: silent,
-    healthTimeoutSeconds: 10,
-  });
+  const { app, scraper } = buildExporter(config, silent);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });

@@ -81,7 +81,7 @@ if (variant === "ours") {
     run = () => Promise.all([si.currentLoad(), si.mem(), si.fsSize(), si.networkStats("*"), si.time()]);
   } else {
     const { hostCollector } = await import(process.cwd() + "/dist/exporter/src/collectors/host.js");
-    const { createLogger } = await import(process.cwd() + "/dist/exporter/src/log.js");
+    const { createLogger } = await import(process.cwd() + "/dist/lib/log.js");
     const log = createLogger({ logger: "bench", write: () => {} });
     const c = hostCollector.create({ hostRoot: "/", statfsTimeoutMs: 1000, diskWarnPercent: 90, memoryWarnPercent: 90, cpuWarnPercent: 80 }, log);
     run = () => c.collect({ signal: new AbortController().signal, deadline: Date.now() + 5000, log });

@@ -606,8 +606,9 @@ export const exporterCatalogue: readonly MetricDef[] = [
 export const catalogue: readonly MetricDef[] = [...exporterCatalogue, ...jobMetrics, ...apiMetrics];
 
 /**
- * Metrics that Prometheus, Alertmanager, Loki and the scrape itself provide, which rules and panels may
- * also use. Extend this list when a rule needs another of them; the consistency tests read it.
+ * Metrics that Prometheus, Alertmanager, Loki, Promtail and the scrape itself provide, which rules,
+ * panels and runbooks may also use. Extend this list when one needs another of them; the consistency
+ * tests read it.
  */
 export const platformMetricNames: readonly string[] = [
   "up",
@@ -630,6 +631,9 @@ export const platformMetricNames: readonly string[] = [
   "alertmanager_notifications_failed_total",
   "alertmanager_config_last_reload_successful",
   "alertmanager_alerts",
+  // Promtail's lines read per file: the LogsStreamSilent runbook tells a quiet application from a
+  // stalled shipper with it.
+  "promtail_read_lines_total",
   "process_resident_memory_bytes",
   "process_cpu_seconds_total",
   "process_start_time_seconds",

@@ -57,7 +57,8 @@ export const thresholds = {
     drDrillMaxAgeSeconds: 35 * 24 * 3600,
   },
   health: {
-    // The /health report's own thresholds (seed defaults); the exporter's config can override them.
+    // The /health report's own thresholds (seed defaults): the defaults of the exporter's
+    // HEALTH_*_WARN_PERCENT variables (exporter/src/config.ts), which can override them.
     diskWarnPercent: 90,
     memoryWarnPercent: 90,
     cpuWarnPercent: 80,

@@ -5,10 +5,11 @@ export interface Generator {
 
 export const generators: Record<string, () => Promise<Generator>> = {
   "exporter configuration docs": () => import("../exporter/src/config-docs.ts"),
-  "metrics catalogue docs": () => import("../exporter/src/metrics-doc.ts"),
+  "metrics catalogue docs": () => import("./docs/metrics.ts"),
   "prometheus rules": () => import("../prometheus/rules/src/index.ts"),
   "loki rules": () => import("../loki/rules/src/index.ts"),
   "log contract docs": () => import("../loki/rules/src/log-contract-doc.ts"),
+  "alerting docs": () => import("./docs/alerting.ts"),
   dashboards: () => import("../dashboards/src/index.ts"),
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
 };

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { isAlert } from "../../definitions/rules.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
-import type { LinkedAlertRule } from "../../prometheus/rules/src/shape.ts";
+import type { LinkedAlertRule } from "../../lib/rules/shape.ts";
 import {
   requireBinaries,
   sleep,

@@ -15,55 +15,30 @@ import { PanelBuilder as StatBuilder } from "@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as TableBuilder } from "@grafana/grafana-foundation-sdk/table";
 import { PanelBuilder as TimeseriesBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
 import type { MetricName } from "../../definitions/metrics.ts";
-import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
 import { heartbeatAlert, runbookUrl } from "../../definitions/rules.ts";
 import { logs, logStreams, type LogStream } from "../../definitions/logs.ts";
+import {
+  histogramSeries,
+  increase as promqlIncrease,
+  num,
+  platformSeries,
+  rate as promqlRate,
+  series,
+} from "../../lib/promql.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Names
 
 export type { MetricName };
 
-const platform = new Set<string>(platformMetricNames);
-const inCatalogue = new Set<string>(catalogue.map((m) => m.name));
-
-const withMatchers = (name: string, matchers: (string | undefined)[]): string => {
-  const m = matchers.filter((x): x is string => Boolean(x)).join(", ");
-  return m ? `${name}{${m}}` : name;
-};
-
-/** A selector on a catalogue metric, `name{matchers}`; the compiler checks the name. */
-export function sel(name: MetricName, ...matchers: (string | undefined)[]): string {
-  // Also checked at run time, for callers that cast.
-  if (!inCatalogue.has(name)) throw new Error(`metric ${name} is not in the catalogue`);
-  return withMatchers(name, matchers);
-}
-
-/** A selector on a series of a catalogue histogram: `name_bucket{...}`, `name_sum{...}`, `name_count{...}`. */
-export function histSel(
-  name: MetricName,
-  part: "bucket" | "sum" | "count",
-  ...matchers: (string | undefined)[]
-): string {
-  const def = catalogue.find((m) => m.name === name);
-  if (def?.type !== "histogram") throw new Error(`metric ${name} is not a histogram in the catalogue`);
-  return withMatchers(`${name}_${part}`, matchers);
-}
-
-/** A selector on one of Prometheus' or Alertmanager's own metrics (definitions `platformMetricNames`). */
-export function platformSel(name: string, ...matchers: (string | undefined)[]): string {
-  if (!platform.has(name))
-    throw new Error(`metric ${name} is not in platformMetricNames (definitions/metrics.ts)`);
-  return withMatchers(name, matchers);
-}
+// The selectors and numbers come from the one PromQL builder (lib/promql.ts), under the short names the
+// panels use; only the range of a rate is Grafana's own.
+export { histogramSeries as histSel, num, platformSeries as platformSel, series as sel };
 
 /** `rate(selector[$__rate_interval])`: $__rate_interval is never less than four scrape intervals. */
-export const rate = (selector: string): string => `rate(${selector}[$__rate_interval])`;
+export const rate = (selector: string): string => promqlRate(selector, "$__rate_interval");
 /** `increase(selector[$__rate_interval])`. */
-export const increase = (selector: string): string => `increase(${selector}[$__rate_interval])`;
-
-/** A number as PromQL writes it, without floating-point noise (1 - 0.999 = 0.001, not 0.00100000000000000089). */
-export const num = (n: number): string => String(Number(n.toPrecision(12)));
+export const increase = (selector: string): string => promqlIncrease(selector, "$__rate_interval");
 
 // ---------------------------------------------------------------------------------------------------
 // Datasources: panels only reference the dashboard variables; the defaults pass defines them.
@@ -374,7 +349,7 @@ export const row = (title: string): dashboard.RowBuilder => new dashboard.RowBui
  * graph that explains it. Red, titled by alert name, tagged with the severity.
  */
 export function firingAlertsAnnotation(): dashboard.AnnotationQueryBuilder {
-  const expr = `${platformSel("ALERTS", `alertstate="firing"`, `alertname!="${heartbeatAlert}"`)}`;
+  const expr = `${platformSeries("ALERTS", `alertstate="firing"`, `alertname!="${heartbeatAlert}"`)}`;
   return (
     new dashboard.AnnotationQueryBuilder()
       .name("Firing alerts")

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { catalogue, platformMetricNames } from "../../definitions/metrics.ts";
+import { knownMetric } from "../../lib/promql.ts";
 import { heartbeatAlert, runbookBaseUrl, type RuleGroup } from "../../definitions/rules.ts";
 import { logs } from "../../definitions/logs.ts";
 import { apiSlo, recordings } from "../../definitions/thresholds.ts";
@@ -60,16 +60,7 @@ const recordingNames = (): Set<string> => {
 };
 
 /** Metric names published by the exporter, the jobs, the API contract or Prometheus itself. */
-function unknownMetric(name: string): boolean {
-  const base = name.replace(/_(bucket|sum|count)$/, "");
-  const histogram = catalogue.find((m) => m.name === base && m.type === "histogram");
-  return !(
-    catalogue.some((m) => m.name === name) ||
-    (histogram !== undefined && base !== name) ||
-    platformMetricNames.includes(name) ||
-    recordingNames().has(name)
-  );
-}
+const unknownMetric = (name: string): boolean => !knownMetric(name) && !recordingNames().has(name);
 
 describe("dashboard queries", () => {
   test("the dashboards have PromQL and LogQL queries to check", () => {

@@ -2,51 +2,15 @@
 // ranges and Loki labels from the real PromQL and LogQL grammars (the ones Prometheus' and Grafana's
 // editors use), and the labels Promtail attaches from its configuration.
 import { parser as logqlParser } from "@grafana/lezer-logql";
-import type { SyntaxNode, Tree } from "@lezer/common";
 import { parser as promqlParser } from "@prometheus-io/lezer-promql";
 import { parse as parseYaml } from "yaml";
+import { children, syntaxErrors } from "../../test/support/promql.ts";
 
-function errors(tree: Tree, text: string): string[] {
-  const out: string[] = [];
-  tree.iterate({
-    enter: (n) => {
-      if (n.type.isError)
-        out.push(`syntax error at ${n.from}: "${text.slice(Math.max(0, n.from - 10), n.to + 10)}"`);
-    },
-  });
-  return out;
-}
-
-/** Syntax errors of a PromQL expression (empty when it parses). */
-export const promqlErrors = (expr: string): string[] => errors(promqlParser.parse(expr), expr);
+// The PromQL readers the rule and runbook checks use too live in the shared harness.
+export { promqlErrors, promqlMetricNames } from "../../test/support/promql.ts";
 
 /** Syntax errors of a LogQL expression (empty when it parses). */
-export const logqlErrors = (expr: string): string[] => errors(logqlParser.parse(expr), expr);
-
-const children = (n: SyntaxNode, name: string): SyntaxNode[] => {
-  const out: SyntaxNode[] = [];
-  for (let c = n.firstChild; c; c = c.nextSibling) if (c.name === name) out.push(c);
-  return out;
-};
-
-/** Metric names in a PromQL expression's vector selectors (`name{...}`). */
-export function promqlMetricNames(expr: string): string[] {
-  const names = new Set<string>();
-  promqlParser.parse(expr).iterate({
-    enter: (n) => {
-      if (n.name === "VectorSelector") {
-        for (const id of children(n.node, "Identifier")) names.add(expr.slice(id.from, id.to));
-      }
-      // {__name__="..."} selects a metric by its name as well.
-      if (n.name === "UnquotedLabelMatcher" || n.name === "QuotedLabelMatcher") {
-        const text = expr.slice(n.from, n.to);
-        const m = /^"?__name__"?\s*=\s*"([^"]*)"$/.exec(text);
-        if (m?.[1]) names.add(m[1]);
-      }
-    },
-  });
-  return [...names];
-}
+export const logqlErrors = (expr: string): string[] => syntaxErrors(logqlParser.parse(expr), expr);
 
 /** For every rate-like function call, its function name and the range text of its matrix selector. */
 export function promqlRanges(expr: string): { fn: string; range: string }[] {

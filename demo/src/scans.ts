@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type pg from "pg";
+import { quoteIdent } from "../../lib/sql.ts";
 import type { Chaos } from "./chaos.ts";
 import { logEvents, loggers } from "../../definitions/logs.ts";
 import type { StreamLogger } from "./logs.ts";
@@ -37,12 +38,8 @@ const users = ["alice", "bob", "carol", "dave", "erin"];
 
 export const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
 
-/** `"schema"."table"` from `schema.table` (already validated as plain identifiers). */
-export const quoteTable = (name: string): string =>
-  name
-    .split(".")
-    .map((p) => `"${p}"`)
-    .join(".");
+/** `"schema"."table"` from `schema.table`. */
+export const quoteTable = (name: string): string => name.split(".").map(quoteIdent).join(".");
 
 /**
  * Applies the scans DDL the exporter ships (exporter/sql/scans.sql), so the schema is written once.

@@ -44,7 +44,7 @@ describe("demo configuration", () => {
     {
       name: "failure rate over 1",
       env: { DEMO_FAILURE_RATE: "1.5" },
-      want: /^DEMO_FAILURE_RATE="1.5": expected a number from 0 to 1/,
+      want: /^DEMO_FAILURE_RATE: "1.5" must be at most 1/,
     },
     {
       name: "rates sum over 1",
@@ -54,32 +54,36 @@ describe("demo configuration", () => {
     {
       name: "unknown chaos mode",
       env: { DEMO_CHAOS_MODE: "explode" },
-      want: /^DEMO_CHAOS_MODE="explode": expected one of normal, error-burst/,
+      want: /^DEMO_CHAOS_MODE: "explode" is not one of normal, error-burst/,
     },
-    { name: "table with SQL in it", env: { SCANS_TABLE: "scans;drop table x" }, want: /^SCANS_TABLE=/ },
-    { name: "three-part table", env: { SCANS_TABLE: "a.b.c" }, want: /^SCANS_TABLE=/ },
-    { name: "empty queue list", env: { SCAN_QUEUE_KEYS: " , " }, want: /^SCAN_QUEUE_KEYS: no key given/ },
+    { name: "table with SQL in it", env: { SCANS_TABLE: "scans;drop table x" }, want: /^SCANS_TABLE: / },
+    { name: "three-part table", env: { SCANS_TABLE: "a.b.c" }, want: /^SCANS_TABLE: / },
+    {
+      name: "empty queue list",
+      env: { SCAN_QUEUE_KEYS: " , " },
+      want: /^SCAN_QUEUE_KEYS: " , " has an empty item/,
+    },
     {
       name: "non-integer max running",
       env: { DEMO_MAX_RUNNING_SCANS: "2.5" },
-      want: /^DEMO_MAX_RUNNING_SCANS="2.5": expected an integer/,
+      want: /^DEMO_MAX_RUNNING_SCANS: "2.5" is not an integer/,
     },
     {
       name: "wrong URL scheme",
       env: { REDIS_URL: "http://x" },
-      want: /^REDIS_URL: expected a redis: or rediss: URL/,
+      want: /^REDIS_URL: the value is not a redis:\/\/ or rediss:\/\/ URL/,
     },
     {
       name: "both URL and file",
       env: { DATABASE_URL: "postgres://x", DATABASE_URL_FILE: "/x" },
-      want: /both set/,
+      want: /both DATABASE_URL and DATABASE_URL_FILE are set/,
     },
     {
       name: "unreadable file",
       env: { REDIS_URL_FILE: "/nonexistent/redis-url" },
       want: /^REDIS_URL_FILE: cannot read \/nonexistent/,
     },
-    { name: "bad log level", env: { DEMO_LOG_LEVEL: "loud" }, want: /^DEMO_LOG_LEVEL=/ },
+    { name: "bad log level", env: { DEMO_LOG_LEVEL: "loud" }, want: /^DEMO_LOG_LEVEL: "loud" is not one of/ },
   ];
   for (const c of bad) {
     test(`rejects: ${c.name}`, () => {
@@ -93,7 +97,9 @@ describe("demo configuration", () => {
   test("a URL that does not parse is named but never echoed (it may hold a password)", () => {
     assert.throws(
       () => loadConfig({ DATABASE_URL: "postgres://u:hunter2@[bad" }),
-      (e: Error) => e.message === "DATABASE_URL is not a URL",
+      (e: Error) =>
+        e.message === "DATABASE_URL: the value is not a postgres:// or postgresql:// URL" &&
+        !e.message.includes("hunter2"),
     );
   });
 

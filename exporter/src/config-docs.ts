@@ -40,6 +40,12 @@ Highest priority first:
 An empty environment variable counts as unset. Secrets (and the password of any URL) are replaced by
 \`[REDACTED]\` in every log line; an error about a secret never shows its value.
 
+The variables the exporter shares with the ops jobs and the demo workload (\`DATABASE_URL\`,
+\`REDIS_URL\`, \`SCANS_TABLE\`, \`SCANS_RETENTION_DAYS\`, \`SCAN_QUEUE_KEYS\`, \`REDIS_CACHE_PREFIX\`)
+are one row each in \`lib/config/shared.ts\`, with their defaults from \`definitions/application.ts\`:
+one \`.env\` means the same to all three, and a value one of them refuses, all refuse (but for one
+stricter rule of the ops jobs: their \`DATABASE_URL\` must name its database).
+
 ## Variables
 
 | variable | default | meaning |

@@ -8,49 +8,37 @@
 // content of the named file, for Docker/Kubernetes secrets), then the same two keys in the optional
 // YAML file named by EXPORTER_CONFIG_FILE, then the default. An empty environment variable counts as
 // unset, because compose files commonly write `DATABASE_URL=` to mean "not configured". These rules,
-// shared with the ops jobs, are in lib/config/config.ts; this module keeps the exporter's table.
+// shared with the ops jobs and the demo, are in lib/config/config.ts, and the rows of the variables
+// they share are in lib/config/shared.ts; this module keeps the exporter's table.
 import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { CollectorName } from "../../definitions/metrics.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import {
   absolutePath,
   ConfigError,
   Invalid,
   list,
-  oneOf,
+  number,
   optional,
   parseVariables,
   pickSource,
-  secretRedactor,
   show,
   url,
-  urlPasswords,
   withDefault,
   type ConfigOf,
-  type TableName,
   type Variable,
 } from "../../lib/config/config.ts";
+import { logLevel, shared } from "../../lib/config/shared.ts";
+import { secretRedactor, urlPasswords } from "../../lib/redact.ts";
 
-export { ConfigError, REDACTED } from "../../lib/config/config.ts";
+export { ConfigError } from "../../lib/config/config.ts";
+export { REDACTED } from "../../lib/redact.ts";
 export type { TableName } from "../../lib/config/config.ts";
 
 // ---- the exporter's own parsers (the shared ones are in lib/config/config.ts) ----
 
-function number(opts: { min: number; minExclusive?: boolean; max?: number; integer?: boolean }) {
-  return (raw: string): number => {
-    const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
-    const kind = opts.integer ? "an integer" : "a number";
-    if (!Number.isFinite(n)) throw new Invalid(`${show(raw)} is not ${kind}`);
-    if (opts.integer && !Number.isInteger(n)) throw new Invalid(`${show(raw)} is not ${kind}`);
-    if (opts.minExclusive ? n <= opts.min : n < opts.min)
-      throw new Invalid(
-        `${show(raw)} must be ${opts.minExclusive ? "greater than" : "at least"} ${opts.min}`,
-      );
-    if (opts.max !== undefined && n > opts.max) throw new Invalid(`${show(raw)} must be at most ${opts.max}`);
-    return n;
-  };
-}
 const seconds = number({ min: 0, minExclusive: true });
 const nonNegativeSeconds = number({ min: 0 });
 const percent = number({ min: 0, minExclusive: true, max: 100 });
@@ -92,25 +80,6 @@ function collectorList(raw: string): CollectorName[] {
       );
   }
   return names as CollectorName[];
-}
-
-function tableName(raw: string): TableName {
-  // Lowercase unquoted identifiers only: PostgreSQL folds unquoted names to lowercase, so accepting
-  // "Scans" would leave it unclear whether the quoted "Scans" or the folded scans was meant.
-  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
-  const parts = raw.split(".");
-  if (parts.length > 2 || !parts.every((p) => ident.test(p)))
-    throw new Invalid(
-      `${show(raw)} is not [schema.]table with lowercase identifiers ([a-z_][a-z0-9_]*, at most 63 characters)`,
-    );
-  return parts.length === 2
-    ? { schema: parts[0]!, table: parts[1]! }
-    : { schema: "public", table: parts[0]! };
-}
-
-function nonEmpty(raw: string): string {
-  if (raw === "") throw new Invalid(`must not be empty`);
-  return raw;
 }
 
 export interface ProbeTarget {
@@ -163,12 +132,7 @@ export const variables = {
     envOnly: true,
     parse: absolutePath,
   }),
-  logLevel: withDefault({
-    env: "EXPORTER_LOG_LEVEL",
-    default: "info",
-    description: "Lowest level logged: `debug`, `info`, `warn` or `error`.",
-    parse: oneOf(["debug", "info", "warn", "error"] as const),
-  }),
+  logLevel: logLevel("EXPORTER_LOG_LEVEL"),
   scrapeTimeoutSeconds: withDefault({
     env: "EXPORTER_SCRAPE_TIMEOUT_SECONDS",
     default: "10",
@@ -203,14 +167,8 @@ export const variables = {
       "Directory of `*.prom` files (node_exporter's textfile format) to publish, e.g. the ops jobs' results. Unset: the textfile collector is off.",
     parse: absolutePath,
   }),
-  databaseUrl: optional({
-    env: "DATABASE_URL",
-    description:
-      "PostgreSQL connection URL (`postgres://user:password@host:5432/db`). Unset: the postgres and scans collectors are off.",
-    secret: true,
-    file: true,
-    parse: url(["postgres:", "postgresql:"], true),
-  }),
+  // DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, SCAN_QUEUE_KEYS, REDIS_CACHE_PREFIX.
+  ...shared,
   pgConnectTimeoutSeconds: withDefault({
     env: "EXPORTER_PG_CONNECT_TIMEOUT_SECONDS",
     default: "2",
@@ -236,28 +194,6 @@ export const variables = {
       "How often `pg_database_size()` is recomputed (it walks the data directory); between runs the last figure is published. 0: every scrape.",
     parse: nonNegativeSeconds,
   }),
-  scansTable: withDefault({
-    env: "SCANS_TABLE",
-    default: "public.scans",
-    description:
-      "The application's scans table, `schema.table` or `table` (schema `public`), lowercase identifiers.",
-    parse: tableName,
-  }),
-  scansRetentionDays: withDefault({
-    env: "SCANS_RETENTION_DAYS",
-    default: "90",
-    description:
-      "Retention of the scans table, in days: rows older than this are counted in `kali_agents_scan_rows_past_retention`.",
-    parse: number({ min: 1, integer: true }),
-  }),
-  redisUrl: optional({
-    env: "REDIS_URL",
-    description:
-      "Redis connection URL (`redis://:password@host:6379/0`, `rediss://` for TLS). Unset: the redis collector is off.",
-    secret: true,
-    file: true,
-    parse: url(["redis:", "rediss:"], true),
-  }),
   redisConnectTimeoutSeconds: withDefault({
     env: "EXPORTER_REDIS_CONNECT_TIMEOUT_SECONDS",
     default: "1",
@@ -269,19 +205,6 @@ export const variables = {
     default: "1",
     description: "Timeout of each Redis command.",
     parse: seconds,
-  }),
-  scanQueueKeys: withDefault({
-    env: "SCAN_QUEUE_KEYS",
-    default: "kali:scans:queue",
-    description:
-      "Comma-separated Redis list keys holding queued scans (`kali_agents_scan_queue_length{queue}`).",
-    parse: list,
-  }),
-  redisCachePrefix: withDefault({
-    env: "REDIS_CACHE_PREFIX",
-    default: "kali:cache:",
-    description: "Prefix of the application's cache keys in Redis.",
-    parse: nonEmpty,
   }),
   apiHealthUrl: optional({
     env: "API_HEALTH_URL",
@@ -306,19 +229,19 @@ export const variables = {
   }),
   healthDiskWarnPercent: withDefault({
     env: "HEALTH_DISK_WARN_PERCENT",
-    default: "90",
+    default: String(thresholds.health.diskWarnPercent),
     description: "`/health`: a filesystem used above this percentage is a warning.",
     parse: percent,
   }),
   healthMemoryWarnPercent: withDefault({
     env: "HEALTH_MEMORY_WARN_PERCENT",
-    default: "90",
+    default: String(thresholds.health.memoryWarnPercent),
     description: "`/health`: memory used (MemTotal - MemAvailable) above this percentage is a warning.",
     parse: percent,
   }),
   healthCpuWarnPercent: withDefault({
     env: "HEALTH_CPU_WARN_PERCENT",
-    default: "80",
+    default: String(thresholds.health.cpuWarnPercent),
     description: "`/health`: CPU busy above this percentage (between two collections) is a warning.",
     parse: percent,
   }),

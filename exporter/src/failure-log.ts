@@ -11,7 +11,7 @@
 //
 // Reasons are compared with their numbers masked, so "overran its deadline of 0.993 s" and "... of
 // 0.995 s" are one reason, while "connection refused" after "timeout" is a change worth a line.
-import type { Logger } from "./log.ts";
+import type { Logger } from "../../lib/log.ts";
 
 /** How often the same reason is logged again by default: every 5 minutes. */
 export const DEFAULT_REPEAT_MS = 300_000;

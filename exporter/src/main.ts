@@ -1,11 +1,10 @@
-// Wiring: load the configuration (a bad value: one line on stderr, exit 1), build the collectors, the
-// orchestrator and the app, listen, and shut down cleanly on SIGTERM/SIGINT.
+// Wiring: load the configuration (a bad value: one line on stderr, exit 1), build the exporter
+// (build.ts: collectors, orchestrator, app), listen, and shut down cleanly on SIGTERM/SIGINT.
 import type { AddressInfo } from "node:net";
-import { buildCollectors, exporterVersion } from "./collectors/index.ts";
+import { createLogger } from "../../lib/log.ts";
+import { buildExporter } from "./build.ts";
+import { exporterVersion } from "./collectors/index.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
-import { createLogger } from "./log.ts";
-import { Scraper } from "./scrape.ts";
-import { createApp } from "./server.ts";
 
 /** How long in-flight requests may take to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -29,20 +28,7 @@ process.on("unhandledRejection", (e) => {
   process.exit(1);
 });
 
-const { exporter, scheduled } = buildCollectors(config, log);
-const scraper = new Scraper({
-  collectors: scheduled,
-  exporter,
-  defaultTimeoutSeconds: config.scrapeTimeoutSeconds,
-  marginSeconds: config.scrapeTimeoutMarginSeconds,
-  log: log.child("scrape"),
-});
-const app = createApp({
-  scraper,
-  collectors: scheduled.map((s) => s.collector),
-  log: log.child("http"),
-  healthTimeoutSeconds: config.scrapeTimeoutSeconds,
-});
+const { app, scraper, collectors } = buildExporter(config, log);
 
 const { host, port } = config.listenAddress;
 const server = app.listen(port, host);
@@ -55,7 +41,7 @@ server.on("listening", () => {
   log.info("listening", {
     address: `${addr.address}:${addr.port}`,
     version: exporterVersion,
-    collectors: scheduled.map((s) => s.collector.name),
+    collectors: collectors.map((c) => c.name),
   });
   // The warm-up collection: /-/ready answers 200 once it has completed.
   void scraper.collect(Date.now() + config.scrapeTimeoutSeconds * 1000).then((r) =>

@@ -21,7 +21,7 @@ import { exporterMetrics, type CollectorName } from "../../definitions/metrics.t
 import type { ExporterCollector } from "./collectors/exporter.ts";
 import type { Collector } from "./collectors/types.ts";
 import { FailureLog } from "./failure-log.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { createMetrics } from "./metrics.ts";
 
 export interface ScheduledCollector {

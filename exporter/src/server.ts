@@ -15,7 +15,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { Registry } from "prom-client";
 import type { Collector } from "./collectors/types.ts";
 import { buildHealthReport, healthStatusCode } from "./health.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../../lib/log.ts";
 import type { Scraper } from "./scrape.ts";
 
 const gzip = promisify(gzipCb);

@@ -5,13 +5,12 @@ import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseExposition, scrape, type Families, type Scrape } from "../../test/support/exposition.ts";
-import { buildCollectors } from "../src/collectors/index.ts";
+import { buildExporter } from "../src/build.ts";
 import type { Collector } from "../src/collectors/types.ts";
 import { loadConfig, redactor } from "../src/config.ts";
 import type { HealthReport } from "../src/health.ts";
-import { createLogger, type Logger } from "../src/log.ts";
-import { Scraper } from "../src/scrape.ts";
-import { createApp } from "../src/server.ts";
+import { createLogger, type Logger } from "../../lib/log.ts";
+import type { Scraper } from "../src/scrape.ts";
 
 export interface CapturedLog {
   log: Logger;
@@ -84,20 +83,7 @@ export async function startApp(env: Record<string, string | undefined>): Promise
   const config = loadConfig({ EXPORTER_SCRAPE_TIMEOUT_MARGIN_SECONDS: "0.5", ...env });
   const lines: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => lines.push(l), redact: redactor(config) });
-  const { exporter, scheduled } = buildCollectors(config, log);
-  const scraper = new Scraper({
-    collectors: scheduled,
-    exporter,
-    defaultTimeoutSeconds: config.scrapeTimeoutSeconds,
-    marginSeconds: config.scrapeTimeoutMarginSeconds,
-    log,
-  });
-  const app = createApp({
-    scraper,
-    collectors: scheduled.map((s) => s.collector),
-    log,
-    healthTimeoutSeconds: config.scrapeTimeoutSeconds,
-  });
+  const { app, scraper } = buildExporter(config, log);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { rmSync } from "node:fs";
 import { ConfigError, loadConfig, redactor, variables, type Config } from "../src/config.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { tempDir } from "../../test/support/servers.ts";
 
 const dir = tempDir("config-test");

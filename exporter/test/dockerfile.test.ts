@@ -8,7 +8,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import { exporterCollector } from "../src/collectors/exporter.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { Scraper } from "../src/scrape.ts";
 import { createApp } from "../src/server.ts";
 import { startHeapFlags } from "../../bench/lib/environment.ts";

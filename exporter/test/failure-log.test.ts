@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FailureLog } from "../src/failure-log.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 
 function harness(repeatSeconds: number) {
   let now = Date.parse("2026-11-29T03:00:00Z");

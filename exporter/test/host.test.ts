@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { hostCollector, parseMounts, parseProcStat } from "../src/collectors/host.ts";
 import type { Collector } from "../src/collectors/types.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { parseExposition, sample, samples } from "../../test/support/exposition.ts";
 import { tempDir } from "../../test/support/servers.ts";
 

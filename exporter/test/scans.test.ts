@@ -6,7 +6,8 @@ import { after, before, describe, test } from "node:test";
 import { family, sample, samples } from "../../test/support/exposition.ts";
 import { requireBinaries, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
 import { PostgresDatabase, postgresCollector } from "../src/collectors/postgres.ts";
-import { quoteIdent, scansCollector, type ScansOptions } from "../src/collectors/scans.ts";
+import { quoteIdent } from "../../lib/sql.ts";
+import { scansCollector, type ScansOptions } from "../src/collectors/scans.ts";
 import { captureLog, collectOnce, readRepoFile } from "./collector-support.ts";
 
 test("quoteIdent doubles quotes so a configured name cannot break out of the identifier", () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { Gauge, Registry } from "prom-client";
 import { exporterCollector } from "../src/collectors/exporter.ts";
 import type { Collector, CollectContext } from "../src/collectors/types.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { Scraper, type ScheduledCollector } from "../src/scrape.ts";
 import { createApp } from "../src/server.ts";
 import { sample, scrape } from "../../test/support/exposition.ts";

@@ -10,12 +10,11 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import { Registry } from "prom-client";
-import { buildCollectors } from "../src/collectors/index.ts";
+import { buildExporter } from "../src/build.ts";
 import type { Collector } from "../src/collectors/types.ts";
 import { loadConfig } from "../src/config.ts";
-import { createLogger } from "../src/log.ts";
-import { Scraper } from "../src/scrape.ts";
-import { createApp } from "../src/server.ts";
+import { createLogger } from "../../lib/log.ts";
+import type { Scraper } from "../src/scrape.ts";
 import { family, parseExposition, sample, samples, scrape } from "../../test/support/exposition.ts";
 import { findBinary, requireBinaries, sleep, tempDir } from "../../test/support/servers.ts";
 
@@ -31,20 +30,8 @@ async function mount(env: Record<string, string>, extra: Collector[] = []): Prom
   const config = loadConfig(env);
   const lines: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => lines.push(l) });
-  const { exporter, scheduled } = buildCollectors(config, log);
-  const all = [...scheduled, ...extra.map((collector) => ({ collector, budgetMs: 1000 }))];
-  const scraper = new Scraper({
-    collectors: all,
-    exporter,
-    defaultTimeoutSeconds: config.scrapeTimeoutSeconds,
-    marginSeconds: config.scrapeTimeoutMarginSeconds,
-    log,
-  });
-  const app = createApp({
-    scraper,
-    collectors: all.map((s) => s.collector),
-    log,
-    healthTimeoutSeconds: config.scrapeTimeoutSeconds,
+  const { app, scraper } = buildExporter(config, log, {
+    extraCollectors: extra.map((collector) => ({ collector, budgetMs: 1000 })),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));

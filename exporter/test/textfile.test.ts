@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { textfileCollector } from "../src/collectors/textfile.ts";
 import type { Collector } from "../src/collectors/types.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { family, parseExposition, sample, samples } from "../../test/support/exposition.ts";
 import { tempDir } from "../../test/support/servers.ts";
 

@@ -1,7 +1,8 @@
-// The configuration machinery shared by the exporter (exporter/src/config.ts) and the ops jobs
-// (ops/src/config.ts): each keeps its own table of variables, and this module gives them the same
-// rules, so one .env means the same to both. A variable is one row: its environment name, default,
-// description, whether it is a secret, and the parser that validates it. `*_FILE` variants hold secrets
+// The configuration machinery shared by the exporter (exporter/src/config.ts), the ops jobs
+// (ops/src/config.ts) and the demo workload (demo/src/config.ts): each keeps its own table of variables,
+// spreads into it the rows of the variables they share (lib/config/shared.ts), and this module gives
+// them the same rules, so one .env means the same to all three. A variable is one row: its environment
+// name, default, description, whether it is a secret, and the parser that validates it. `*_FILE` variants hold secrets
 // (Docker/Kubernetes secrets); an empty variable counts as unset, because compose files commonly write
 // `DATABASE_URL=` to mean "not configured"; a bad value is one line naming the variable and the reason.
 import { readFileSync } from "node:fs";
@@ -80,9 +81,55 @@ export function url(protocols: readonly string[], secret: boolean) {
   };
 }
 
+/**
+ * A decimal number (`1`, `0.5`, `.5`, `2e3`) within bounds. Not `Number()`: it would take `0x10`, `""`
+ * and `Infinity`.
+ */
+export function number(opts: { min: number; minExclusive?: boolean; max?: number }) {
+  return (raw: string): number => {
+    const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isFinite(n)) throw new Invalid(`${show(raw)} is not a number`);
+    if (opts.minExclusive ? n <= opts.min : n < opts.min)
+      throw new Invalid(
+        `${show(raw)} must be ${opts.minExclusive ? "greater than" : "at least"} ${opts.min}`,
+      );
+    if (opts.max !== undefined && n > opts.max) throw new Invalid(`${show(raw)} must be at most ${opts.max}`);
+    return n;
+  };
+}
+
+/**
+ * A whole number written in digits (`90`; not `1e2`, `90.0` or `+90`): a count of days or rows is
+ * typed by a person, and a form they would not write is more likely a mistake than a shorthand.
+ */
+export function integer(opts: { min: number; max?: number }) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim())) throw new Invalid(`${show(raw)} is not an integer`);
+    const n = Number(raw);
+    if (n < opts.min) throw new Invalid(`${show(raw)} must be at least ${opts.min}`);
+    if (opts.max !== undefined && n > opts.max) throw new Invalid(`${show(raw)} must be at most ${opts.max}`);
+    return n;
+  };
+}
+
 export interface TableName {
   readonly schema: string;
   readonly table: string;
+}
+
+/** `schema.table` or `table` (schema `public`), lowercase unquoted identifiers. */
+export function tableName(raw: string): TableName {
+  // Lowercase unquoted identifiers only: PostgreSQL folds unquoted names to lowercase, so accepting
+  // "Scans" would leave it unclear whether the quoted "Scans" or the folded scans was meant.
+  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
+  const parts = raw.split(".");
+  if (parts.length > 2 || !parts.every((p) => ident.test(p)))
+    throw new Invalid(
+      `${show(raw)} is not [schema.]table with lowercase identifiers ([a-z_][a-z0-9_]*, at most 63 characters)`,
+    );
+  return parts.length === 2
+    ? { schema: parts[0]!, table: parts[1]! }
+    : { schema: "public", table: parts[0]! };
 }
 
 // ---- loading ----
@@ -155,39 +202,4 @@ export function parseVariables<Vars extends Record<string, Variable<unknown>>>(
     }
   }
   return Object.freeze(out) as ConfigOf<Vars>;
-}
-
-// ---- redaction ----
-
-export const REDACTED = "[REDACTED]";
-
-// Shorter fragments are not replaced on their own (a one-letter password would otherwise garble every
-// log line); they are still removed where they stand as a URL's password by the pattern below.
-const MIN_SECRET_LENGTH = 4;
-
-/** The URL's password as written (percent-encoded) and decoded, when it has one. */
-export function urlPasswords(text: string): string[] {
-  try {
-    const u = new URL(text);
-    if (!u.password) return [];
-    return [u.password, decodeURIComponent(u.password)];
-  } catch {
-    return [];
-  }
-}
-
-/**
- * A function replacing each of `secrets` in a text, in their plain and JSON-escaped forms, and the
- * password part of any URL written in the text (`scheme://user:password@` keeps the user).
- */
-export function secretRedactor(secrets: Iterable<string>): (text: string) => string {
-  const forms = [...new Set(secrets)]
-    .filter((s) => s.length >= MIN_SECRET_LENGTH)
-    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
-    .sort((a, b) => b.length - a.length);
-  return (text: string) => {
-    let out = text;
-    for (const s of forms) out = out.split(s).join(REDACTED);
-    return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]*:)[^@\s"/]+@/gi, `$1${REDACTED}@`);
-  };
 }

@@ -13,7 +13,7 @@ import { recordings } from "../../definitions/thresholds.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
 import { requireBinaries, run } from "../../test/support/servers.ts";
-import { alertsOf } from "../../prometheus/rules/src/shape.ts";
+import { alertsOf } from "../../lib/rules/shape.ts";
 import { lokiRuleGroups, outputs, prometheusLogRuleGroups, prometheusRulePath } from "../rules/src/index.ts";
 import {
   attachedLabels,

@@ -8,7 +8,7 @@ import { createReadStream, promises as fs } from "node:fs";
 import { basename, join } from "node:path";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
-import type { Logger } from "../../exporter/src/log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "./pg.ts";
 
 export interface Manifest {

@@ -4,7 +4,7 @@
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "../../exporter/src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
 import { commands, isCommand, runJob, type Command, type JobArgs } from "./jobs.ts";
 import { runScheduler, type ScheduledJob } from "./schedule.ts";

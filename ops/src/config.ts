@@ -1,62 +1,35 @@
 // The ops jobs' one door for configuration: the only ops module that reads process.env. The same
-// approach as the exporter's (exporter/src/config.ts): one row per variable with its default, its
+// approach as the exporter's configuration: one row per variable with its default, its
 // description and the parser that validates it; `*_FILE` variants for secrets (Docker secrets); an
 // empty variable counts as unset; a bad value is one line naming the variable. The shared names
 // (DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, REDIS_CACHE_PREFIX, SCAN_QUEUE_KEYS)
-// mean the same as for the exporter, so one .env serves both.
-// The machinery itself is shared with the exporter, in lib/config/config.ts.
+// are the rows of lib/config/shared.ts, so one .env means the same to the exporter, ops and the demo.
+// The machinery itself is shared with them, in lib/config/config.ts.
 import {
   absolutePath,
   ConfigError,
+  integer,
   Invalid,
-  list,
-  oneOf,
   optional,
   parseVariables,
   pickSource,
-  secretRedactor,
   show,
   url,
-  urlPasswords,
   withDefault,
   type ConfigOf,
-  type TableName,
 } from "../../lib/config/config.ts";
+import { logLevel, shared } from "../../lib/config/shared.ts";
+import { secretRedactor, urlPasswords } from "../../lib/redact.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 
-export { ConfigError, REDACTED } from "../../lib/config/config.ts";
+export { ConfigError } from "../../lib/config/config.ts";
+export { REDACTED } from "../../lib/redact.ts";
 export type { TableName } from "../../lib/config/config.ts";
-
-function integer(min: number) {
-  return (raw: string): number => {
-    if (!/^\d+$/.test(raw.trim())) throw new Invalid(`${show(raw)} is not an integer`);
-    const n = Number(raw);
-    if (n < min) throw new Invalid(`${show(raw)} must be at least ${min}`);
-    return n;
-  };
-}
 
 function positiveSeconds(raw: string): number {
   const n = /^(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n <= 0) throw new Invalid(`${show(raw)} is not a number of seconds above 0`);
   return n;
-}
-
-function tableName(raw: string): TableName {
-  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
-  const parts = raw.split(".");
-  if (parts.length > 2 || !parts.every((p) => ident.test(p)))
-    throw new Invalid(`${show(raw)} is not [schema.]table with lowercase identifiers`);
-  return parts.length === 2
-    ? { schema: parts[0]!, table: parts[1]! }
-    : { schema: "public", table: parts[0]! };
-}
-
-function cachePrefix(raw: string): string {
-  // An empty prefix would make the cache cleanup walk (and judge) every key of the database.
-  if (raw.length < 2 || /[*?[\]\\]/.test(raw))
-    throw new Invalid(`${show(raw)} must be at least 2 characters without glob characters (* ? [ ] \\)`);
-  return raw;
 }
 
 function schedule(raw: string): Schedule | undefined {
@@ -68,6 +41,16 @@ function schedule(raw: string): Schedule | undefined {
   }
 }
 
+function namingDatabase(parse: (raw: string) => string) {
+  return (raw: string): string => {
+    const value = parse(raw);
+    // The URL is a secret: the error names what is missing, never the value.
+    if (new URL(value).pathname.replace(/^\//, "") === "")
+      throw new Invalid(`the URL names no database (postgres://user:password@host:5432/<database>)`);
+    return value;
+  };
+}
+
 function identifier(raw: string): string {
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(raw))
     throw new Invalid(`${show(raw)} is not a lowercase identifier of at most 40 characters`);
@@ -75,13 +58,16 @@ function identifier(raw: string): string {
 }
 
 export const variables = {
+  // DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, SCAN_QUEUE_KEYS, REDIS_CACHE_PREFIX.
+  ...shared,
+  // Stricter than the shared row: backup, verify, restore and the drill act on the database the URL
+  // names, and a URL without one would silently make them dump or replace libpq's default database
+  // (the user's name) instead of the application's. The exporter reads whichever database it is given.
   databaseUrl: optional({
-    env: "DATABASE_URL",
+    ...shared.databaseUrl,
     description:
-      "PostgreSQL URL of the application database (`postgres://user:password@host:5432/db`). Needed by backup, verify, restore, dr-drill, cleanup and report. The role needs CREATEDB for verify, restore and dr-drill (they create scratch databases).",
-    secret: true,
-    file: true,
-    parse: url(["postgres:", "postgresql:"], true),
+      "PostgreSQL URL of the application database, naming the database (`postgres://user:password@host:5432/db`). Needed by backup, verify, restore, dr-drill, cleanup and report. The role needs CREATEDB for verify, restore and dr-drill (they create scratch databases).",
+    parse: namingDatabase(shared.databaseUrl.parse),
   }),
   adminDatabase: withDefault({
     env: "OPS_ADMIN_DATABASE",
@@ -106,7 +92,7 @@ export const variables = {
     env: "OPS_BACKUP_RETENTION_DAYS",
     default: "30",
     description: "Backups older than this are deleted after a successful backup; the newest good one never.",
-    parse: integer(1),
+    parse: integer({ min: 1 }),
   }),
   textfileDir: withDefault({
     env: "OPS_TEXTFILE_DIR",
@@ -115,23 +101,11 @@ export const variables = {
       "Where each job writes `<job>.prom` (the exporter's EXPORTER_TEXTFILE_DIR reads the same folder).",
     parse: absolutePath,
   }),
-  scansTable: withDefault({
-    env: "SCANS_TABLE",
-    default: "public.scans",
-    description: "The application's scans table, `schema.table` or `table`.",
-    parse: tableName,
-  }),
-  scansRetentionDays: withDefault({
-    env: "SCANS_RETENTION_DAYS",
-    default: "90",
-    description: "Cleanup deletes scans that finished more than this many days ago.",
-    parse: integer(1),
-  }),
   cleanupBatchSize: withDefault({
     env: "OPS_CLEANUP_BATCH_SIZE",
     default: "5000",
     description: "Rows deleted per statement: each batch is its own short transaction.",
-    parse: integer(1),
+    parse: integer({ min: 1 }),
   }),
   cleanupTimeBudgetSeconds: withDefault({
     env: "OPS_CLEANUP_TIME_BUDGET_SECONDS",
@@ -150,26 +124,7 @@ export const variables = {
     env: "OPS_LOG_RETENTION_DAYS",
     default: "30",
     description: "Rotated log files not modified for this many days are deleted. Live `*.log` files never.",
-    parse: integer(1),
-  }),
-  redisUrl: optional({
-    env: "REDIS_URL",
-    description: "Redis URL (`redis://:password@host:6379/0`). Unset: cache cleanup is skipped.",
-    secret: true,
-    file: true,
-    parse: url(["redis:", "rediss:"], true),
-  }),
-  redisCachePrefix: withDefault({
-    env: "REDIS_CACHE_PREFIX",
-    default: "kali:cache:",
-    description: "Prefix of the application's cache keys: the only keys cache cleanup may delete.",
-    parse: cachePrefix,
-  }),
-  scanQueueKeys: withDefault({
-    env: "SCAN_QUEUE_KEYS",
-    default: "kali:scans:queue",
-    description: "Redis keys of the scan queues: never deleted, even under the cache prefix.",
-    parse: list,
+    parse: integer({ min: 1 }),
   }),
   redisCacheMaxIdleSeconds: withDefault({
     env: "OPS_REDIS_CACHE_MAX_IDLE_SECONDS",
@@ -190,12 +145,7 @@ export const variables = {
     description: "Where the weekly report writes `report-<date>.json` and `.md`.",
     parse: absolutePath,
   }),
-  logLevel: withDefault({
-    env: "OPS_LOG_LEVEL",
-    default: "info",
-    description: "Lowest level logged: `debug`, `info`, `warn` or `error`.",
-    parse: oneOf(["debug", "info", "warn", "error"] as const),
-  }),
+  logLevel: logLevel("OPS_LOG_LEVEL"),
   scheduleBackup: withDefault({
     env: "OPS_SCHEDULE_BACKUP",
     default: "0 2 * * *",

@@ -2,7 +2,7 @@
 // jobNames) and what it does. `runJob` times a job, writes its textfile metrics whatever the outcome,
 // and logs one line.
 import type { JobName } from "../../definitions/metrics.ts";
-import type { Logger } from "../../exporter/src/log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { backup } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
 import type { Config } from "./config.ts";

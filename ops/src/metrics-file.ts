@@ -7,12 +7,7 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { jobMetrics, type JobName } from "../../definitions/metrics.ts";
-import {
-  formatExposition,
-  parseExposition,
-  type MetricFamily,
-  type Sample,
-} from "../../exporter/src/exposition.ts";
+import { formatExposition, parseExposition, type MetricFamily, type Sample } from "../../lib/exposition.ts";
 
 type JobMetricName = (typeof jobMetrics)[number]["name"];
 type GenericName =

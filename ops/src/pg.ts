@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import pg from "pg";
+import { quoteIdent } from "../../lib/sql.ts";
 
 /** A connection URL for another database on the same server. */
 export function withDatabase(url: string, database: string): string {
@@ -31,8 +32,6 @@ export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T
     await c.end().catch(() => undefined);
   }
 }
-
-export const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /** libpq variables for a URL: the tools get the database name as an argument, the rest here. */
 function libpqEnv(url: string): Record<string, string> {

@@ -3,20 +3,13 @@
 // previous report's figures beside them when it exists. Writes report-<end date>.json and .md.
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import type { apiMetrics, hostMetrics, scanMetrics } from "../../definitions/metrics.ts";
 import { selectors } from "../../definitions/thresholds.ts";
+import { histogramSeries, increase, rate, series } from "../../lib/promql.ts";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
-import type { Logger } from "../../exporter/src/log.ts";
-import { quoteIdent, withClient } from "./pg.ts";
-
-// Metric names checked against the shared definitions: a rename there breaks this file's build.
-type Name =
-  | (typeof apiMetrics)[number]["name"]
-  | (typeof hostMetrics)[number]["name"]
-  | (typeof scanMetrics)[number]["name"];
-const m = (name: Name, ...matchers: string[]) => `${name}{${matchers.join(", ")}}`;
-const hist = (suffix: "_bucket" | "_sum" | "_count") => `http_request_duration_seconds${suffix}` as const;
+import type { Logger } from "../../lib/log.ts";
+import { quoteIdent } from "../../lib/sql.ts";
+import { withClient } from "./pg.ts";
 
 export interface Report {
   readonly period: { readonly start: string; readonly end: string; readonly days: number };
@@ -40,15 +33,17 @@ export function reportQueries(
 ): Record<keyof Report["performance"] | keyof Report["resources"], string> {
   const api = selectors.api;
   const exp = selectors.exporter;
-  const inc = (s: string) => `increase(${s}[${w}])`;
+  const inc = (selector: string) => increase(selector, w);
+  const hist = (part: "sum" | "count" | "bucket") =>
+    histogramSeries("http_request_duration_seconds", part, api);
   return {
-    avg_response_time_seconds: `sum(${inc(`${hist("_sum")}{${api}}`)}) / sum(${inc(`${hist("_count")}{${api}}`)})`,
-    p95_response_time_seconds: `histogram_quantile(0.95, sum by (le) (${inc(`${hist("_bucket")}{${api}}`)}))`,
+    avg_response_time_seconds: `sum(${inc(hist("sum"))}) / sum(${inc(hist("count"))})`,
+    p95_response_time_seconds: `histogram_quantile(0.95, sum by (le) (${inc(hist("bucket"))}))`,
     // `or vector(0)`: a week without a single 5xx has no such series, and that is a 0 rate, not no data.
-    error_rate: `(sum(${inc(m("http_requests_total", api, `code=~"5.."`))}) or vector(0)) / sum(${inc(m("http_requests_total", api))})`,
-    avg_cpu_ratio: `1 - avg(rate(${m("node_cpu_seconds_total", exp, `mode="idle"`)}[${w}]))`,
-    avg_memory_ratio: `avg_over_time((1 - sum(${m("node_memory_MemAvailable_bytes", exp)}) / sum(${m("node_memory_MemTotal_bytes", exp)}))[${w}:5m])`,
-    peak_concurrent_scans: `max_over_time(sum(${m("kali_agents_active_scans", exp, `status="running"`)})[${w}:1m])`,
+    error_rate: `(sum(${inc(series("http_requests_total", api, `code=~"5.."`))}) or vector(0)) / sum(${inc(series("http_requests_total", api))})`,
+    avg_cpu_ratio: `1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`,
+    avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:5m])`,
+    peak_concurrent_scans: `max_over_time(sum(${series("kali_agents_active_scans", exp, `status="running"`)})[${w}:1m])`,
   };
 }
 

@@ -4,17 +4,10 @@
 import { randomBytes } from "node:crypto";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
-import type { Logger } from "../../exporter/src/log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { backup, checkChecksum, newestBackup, readManifest, type Manifest } from "./backup.ts";
-import {
-  checkToolMajor,
-  majorOfVersion,
-  quoteIdent,
-  runPgTool,
-  tableCounts,
-  withClient,
-  withDatabase,
-} from "./pg.ts";
+import { quoteIdent } from "../../lib/sql.ts";
+import { checkToolMajor, majorOfVersion, runPgTool, tableCounts, withClient, withDatabase } from "./pg.ts";
 
 const adminUrl = (config: Config, job: string) =>
   withDatabase(required(config, "databaseUrl", job), config.adminDatabase);

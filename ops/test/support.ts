@@ -1,11 +1,12 @@
-// Shared set-up of the ops tests: a configuration pointing at throwaway servers and folders, a silent
-// logger that keeps its lines, and the exporter's textfile collector reading the jobs' folder.
+// Shared set-up of the ops tests: a configuration pointing at throwaway servers and folders and a silent
+// logger that keeps its lines. What the exporter publishes from the jobs' folder is read through the
+// shared harness (test/support/textfile.ts): ops itself never imports the exporter.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { textfileCollector } from "../../exporter/src/collectors/textfile.ts";
-import { createLogger, type Logger } from "../../exporter/src/log.ts";
-import { parseExposition, type Families } from "../../exporter/src/exposition.ts";
+import { createLogger, type Logger } from "../../lib/log.ts";
+import type { Families } from "../../lib/exposition.ts";
 import { findBinary, tempDir } from "../../test/support/servers.ts";
+export { publishedFrom } from "../../test/support/textfile.ts";
 import { loadConfig, type Config } from "../src/config.ts";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
@@ -37,19 +38,6 @@ export function quietLogger(): { log: Logger; lines: Record<string, unknown>[] }
     write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>),
   });
   return { log, lines };
-}
-
-/** What the exporter's textfile collector publishes from `dir`, and the files it skipped. */
-export async function publishedFrom(dir: string): Promise<{ families: Families; skipped: string[] }> {
-  const { log, lines } = quietLogger();
-  const c = textfileCollector.create({ dir }, log);
-  await c.collect({ signal: new AbortController().signal, deadline: Date.now() + 5000, log });
-  return {
-    families: parseExposition(await c.registry.metrics()),
-    skipped: lines
-      .filter((l) => l.msg === "textfile skipped")
-      .map((l) => `${String(l.file)}: ${String(l.error)}`),
-  };
 }
 
 /** The value of `name{labels}` in `families`, or undefined. */

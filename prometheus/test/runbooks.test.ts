@@ -8,8 +8,10 @@ import { describe, test } from "node:test";
 import { parser as logqlParser } from "@grafana/lezer-logql";
 import { parser as promqlParser } from "@prometheus-io/lezer-promql";
 import { runbookPath, type RuleGroup } from "../../definitions/rules.ts";
+import { knownMetric } from "../../lib/promql.ts";
+import { promqlMetricNames } from "../../test/support/promql.ts";
 import { ruleGroups } from "../rules/src/index.ts";
-import { alertNamesOf } from "../rules/src/shape.ts";
+import { alertNamesOf } from "../../lib/rules/shape.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
 const runbookDir = join(repo, "docs/runbooks");
@@ -96,5 +98,28 @@ describe("runbooks", () => {
     }
     assert.ok(count > 50, `only ${count} expressions found`);
     assert.deepEqual(bad, []);
+  });
+
+  // The same check the PromQL builder (lib/promql.ts) makes when a rule or a panel is built: an example
+  // the on-call engineer pastes must read a series that exists, not one renamed since.
+  test("every metric the runbooks' PromQL reads is published, or recorded by a rule", async () => {
+    const recorded = new Set(
+      [...ruleGroups, ...(await lokiGroups())].flatMap((g) =>
+        g.rules.flatMap((r) => ("record" in r ? [r.record] : [])),
+      ),
+    );
+    const unknown: string[] = [];
+    let names = 0;
+    for (const f of readdirSync(runbookDir).filter((x) => x.endsWith(".md"))) {
+      const md = readFileSync(join(runbookDir, f), "utf8");
+      for (const b of blocks(md, "promql"))
+        for (const e of expressions(b))
+          for (const n of promqlMetricNames(e)) {
+            names++;
+            if (!knownMetric(n) && !recorded.has(n)) unknown.push(`${f}: ${n} in ${e}`);
+          }
+    }
+    assert.ok(names > 50, `only ${names} metric names found`);
+    assert.deepEqual(unknown, []);
   });
 });

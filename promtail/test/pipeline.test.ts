@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { createLogger } from "../../exporter/src/log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { logStreams, logs, logEvents, type LogStream } from "../../definitions/logs.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { resolveLabel, type AgentModel } from "./agent-model.ts";
@@ -158,7 +158,7 @@ describe("promtail pipeline: sample lines of each stream", () => {
 });
 
 describe("promtail pipeline: the exporter's own log lines", () => {
-  test("a line written by exporter/src/log.ts gets level and logger labels and its own time", () => {
+  test("a line written by lib/log.ts gets level and logger labels and its own time", () => {
     const lines: string[] = [];
     const log = createLogger({ logger: "exporter", write: (l) => lines.push(l) }).child("postgres");
     log.warn("collector failed", { error: new Error("connect ECONNREFUSED"), duration_seconds: 0.25 });

@@ -1,12 +1,7 @@
-// Reading /metrics in tests: the strict text-format parser (exporter/src/exposition.ts, shared with the
+// Reading /metrics in tests: the strict text-format parser (lib/exposition.ts, shared with the
 // textfile collector) plus look-up helpers and a scrape helper.
 import { gunzipSync } from "node:zlib";
-import {
-  parseExposition,
-  type Families,
-  type MetricFamily,
-  type Sample,
-} from "../../exporter/src/exposition.ts";
+import { parseExposition, type Families, type MetricFamily, type Sample } from "../../lib/exposition.ts";
 
 export {
   ExpositionError,
@@ -16,7 +11,7 @@ export {
   type FamilyType,
   type MetricFamily,
   type Sample,
-} from "../../exporter/src/exposition.ts";
+} from "../../lib/exposition.ts";
 
 const matches = (s: Sample, labels: Record<string, string>): boolean =>
   Object.entries(labels).every(([k, v]) => s.labels[k] === v);

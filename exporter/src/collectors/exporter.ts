@@ -3,7 +3,7 @@
 // orchestrator (scrape.ts) counts into it, and prom-client samples the process when it renders.
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { exporterMetrics } from "../../../definitions/metrics.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { Collector, CollectorModule } from "./types.ts";
 

@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { Registry } from "prom-client";
 import { hostMetrics } from "../../../definitions/metrics.ts";
 import { FailureLog } from "../failure-log.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { Collector, CollectorModule, HealthCheck, HealthCheckName } from "./types.ts";
 

@@ -4,7 +4,7 @@
 // EXPORTER_COLLECTORS_DISABLED turns any of them off except `exporter`.
 import type { CollectorName } from "../../../definitions/metrics.ts";
 import type { Config } from "../config.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import type { ScheduledCollector } from "../scrape.ts";
 import { exporterCollector, type ExporterCollector } from "./exporter.ts";
 import { probeKinds } from "../../../definitions/thresholds.ts";

@@ -6,7 +6,8 @@
 import pg from "pg";
 import { Registry } from "prom-client";
 import { postgresMetrics, publishedOn, type MetricDef } from "../../../definitions/metrics.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { secretRedactor, urlPasswords } from "../../../lib/redact.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
 import { DeadlinePassedError, raceAbort } from "./deadline.ts";
@@ -64,15 +65,6 @@ export function describeUrl(url: string): string {
   }
 }
 
-function passwordOf(url: string): string | undefined {
-  try {
-    const p = decodeURIComponent(new URL(url).password);
-    return p || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The exporter's PostgreSQL access: one pool of at most two connections, every session with
  * `statement_timeout`, `lock_timeout` and `application_name`, and a client-side read timeout too (a
@@ -81,7 +73,8 @@ function passwordOf(url: string): string | undefined {
 export class PostgresDatabase {
   readonly target: string;
   private readonly pool: pg.Pool;
-  private readonly password: string | undefined;
+  /** The URL's password out of the driver's messages, as every log line redacts it (lib/redact.ts). */
+  private readonly redact: (text: string) => string;
   private state: "unknown" | "up" | "down" = "unknown";
   private lastReason = "";
   private closed = false;
@@ -91,7 +84,7 @@ export class PostgresDatabase {
     private readonly log: Logger,
   ) {
     this.target = describeUrl(options.url);
-    this.password = passwordOf(options.url);
+    this.redact = secretRedactor(urlPasswords(options.url));
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: POOL_MAX,
@@ -192,10 +185,6 @@ export class PostgresDatabase {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();
-  }
-
-  private redact(s: string): string {
-    return this.password ? s.split(this.password).join("***") : s;
   }
 
   private succeeded(): void {

@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { Registry } from "prom-client";
 import { probeMetrics } from "../../../definitions/metrics.ts";
 import { probeKinds, probeMaxRedirects, thresholds } from "../../../definitions/thresholds.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { CollectContext, Collector, CollectorModule, HealthCheck, HealthCheckName } from "./types.ts";
 

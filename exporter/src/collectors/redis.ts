@@ -10,7 +10,7 @@
 import { Redis } from "ioredis";
 import { Registry } from "prom-client";
 import { redisMetrics } from "../../../definitions/metrics.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
 import { raceAbort } from "./deadline.ts";

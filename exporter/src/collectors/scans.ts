@@ -20,7 +20,8 @@
 import type { Registry as RegistryType } from "prom-client";
 import { Registry } from "prom-client";
 import { scanMetrics } from "../../../definitions/metrics.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { quoteIdent } from "../../../lib/sql.ts";
 import { createMetrics } from "../metrics.ts";
 import {
   acquireDatabase,
@@ -62,9 +63,6 @@ export const scanDefaults = {
   retentionCountCap: 10_000,
   initTimeoutMs: 120_000,
 } as const;
-
-/** A PostgreSQL identifier, quoted: the table name comes from configuration. */
-export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 

@@ -23,9 +23,9 @@ import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { exporterCatalogue, textfileMetrics } from "../../../definitions/metrics.ts";
-import { parseExposition, type MetricFamily, type Sample } from "../exposition.ts";
+import { parseExposition, type MetricFamily, type Sample } from "../../../lib/exposition.ts";
 import { FailureLog } from "../failure-log.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { Collector, CollectorModule } from "./types.ts";
 

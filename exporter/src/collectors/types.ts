@@ -2,7 +2,7 @@
 // of them in collectors/index.ts).
 import type { Registry } from "prom-client";
 import type { CollectorName, MetricDef } from "../../../definitions/metrics.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../../lib/log.ts";
 
 export interface CollectContext {
   /** Aborted when the collector's deadline passes: stop work, and write no metric after it. */

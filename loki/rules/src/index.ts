@@ -1,7 +1,7 @@
-// Every log-based rule, after the same runbook pass as the Prometheus rules (prometheus/rules/src/shape.ts),
+// Every log-based rule, after the same runbook pass as the Prometheus rules (lib/rules/shape.ts),
 // and outputs(): the Loki ruler's files under loki/rules/generated/<tenant>/ (mounted at /etc/loki/rules,
 // see loki/loki.yaml) and the Prometheus-side file for the alerts on Loki's recordings.
-import { linkRunbooks, renderRuleFile, type LinkedRuleGroup } from "../../../prometheus/rules/src/shape.ts";
+import { linkRunbooks, renderRuleFile, type LinkedRuleGroup } from "../../../lib/rules/shape.ts";
 import { logAlertsGroup } from "./log-alerts.ts";
 import { logDerivedAlertsGroup, logRecordingsGroup } from "./log-recordings.ts";
 

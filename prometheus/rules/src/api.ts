@@ -4,7 +4,7 @@
 // order, so the alerts read ratios from the same evaluation.
 import type { AlertRule, RecordingRule, RuleGroup } from "../../../definitions/rules.ts";
 import { apiSlo, recordings, selectors, thresholds } from "../../../definitions/thresholds.ts";
-import { humanDuration, num, percent, re, seconds, series } from "./promql.ts";
+import { humanDuration, num, percent, re, seconds, series } from "../../../lib/promql.ts";
 
 const t = thresholds.api;
 const requests = (...m: string[]) => series("http_requests_total", selectors.api, ...m);

@@ -1,7 +1,7 @@
 // Host resources, from the exporter's node_exporter-compatible host collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
 import { selectors, thresholds } from "../../../definitions/thresholds.ts";
-import { eq, humanDuration, num, percent, series } from "./promql.ts";
+import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.host;
 const exp = selectors.exporter;

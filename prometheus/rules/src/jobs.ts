@@ -3,7 +3,7 @@
 import type { JobName } from "../../../definitions/metrics.ts";
 import type { RuleGroup } from "../../../definitions/rules.ts";
 import { jobMetricLabel, selectors, thresholds } from "../../../definitions/thresholds.ts";
-import { duration, eq, humanDuration, num, series } from "./promql.ts";
+import { duration, eq, humanDuration, num, series } from "../../../lib/promql.ts";
 
 const t = thresholds.jobs;
 /** One ops job's series; its `job` label arrives as `exported_job` (see jobMetricLabel). */

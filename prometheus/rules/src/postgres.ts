@@ -1,7 +1,7 @@
 // PostgreSQL, from the exporter's postgres_exporter-compatible collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
 import { selectors, thresholds } from "../../../definitions/thresholds.ts";
-import { humanDuration, num, percent, series } from "./promql.ts";
+import { humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.postgres;
 const exp = selectors.exporter;

@@ -1,7 +1,7 @@
 // The API's and the MCP servers' reachability, from the exporter's probes (blackbox-style).
 import type { RuleGroup } from "../../../definitions/rules.ts";
 import { jobs, probeKinds } from "../../../definitions/thresholds.ts";
-import { eq, series } from "./promql.ts";
+import { eq, series } from "../../../lib/promql.ts";
 
 const apiProbe = [eq("job", jobs.exporter), eq("kind", probeKinds.api)];
 const mcpProbe = [eq("job", jobs.exporter), eq("kind", probeKinds.mcp)];

@@ -1,7 +1,7 @@
 // The monitoring stack itself: what makes every other alert go silent when it breaks.
 import { heartbeatAlert, type RuleGroup } from "../../../definitions/rules.ts";
 import { jobs, selectors } from "../../../definitions/thresholds.ts";
-import { ne, platformSeries, series } from "./promql.ts";
+import { ne, platformSeries, series } from "../../../lib/promql.ts";
 
 export const stackGroup: RuleGroup = {
   name: "stack",

@@ -9,7 +9,7 @@ import {
   type AlertRule,
   type RecordingRule,
   type RuleGroup,
-} from "../../../definitions/rules.ts";
+} from "../../definitions/rules.ts";
 
 /** An alert after the pass: its runbook link is set. */
 export interface LinkedAlertRule extends AlertRule {

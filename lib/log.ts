@@ -1,6 +1,7 @@
 // Structured JSON logs on stdout, one event a line, with the application's field names (`time`,
 // `level`, `msg`, `logger`) so that the same Promtail pipeline parses both.
-export type Level = "debug" | "info" | "warn" | "error";
+export const levels = ["debug", "info", "warn", "error"] as const;
+export type Level = (typeof levels)[number];
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {

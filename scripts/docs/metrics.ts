@@ -130,7 +130,7 @@ export function render(): string {
       if (d.collector !== s.collector)
         throw new Error(`docs/metrics.md: ${d.name} belongs to ${d.collector}, listed under ${s.collector}`);
   const parts: string[] = [
-    `<!-- DO NOT EDIT: generated from definitions/metrics.ts by \`npm run generate\` (exporter/src/metrics-doc.ts). -->
+    `<!-- DO NOT EDIT: generated from definitions/metrics.ts by \`npm run generate\` (scripts/docs/metrics.ts). -->
 
 # Metrics
 

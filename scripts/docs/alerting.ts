@@ -1,8 +1,11 @@
 // docs/alerting.md: the alerting guide, with its table of alerts generated from the rule groups (the
-// Prometheus ones and the Loki ones), so the table can never disagree with the rules.
-import { isAlert, runbookPath, type RuleGroup } from "../../../definitions/rules.ts";
-import { apiSlo } from "../../../definitions/thresholds.ts";
-import { percent } from "./promql.ts";
+// Prometheus ones and the Loki ones), so the table can never disagree with the rules. It joins the two
+// rule generators, so it sits above both (scripts/), and neither imports the other.
+import { isAlert, runbookPath, type RuleGroup } from "../../definitions/rules.ts";
+import { apiSlo } from "../../definitions/thresholds.ts";
+import { percent } from "../../lib/promql.ts";
+import { lokiRuleGroups, prometheusLogRuleGroups } from "../../loki/rules/src/index.ts";
+import { ruleGroups } from "../../prometheus/rules/src/index.ts";
 
 interface Source {
   readonly groups: readonly RuleGroup[];
@@ -31,7 +34,7 @@ function alertTable(sources: readonly Source[]): string {
 }
 
 export function alertingDoc(sources: readonly Source[]): string {
-  return `<!-- Generated from prometheus/rules/src/docs.ts by \`npm run generate\`. DO NOT EDIT: change the TypeScript (or the rules) and regenerate. -->
+  return `<!-- Generated from scripts/docs/alerting.ts by \`npm run generate\`. DO NOT EDIT: change the TypeScript (or the rules) and regenerate. -->
 
 # Alerting
 
@@ -50,7 +53,7 @@ The recordings the dashboards also read: \`kali_agents:api_error_ratio:rate<wind
 \`kali_agents:api_error_budget_remaining:ratio\`, \`kali_agents:api_requests:rate5m\`,
 \`kali_agents:api_request_duration_seconds:p95_5m\`.
 
-Every alert has the same shape, checked by one pass over all rules (\`prometheus/rules/src/shape.ts\`):
+Every alert has the same shape, checked by one pass over all rules (\`lib/rules/shape.ts\`):
 a CamelCase name with a component prefix, a \`severity\` label (\`critical\`, \`warning\` or \`info\`), a
 static \`summary\`, a \`description\` templated with the labels and the value, and a \`runbook_url\`
 annotation the pass adds. Thresholds and selectors come from \`definitions/thresholds.ts\`, shared with
@@ -173,4 +176,14 @@ Silences survive restarts (Alertmanager's \`--storage.path\` is a volume).
 Routing follows the severity: choose \`critical\` only for what must wake someone now, \`warning\` for
 what must be handled within the working day, \`info\` for what someone should know.
 `;
+}
+
+export function outputs(): Record<string, string> {
+  return {
+    "docs/alerting.md": alertingDoc([
+      { groups: ruleGroups, engine: "Prometheus" },
+      { groups: prometheusLogRuleGroups, engine: "Prometheus (on Loki's recordings)" },
+      { groups: lokiRuleGroups, engine: "Loki ruler" },
+    ]),
+  };
 }
