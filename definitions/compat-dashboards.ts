@@ -10,7 +10,12 @@ export interface CompatDashboard {
   readonly repo: string;
   readonly path: string;
   readonly commit: string;
-  readonly variables: readonly { readonly name: string; readonly query: string }[];
+  readonly variables: readonly {
+    readonly name: string;
+    readonly query: string;
+    readonly multi: boolean;
+    readonly includeAll: boolean;
+  }[];
   readonly metrics: readonly string[];
   readonly samples: readonly { readonly title: string; readonly exprs: readonly string[] }[];
 }
@@ -27,14 +32,20 @@ export const compatDashboards: readonly CompatDashboard[] = [
       {
         name: "job",
         query: "label_values(node_uname_info, job)",
+        multi: false,
+        includeAll: false,
       },
       {
         name: "nodename",
         query: 'label_values(node_uname_info{job="$job"}, nodename)',
+        multi: false,
+        includeAll: false,
       },
       {
         name: "node",
         query: 'label_values(node_uname_info{job="$job", nodename="$nodename"}, instance)',
+        multi: false,
+        includeAll: false,
       },
     ],
     metrics: [
@@ -338,15 +349,21 @@ export const compatDashboards: readonly CompatDashboard[] = [
       {
         name: "job",
         query: "label_values(pg_up, job)",
+        multi: true,
+        includeAll: true,
       },
       {
         name: "instance",
         query: 'label_values(pg_up{job=~"$job"},instance)',
+        multi: true,
+        includeAll: true,
       },
       {
         name: "db",
         query:
           'label_values(pg_stat_database_tup_fetched{job=~"$job",instance=~"$instance",datname!~"template.*|postgres"},datname)',
+        multi: false,
+        includeAll: true,
       },
     ],
     metrics: [
@@ -419,10 +436,14 @@ export const compatDashboards: readonly CompatDashboard[] = [
       {
         name: "namespace",
         query: "label_values(redis_up, namespace)",
+        multi: false,
+        includeAll: false,
       },
       {
         name: "instance",
         query: 'label_values(redis_up{namespace=~"$namespace"}, instance)',
+        multi: true,
+        includeAll: false,
       },
     ],
     metrics: [
@@ -481,6 +502,8 @@ export const compatDashboards: readonly CompatDashboard[] = [
       {
         name: "instance",
         query: "label_values(redis_up, instance)",
+        multi: true,
+        includeAll: false,
       },
     ],
     metrics: [

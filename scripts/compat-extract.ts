@@ -144,7 +144,9 @@ function extract(source: Source, gitDir: string) {
   const dashboard = JSON.parse(git(gitDir, "show", `HEAD:${source.path}`)) as {
     panels?: Panel[];
     rows?: { panels?: Panel[] }[];
-    templating?: { list?: { name: string; type: string; query?: Json }[] };
+    templating?: {
+      list?: { name: string; type: string; query?: Json; multi?: boolean; includeAll?: boolean }[];
+    };
   };
   const panels = panelsOf([
     ...(dashboard.panels ?? []),
@@ -153,14 +155,15 @@ function extract(source: Source, gitDir: string) {
   const names = new Set<string>();
   for (const p of panels)
     for (const t of p.targets ?? []) if (t.expr) for (const n of metricNames(t.expr)) names.add(n);
-  const variables: { name: string; query: string }[] = [];
+  // multi and includeAll decide how Grafana formats the value in a query (regex-escaped when either is set).
+  const variables: { name: string; query: string; multi: boolean; includeAll: boolean }[] = [];
   for (const v of dashboard.templating?.list ?? []) {
     if (v.type !== "query") continue;
     const q = v.query;
     const query =
       typeof q === "string" ? q : q && typeof q === "object" && !Array.isArray(q) ? q.query : undefined;
     if (typeof query !== "string") continue;
-    variables.push({ name: v.name, query });
+    variables.push({ name: v.name, query, multi: v.multi === true, includeAll: v.includeAll === true });
     for (const n of variableMetric(query)) names.add(n);
   }
   const samples = source.samplePanels.map((title) => {
@@ -201,7 +204,12 @@ export interface CompatDashboard {
   readonly repo: string;
   readonly path: string;
   readonly commit: string;
-  readonly variables: readonly { readonly name: string; readonly query: string }[];
+  readonly variables: readonly {
+    readonly name: string;
+    readonly query: string;
+    readonly multi: boolean;
+    readonly includeAll: boolean;
+  }[];
   readonly metrics: readonly string[];
   readonly samples: readonly { readonly title: string; readonly exprs: readonly string[] }[];
 }
