@@ -19,6 +19,8 @@ import {
   type MetricDef,
 } from "../../definitions/metrics.ts";
 import { jobMetricLabel, probeKinds, probeMaxRedirects } from "../../definitions/thresholds.ts";
+import { compatDashboards } from "../../definitions/compat-dashboards.ts";
+import { compatList } from "../../definitions/compat.ts";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const labels = (d: MetricDef) => (d.labels.length ? d.labels.map((l) => `\`${l}\``).join(", ") : "");
@@ -42,7 +44,7 @@ const sections: readonly Section[] = [
     collector: "host",
     title: "Host",
     about:
-      "node_exporter's names, read from `/proc` and `statfs` under `EXPORTER_HOST_ROOT`. Always on (unless disabled).",
+      "node_exporter's names, labels and units, read from `/proc`, `/sys` and `statfs` under `EXPORTER_HOST_ROOT`. Always on (unless disabled). A figure whose source this kernel does not have (pressure files, conntrack, some meminfo fields) is absent, never a false 0; the compatibility section below says which.",
     defs: hostMetrics,
   },
   {
@@ -136,12 +138,61 @@ What the Kali Agents API is expected to publish on its own \`/metrics\`; the SLO
 rules use them. \`route\` is the route template (\`/scans/{id}\`), never the raw path.
 
 ${table(apiMetrics)}`);
+  parts.push(compatSection());
   parts.push(`## Other metrics rules and dashboards may use
 
 Besides the catalogue, rules and dashboards may use these metrics of Prometheus, Alertmanager and the
 scrape itself: ${platformMetricNames.map((n) => `\`${n}\``).join(", ")}.
 `);
   return parts.join("\n\n");
+}
+
+/** The community dashboards' metric names and their verdicts (definitions/compat.ts). */
+function compatSection(): string {
+  const rows = compatList();
+  const dashboardName = new Map(compatDashboards.map((d) => [d.id, d.grafanaId ? `${d.grafanaId}` : d.id]));
+  const sources = compatDashboards.map((d) => {
+    const mine = rows.filter((r) => r.dashboards.includes(d.id));
+    const published = mine.filter((r) => r.verdict.status === "published").length;
+    return `| ${cell(d.title)} | ${d.grafanaId ?? ""} | [\`${d.repo}\` \`${d.path}\`](https://github.com/${d.repo}/blob/${d.commit}/${d.path}) at \`${d.commit.slice(0, 12)}\` | ${mine.length} | ${published} | ${d.samples.map((s) => cell(s.title)).join(", ")} |`;
+  });
+  const verdictText = (r: (typeof rows)[number]): string => {
+    const v = r.verdict;
+    if (v.status === "not-applicable") return `does not apply here: ${cell(v.reason)}`;
+    const by =
+      v.by === "prom-client" ? " (prom-client's process metrics, for the exporter's own process)" : "";
+    return v.when ? `published when ${cell(v.when.when)}${by}` : `published${by}`;
+  };
+  const table = rows.map(
+    (r) =>
+      `| \`${r.name}\` | ${r.dashboards.map((id) => dashboardName.get(id)).join(", ")} | ${verdictText(r)} |`,
+  );
+  const total = rows.length;
+  const published = rows.filter((r) => r.verdict.status === "published").length;
+  return `## Compatibility with the community dashboards
+
+People who run node_exporter, postgres_exporter and redis_exporter use the community dashboards; this
+exporter publishes the names they query with the same labels and units, so their panels show the same
+numbers. The list below is extracted from the dashboards' JSON at the commits shown (by
+\`scripts/compat-extract.ts\`, into \`definitions/compat-dashboards.ts\`; the dashboards themselves are
+not copied), and each name has a verdict in \`definitions/compat.ts\`. \`exporter/test/compat.test.ts\`
+checks every published name against a scrape with real PostgreSQL and Redis, and runs the sampled
+panels' queries, template variables filled as Grafana fills them, against a real Prometheus scraping
+the exporter.
+
+${published} of the ${total} names are published; the others do not apply to a sidecar for one host,
+one database and one Redis, for the reason given. Grafana.com's 9628 ("PostgreSQL Database") and 11835
+(763's variant for the redis-ha Helm chart) are published on grafana.com alone, with no repository
+revision to extract them from, and are not in the list; the \`pg_settings_*\` above go beyond the
+mixin's names for dashboards of that kind.
+
+| dashboard | grafana.com id | source | names | published | sampled panels |
+| --- | --- | --- | --- | --- | --- |
+${sources.join("\n")}
+
+| metric | dashboards | verdict |
+| --- | --- | --- |
+${table.join("\n")}`;
 }
 
 export function outputs(): Record<string, string> {
