@@ -8,7 +8,7 @@
 // nf_conntrack without the module, no irq pressure without CONFIG_IRQ_TIME_ACCOUNTING) leaves its
 // families out; it never fails the collection. Values are node_exporter's: the same names, labels and
 // base units (sectors of 512 bytes and milliseconds converted as its diskstats collector does).
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   diskstatsColumns,
@@ -262,6 +262,22 @@ const optional = async (path: string): Promise<string | undefined> => {
     return undefined;
   }
 };
+
+// The /proc files here are read synchronously, one after the other. The kernel generates them in
+// memory: they never wait on a disk or a mount (statfs, which can, stays asynchronous in host.ts), and
+// reading them through libuv's thread pool costs more than the reads. Measured on this machine (2 vCPU,
+// load average 17 from parallel test runs), the 19 files plus 16 /sys files, 200 rounds:
+// synchronously 0.8-1.0 ms median, 1.2-2.3 ms p95, in one slice of the event loop; through
+// fs.promises 4.1-4.4 ms median, 11-27 ms p95, queued behind the pool's 4 threads.
+// /sys/class/net stays asynchronous: speed and carrier call into the network driver, which can wait on
+// the kernel's RTNL lock while the host reconfigures its interfaces.
+const optionalSync = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+};
 const num = (s: string | undefined) => {
   const n = Number(s?.trim());
   return s !== undefined && s.trim() !== "" && Number.isFinite(n) ? n : undefined;
@@ -319,59 +335,36 @@ async function readNetClass(root: string, device: string): Promise<NetClass | un
  */
 export async function readCompat(
   root: string,
-  procNet: (file: string) => Promise<string | undefined>,
+  procNet: (file: string) => string | undefined,
   statText: string,
   netdevText: string,
 ): Promise<CompatSnapshot> {
-  const proc = (...p: string[]) => optional(join(root, "proc", ...p));
+  const proc = (...p: string[]) => optionalSync(join(root, "proc", ...p));
   const net = parseNetDevAll(netdevText);
-  const [
-    diskstats,
-    netstat,
-    snmp,
-    sockstat,
-    arp,
-    udp4,
-    udp6,
-    vmstat,
-    filenr,
-    entropyAvail,
-    poolsize,
-    psiCpu,
-    psiIo,
-    psiMemory,
-    psiIrq,
-    schedstat,
-    softnet,
-    ctCount,
-    ctMax,
-    hung,
-    page,
-    netClass,
-  ] = await Promise.all([
-    proc("diskstats"),
-    procNet("netstat"),
-    procNet("snmp"),
-    procNet("sockstat"),
-    procNet("arp"),
-    procNet("udp"),
-    procNet("udp6"),
-    proc("vmstat"),
-    proc("sys", "fs", "file-nr"),
-    proc("sys", "kernel", "random", "entropy_avail"),
-    proc("sys", "kernel", "random", "poolsize"),
-    proc("pressure", "cpu"),
-    proc("pressure", "io"),
-    proc("pressure", "memory"),
-    proc("pressure", "irq"),
-    proc("schedstat"),
-    proc("net", "softnet_stat"),
-    proc("sys", "net", "netfilter", "nf_conntrack_count"),
-    proc("sys", "net", "netfilter", "nf_conntrack_max"),
-    proc("sys", "kernel", "hung_task_detect_count"),
-    kernelPageSize(),
-    Promise.all(net.map((n) => readNetClass(root, n.device))),
-  ]);
+  // Started first, so that the /sys reads run in the pool while the /proc files are read here.
+  const netClassPending = Promise.all(net.map((n) => readNetClass(root, n.device)));
+  const page = await kernelPageSize();
+  const diskstats = proc("diskstats");
+  const netstat = procNet("netstat");
+  const snmp = procNet("snmp");
+  const sockstat = procNet("sockstat");
+  const arp = procNet("arp");
+  const udp4 = procNet("udp");
+  const udp6 = procNet("udp6");
+  const vmstat = proc("vmstat");
+  const filenr = proc("sys", "fs", "file-nr");
+  const entropyAvail = proc("sys", "kernel", "random", "entropy_avail");
+  const poolsize = proc("sys", "kernel", "random", "poolsize");
+  const psiCpu = proc("pressure", "cpu");
+  const psiIo = proc("pressure", "io");
+  const psiMemory = proc("pressure", "memory");
+  const psiIrq = proc("pressure", "irq");
+  const schedstat = proc("schedstat");
+  const softnet = proc("net", "softnet_stat");
+  const ctCount = proc("sys", "net", "netfilter", "nf_conntrack_count");
+  const ctMax = proc("sys", "net", "netfilter", "nf_conntrack_max");
+  const hung = proc("sys", "kernel", "hung_task_detect_count");
+  const netClass = await netClassPending;
   const out: CompatSnapshot = {
     disks: diskstats ? parseDiskstats(diskstats) : [],
     net,

@@ -22,7 +22,7 @@
 // from /proc and statfs(); uname fields come from /proc/sys/kernel/* and Node's os module (the uname
 // syscall), not from si.osInfo(). With nothing left for it to do, systeminformation is not a
 // dependency; it is the library to reach for if a figure ever has no cheap /proc source.
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
@@ -288,12 +288,17 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     }
   };
 
-  // /proc/<pid>/net/<file> in the host's network namespace (PID 1's, as readNetDev explains).
-  const procNet = async (file: string): Promise<string | undefined> => {
+  // /proc/<pid>/net/<file> in the host's network namespace (PID 1's, as readNetDev explains); read
+  // synchronously, as host-compat.ts explains.
+  const procNet = (file: string): string | undefined => {
     try {
-      return await read(proc("1", "net", file));
+      return readFileSync(proc("1", "net", file), "utf8");
     } catch {
-      return await read(proc("net", file)).catch(() => undefined);
+      try {
+        return readFileSync(proc("net", file), "utf8");
+      } catch {
+        return undefined;
+      }
     }
   };
 

@@ -190,8 +190,10 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     await client.ping();
     const pingSeconds = (performance.now() - t0) / 1000;
     // INFO's default sections leave commandstats out; redis_exporter reads them for redis_commands_*.
-    const [general, commandstats] = [await client.info(), await client.info("commandstats")];
-    const info = parseInfo(`${general}\r\n${commandstats}`);
+    // Both in one pipeline: one round trip (INFO with two sections needs Redis 7).
+    const replies = (await client.pipeline().info().info("commandstats").exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const info = parseInfo(replies.map(([, text]) => String(text)).join("\r\n"));
     const queues: Snapshot["queues"] = [];
     for (const key of options.queueKeys) {
       try {
