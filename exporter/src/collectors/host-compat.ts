@@ -8,7 +8,7 @@
 // nf_conntrack without the module, no irq pressure without CONFIG_IRQ_TIME_ACCOUNTING) leaves its
 // families out; it never fails the collection. Values are node_exporter's: the same names, labels and
 // base units (sectors of 512 bytes and milliseconds converted as its diskstats collector does).
-import { promises as fs, readFileSync } from "node:fs";
+import { promises as fs, readFile, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   diskstatsColumns,
@@ -255,13 +255,11 @@ export interface CompatSnapshot {
   hungTasks?: number;
 }
 
-const optional = async (path: string): Promise<string | undefined> => {
-  try {
-    return await fs.readFile(path, "utf8");
-  } catch {
-    return undefined;
-  }
-};
+// fs.readFile with a callback, not fs.promises: the promise API opens a FileHandle and makes four
+// round trips to the pool per file (open, fstat, read, close), which profiled at 1.6 ms of CPU for the
+// 20 /sys files of a collection on this machine.
+const optional = (path: string): Promise<string | undefined> =>
+  new Promise((resolve) => readFile(path, "utf8", (err, text) => resolve(err ? undefined : text)));
 
 // The /proc files here are read synchronously, one after the other. The kernel generates them in
 // memory: they never wait on a disk or a mount (statfs, which can, stays asynchronous in host.ts), and
