@@ -15,7 +15,7 @@ import {
   type Condition,
 } from "../../definitions/compat.ts";
 import { catalogue } from "../../definitions/metrics.ts";
-import { family } from "../../test/support/exposition.ts";
+import { family, sample } from "../../test/support/exposition.ts";
 import {
   requireBinaries,
   startPostgres,
@@ -27,7 +27,15 @@ import {
   type PostgresServer,
   type RedisServer,
 } from "../../test/support/servers.ts";
-import { redisCollector } from "../src/collectors/redis.ts";
+import {
+  parseDiskstats,
+  parseNetstat,
+  parseSockstat,
+  parseSoftnet,
+  parseUdpQueues,
+} from "../src/collectors/host-compat.ts";
+import { normaliseSetting } from "../src/collectors/postgres-compat.ts";
+import { parseCommandstats, parseInfo, redisCollector } from "../src/collectors/redis.ts";
 import { captureLog, collectOnce, readRepoFile, startApp, type App } from "./collector-support.ts";
 
 describe("the list of dashboard metric names", () => {
@@ -82,6 +90,110 @@ describe("the list of dashboard metric names", () => {
           for (const n of d.metrics.filter((m) => new RegExp(`\\b${m}\\b`).test(e)))
             if (verdict(n).status !== "published") bad.push(`${d.id} / ${s.title}: ${n}`);
     assert.deepEqual(bad, []);
+  });
+});
+
+describe("reading the sources as the Go exporters do, from untidy input", () => {
+  test("diskstats: partitions, loop and RAM devices left out; sectors and milliseconds in base units; old kernels' 14 columns", () => {
+    const rows = parseDiskstats(
+      [
+        " 254       0 vda 65365 9670 3086682 25777 29211 218163 12295832 82310 0 15524 109687 8059 83 505656 1538 1144 61",
+        " 254       1 vda1 10 0 80 1 0 0 0 0 0 1 1 0 0 0 0 0 0",
+        "   7       0 loop0 1 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+        " 253       0 zram0 1 0 2 0 0 0 0 0 0 0 0",
+        " 259       0 nvme0n1 5 0 8 2 0 0 0 0 0 3 3",
+        " 259       1 nvme0n1p1 5 0 8 2 0 0 0 0 0 3 3",
+        "   8      16 sdb 1 2 3 4 5 6 7 8 9 10 11",
+        "",
+      ].join("\n"),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.device),
+      ["vda", "nvme0n1", "sdb"],
+    );
+    const vda = rows[0]!.values;
+    assert.equal(vda.length, 17);
+    assert.equal(vda[2], 3086682 * 512, "read_bytes_total from sectors");
+    assert.equal(vda[3], 25.777, "read_time_seconds_total from ms");
+    assert.equal(vda[8], 0, "io_now as it is");
+    assert.equal(vda[13], 505656, "discarded_sectors_total stays in sectors, as upstream");
+    assert.equal(rows[2]!.values.length, 11, "a kernel without discard and flush columns: those left out");
+  });
+
+  test("netstat and snmp: header and value lines paired by protocol, a torn pair skipped", () => {
+    const m = parseNetstat(
+      [
+        "Tcp: RtoAlgorithm MaxConn ActiveOpens CurrEstab",
+        "Tcp: 1 -1 42 7",
+        "Udp: InDatagrams NoPorts",
+        "IpExt: InOctets OutOctets",
+        "IpExt: 123456789012 98765",
+        "",
+      ].join("\n"),
+    );
+    assert.equal(m.get("Tcp_MaxConn"), -1);
+    assert.equal(m.get("Tcp_CurrEstab"), 7);
+    assert.equal(m.get("Udp_InDatagrams"), undefined);
+    assert.equal(m.get("IpExt_InOctets"), 123456789012, "the pair after a torn one still lines up");
+  });
+
+  test("sockstat: mem in pages, mem_bytes by the page size; softnet in hexadecimal, with or without its cpu column", () => {
+    const s = parseSockstat(
+      "sockets: used 32\nTCP: inuse 1 orphan 0 tw 5 alloc 1 mem 71\nFRAG: inuse 0 memory 0\n",
+      65536,
+    );
+    assert.equal(s.get("sockets_used"), 32);
+    assert.equal(s.get("TCP_mem"), 71);
+    assert.equal(s.get("TCP_mem_bytes"), 71 * 65536);
+    assert.equal(s.get("FRAG_memory"), 0);
+    const withCpu = parseSoftnet(
+      "0000031a 00000001 00000002 00000000 00000000 00000000 00000000 00000000 00000000 0000000a 0000000b 00000000 00000003\n",
+    );
+    assert.deepEqual(withCpu, [{ cpu: "3", values: [0x31a, 1, 2, 10, 11] }]);
+    const old = parseSoftnet(
+      "00000010 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n00000020 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n",
+    );
+    assert.deepEqual(
+      old.map((r) => [r.cpu, r.values[0]]),
+      [
+        ["0", 16],
+        ["1", 32],
+      ],
+    );
+    assert.deepEqual(
+      parseUdpQueues(
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   1: 00000000:0044 00000000:0000 07 00000010:00000200 00:00000000 00000000     0        0 1 2\n   2: 00000000:0045 00000000:0000 07 00000001:00000000 00:00000000 00000000     0        0 1 2\n",
+      ),
+      { tx: 0x11, rx: 0x200 },
+    );
+  });
+
+  test("pg_settings: postgres_exporter's unit conversions; -1 kept; an unknown unit is an error naming it", () => {
+    const row = (setting: string, unit: string, vartype = "integer") => ({
+      name: "x",
+      setting,
+      unit,
+      vartype,
+    });
+    assert.deepEqual(normaliseSetting(row("4096", "8kB")), { unit: "bytes", value: 4096 * 8192 });
+    assert.deepEqual(normaliseSetting(row("64", "MB")), { unit: "bytes", value: 64 * 2 ** 20 });
+    assert.deepEqual(normaliseSetting(row("300", "s")), { unit: "seconds", value: 300 });
+    assert.deepEqual(normaliseSetting(row("1500", "ms")), { unit: "seconds", value: 1.5 });
+    assert.deepEqual(normaliseSetting(row("-1", "kB")), { unit: "bytes", value: -1 });
+    assert.deepEqual(normaliseSetting(row("on", "", "bool")), { unit: "", value: 1 });
+    assert.deepEqual(normaliseSetting(row("4", "", "real")), { unit: "", value: 4 });
+    assert.equal(normaliseSetting(row("replica", "", "enum")), undefined);
+    assert.throws(() => normaliseSetting(row("1", "parsecs")), /unknown unit "parsecs" of x/);
+  });
+
+  test('commandstats: calls and microseconds per command, Redis 7\'s subcommands kept as cmd="config|get"', () => {
+    const info = parseInfo(
+      "# Commandstats\r\ncmdstat_get:calls=2,usec=15,usec_per_call=7.50,rejected_calls=0,failed_calls=0\r\ncmdstat_config|get:calls=1,usec=2000000,usec_per_call=2000000.00\r\n",
+    );
+    assert.deepEqual(parseCommandstats(info), [
+      { cmd: "get", calls: 2, seconds: 0.000015 },
+      { cmd: "config|get", calls: 1, seconds: 2 },
+    ]);
   });
 });
 
@@ -228,6 +340,52 @@ describe(
       }
       assert.deepEqual(missing, [], "published names absent from the scrape");
       assert.ok(checked >= 180, `only ${checked} names checked`);
+    });
+
+    test("the values are the Go exporters': units, labels and figures checked against their sources", async () => {
+      const diskBefore = parseDiskstats(readFileSync("/proc/diskstats", "utf8"));
+      const s = await app.scrape(10);
+      const diskAfter = parseDiskstats(readFileSync("/proc/diskstats", "utf8"));
+      const f = s.families;
+      // The harness runs PostgreSQL with max_connections 50 and shared_buffers 32MB.
+      assert.equal(sample(f, "pg_settings_max_connections"), 50);
+      assert.equal(sample(f, "pg_settings_shared_buffers_bytes"), 32 * 2 ** 20);
+      assert.equal(sample(f, "pg_settings_checkpoint_timeout_seconds"), 300);
+      assert.equal(sample(f, "pg_settings_autovacuum"), 1);
+      assert.equal(sample(f, "pg_settings_random_page_cost"), 4);
+      assert.equal(family(f, "pg_stat_bgwriter_buffers_alloc_total")?.type, "counter");
+      assert.ok(sample(f, "pg_stat_bgwriter_buffers_alloc_total")! > 0);
+      const started = sample(f, "pg_postmaster_start_time_seconds")!;
+      assert.ok(started > Date.now() / 1000 - 3600 && started <= Date.now() / 1000, `start time ${started}`);
+      assert.equal(
+        family(f, "pg_stat_database_temp_bytes")?.samples.some((x) => x.labels.datname === "kali_agents"),
+        true,
+      );
+      assert.ok(sample(f, "redis_commands_total", { cmd: "get" })! >= 1);
+      const getSeconds = sample(f, "redis_commands_duration_seconds_total", { cmd: "get" })!;
+      assert.ok(getSeconds > 0 && getSeconds < 1, `GET took ${getSeconds} s in all: microseconds in seconds`);
+      assert.ok(sample(f, "redis_net_input_bytes_total")! > 0);
+      assert.ok(sample(f, "redis_memory_used_rss_bytes")! > 1_000_000);
+      // Host counters lie between two readings of their source taken around the scrape.
+      for (const d of diskAfter) {
+        const before = diskBefore.find((x) => x.device === d.device)!;
+        const v = sample(f, "node_disk_read_bytes_total", { device: d.device })!;
+        assert.ok(v >= before.values[2]! && v <= d.values[2]!, `${d.device}: ${v} read bytes`);
+      }
+      assert.equal(
+        sample(f, "node_sockstat_TCP_mem_bytes")! % Math.max(1, sample(f, "node_sockstat_TCP_mem")!),
+        0,
+        "mem_bytes is mem in pages times the page size",
+      );
+      const meminfo = readFileSync("/proc/meminfo", "utf8");
+      assert.equal(
+        sample(f, "node_memory_HugePages_Total"),
+        Number(/^HugePages_Total:\s+(\d+)/m.exec(meminfo)![1]),
+      );
+      assert.equal(
+        family(f, "node_filesystem_readonly")?.samples.find((x) => x.labels.mountpoint === "/")?.value,
+        0,
+      );
     });
 
     test("a Redis replica publishes redis_master_last_io_seconds_ago, the primary does not", async () => {

@@ -80,12 +80,14 @@ export function parseNetDevAll(text: string): NetDevRow[] {
 export function parseNetstat(text: string): Map<string, number> {
   const out = new Map<string, number>();
   const lines = text.split("\n");
-  for (let i = 0; i + 1 < lines.length; i += 2) {
+  for (let i = 0; i + 1 < lines.length; i++) {
     const names = lines[i]!.trim().split(/\s+/);
     const values = lines[i + 1]!.trim().split(/\s+/);
     const proto = names[0]?.replace(/:$/, "");
+    // A header without its values line (a torn read) is skipped alone, so the next pair still lines up.
     if (!proto || values[0] !== names[0]) continue;
     for (let j = 1; j < names.length; j++) out.set(`${proto}_${names[j]}`, Number(values[j]));
+    i++;
   }
   return out;
 }
