@@ -186,6 +186,11 @@ one database and one Redis, for the reason given. Grafana.com's 9628 ("PostgreSQ
 revision to extract them from, and are not in the list; the \`pg_settings_*\` above go beyond the
 mixin's names for dashboards of that kind.
 
+To follow a newer revision of the dashboards: clone their repositories, run
+\`npx tsx scripts/compat-extract.ts rfmoz/grafana-dashboards=<clone>/.git prometheus-community/postgres_exporter=<clone>/.git oliver006/redis_exporter=<clone>/.git\`,
+give every new name a verdict in \`definitions/compat.ts\` (the tests fail until each has one), publish
+what applies, and run \`npm run generate\`.
+
 | dashboard | grafana.com id | source | names | published | sampled panels |
 | --- | --- | --- | --- | --- | --- |
 ${sources.join("\n")}
