@@ -388,6 +388,7 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     markFailed() {
       // Host figures that could not be read are left out rather than shown stale.
       for (const metric of Object.values(m)) metric.reset();
+      dropUnlabelled(m);
       last = undefined;
     },
     health() {
