@@ -58,14 +58,14 @@ const sections: readonly Section[] = [
     collector: "postgres",
     title: "PostgreSQL",
     about:
-      "postgres_exporter's names and labels. On when `DATABASE_URL` is set. `pg_stat_activity_count` and `pg_locks_count` publish every state and every lock mode of every non-template database, 0 when empty. The `pg_stat_database_*` counters keep upstream's names (no `_total`). `pg_database_size_bytes` is recomputed every `EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS`. While PostgreSQL does not answer, only `pg_up 0` is published. The role it needs: `exporter/sql/monitoring-role.sql` (docs/database.md).",
+      "postgres_exporter's names and labels. On when `DATABASE_URL` is set. `pg_stat_activity_count` and `pg_locks_count` publish every state and every lock mode of every non-template database, 0 when empty. The `pg_stat_database_*` counters keep upstream's names (no `_total`). `pg_database_size_bytes` is recomputed every `EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS`. `pg_settings_*` follow postgres_exporter's names and units (`_bytes`, `_seconds`, booleans as 1/0); a setting or a `pg_stat_bgwriter` column the server's major does not have is absent (PostgreSQL 17 moved the checkpoint columns to `pg_stat_checkpointer`). While PostgreSQL does not answer, only `pg_up 0` is published. The role it needs: `exporter/sql/monitoring-role.sql` (docs/database.md).",
     defs: postgresMetrics,
   },
   {
     collector: "redis",
     title: "Redis",
     about:
-      'redis_exporter\'s names, from INFO. On when `REDIS_URL` is set. `redis_db_keys{db="db0"}` is always published (0 when empty). `kali_agents_scan_queue_length` is the LLEN of each key of `SCAN_QUEUE_KEYS` (a key that is not a list is left out with a warning). While Redis does not answer, only `redis_up 0` is published.',
+      'redis_exporter\'s names, from INFO (and INFO commandstats for `redis_commands_total` and `redis_commands_duration_seconds_total`, one pipeline). On when `REDIS_URL` is set. `redis_master_last_io_seconds_ago` comes from a replica only. `redis_db_keys{db="db0"}` is always published (0 when empty). `kali_agents_scan_queue_length` is the LLEN of each key of `SCAN_QUEUE_KEYS` (a key that is not a list is left out with a warning). While Redis does not answer, only `redis_up 0` is published.',
     defs: redisMetrics,
   },
   {
