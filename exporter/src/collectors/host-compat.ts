@@ -306,11 +306,14 @@ async function kernelPageSize(): Promise<number> {
 /** /sys/class/net/<device>: operstate, carrier, mtu, speed and rx_nohandler, as node_exporter's netclass. */
 async function readNetClass(root: string, device: string): Promise<NetClass | undefined> {
   const dir = join(root, "sys", "class", "net", device);
-  const [operstate, carrier, mtu, speed, nohandler] = await Promise.all([
-    optional(join(dir, "operstate")),
+  // operstate and mtu are read under RCU or dev_base_lock, never the RTNL lock: synchronously, like
+  // /proc. carrier and speed take the RTNL lock (and speed calls the driver), rx_nohandler asks the
+  // driver for its statistics: those go through the pool.
+  const operstate = optionalSync(join(dir, "operstate"));
+  const mtu = optionalSync(join(dir, "mtu"));
+  const [carrier, speed, nohandler] = await Promise.all([
     // carrier and speed answer EINVAL while the link is down or for virtual devices: left out then.
     optional(join(dir, "carrier")),
-    optional(join(dir, "mtu")),
     optional(join(dir, "speed")),
     optional(join(dir, "statistics", "rx_nohandler")),
   ]);
