@@ -83,18 +83,364 @@ const def = <N extends string, T extends MetricType>(
 
 const fsLabels = ["device", "mountpoint", "fstype"] as const;
 
+// What the community dashboards query beyond the basics (definitions/compat.ts has the list and the
+// verdicts). Each family has node_exporter's name, labels, unit and type: node_exporter types the
+// /proc/vmstat, /proc/net/netstat|snmp and /proc/net/sockstat fields "untyped", published here as
+// gauges (PromQL treats both alike). Built by helpers so that each name keeps its literal type.
+const family = <const F extends readonly string[], P extends string, S extends string, T extends MetricType>(
+  fields: F,
+  prefix: P,
+  suffix: S,
+  type: T,
+  help: (field: string) => string,
+  labels: readonly string[] = [],
+) =>
+  fields.map((f) => def("host", `${prefix}${f}${suffix}` as `${P}${F[number]}${S}`, type, help(f), labels));
+
+/** /proc/meminfo fields in kB, published in bytes ("Active(anon)" becomes "Active_anon"). */
+export const meminfoByteFields = [
+  "MemTotal",
+  "MemAvailable",
+  "MemFree",
+  "Buffers",
+  "Cached",
+  "SwapTotal",
+  "SwapFree",
+  "Active",
+  "Active_anon",
+  "Active_file",
+  "AnonHugePages",
+  "AnonPages",
+  "CommitLimit",
+  "Committed_AS",
+  "DirectMap1G",
+  "DirectMap2M",
+  "DirectMap4k",
+  "Dirty",
+  "HardwareCorrupted",
+  "Hugepagesize",
+  "Inactive",
+  "Inactive_anon",
+  "Inactive_file",
+  "KernelStack",
+  "Mapped",
+  "Mlocked",
+  "NFS_Unstable",
+  "PageTables",
+  "Percpu",
+  "SReclaimable",
+  "SUnreclaim",
+  "Shmem",
+  "ShmemHugePages",
+  "ShmemPmdMapped",
+  "Slab",
+  "SwapCached",
+  "Unevictable",
+  "VmallocChunk",
+  "VmallocTotal",
+  "VmallocUsed",
+  "Writeback",
+  "WritebackTmp",
+  "Zswap",
+  "Zswapped",
+] as const;
+/** /proc/meminfo fields that are counts of pages, published as they are. */
+export const meminfoCountFields = [
+  "HugePages_Total",
+  "HugePages_Free",
+  "HugePages_Rsvd",
+  "HugePages_Surp",
+] as const;
+
+/** /proc/diskstats columns (after the device name) as node_exporter names them, with the factor to base units. */
+export const diskstatsColumns = [
+  ["reads_completed_total", "counter", 1, "The total number of reads completed successfully."],
+  ["reads_merged_total", "counter", 1, "The total number of reads merged."],
+  ["read_bytes_total", "counter", 512, "The total number of bytes read successfully."],
+  ["read_time_seconds_total", "counter", 0.001, "The total number of seconds spent by all reads."],
+  ["writes_completed_total", "counter", 1, "The total number of writes completed successfully."],
+  ["writes_merged_total", "counter", 1, "The number of writes merged."],
+  ["written_bytes_total", "counter", 512, "The total number of bytes written successfully."],
+  ["write_time_seconds_total", "counter", 0.001, "This is the total number of seconds spent by all writes."],
+  ["io_now", "gauge", 1, "The number of I/Os currently in progress."],
+  ["io_time_seconds_total", "counter", 0.001, "Total seconds spent doing I/Os."],
+  ["io_time_weighted_seconds_total", "counter", 0.001, "The weighted # of seconds spent doing I/Os."],
+  ["discards_completed_total", "counter", 1, "The total number of discards completed successfully."],
+  ["discards_merged_total", "counter", 1, "The total number of discards merged."],
+  ["discarded_sectors_total", "counter", 1, "The total number of sectors discarded successfully."],
+  [
+    "discard_time_seconds_total",
+    "counter",
+    0.001,
+    "This is the total number of seconds spent by all discards.",
+  ],
+  ["flush_requests_total", "counter", 1, "The total number of flush requests completed successfully"],
+  [
+    "flush_requests_time_seconds_total",
+    "counter",
+    0.001,
+    "This is the total number of seconds spent by all flush requests.",
+  ],
+] as const;
+
+/** /proc/net/dev columns, in the file's order. */
+export const netdevReceiveFields = [
+  "bytes",
+  "packets",
+  "errs",
+  "drop",
+  "fifo",
+  "frame",
+  "compressed",
+  "multicast",
+] as const;
+export const netdevTransmitFields = [
+  "bytes",
+  "packets",
+  "errs",
+  "drop",
+  "fifo",
+  "colls",
+  "carrier",
+  "compressed",
+] as const;
+
+/** node_netstat_<Proto>_<Field> read from /proc/net/netstat and /proc/net/snmp (those the dashboards query). */
+export const netstatFields = [
+  "Icmp_InErrors",
+  "Icmp_InMsgs",
+  "Icmp_OutMsgs",
+  "IpExt_InOctets",
+  "IpExt_OutOctets",
+  "TcpExt_ListenDrops",
+  "TcpExt_ListenOverflows",
+  "TcpExt_SyncookiesFailed",
+  "TcpExt_SyncookiesRecv",
+  "TcpExt_SyncookiesSent",
+  "TcpExt_TCPOFOQueue",
+  "TcpExt_TCPRcvQDrop",
+  "TcpExt_TCPSynRetrans",
+  "TcpExt_TCPTimeouts",
+  "Tcp_ActiveOpens",
+  "Tcp_CurrEstab",
+  "Tcp_InErrs",
+  "Tcp_InSegs",
+  "Tcp_MaxConn",
+  "Tcp_OutRsts",
+  "Tcp_OutSegs",
+  "Tcp_PassiveOpens",
+  "Tcp_RetransSegs",
+  "UdpLite_InErrors",
+  "Udp_InDatagrams",
+  "Udp_InErrors",
+  "Udp_NoPorts",
+  "Udp_OutDatagrams",
+  "Udp_RcvbufErrors",
+  "Udp_SndbufErrors",
+] as const;
+
+/** node_sockstat_<Proto>_<field> from /proc/net/sockstat; `mem` is in pages, `mem_bytes` is it in bytes. */
+export const sockstatFields = [
+  "FRAG_inuse",
+  "FRAG_memory",
+  "RAW_inuse",
+  "TCP_alloc",
+  "TCP_inuse",
+  "TCP_mem",
+  "TCP_mem_bytes",
+  "TCP_orphan",
+  "TCP_tw",
+  "UDPLITE_inuse",
+  "UDP_inuse",
+  "UDP_mem",
+  "UDP_mem_bytes",
+] as const;
+
+/** /proc/vmstat fields the dashboards query. */
+export const vmstatFields = [
+  "oom_kill",
+  "pgfault",
+  "pgmajfault",
+  "pgpgin",
+  "pgpgout",
+  "pswpin",
+  "pswpout",
+] as const;
+
+/** /proc/net/softnet_stat columns (hexadecimal, one line per CPU) as node_exporter names them. */
+export const softnetColumns = [
+  ["processed", 0],
+  ["dropped", 1],
+  ["times_squeezed", 2],
+  ["received_rps", 9],
+  ["flow_limit_count", 10],
+] as const;
+
+const diskDefs = diskstatsColumns.map(([f, type, , help]) =>
+  def("host", `node_disk_${f}` as `node_disk_${(typeof diskstatsColumns)[number][0]}`, type, help, [
+    "device",
+  ]),
+);
+
+// Declared as a function (hoisted) so that hostMetrics below can list it last.
+function hostCompatMetrics() {
+  const memory = (f: string) => `Memory information field ${f}.`;
+  return [
+    ...family(meminfoByteFields, "node_memory_", "_bytes", "gauge", (f) => memory(`${f}_bytes`)),
+    ...family(meminfoCountFields, "node_memory_", "", "gauge", memory),
+    ...diskDefs,
+    ...family(
+      netdevReceiveFields.filter((f) => f !== "bytes") as readonly Exclude<
+        (typeof netdevReceiveFields)[number],
+        "bytes"
+      >[],
+      "node_network_receive_",
+      "_total",
+      "counter",
+      (f) => `Network device statistic receive_${f}.`,
+      ["device"],
+    ),
+    ...family(
+      netdevTransmitFields.filter((f) => f !== "bytes") as readonly Exclude<
+        (typeof netdevTransmitFields)[number],
+        "bytes"
+      >[],
+      "node_network_transmit_",
+      "_total",
+      "counter",
+      (f) => `Network device statistic transmit_${f}.`,
+      ["device"],
+    ),
+    def(
+      "host",
+      "node_network_receive_nohandler_total",
+      "counter",
+      "Network device statistic receive_nohandler.",
+      ["device"],
+    ),
+    def("host", "node_network_up", "gauge", "Value is 1 if operstate is 'up', 0 otherwise.", ["device"]),
+    def("host", "node_network_carrier", "gauge", "Network device property: carrier", ["device"]),
+    def("host", "node_network_mtu_bytes", "gauge", "Network device property: mtu_bytes", ["device"]),
+    def("host", "node_network_speed_bytes", "gauge", "Network device property: speed_bytes", ["device"]),
+    def("host", "node_arp_entries", "gauge", "ARP entries by device", ["device"]),
+    ...family(netstatFields, "node_netstat_", "", "gauge", (f) => `Statistic ${f.replace("_", "")}.`),
+    ...family(
+      sockstatFields,
+      "node_sockstat_",
+      "",
+      "gauge",
+      (f) => `Number of ${f.replace("_", " sockets in state ")}.`,
+    ),
+    def("host", "node_sockstat_sockets_used", "gauge", "Number of IPv4 sockets in use."),
+    ...family(vmstatFields, "node_vmstat_", "", "gauge", (f) => `/proc/vmstat information field ${f}.`),
+    def("host", "node_context_switches_total", "counter", "Total number of context switches."),
+    def("host", "node_forks_total", "counter", "Total number of forks."),
+    def("host", "node_intr_total", "counter", "Total number of interrupts serviced."),
+    def("host", "node_procs_running", "gauge", "Number of processes in runnable state."),
+    def("host", "node_procs_blocked", "gauge", "Number of processes blocked waiting for I/O to complete."),
+    def(
+      "host",
+      "node_cpu_guest_seconds_total",
+      "counter",
+      "Seconds the CPUs spent in guests (VMs) for each mode.",
+      ["cpu", "mode"],
+    ),
+    def("host", "node_filefd_allocated", "gauge", "File descriptor statistics: allocated."),
+    def("host", "node_filefd_maximum", "gauge", "File descriptor statistics: maximum."),
+    def("host", "node_entropy_available_bits", "gauge", "Bits of available entropy."),
+    def("host", "node_entropy_pool_size_bits", "gauge", "Bits of entropy pool."),
+    def("host", "node_filesystem_files", "gauge", "Filesystem total file nodes.", fsLabels),
+    def("host", "node_filesystem_files_free", "gauge", "Filesystem total free file nodes.", fsLabels),
+    def("host", "node_filesystem_readonly", "gauge", "Filesystem read-only status.", fsLabels),
+    def(
+      "host",
+      "node_pressure_cpu_waiting_seconds_total",
+      "counter",
+      "Total time in seconds that processes have waited for CPU time",
+    ),
+    def(
+      "host",
+      "node_pressure_io_waiting_seconds_total",
+      "counter",
+      "Total time in seconds that processes have waited due to IO congestion",
+    ),
+    def(
+      "host",
+      "node_pressure_io_stalled_seconds_total",
+      "counter",
+      "Total time in seconds no process could make progress due to IO congestion",
+    ),
+    def(
+      "host",
+      "node_pressure_memory_waiting_seconds_total",
+      "counter",
+      "Total time in seconds that processes have waited for memory",
+    ),
+    def(
+      "host",
+      "node_pressure_memory_stalled_seconds_total",
+      "counter",
+      "Total time in seconds no process could make progress due to memory congestion",
+    ),
+    def(
+      "host",
+      "node_pressure_irq_stalled_seconds_total",
+      "counter",
+      "Total time in seconds no process could make progress due to IRQ congestion",
+    ),
+    def(
+      "host",
+      "node_schedstat_running_seconds_total",
+      "counter",
+      "Number of seconds CPU spent running a process.",
+      ["cpu"],
+    ),
+    def(
+      "host",
+      "node_schedstat_waiting_seconds_total",
+      "counter",
+      "Number of seconds spent by processing waiting for this CPU.",
+      ["cpu"],
+    ),
+    def("host", "node_schedstat_timeslices_total", "counter", "Number of timeslices executed by CPU.", [
+      "cpu",
+    ]),
+    ...family(
+      softnetColumns.map(([f]) => f) as readonly (typeof softnetColumns)[number][0][],
+      "node_softnet_",
+      "_total",
+      "counter",
+      (f) => `Number of softnet ${f.replace(/_/g, " ")} (/proc/net/softnet_stat).`,
+      ["cpu"],
+    ),
+    def(
+      "host",
+      "node_nf_conntrack_entries",
+      "gauge",
+      "Number of currently allocated flow entries for connection tracking.",
+    ),
+    def("host", "node_nf_conntrack_entries_limit", "gauge", "Maximum size of connection tracking table."),
+    def(
+      "host",
+      "node_udp_queues",
+      "gauge",
+      "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+      ["queue", "ip"],
+    ),
+    def(
+      "host",
+      "node_kernel_hung_tasks",
+      "gauge",
+      "Tasks the kernel has detected as hung since boot (/proc/sys/kernel/hung_task_detect_count).",
+    ),
+  ];
+}
+
 export const hostMetrics = [
   def("host", "node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.", ["cpu", "mode"]),
   def("host", "node_load1", "gauge", "1m load average."),
   def("host", "node_load5", "gauge", "5m load average."),
   def("host", "node_load15", "gauge", "15m load average."),
-  def("host", "node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes."),
-  def("host", "node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes."),
-  def("host", "node_memory_MemFree_bytes", "gauge", "Memory information field MemFree_bytes."),
-  def("host", "node_memory_Buffers_bytes", "gauge", "Memory information field Buffers_bytes."),
-  def("host", "node_memory_Cached_bytes", "gauge", "Memory information field Cached_bytes."),
-  def("host", "node_memory_SwapTotal_bytes", "gauge", "Memory information field SwapTotal_bytes."),
-  def("host", "node_memory_SwapFree_bytes", "gauge", "Memory information field SwapFree_bytes."),
   def("host", "node_filesystem_size_bytes", "gauge", "Filesystem size in bytes.", fsLabels),
   def("host", "node_filesystem_free_bytes", "gauge", "Filesystem free space in bytes.", fsLabels),
   def(
@@ -126,6 +472,7 @@ export const hostMetrics = [
     "Labeled system information as provided by the uname system call.",
     ["sysname", "release", "version", "machine", "nodename", "domainname"],
   ),
+  ...hostCompatMetrics(),
 ] as const satisfies readonly MetricDef[];
 
 /**
@@ -279,6 +626,76 @@ const bgwriterMetrics = () =>
     ),
   ] as const;
 
+/**
+ * Server settings published as postgres_exporter names them (collector/pg_setting.go there):
+ * `pg_settings_<name>` plus `_bytes` or `_seconds` when the setting has a unit, its value converted to
+ * that base unit, booleans as 1/0. postgres_exporter publishes every numeric setting; these are the ones
+ * the community dashboards and the postgres mixin's alerts read (max_connections and
+ * superuser_reserved_connections are in the list below).
+ */
+export const pgSettingsPublished = [
+  ["shared_buffers", "bytes"],
+  ["effective_cache_size", "bytes"],
+  ["maintenance_work_mem", "bytes"],
+  ["work_mem", "bytes"],
+  ["max_wal_size", "bytes"],
+  ["min_wal_size", "bytes"],
+  ["wal_buffers", "bytes"],
+  ["checkpoint_timeout", "seconds"],
+  ["statement_timeout", "seconds"],
+  ["idle_in_transaction_session_timeout", "seconds"],
+  ["random_page_cost", ""],
+  ["seq_page_cost", ""],
+  ["effective_io_concurrency", ""],
+  ["checkpoint_completion_target", ""],
+  ["default_statistics_target", ""],
+  ["max_worker_processes", ""],
+  ["max_parallel_workers", ""],
+  ["max_parallel_workers_per_gather", ""],
+  ["max_locks_per_transaction", ""],
+  ["max_prepared_transactions", ""],
+  ["max_wal_senders", ""],
+  ["max_replication_slots", ""],
+  ["autovacuum", ""],
+  ["autovacuum_max_workers", ""],
+  ["autovacuum_vacuum_scale_factor", ""],
+  ["autovacuum_vacuum_threshold", ""],
+  ["autovacuum_analyze_scale_factor", ""],
+  ["track_io_timing", ""],
+] as const;
+type SettingMetricName<S extends readonly (readonly [string, string])[]> = {
+  [K in keyof S]: S[K] extends readonly [infer N extends string, infer U extends string]
+    ? U extends ""
+      ? `pg_settings_${N}`
+      : `pg_settings_${N}_${U}`
+    : never;
+}[number];
+
+/** pg_stat_database columns beyond the basic ones (same names and labels as postgres_exporter's). */
+export const pgStatDatabaseMoreFields = [
+  ["temp_files", "Number of temporary files created by queries in this database."],
+  ["temp_bytes", "Total amount of data written to temporary files by queries in this database."],
+  ["blk_read_time", "Time spent reading data file blocks by backends in this database, in milliseconds"],
+  ["blk_write_time", "Time spent writing data file blocks by backends in this database, in milliseconds"],
+] as const;
+
+function postgresCompatMetrics() {
+  return [
+    ...pgSettingsPublished.map(([name, unit]) =>
+      def(
+        "postgres",
+        `pg_settings_${name}${unit ? `_${unit}` : ""}` as SettingMetricName<typeof pgSettingsPublished>,
+        "gauge",
+        `Server Parameter: ${name}${unit ? ` [Units converted to ${unit}.]` : ""}`,
+      ),
+    ),
+    ...pgStatDatabaseMoreFields.map(([field, help]) =>
+      pgStatDatabase(field as (typeof pgStatDatabaseMoreFields)[number][0], "counter", help),
+    ),
+    def("postgres", "pg_postmaster_start_time_seconds", "gauge", "Time at which postmaster started"),
+  ];
+}
+
 export const postgresMetrics = [
   def(
     "postgres",
@@ -345,6 +762,7 @@ export const postgresMetrics = [
   pgStatDatabase("deadlocks", "counter", "Number of deadlocks detected in this database."),
   def("postgres", "pg_locks_count", "gauge", "Number of locks.", ["datname", "mode"]),
   ...bgwriterMetrics(),
+  ...postgresCompatMetrics(),
 ] as const satisfies readonly MetricDef[];
 
 export const redisMetrics = [
@@ -379,6 +797,25 @@ export const redisMetrics = [
   def("redis", "redis_commands_processed_total", "counter", "total_commands_processed metric."),
   def("redis", "redis_connections_received_total", "counter", "total_connections_received metric."),
   def("redis", "redis_rejected_connections_total", "counter", "rejected_connections metric."),
+  def("redis", "redis_net_input_bytes_total", "counter", "total_net_input_bytes metric."),
+  def("redis", "redis_net_output_bytes_total", "counter", "total_net_output_bytes metric."),
+  def("redis", "redis_memory_used_rss_bytes", "gauge", "used_memory_rss metric."),
+  def("redis", "redis_memory_fragmentation_ratio", "gauge", "mem_fragmentation_ratio metric."),
+  def("redis", "redis_connected_slaves", "gauge", "connected_slaves metric."),
+  def(
+    "redis",
+    "redis_master_last_io_seconds_ago",
+    "gauge",
+    "Seconds since the last interaction with the master (published by a replica only).",
+  ),
+  def("redis", "redis_commands_total", "counter", "Total number of calls per command.", ["cmd"]),
+  def(
+    "redis",
+    "redis_commands_duration_seconds_total",
+    "counter",
+    "Total amount of time in seconds spent per command.",
+    ["cmd"],
+  ),
   def("redis", "redis_db_keys", "gauge", "Total number of keys by DB.", ["db"]),
   def("redis", "redis_db_keys_expiring", "gauge", "Total number of expiring keys by DB.", ["db"]),
   // Kali Agents' own, but read from Redis: the redis collector owns it, so the scans collector (which

@@ -189,6 +189,13 @@ describe("host collector under a host root", () => {
       samples(parseExposition(await broken.registry.metrics()), "node_cpu_seconds_total").length,
       0,
     );
+    // Nothing at all: prom-client would show an unlabelled metric (node_load1, node_nf_conntrack_entries)
+    // as 0 after a reset, which reads as a real figure.
+    const left = [...parseExposition(await broken.registry.metrics()).values()].flatMap((f) => f.samples);
+    assert.deepEqual(
+      left.map((x) => x.name),
+      [],
+    );
     assert.deepEqual(broken.health!(), {});
   });
 });

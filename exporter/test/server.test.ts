@@ -153,8 +153,9 @@ describe("the exporter with embedded defaults (host metrics)", () => {
       for (const p of problems)
         assert.match(
           p,
-          // node_exporter's meminfo names are CamelCase upstream; prom-client's nodejs_*_total are gauges.
-          /^(node_memory_\w+ metric names should be written in 'snake_case' not 'camelCase'|nodejs_\w+_total non-counter metrics should not have "_total" suffix)$/,
+          // node_exporter's meminfo and netstat names are CamelCase upstream, and its entropy figures are
+          // in bits (the names the community dashboards query); prom-client's nodejs_*_total are gauges.
+          /^(node_(memory|netstat)_\w+ metric names should be written in 'snake_case' not 'camelCase'|node_entropy_\w+_bits use base unit "bytes" instead of "bits"|nodejs_\w+_total non-counter metrics should not have "_total" suffix)$/,
         );
     },
   );

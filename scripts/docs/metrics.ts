@@ -21,6 +21,8 @@ import {
   type MetricDef,
 } from "../../definitions/metrics.ts";
 import { jobMetricLabel, probeKinds, probeMaxRedirects } from "../../definitions/thresholds.ts";
+import { compatDashboards } from "../../definitions/compat-dashboards.ts";
+import { compatList } from "../../definitions/compat.ts";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const labels = (d: MetricDef) => (d.labels.length ? d.labels.map((l) => `\`${l}\``).join(", ") : "");
@@ -65,7 +67,7 @@ const sections: readonly Section[] = [
     collector: "host",
     title: "Host",
     about:
-      "node_exporter's names, read from `/proc` and `statfs` under `EXPORTER_HOST_ROOT`. Always on (unless disabled).",
+      "node_exporter's names, labels and units, read from `/proc`, `/sys` and `statfs` under `EXPORTER_HOST_ROOT`. Always on (unless disabled). A figure whose source this kernel does not have (pressure files, conntrack, some meminfo fields) is absent, never a false 0; the compatibility section below says which.",
     defs: hostMetrics,
   },
   {
@@ -86,7 +88,7 @@ const sections: readonly Section[] = [
     collector: "postgres",
     title: "PostgreSQL",
     about:
-      "postgres_exporter's names and labels. On when `DATABASE_URL` is set. `pg_stat_activity_count` and `pg_locks_count` publish every state and every lock mode of every non-template database, 0 when empty. The `pg_stat_database_*` counters keep upstream's names (no `_total`). `pg_database_size_bytes` is recomputed every `EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS`. While PostgreSQL does not answer, only `pg_up 0` is published. The role it needs: `exporter/sql/monitoring-role.sql` (docs/database.md).",
+      "postgres_exporter's names and labels. On when `DATABASE_URL` is set. `pg_stat_activity_count` and `pg_locks_count` publish every state and every lock mode of every non-template database, 0 when empty. The `pg_stat_database_*` counters keep upstream's names (no `_total`). `pg_database_size_bytes` is recomputed every `EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS`. `pg_settings_*` follow postgres_exporter's names and units (`_bytes`, `_seconds`, booleans as 1/0); a setting or a `pg_stat_bgwriter` column the server's major does not have is absent (PostgreSQL 17 moved the checkpoint columns to `pg_stat_checkpointer`). While PostgreSQL does not answer, only `pg_up 0` is published. The role it needs: `exporter/sql/monitoring-role.sql` (docs/database.md).",
     defs: postgresMetrics,
     majors: true,
   },
@@ -94,7 +96,7 @@ const sections: readonly Section[] = [
     collector: "redis",
     title: "Redis",
     about:
-      'redis_exporter\'s names, from INFO. On when `REDIS_URL` is set. `redis_db_keys{db="db0"}` is always published (0 when empty). `kali_agents_scan_queue_length` is the LLEN of each key of `SCAN_QUEUE_KEYS` (a key that is not a list is left out with a warning). While Redis does not answer, only `redis_up 0` is published.',
+      'redis_exporter\'s names, from INFO (and INFO commandstats for `redis_commands_total` and `redis_commands_duration_seconds_total`, one pipeline). On when `REDIS_URL` is set. `redis_master_last_io_seconds_ago` comes from a replica only. `redis_db_keys{db="db0"}` is always published (0 when empty). `kali_agents_scan_queue_length` is the LLEN of each key of `SCAN_QUEUE_KEYS` (a key that is not a list is left out with a warning). While Redis does not answer, only `redis_up 0` is published.',
     defs: redisMetrics,
   },
   {
@@ -170,12 +172,66 @@ What the Kali Agents API is expected to publish on its own \`/metrics\`; the SLO
 rules use them. \`route\` is the route template (\`/scans/{id}\`), never the raw path.
 
 ${table(apiMetrics)}`);
+  parts.push(compatSection());
   parts.push(`## Other metrics rules and dashboards may use
 
 Besides the catalogue, rules and dashboards may use these metrics of Prometheus, Alertmanager and the
 scrape itself: ${platformMetricNames.map((n) => `\`${n}\``).join(", ")}.
 `);
   return parts.join("\n\n");
+}
+
+/** The community dashboards' metric names and their verdicts (definitions/compat.ts). */
+function compatSection(): string {
+  const rows = compatList();
+  const dashboardName = new Map(compatDashboards.map((d) => [d.id, d.grafanaId ? `${d.grafanaId}` : d.id]));
+  const sources = compatDashboards.map((d) => {
+    const mine = rows.filter((r) => r.dashboards.includes(d.id));
+    const published = mine.filter((r) => r.verdict.status === "published").length;
+    return `| ${cell(d.title)} | ${d.grafanaId ?? ""} | [\`${d.repo}\` \`${d.path}\`](https://github.com/${d.repo}/blob/${d.commit}/${d.path}) at \`${d.commit.slice(0, 12)}\` | ${mine.length} | ${published} | ${d.samples.map((s) => cell(s.title)).join(", ")} |`;
+  });
+  const verdictText = (r: (typeof rows)[number]): string => {
+    const v = r.verdict;
+    if (v.status === "not-applicable") return `does not apply here: ${cell(v.reason)}`;
+    const by =
+      v.by === "prom-client" ? " (prom-client's process metrics, for the exporter's own process)" : "";
+    return v.when ? `published when ${cell(v.when.when)}${by}` : `published${by}`;
+  };
+  const table = rows.map(
+    (r) =>
+      `| \`${r.name}\` | ${r.dashboards.map((id) => dashboardName.get(id)).join(", ")} | ${verdictText(r)} |`,
+  );
+  const total = rows.length;
+  const published = rows.filter((r) => r.verdict.status === "published").length;
+  return `## Compatibility with the community dashboards
+
+People who run node_exporter, postgres_exporter and redis_exporter use the community dashboards; this
+exporter publishes the names they query with the same labels and units, so their panels show the same
+numbers. The list below is extracted from the dashboards' JSON at the commits shown (by
+\`scripts/compat-extract.ts\`, into \`definitions/compat-dashboards.ts\`; the dashboards themselves are
+not copied), and each name has a verdict in \`definitions/compat.ts\`. \`exporter/test/compat.test.ts\`
+checks every published name against a scrape with real PostgreSQL and Redis, and runs the sampled
+panels' queries, template variables filled as Grafana fills them, against a real Prometheus scraping
+the exporter.
+
+${published} of the ${total} names are published; the others do not apply to a sidecar for one host,
+one database and one Redis, for the reason given. Grafana.com's 9628 ("PostgreSQL Database") and 11835
+(763's variant for the redis-ha Helm chart) are published on grafana.com alone, with no repository
+revision to extract them from, and are not in the list; the \`pg_settings_*\` above go beyond the
+mixin's names for dashboards of that kind.
+
+To follow a newer revision of the dashboards: clone their repositories, run
+\`npx tsx scripts/compat-extract.ts rfmoz/grafana-dashboards=<clone>/.git prometheus-community/postgres_exporter=<clone>/.git oliver006/redis_exporter=<clone>/.git\`,
+give every new name a verdict in \`definitions/compat.ts\` (the tests fail until each has one), publish
+what applies, and run \`npm run generate\`.
+
+| dashboard | grafana.com id | source | names | published | sampled panels |
+| --- | --- | --- | --- | --- | --- |
+${sources.join("\n")}
+
+| metric | dashboards | verdict |
+| --- | --- | --- |
+${table.join("\n")}`;
 }
 
 export function outputs(): Record<string, string> {

@@ -22,7 +22,7 @@
 // from /proc and statfs(); uname fields come from /proc/sys/kernel/* and Node's os module (the uname
 // syscall), not from si.osInfo(). With nothing left for it to do, systeminformation is not a
 // dependency; it is the library to reach for if a figure ever has no cheap /proc source.
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
@@ -30,6 +30,13 @@ import { hostMetrics } from "../../../definitions/metrics.ts";
 import { FailureLog } from "../failure-log.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
+import {
+  dropUnlabelled,
+  readCompat,
+  readonlyMountpoints,
+  writeCompat,
+  type CompatSnapshot,
+} from "./host-compat.ts";
 import type { Collector, CollectorModule, HealthCheck, HealthCheckName } from "./types.ts";
 
 export interface HostOptions {
@@ -41,9 +48,14 @@ export interface HostOptions {
    * statfs() itself; tests pass one that never answers, because a dead NFS mount cannot be made on a
    * test machine without an NFS server. Defaults to fs.promises.statfs.
    */
-  readonly statfs?: (
-    path: string,
-  ) => Promise<{ blocks: number; bfree: number; bavail: number; bsize: number }>;
+  readonly statfs?: (path: string) => Promise<{
+    blocks: number;
+    bfree: number;
+    bavail: number;
+    bsize: number;
+    files?: number;
+    ffree?: number;
+  }>;
   /** /health thresholds, in percent. */
   readonly diskWarnPercent: number;
   readonly memoryWarnPercent: number;
@@ -161,7 +173,7 @@ export function parseMounts(text: string): Mount[] {
 
 interface FsStats {
   mount: Mount;
-  stats?: { size: number; free: number; avail: number };
+  stats?: { size: number; free: number; avail: number; files?: number; filesFree?: number };
   error?: string;
 }
 
@@ -181,6 +193,9 @@ interface Snapshot {
     nodename: string;
     domainname: string;
   };
+  /** The families the community dashboards query beyond the basics (host-compat.ts). */
+  compat: CompatSnapshot;
+  readonlyMounts: Set<string>;
 }
 
 const MEMORY_FIELDS = [
@@ -237,7 +252,13 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
       ]);
       return {
         mount,
-        stats: { size: s.blocks * s.bsize, free: s.bfree * s.bsize, avail: s.bavail * s.bsize },
+        stats: {
+          size: s.blocks * s.bsize,
+          free: s.bfree * s.bsize,
+          avail: s.bavail * s.bsize,
+          ...(s.files !== undefined ? { files: s.files } : {}),
+          ...(s.ffree !== undefined ? { filesFree: s.ffree } : {}),
+        },
       };
     } catch (e) {
       return { mount, error: (e as Error).message };
@@ -267,8 +288,23 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     }
   };
 
+  // /proc/<pid>/net/<file> in the host's network namespace (PID 1's, as readNetDev explains); read
+  // synchronously, as host-compat.ts explains.
+  const procNet = (file: string): string | undefined => {
+    try {
+      return readFileSync(proc("1", "net", file), "utf8");
+    } catch {
+      try {
+        return readFileSync(proc("net", file), "utf8");
+      } catch {
+        return undefined;
+      }
+    }
+  };
+
   const write = (s: Snapshot) => {
     for (const metric of Object.values(m)) metric.reset();
+    dropUnlabelled(m);
     for (const c of s.cpus)
       for (const mode of CPU_MODES) m.node_cpu_seconds_total.set({ cpu: c.cpu, mode }, c.seconds[mode]);
     m.node_load1.set(s.load[0]);
@@ -279,9 +315,12 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
       if (v !== undefined) m[`node_memory_${f}_bytes`].set(v);
     }
     for (const fsx of s.filesystems) {
-      const labels = { ...fsx.mount };
+      const labels = { device: fsx.mount.device, mountpoint: fsx.mount.mountpoint, fstype: fsx.mount.fstype };
       m.node_filesystem_device_error.set(labels, fsx.stats ? 0 : 1);
+      m.node_filesystem_readonly.set(labels, s.readonlyMounts.has(fsx.mount.mountpoint) ? 1 : 0);
       if (!fsx.stats) continue;
+      if (fsx.stats.files !== undefined) m.node_filesystem_files.set(labels, fsx.stats.files);
+      if (fsx.stats.filesFree !== undefined) m.node_filesystem_files_free.set(labels, fsx.stats.filesFree);
       m.node_filesystem_size_bytes.set(labels, fsx.stats.size);
       m.node_filesystem_free_bytes.set(labels, fsx.stats.free);
       m.node_filesystem_avail_bytes.set(labels, fsx.stats.avail);
@@ -293,6 +332,7 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     if (s.bootTime !== undefined) m.node_boot_time_seconds.set(s.bootTime);
     m.node_time_seconds.set(Date.now() / 1000);
     m.node_uname_info.set(s.uname, 1);
+    writeCompat(m, s.compat, s.memory);
   };
 
   return {
@@ -311,7 +351,10 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
           readTrim(proc("sys", "kernel", "hostname")),
           readTrim(proc("sys", "kernel", "domainname")),
         ]);
-      const filesystems = await Promise.all(parseMounts(mountsText).map(statfs));
+      const [filesystems, compat] = await Promise.all([
+        Promise.all(parseMounts(mountsText).map(statfs)),
+        readCompat(root, procNet, stat, netdev),
+      ]);
       for (const f of filesystems)
         if (f.error) mounts.failed(ctx.log, f.mount.mountpoint, f.error, { device: f.mount.device });
         else mounts.succeeded(ctx.log, f.mount.mountpoint);
@@ -328,6 +371,8 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
         memory: parseMeminfo(meminfo),
         net: parseNetDev(netdev),
         filesystems,
+        compat,
+        readonlyMounts: readonlyMountpoints(mountsText),
         uname: { sysname: os.type(), release, version, machine: os.machine(), nodename, domainname },
       };
       if (ctx.signal.aborted) return;
@@ -343,6 +388,7 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     markFailed() {
       // Host figures that could not be read are left out rather than shown stale.
       for (const metric of Object.values(m)) metric.reset();
+      dropUnlabelled(m);
       last = undefined;
     },
     health() {

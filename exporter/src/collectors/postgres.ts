@@ -11,6 +11,13 @@ import { secretRedactor, urlPasswords } from "../../../lib/redact.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
 import { DeadlinePassedError, raceAbort } from "./deadline.ts";
+import {
+  COMPAT_SQL,
+  dropCompat,
+  queryCompat,
+  writeCompat,
+  type PostgresCompatSnapshot,
+} from "./postgres-compat.ts";
 import type { CollectContext, Collector, CollectorModule, HealthCheck } from "./types.ts";
 
 export const APPLICATION_NAME = "kali-agents-exporter";
@@ -49,7 +56,9 @@ const POOL_MAX = 2;
 // setup needs PgBouncer's max_prepared_statements, or a direct connection for the exporter.
 let statementNames: Map<string, string> | undefined;
 function statementName(text: string): string | undefined {
-  statementNames ??= new Map(Object.entries(SQL).map(([key, sql]) => [sql, `kali_exporter_${key}`]));
+  statementNames ??= new Map(
+    Object.entries({ ...SQL, ...COMPAT_SQL }).map(([key, sql]) => [sql, `kali_exporter_${key}`]),
+  );
   return statementNames.get(text) ?? majorStatementNames.get(text);
 }
 
@@ -462,6 +471,8 @@ interface Snapshot {
   bgwriter: Record<string, unknown> | undefined;
   locks: { datname: string; mode: string; n: number }[];
   sizes: { datname: string; bytes: number }[];
+  /** What the community dashboards query beyond the basics (postgres-compat.ts). */
+  compat: PostgresCompatSnapshot;
 }
 
 function createPostgresCollector(options: PostgresOptions, log: Logger): Collector {
@@ -506,6 +517,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
       if (!publishedOn(d, s.major) && d.labels.length === 0) m[d.name].remove({});
     for (const l of s.locks) m.pg_locks_count.set({ datname: l.datname, mode: l.mode }, l.n);
     for (const d of s.sizes) m.pg_database_size_bytes.set({ datname: d.datname }, d.bytes);
+    writeCompat(m, s.compat);
 
     const connections = s.activity.reduce((a, x) => a + x.n, 0);
     const usedRatio = maxConn ? connections / maxConn : 0;
@@ -552,6 +564,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
             const rows = await query<{ datname: string; bytes: string }>(SQL.sizes);
             sizes = { at: Date.now(), rows: rows.map((r) => ({ datname: r.datname, bytes: num(r.bytes) })) };
           }
+          const compat = await queryCompat(query);
           const v = versionRows[0];
           return {
             pingSeconds,
@@ -571,6 +584,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
             bgwriter,
             locks: locks.map((l) => ({ datname: l.datname, mode: l.mode, n: num(l.n) })),
             sizes: sizes.rows,
+            compat,
           } satisfies Snapshot;
         })
         .catch((e: unknown) => {
@@ -587,6 +601,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
       // No unlabelled counter at 0 either: a counter dropping to 0 would read as a reset to rate().
       for (const d of postgresMetrics)
         if (d.type === "counter" && d.labels.length === 0) m[d.name].remove({});
+      dropCompat(m);
       // pg_up says whether PostgreSQL answered, as upstream: a failed query on a live server (a missing
       // privilege, say) keeps it at 1 and shows in the collector's success instead.
       m.pg_up.set(pingOk ? 1 : 0);

@@ -79,7 +79,36 @@ const INFO_COUNTERS = {
   total_commands_processed: "redis_commands_processed_total",
   total_connections_received: "redis_connections_received_total",
   rejected_connections: "redis_rejected_connections_total",
+  total_net_input_bytes: "redis_net_input_bytes_total",
+  total_net_output_bytes: "redis_net_output_bytes_total",
 } as const;
+// INFO fields the community dashboards query beyond the basics (definitions/compat.ts). A field the
+// server does not report (master_last_io_seconds_ago on a primary) is left out.
+const INFO_COMPAT_GAUGES = {
+  used_memory_rss: "redis_memory_used_rss_bytes",
+  mem_fragmentation_ratio: "redis_memory_fragmentation_ratio",
+  connected_slaves: "redis_connected_slaves",
+  master_last_io_seconds_ago: "redis_master_last_io_seconds_ago",
+} as const;
+
+/**
+ * INFO commandstats: `cmdstat_get:calls=2,usec=15,...` -> { cmd: "get", calls: 2, seconds: 0.000015 }.
+ * Redis 7 names subcommands `cmdstat_config|get`, published as cmd="config|get", as redis_exporter does.
+ */
+export function parseCommandstats(
+  info: Map<string, string>,
+): { cmd: string; calls: number; seconds: number }[] {
+  const out: { cmd: string; calls: number; seconds: number }[] = [];
+  for (const [field, value] of info) {
+    if (!field.startsWith("cmdstat_")) continue;
+    const kv = new Map(value.split(",").map((p) => p.split("=") as [string, string]));
+    const calls = Number(kv.get("calls"));
+    const usec = Number(kv.get("usec"));
+    if (Number.isFinite(calls) && Number.isFinite(usec))
+      out.push({ cmd: field.slice("cmdstat_".length), calls, seconds: usec / 1e6 });
+  }
+  return out;
+}
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
@@ -160,7 +189,11 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     const t0 = performance.now();
     await client.ping();
     const pingSeconds = (performance.now() - t0) / 1000;
-    const info = parseInfo(await client.info());
+    // INFO's default sections leave commandstats out; redis_exporter reads them for redis_commands_*.
+    // Both in one pipeline: one round trip (INFO with two sections needs Redis 7).
+    const replies = (await client.pipeline().info().info("commandstats").exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const info = parseInfo(replies.map(([, text]) => String(text)).join("\r\n"));
     const queues: Snapshot["queues"] = [];
     for (const key of options.queueKeys) {
       try {
@@ -205,6 +238,17 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     for (const [field, name] of Object.entries(INFO_COUNTERS)) {
       const v = n(field);
       if (v !== undefined) m[name].set(v);
+    }
+    for (const [field, name] of Object.entries(INFO_COMPAT_GAUGES)) {
+      const v = n(field);
+      // prom-client would show an unlabelled gauge as 0 after the reset: a field Redis does not report
+      // is removed, not a false 0.
+      if (v !== undefined) m[name].set(v);
+      else m[name].remove({});
+    }
+    for (const c of parseCommandstats(info)) {
+      m.redis_commands_total.set({ cmd: c.cmd }, c.calls);
+      m.redis_commands_duration_seconds_total.set({ cmd: c.cmd }, c.seconds);
     }
     // INFO leaves empty databases out; db0 is always published so "no keys" is a 0, not an absence.
     const keyspace = parseKeyspace(info);
@@ -253,6 +297,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     },
     markFailed() {
       for (const metric of Object.values(m)) metric.reset();
+      for (const name of Object.values(INFO_COMPAT_GAUGES)) m[name].remove({});
       m.redis_up.set(0);
       if (health?.status !== "down")
         health = { status: "down", error: "the collection overran its deadline (Redis may be hung)" };
