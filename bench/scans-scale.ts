@@ -115,9 +115,19 @@ interface PlanNode {
 /** The scan nodes of each statement a steady-state scrape runs, as PostgreSQL plans them now. */
 async function plansOf(pg: PostgresServer, table: string): Promise<Record<string, string[]>> {
   const sql = statements(table);
-  const [w] = await pg.query<{ w: string }>(`SELECT max(finished_at)::text AS w FROM ${table}`);
+  // A page of a catch-up in the middle of the newest transaction's rows, as a snapshot of now sees them.
+  const [k] = await pg.query<{ x: string; id: string; s: string }>(
+    `SELECT finish_xid::text AS x, id::text AS id, pg_current_snapshot()::text AS s FROM ${table}
+     WHERE finish_xid IS NOT NULL ORDER BY finish_xid DESC, id DESC LIMIT 1`,
+  );
+  const key = k ?? {
+    x: "3",
+    id: "0",
+    s: (await pg.query<{ s: string }>("SELECT pg_current_snapshot()::text AS s"))[0]!.s,
+  };
+  const hi = key.s.split(":")[1]!;
   const cases: Record<string, [string, unknown[]]> = {
-    "newly finished": [sql.newlyFinished(">"), [w!.w, 300, 5000]],
+    "newly finished (a keyset page)": [sql.page(true), [key.x, hi, key.s, 5000, key.x, key.id]],
     active: [sql.active, []],
     "last finished, past retention": [sql.scalars, [90, 10_000]],
   };
