@@ -5,10 +5,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { family, sample, samples } from "../../test/support/exposition.ts";
-import { requireBinaries, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
+import { requireBinaries, run, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
 import { PostgresDatabase, postgresCollector } from "../src/collectors/postgres.ts";
 import { quoteIdent, scansCollector, type ScansOptions } from "../src/collectors/scans.ts";
 import { captureLog, collectOnce, readRepoFile, type Outcome } from "./collector-support.ts";
+
+const repoPath = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 
 test("quoteIdent doubles quotes so a configured name cannot break out of the identifier", () => {
   assert.equal(quoteIdent("scans"), '"scans"');
@@ -292,6 +294,77 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     out = await collectOnce(collector, log);
     assert.equal(total(out, "nmap", "cancelled"), 20_000);
   });
+
+  test(
+    "a live table from before finish_xid: the migration adds it without a long lock, twice, and scans.sql refuses a blocking index build",
+    {
+      skip: requireBinaries("psql"),
+    },
+    async () => {
+      // The table as the DDL made it before finish_xid, with rows, and large enough (reltuples) that
+      // scans.sql must not build the index itself.
+      await server.query(`CREATE SCHEMA mig; CREATE TABLE mig.scans (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tool text NOT NULL, target text NOT NULL,
+        status text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz, finished_at timestamptz);
+      INSERT INTO mig.scans (tool, target, status, started_at, finished_at)
+        SELECT 'nmap', 'h', 'success', now() - interval '1 hour', now() FROM generate_series(1, 100001);
+      ANALYZE mig.scans`);
+      const url = `${server.url}?options=${encodeURIComponent("-csearch_path=mig")}`;
+      const refused = run("psql", [
+        url,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+        "-f",
+        repoPath("exporter/sql/scans.sql"),
+      ]);
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /scans_finish_xid_idx is missing on a table of about 100001 rows/);
+      assert.match(refused.stderr, /exporter\/sql\/scans-finish-xid\.sql/);
+      for (let i = 0; i < 2; i++) {
+        const r = run("psql", [
+          url,
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-q",
+          "-f",
+          repoPath("exporter/sql/scans-finish-xid.sql"),
+        ]);
+        assert.equal(r.status, 0, r.stderr);
+      }
+      // An interrupted build leaves an invalid index: the script drops it and builds it again.
+      await server.query(
+        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'mig.scans_finish_xid_idx'::regclass`,
+      );
+      const again = run("psql", [
+        url,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+        "-f",
+        repoPath("exporter/sql/scans-finish-xid.sql"),
+      ]);
+      assert.equal(again.status, 0, again.stderr);
+      const [idx] = await server.query<{ valid: boolean; def: string }>(`SELECT i.indisvalid AS valid,
+        pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indexrelid = 'mig.scans_finish_xid_idx'::regclass`);
+      assert.equal(idx!.valid, true);
+      assert.match(idx!.def, /\(finish_xid, id\) WHERE \(finish_xid IS NOT NULL\)/);
+      // Now scans.sql runs (a no-op), the old rows keep no stamp (no backfill), and the collector counts
+      // them at start and the new ones as they commit.
+      const ok = run("psql", [url, "-v", "ON_ERROR_STOP=1", "-q", "-f", repoPath("exporter/sql/scans.sql")]);
+      assert.equal(ok.status, 0, ok.stderr);
+      const { collector, log } = create({ schema: "mig", table: "scans" });
+      let out = await collectOnce(collector, log, 10_000);
+      assert.ok(out.ok, out.error?.message);
+      assert.equal(total(out, "nmap", "success"), 100_001);
+      await server.query(`INSERT INTO mig.scans (tool, target) VALUES ('nmap', 'q');
+      UPDATE mig.scans SET status = 'failed', finished_at = now() WHERE target = 'q'`);
+      out = await collectOnce(collector, log);
+      assert.equal(total(out, "nmap", "failed"), 1);
+      assert.equal(total(out, "nmap", "success"), 100_001);
+    },
+  );
 
   test("a table in another schema, named by configuration, is quoted and read", async () => {
     await server.query(
