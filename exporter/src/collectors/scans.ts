@@ -291,6 +291,10 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     return segments;
   };
 
+  /**
+   * Reads the rows committed since `done`: first the rest of a catch-up begun by an earlier scrape, then
+   * the rows committed since up to this scrape's snapshot, in keyset pages, within the time budget.
+   */
   const catchUp = async (query: Query, start: Progress, ctx: CollectContext) => {
     const began = performance.now();
     const budget = Math.min(o.catchUpBudgetMs, Math.max(0, (ctx.deadline - Date.now()) / 2));
@@ -298,62 +302,78 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     const durations: Gathered["durations"] = new Map();
     let done = start.done;
     let target: Target | undefined = start.target && { ...start.target };
-    if (!target) {
-      const [s] = await query<{ s: string }>(sql.snapshot);
-      const now = parseSnapshot(s!.s);
-      const segments = await segmentsOf(query, done, now);
-      if (segments.length === 0)
-        return { next: { done: now, target: undefined, counts }, durations, toRead: 0 };
-      target = { snap: now, segments, segment: 0, key: undefined, read: 0, total: undefined };
-    }
+    // This scrape's snapshot (the transaction's, so the same for every statement of the scrape).
+    const [s] = await query<{ s: string }>(sql.snapshot);
+    const now = parseSnapshot(s!.s);
+    let rows = 0;
+    let pages = 0;
     let lastPageMs = 0;
-    for (let page = 0; target.segment < target.segments.length; page++) {
-      if (ctx.signal.aborted || page >= o.maxPagesPerScrape) break;
-      if (page > 0 && performance.now() - began + 1.5 * lastPageMs > budget) break;
-      const t0 = performance.now();
-      const seg = target.segments[target.segment]!;
-      const params: unknown[] = [String(seg.lo), String(seg.hi), target.snap.text, o.batchSize];
-      if (target.key) params.push(target.key.x, target.key.id);
-      const rows = await query<{
-        key_id: string;
-        tool: string;
-        status: string;
-        key_xid: string;
-        d: string | null;
-      }>(sql.page(target.key !== undefined), params);
-      for (const r of rows) {
-        addCount(counts, r.tool, r.status, 1);
-        if (r.d !== null) {
-          let list = durations.get(r.tool);
-          if (!list) durations.set(r.tool, (list = []));
-          list.push(Math.max(0, num(r.d)));
+    const outOfTime = () =>
+      ctx.signal.aborted ||
+      pages >= o.maxPagesPerScrape ||
+      (pages > 0 && performance.now() - began + 1.5 * lastPageMs > budget);
+    for (;;) {
+      if (!target) {
+        if (done.text === now.text) break;
+        const segments = await segmentsOf(query, done, now);
+        if (segments.length === 0) {
+          done = now;
+          break;
         }
+        target = { snap: now, segments, segment: 0, key: undefined, read: 0, total: undefined };
       }
-      target.read += rows.length;
-      if (rows.length < o.batchSize) {
-        target.segment++;
-        target.key = undefined;
-      } else {
-        const last = rows[rows.length - 1]!;
-        target.key = { x: last.key_xid, id: last.key_id };
-        if (target.total === undefined) {
-          // A backlog: count it once (one pass over the index entries of the new rows), so that the
-          // exporter can say how much is left while it reads the rest over this and the next scrapes.
-          const [n] = await query<{ n: string }>(sql.backlog, [
-            target.segments.map((g) => String(g.lo)),
-            target.segments.map((g) => String(g.hi)),
-            target.snap.text,
-          ]);
-          target.total = Math.max(num(n?.n), target.read);
+      while (target.segment < target.segments.length && !outOfTime()) {
+        const t0 = performance.now();
+        const seg = target.segments[target.segment]!;
+        const params: unknown[] = [String(seg.lo), String(seg.hi), target.snap.text, o.batchSize];
+        if (target.key) params.push(target.key.x, target.key.id);
+        const page = await query<{
+          key_id: string;
+          tool: string;
+          status: string;
+          key_xid: string;
+          d: string | null;
+        }>(sql.page(target.key !== undefined), params);
+        for (const r of page) {
+          addCount(counts, r.tool, r.status, 1);
+          if (r.d !== null) {
+            let list = durations.get(r.tool);
+            if (!list) durations.set(r.tool, (list = []));
+            list.push(Math.max(0, num(r.d)));
+          }
         }
+        target.read += page.length;
+        rows += page.length;
+        if (page.length < o.batchSize) {
+          target.segment++;
+          target.key = undefined;
+        } else {
+          const last = page[page.length - 1]!;
+          target.key = { x: last.key_xid, id: last.key_id };
+        }
+        pages++;
+        lastPageMs = performance.now() - t0;
       }
-      lastPageMs = performance.now() - t0;
-    }
-    let toRead = 0;
-    if (target.segment >= target.segments.length) {
+      if (target.segment < target.segments.length) break;
       done = target.snap;
       target = undefined;
-    } else toRead = Math.max(0, (target.total ?? target.read) - target.read);
+    }
+    let toRead = 0;
+    if (target) {
+      if (target.total === undefined) {
+        // A backlog left for the next scrapes: count it once (one pass over the index entries of its
+        // rows), so that kali_agents_scan_rows_to_read says how much is left while it is read.
+        const [n] = await query<{ n: string }>(sql.backlog, [
+          target.segments.map((g) => String(g.lo)),
+          target.segments.map((g) => String(g.hi)),
+          target.snap.text,
+        ]);
+        target.total = Math.max(num(n?.n), target.read);
+      }
+      toRead = target.total - target.read;
+    }
+    const caughtUp = !target && done.text === now.text;
+    ctx.log.debug("scans read", { table: tableText, rows, pages, toRead, caughtUp });
     return { next: { done, target, counts }, durations, toRead };
   };
 
