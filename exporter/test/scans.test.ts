@@ -367,6 +367,28 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     },
   );
 
+  test("stamps from another cluster (a restored table) fail with a clear error until cleared, instead of counting twice", async () => {
+    const t = await freshTable();
+    await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+      VALUES ('nmap', 'a', 'success', now(), now()), ('nmap', 'b', 'success', now(), now())`);
+    // As pg_restore leaves them: the old cluster's transaction ids, ahead of this one's.
+    await t.sql(`UPDATE SCANS SET finish_xid = '987654321' WHERE target = 'b'`);
+    const { collector, log } = create(t);
+    const out = await collectOnce(collector, log);
+    assert.equal(out.ok, false);
+    assert.match(
+      out.error!.message,
+      /holds finish_xid 987654321, a transaction id this server has not reached/,
+    );
+    // The statement docs/database.md gives.
+    await t.sql(
+      `UPDATE SCANS SET finish_xid = NULL WHERE finish_xid >= pg_snapshot_xmax(pg_current_snapshot())`,
+    );
+    const fixed = await collectOnce(collector, log);
+    assert.ok(fixed.ok, fixed.error?.message);
+    assert.equal(total(fixed, "nmap", "success"), 2);
+  });
+
   test("a table in another schema, named by configuration, is quoted and read", async () => {
     await server.query(
       `CREATE SCHEMA "app data"; SET search_path TO "app data"; ${readRepoFile("exporter/sql/scans.sql")}`,

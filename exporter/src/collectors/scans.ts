@@ -114,7 +114,10 @@ export function statements(table: string) {
   const active = inList(ACTIVE_STATUSES);
   const final = inList(FINAL_STATUSES);
   return {
-    snapshot: `SELECT pg_current_snapshot()::text AS s`,
+    // With the newest stamp: one at or past the snapshot's xmax was not made by this cluster (a table
+    // restored from another one keeps its stamps), and would be counted again once the xids reach it.
+    snapshot: `SELECT pg_current_snapshot()::text AS s,
+      (SELECT finish_xid FROM ${table} WHERE finish_xid IS NOT NULL ORDER BY finish_xid DESC LIMIT 1)::text AS newest`,
     triggers: `SELECT tgname::text AS name FROM pg_trigger
       WHERE tgrelid = $1::regclass AND tgenabled <> 'D' AND tgname::text = ANY($2::text[])`,
     // Fails with "column finish_xid does not exist" on a table the migration has not reached yet.
@@ -277,6 +280,15 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
       { queryTimeoutMs: o.initTimeoutMs + 1000 },
     );
 
+  const checkStamps = (now: Snapshot, newest: string | null) => {
+    if (newest !== null && BigInt(newest) >= now.xmax)
+      throw new Error(
+        `the scans table ${tableText} holds finish_xid ${newest}, a transaction id this server has not reached ` +
+          `(it is at ${now.xmax}): the table was restored from another cluster with its stamps, which would ` +
+          'be counted again; clear them as docs/database.md says ("A table restored from another cluster")',
+      );
+  };
+
   /** The segments between `done` and `now`: the transactions running at `done` that stamped rows, then
    * every transaction that began after it. Each xip entry is a segment of one id. */
   const segmentsOf = async (query: Query, done: Snapshot, now: Snapshot): Promise<Segment[]> => {
@@ -303,8 +315,9 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     let done = start.done;
     let target: Target | undefined = start.target && { ...start.target };
     // This scrape's snapshot (the transaction's, so the same for every statement of the scrape).
-    const [s] = await query<{ s: string }>(sql.snapshot);
+    const [s] = await query<{ s: string; newest: string | null }>(sql.snapshot);
     const now = parseSnapshot(s!.s);
+    checkStamps(now, s!.newest);
     let rows = 0;
     let pages = 0;
     let lastPageMs = 0;
