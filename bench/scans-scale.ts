@@ -567,7 +567,7 @@ export function renderSection(r: ScaleResults, command: string): string {
     "",
     `**Target: ${fmtRows(last.rows)} rows within 2x of ${fmtRows(base.rows)}: ${ratio.toFixed(2)}x, ${ratio <= 2 ? "met" : "NOT met"}.** ` +
       "A scrape runs the same statements at every size, each through an index: its snapshot (`pg_current_snapshot()`), the rows committed since the last snapshot it caught up to (a range of the `(finish_xid, id)` index that holds only those rows, plus one probe for each transaction that was running then), the active scans (the partial index on queued and running), and one statement with `max(finished_at)` (one probe at the end of the `finished_at` index) and the rows past retention (a range of that index, counted up to 10000).",
-    "The first scrape of a fresh exporter also counts the finished scans once (one grouped count, the only full pass over the table, in the same snapshot as the starting watermark); its time grows with the table, and at 10M rows it runs outside the scrape deadline if needed: the scans collector reports failure for the scrapes it overlaps, then counts from the result (docs/database.md).",
+    "The first scrape of a fresh exporter also counts the finished scans once (one grouped count, the only full pass over the table, in the snapshot the counting starts from); its time grows with the table, and at 10M rows it runs outside the scrape deadline if needed: the scans collector reports failure for the scrapes it overlaps, then counts from the result (docs/database.md).",
     "",
     `Plans at ${fmtRows(last.rows)} rows (\`EXPLAIN\` of each statement, its scan nodes): ` +
       Object.entries(last.plans)
