@@ -157,7 +157,7 @@ async function plansOf(pg: PostgresServer, table: string): Promise<Record<string
   const cases: Record<string, [string, unknown[]]> = {
     "newly finished (a keyset page)": [sql.page(true), [key.x, hi, key.s, 5000, key.x, key.id]],
     active: [sql.active, []],
-    "last finished, past retention": [sql.scalars, [90, 10_000]],
+    "snapshot, newest stamp, last finished, past retention": [sql.scrapeScalars, [90, 10_000]],
   };
   const out: Record<string, string[]> = {};
   for (const [name, [text, params]] of Object.entries(cases)) {
@@ -248,7 +248,7 @@ async function exposedTotals(collector: ReturnType<typeof scansCollector.create>
  */
 async function measureBurst(
   pg: PostgresServer,
-  size: { rows: number; table: string; collector: ReturnType<typeof scansCollector.create> },
+  size: { rows: number; table: string; collector: ReturnType<typeof scansCollector.create>; deleted: number },
   n: number,
   opts: ScaleOptions,
   withoutTrigger: boolean,
@@ -294,8 +294,13 @@ async function measureBurst(
   const [finished] = await pg.query<{ n: string }>(
     `SELECT count(*) AS n FROM ${size.table} WHERE status IN ('success', 'failed', 'cancelled')`,
   );
-  const exact = (await exposedTotals(size.collector)).total === Number(finished!.n);
-  await pg.query(`DELETE FROM ${size.table} WHERE target = 'burst'`);
+  // The counters keep the bursts deleted before this one (a counter never goes down).
+  const exact = (await exposedTotals(size.collector)).total === Number(finished!.n) + size.deleted;
+  const [gone] = await pg.query<{ n: string }>(
+    `WITH d AS (DELETE FROM ${size.table} WHERE target = 'burst' RETURNING status)
+     SELECT count(*) FILTER (WHERE status IN ('success', 'failed', 'cancelled')) AS n FROM d`,
+  );
+  size.deleted += Number(gone!.n);
   await pg.query(`VACUUM ANALYZE ${size.table}`);
   const caught = scrapes.length;
   opts.log(
@@ -408,6 +413,8 @@ export async function measureScansScale(opts: ScaleOptions): Promise<ScaleResult
     collector: ReturnType<typeof scansCollector.create>;
     firstScrapeMs: number;
     scrapeMs: number[];
+    /** Finished rows deleted since the collector started (bursts measured before). */
+    deleted: number;
   }[] = [];
   try {
     for (const rows of opts.sizes) {
@@ -440,6 +447,7 @@ export async function measureScansScale(opts: ScaleOptions): Promise<ScaleResult
         collector,
         firstScrapeMs: await firstCollect(collector),
         scrapeMs: [],
+        deleted: 0,
       });
       // One unmeasured scrape: the connection and the plans are warm, as in steady state.
       await trickle(pg, table, 5);
@@ -626,7 +634,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, log: (m: string) => void)
     rounds: smoke ? 2 : 10,
     bursts,
     burstTables,
-    steadyScrapes: smoke ? 3 : 10,
+    steadyScrapes: smoke ? 3 : 20,
     log,
   };
 }

@@ -145,7 +145,9 @@ export function statements(table: string) {
     active: `SELECT tool, status, count(*) AS n,
         extract(epoch FROM now() - min(started_at)) AS oldest
       FROM ${table} WHERE status IN (${active}) GROUP BY tool, status`,
-    scalars: `SELECT
+    /** A scrape's first statement: its snapshot, the newest stamp, and the scalar gauges. */
+    scrapeScalars: `SELECT pg_current_snapshot()::text AS s,
+        (SELECT finish_xid FROM ${table} WHERE finish_xid IS NOT NULL ORDER BY finish_xid DESC LIMIT 1)::text AS newest,
         (SELECT extract(epoch FROM max(finished_at)) FROM ${table} WHERE finished_at IS NOT NULL) AS last_finished,
         (SELECT count(*) FROM (SELECT 1 FROM ${table}
            WHERE finished_at < now() - make_interval(days => $1) LIMIT $2) old) AS past_retention`,
@@ -305,19 +307,23 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
 
   /**
    * Reads the rows committed since `done`: first the rest of a catch-up begun by an earlier scrape, then
-   * the rows committed since up to this scrape's snapshot, in keyset pages, within the time budget.
+   * the rows committed since up to this scrape's snapshot (`first`, with the newest stamp), in keyset
+   * pages, within the time budget.
    */
-  const catchUp = async (query: Query, start: Progress, ctx: CollectContext) => {
+  const catchUp = async (
+    query: Query,
+    start: Progress,
+    ctx: CollectContext,
+    first: { s: string; newest: string | null },
+  ) => {
     const began = performance.now();
     const budget = Math.min(o.catchUpBudgetMs, Math.max(0, (ctx.deadline - Date.now()) / 2));
     const counts = cloneCounts(start.counts);
     const durations: Gathered["durations"] = new Map();
     let done = start.done;
     let target: Target | undefined = start.target && { ...start.target };
-    // This scrape's snapshot (the transaction's, so the same for every statement of the scrape).
-    const [s] = await query<{ s: string; newest: string | null }>(sql.snapshot);
-    const now = parseSnapshot(s!.s);
-    checkStamps(now, s!.newest);
+    const now = parseSnapshot(first.s);
+    checkStamps(now, first.newest);
     let rows = 0;
     let pages = 0;
     let lastPageMs = 0;
@@ -425,28 +431,30 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
           await raceAbort(init, ctx.signal, "the initial count of finished scans");
         }
         const base = progress!;
-        const gathered = await db.run(ctx, (query) =>
-          inSnapshot(query, async () => {
-            const { next, durations, toRead } = await catchUp(query, base, ctx);
-            const active = await query<{ tool: string; status: string; n: string; oldest: string | null }>(
-              sql.active,
-            );
-            const [s] = await query<{ last_finished: string | null; past_retention: string }>(sql.scalars, [
-              o.retentionDays,
-              o.retentionCountCap,
-            ]);
-            const running = active.filter((a) => a.status === "running" && a.oldest !== null);
-            return {
-              progress: next,
-              durations,
-              toRead,
-              active: active.map((a) => ({ tool: a.tool, status: a.status, n: num(a.n) })),
-              oldestRunningSeconds: Math.max(0, ...running.map((a) => num(a.oldest))),
-              lastFinished: s?.last_finished == null ? undefined : num(s.last_finished),
-              pastRetention: num(s?.past_retention ?? 0),
-            } satisfies Gathered;
-          }),
-        );
+        // No transaction around a scrape: every statement filters on the snapshots it is given, and a row
+        // visible in one snapshot is visible in every later one, so each statement may take its own.
+        const gathered = await db.run(ctx, async (query) => {
+          const [s] = await query<{
+            s: string;
+            newest: string | null;
+            last_finished: string | null;
+            past_retention: string;
+          }>(sql.scrapeScalars, [o.retentionDays, o.retentionCountCap]);
+          const { next, durations, toRead } = await catchUp(query, base, ctx, s!);
+          const active = await query<{ tool: string; status: string; n: string; oldest: string | null }>(
+            sql.active,
+          );
+          const running = active.filter((a) => a.status === "running" && a.oldest !== null);
+          return {
+            progress: next,
+            durations,
+            toRead,
+            active: active.map((a) => ({ tool: a.tool, status: a.status, n: num(a.n) })),
+            oldestRunningSeconds: Math.max(0, ...running.map((a) => num(a.oldest))),
+            lastFinished: s?.last_finished == null ? undefined : num(s.last_finished),
+            pastRetention: num(s?.past_retention ?? 0),
+          } satisfies Gathered;
+        });
         if (ctx.signal.aborted) return;
         write(gathered);
         if (lastProblem) log.info("the scans collector reads the scans table again", { table: tableText });
