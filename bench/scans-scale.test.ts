@@ -12,6 +12,7 @@ import {
   renderSection,
   spliceScansSection,
 } from "./scans-scale.ts";
+import { measureMigration } from "./scans-migrate.ts";
 
 test("options: smoke and full sizes, and a clear error for a bad size list", () => {
   assert.deepEqual(optionsFromEnv({ BENCH_SMOKE: "1" }, () => {}).sizes, [1000]);
@@ -59,5 +60,16 @@ describe("scans-scale smoke run", { skip: requireBinaries("postgres", "initdb") 
     assert.equal(b.scrapes[b.scrapes.length - 1]!.toRead, 0);
     assert.equal(b.steadyBeforeMs.length, 3);
     assert.match(md, /### Bursts/);
+  });
+});
+
+describe("scans-migrate smoke run", { skip: requireBinaries("postgres", "initdb", "psql") }, () => {
+  test("migrates a table of the DDL of before while the application writes, twice", async () => {
+    const r = await measureMigration(20_000, () => {});
+    assert.equal(r.indexValid, true);
+    assert.equal(r.triggers, 2);
+    assert.equal(r.stampedAfter, true, "finishes after the migration are stamped");
+    assert.ok(r.writes > 0 && Number.isFinite(r.longestWriteMs), `${r.writes} writes`);
+    assert.ok(r.scriptMs > 0 && r.againMs > 0);
   });
 });
