@@ -249,6 +249,15 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     return new Error(msg, { cause: err });
   };
 
+  const checkStamps = (now: Snapshot, newest: string | null) => {
+    if (newest !== null && BigInt(newest) >= now.xmax)
+      throw new Error(
+        `the scans table ${tableText} holds finish_xid ${newest}, a transaction id this server has not reached ` +
+          `(it is at ${now.xmax}): the table was restored from another cluster with its stamps, which would ` +
+          'be counted again; clear them as docs/database.md says ("A table restored from another cluster")',
+      );
+  };
+
   // The one grouped count at start, in the snapshot that becomes `done`.
   const initialise = (): Promise<Progress> =>
     db.run(
@@ -264,7 +273,9 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
                 `${missing.join(", ")} (or ${missing.length > 1 ? "they are" : "it is"} disabled), so newly ` +
                 "finished scans cannot be told apart: apply exporter/sql/scans.sql or exporter/sql/scans-finish-xid.sql (docs/database.md)",
             );
-          const [s] = await query<{ s: string }>(sql.snapshot);
+          const [s] = await query<{ s: string; newest: string | null }>(sql.snapshot);
+          const done = parseSnapshot(s!.s);
+          checkStamps(done, s!.newest);
           const counts: Counts = new Map();
           const totals = await query<{ tool: string; status: string; n: string }>(sql.totals);
           for (const r of totals) addCount(counts, String(r.tool), String(r.status), num(r.n));
@@ -272,7 +283,7 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
             table: tableText,
             finished: totals.reduce((a, r) => a + num(r.n), 0),
           });
-          return { done: parseSnapshot(s!.s), target: undefined, counts };
+          return { done, target: undefined, counts };
         }, [
           `SET LOCAL statement_timeout = ${Math.round(o.initTimeoutMs)}`,
           // The count would otherwise run as a parallel scan, each worker a backend of its own: the
@@ -281,15 +292,6 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
         ]),
       { queryTimeoutMs: o.initTimeoutMs + 1000 },
     );
-
-  const checkStamps = (now: Snapshot, newest: string | null) => {
-    if (newest !== null && BigInt(newest) >= now.xmax)
-      throw new Error(
-        `the scans table ${tableText} holds finish_xid ${newest}, a transaction id this server has not reached ` +
-          `(it is at ${now.xmax}): the table was restored from another cluster with its stamps, which would ` +
-          'be counted again; clear them as docs/database.md says ("A table restored from another cluster")',
-      );
-  };
 
   /** The segments between `done` and `now`: the transactions running at `done` that stamped rows, then
    * every transaction that began after it. Each xip entry is a segment of one id. */
