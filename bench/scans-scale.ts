@@ -463,6 +463,12 @@ export async function measureScansScale(opts: ScaleOptions): Promise<ScaleResult
         s.scrapeMs.push(await timedCollect(s.collector));
       }
     }
+    // The tables' sizes and plans as the steady rounds found them, before the bursts grow them.
+    const measured = new Map<number, { bytes: number; plans: Record<string, string[]> }>();
+    for (const s of sizes) {
+      const [size] = await pg.query<{ b: string }>(`SELECT pg_total_relation_size('${s.table}') AS b`);
+      measured.set(s.rows, { bytes: Number(size!.b), plans: await plansOf(pg, s.table) });
+    }
     const bursts: BurstResult[] = [];
     for (const rows of opts.burstTables) {
       const size = sizes.find((x) => x.rows === rows);
@@ -472,14 +478,13 @@ export async function measureScansScale(opts: ScaleOptions): Promise<ScaleResult
     }
     const results: SizeResult[] = [];
     for (const s of sizes) {
-      const [size] = await pg.query<{ b: string }>(`SELECT pg_total_relation_size('${s.table}') AS b`);
       results.push({
         rows: s.rows,
-        tableBytes: Number(size!.b),
+        tableBytes: measured.get(s.rows)!.bytes,
         loadSeconds: s.loadSeconds,
         firstScrapeMs: s.firstScrapeMs,
         scrapeMs: s.scrapeMs,
-        plans: await plansOf(pg, s.table),
+        plans: measured.get(s.rows)!.plans,
       });
       opts.log(
         `${s.rows} rows: first ${s.firstScrapeMs.toFixed(1)} ms, median ${median(s.scrapeMs).toFixed(2)} ms ` +
@@ -524,7 +529,8 @@ function renderBursts(r: ScaleResults): string[] {
       `| ${fmtRows(b.tableRows)} | ${fmtRows(b.burst)} | ${ms(b.insertMs)} | ` +
       `${b.insertWithoutTriggerMs === undefined ? "" : ms(b.insertWithoutTriggerMs)} | ${b.scrapes.length} | ` +
       `${b.scrapes.map((x) => (x.ok ? ms(x.ms) : `${ms(x.ms)} (failed)`)).join(", ")} | ` +
-      `${b.scrapes.map((x) => x.toRead).join(", ")} | ${ms(before)} | ${ms(after)} | ${(after / before).toFixed(2)}x | ` +
+      `${b.scrapes.map((x) => x.toRead).join(", ")} | ${ms(before)} (${ms(Math.min(...b.steadyBeforeMs))}) | ` +
+      `${ms(after)} (${ms(Math.min(...b.steadyAfterMs))}) | ${(after / before).toFixed(2)}x | ` +
       `${within}/${b.steadyAfterMs.length} | ${b.exact ? "yes" : "NO"} |`
     );
   });
@@ -539,7 +545,7 @@ function renderBursts(r: ScaleResults): string[] {
     "",
     `Each burst is one \`INSERT ... SELECT\` of finished scans (all with one \`finished_at\`, as a mass cancel makes), into the table of the size shown, through the DDL's \`finish_xid\` trigger (on the smallest table, the same INSERT into a copy of the table without the trigger is timed first: the trigger's cost). Then the collector is scraped, with 5 scans finishing before each scrape, until \`kali_agents_scan_rows_to_read\` is 0; each scrape runs under the deadline a Prometheus scrape gives it (${r.deadlineMs} ms: the 10 s scrape_timeout less the 0.5 s margin), and reads the backlog for at most 2 s (\`catchUpBudgetMs\`). ${r.bursts[0]!.steadyBeforeMs.length} steady scrapes before the burst and after the catch-up give the medians compared. The burst is then deleted (the counters keep it) and the table vacuumed before the next one.`,
     "",
-    "| table | burst | INSERT (ms) | without the trigger (ms) | scrapes to catch up | each scrape (ms) | rows still to read after each | steady median before (ms) | after (ms) | after / before | steady scrapes after within 1.5x of before | counters = table |",
+    "| table | burst | INSERT (ms) | without the trigger (ms) | scrapes to catch up | each scrape (ms) | rows still to read after each | steady median (min) before (ms) | after (ms) | after / before (medians) | steady scrapes after within 1.5x of before | counters = table |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...lines,
     "",
