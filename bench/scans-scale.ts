@@ -22,7 +22,7 @@ import pgDriver from "pg";
 import { startPostgres, type PostgresServer } from "../test/support/servers.ts";
 import { buildCollectors } from "../exporter/src/collectors/index.ts";
 import { APPLICATION_NAME, PostgresDatabase } from "../exporter/src/collectors/postgres.ts";
-import { scansCollector, statements } from "../exporter/src/collectors/scans.ts";
+import { FINISH_TRIGGERS, scansCollector, statements } from "../exporter/src/collectors/scans.ts";
 import { loadConfig } from "../exporter/src/config.ts";
 import { createLogger } from "../exporter/src/log.ts";
 import { Scraper } from "../exporter/src/scrape.ts";
@@ -157,7 +157,10 @@ async function plansOf(pg: PostgresServer, table: string): Promise<Record<string
   const cases: Record<string, [string, unknown[]]> = {
     "newly finished (a keyset page)": [sql.page(true), [key.x, hi, key.s, 5000, key.x, key.id]],
     active: [sql.active, []],
-    "snapshot, newest stamp, last finished, past retention": [sql.scrapeScalars, [90, 10_000]],
+    "snapshot, newest stamp, last finished, past retention": [
+      sql.scrapeScalars,
+      [90, 10_000, table, FINISH_TRIGGERS],
+    ],
   };
   const out: Record<string, string[]> = {};
   for (const [name, [text, params]] of Object.entries(cases)) {

@@ -380,7 +380,7 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     assert.equal(out.ok, false);
     assert.match(
       out.error!.message,
-      /holds finish_xid 987654321, a transaction id this server has not reached/,
+      /^the scans table t\d+\.scans holds finish_xid 987654321, a transaction id this server has not reached/,
     );
     // The statement docs/database.md gives.
     await t.sql(
@@ -389,6 +389,21 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     const fixed = await collectOnce(collector, log);
     assert.ok(fixed.ok, fixed.error?.message);
     assert.equal(total(fixed, "nmap", "success"), 2);
+  });
+
+  test("a trigger dropped or disabled while the exporter runs: the next scrape fails and says so", async () => {
+    const t = await freshTable();
+    const { collector, log } = create(t);
+    assert.ok((await collectOnce(collector, log)).ok);
+    await t.sql("ALTER TABLE SCANS DISABLE TRIGGER scans_finish_update");
+    const out = await collectOnce(collector, log);
+    assert.equal(out.ok, false);
+    assert.match(
+      out.error!.message,
+      /^the scans table t\d+\.scans lacks the trigger scans_finish_update \(or it is disabled\)/,
+    );
+    await t.sql("ALTER TABLE SCANS ENABLE TRIGGER scans_finish_update");
+    assert.ok((await collectOnce(collector, log)).ok);
   });
 
   test("a table in another schema, named by configuration, is quoted and read", async () => {
@@ -445,7 +460,7 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     assert.equal(noTrigger.ok, false);
     assert.match(
       noTrigger.error!.message,
-      /lacks the triggers scans_finish_insert, scans_finish_update .*apply exporter\/sql\/scans\.sql/,
+      /^the scans table public\.bad_scans lacks the triggers scans_finish_insert, scans_finish_update .*apply exporter\/sql\/scans\.sql/,
     );
     // Once the table is fixed, the same collector recovers by itself.
     await server.query(`

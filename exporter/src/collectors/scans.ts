@@ -147,6 +147,8 @@ export function statements(table: string) {
       FROM ${table} WHERE status IN (${active}) GROUP BY tool, status`,
     /** A scrape's first statement: its snapshot, the newest stamp, and the scalar gauges. */
     scrapeScalars: `SELECT pg_current_snapshot()::text AS s,
+        ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = $3::regclass AND tgenabled <> 'D'
+           AND tgname::text = ANY($4::text[])) AS triggers,
         (SELECT finish_xid FROM ${table} WHERE finish_xid IS NOT NULL ORDER BY finish_xid DESC LIMIT 1)::text AS newest,
         (SELECT extract(epoch FROM max(finished_at)) FROM ${table} WHERE finished_at IS NOT NULL) AS last_finished,
         (SELECT count(*) FROM (SELECT 1 FROM ${table}
@@ -249,49 +251,58 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     return new Error(msg, { cause: err });
   };
 
-  const checkStamps = (now: Snapshot, newest: string | null) => {
+  // The table's problems are found inside a PostgreSQL session but reported after it, so that the pool
+  // does not take them for a connection failure (which would mark PostgreSQL down and drop the session).
+  const missingTriggers = (missing: readonly string[]) =>
+    `the scans table ${tableText} lacks the trigger${missing.length > 1 ? "s" : ""} ` +
+    `${missing.join(", ")} (or ${missing.length > 1 ? "they are" : "it is"} disabled), so newly ` +
+    "finished scans cannot be told apart: apply exporter/sql/scans.sql or exporter/sql/scans-finish-xid.sql (docs/database.md)";
+
+  const stampsProblem = (now: Snapshot, newest: string | null): string | undefined => {
     if (newest !== null && BigInt(newest) >= now.xmax)
-      throw new Error(
+      return (
         `the scans table ${tableText} holds finish_xid ${newest}, a transaction id this server has not reached ` +
-          `(it is at ${now.xmax}): the table was restored from another cluster with its stamps, which would ` +
-          'be counted again; clear them as docs/database.md says ("A table restored from another cluster")',
+        `(it is at ${now.xmax}): the table was restored from another cluster with its stamps, which would ` +
+        'be counted again; clear them as docs/database.md says ("A table restored from another cluster")'
       );
+    return undefined;
   };
 
   // The one grouped count at start, in the snapshot that becomes `done`.
   const initialise = (): Promise<Progress> =>
-    db.run(
-      { signal: AbortSignal.timeout(o.initTimeoutMs) },
-      (query) =>
-        inSnapshot(query, async () => {
-          await query(sql.columns);
-          const triggers = await query<{ name: string }>(sql.triggers, [quoted, FINISH_TRIGGERS]);
-          const missing = FINISH_TRIGGERS.filter((t) => !triggers.some((r) => r.name === t));
-          if (missing.length)
-            throw new Error(
-              `the scans table ${tableText} lacks the trigger${missing.length > 1 ? "s" : ""} ` +
-                `${missing.join(", ")} (or ${missing.length > 1 ? "they are" : "it is"} disabled), so newly ` +
-                "finished scans cannot be told apart: apply exporter/sql/scans.sql or exporter/sql/scans-finish-xid.sql (docs/database.md)",
-            );
-          const [s] = await query<{ s: string; newest: string | null }>(sql.snapshot);
-          const done = parseSnapshot(s!.s);
-          checkStamps(done, s!.newest);
-          const counts: Counts = new Map();
-          const totals = await query<{ tool: string; status: string; n: string }>(sql.totals);
-          for (const r of totals) addCount(counts, String(r.tool), String(r.status), num(r.n));
-          log.info("scans counters start from the table's current totals", {
-            table: tableText,
-            finished: totals.reduce((a, r) => a + num(r.n), 0),
-          });
-          return { done, target: undefined, counts };
-        }, [
-          `SET LOCAL statement_timeout = ${Math.round(o.initTimeoutMs)}`,
-          // The count would otherwise run as a parallel scan, each worker a backend of its own: the
-          // exporter keeps to its two, slower but bounded (measured: 4 backends at 3M rows without this).
-          "SET LOCAL max_parallel_workers_per_gather = 0",
-        ]),
-      { queryTimeoutMs: o.initTimeoutMs + 1000 },
-    );
+    db
+      .run(
+        { signal: AbortSignal.timeout(o.initTimeoutMs) },
+        (query) =>
+          inSnapshot(query, async (): Promise<Progress | { problem: string }> => {
+            await query(sql.columns);
+            const triggers = await query<{ name: string }>(sql.triggers, [quoted, FINISH_TRIGGERS]);
+            const missing = FINISH_TRIGGERS.filter((t) => !triggers.some((r) => r.name === t));
+            if (missing.length) return { problem: missingTriggers(missing) };
+            const [s] = await query<{ s: string; newest: string | null }>(sql.snapshot);
+            const done = parseSnapshot(s!.s);
+            const stamps = stampsProblem(done, s!.newest);
+            if (stamps) return { problem: stamps };
+            const counts: Counts = new Map();
+            const totals = await query<{ tool: string; status: string; n: string }>(sql.totals);
+            for (const r of totals) addCount(counts, String(r.tool), String(r.status), num(r.n));
+            log.info("scans counters start from the table's current totals", {
+              table: tableText,
+              finished: totals.reduce((a, r) => a + num(r.n), 0),
+            });
+            return { done, target: undefined, counts };
+          }, [
+            `SET LOCAL statement_timeout = ${Math.round(o.initTimeoutMs)}`,
+            // The count would otherwise run as a parallel scan, each worker a backend of its own: the
+            // exporter keeps to its two, slower but bounded (measured: 4 backends at 3M rows without this).
+            "SET LOCAL max_parallel_workers_per_gather = 0",
+          ]),
+        { queryTimeoutMs: o.initTimeoutMs + 1000 },
+      )
+      .then((r) => {
+        if ("problem" in r) throw new Error(r.problem);
+        return r;
+      });
 
   /** The segments between `done` and `now`: the transactions running at `done` that stamped rows, then
    * every transaction that began after it. Each xip entry is a segment of one id. */
@@ -325,7 +336,6 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     let done = start.done;
     let target: Target | undefined = start.target && { ...start.target };
     const now = parseSnapshot(first.s);
-    checkStamps(now, first.newest);
     let rows = 0;
     let pages = 0;
     let lastPageMs = 0;
@@ -435,13 +445,20 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
         const base = progress!;
         // No transaction around a scrape: every statement filters on the snapshots it is given, and a row
         // visible in one snapshot is visible in every later one, so each statement may take its own.
-        const gathered = await db.run(ctx, async (query) => {
+        const gathered = await db.run(ctx, async (query): Promise<Gathered | { problem: string }> => {
           const [s] = await query<{
             s: string;
             newest: string | null;
             last_finished: string | null;
             past_retention: string;
-          }>(sql.scrapeScalars, [o.retentionDays, o.retentionCountCap]);
+            triggers: string[] | null;
+          }>(sql.scrapeScalars, [o.retentionDays, o.retentionCountCap, quoted, FINISH_TRIGGERS]);
+          // Dropped or disabled since the start: finishes would go unstamped, so uncounted. Say so.
+          const names = s!.triggers ?? [];
+          const missing = FINISH_TRIGGERS.filter((t) => !names.includes(t));
+          if (missing.length) return { problem: missingTriggers(missing) };
+          const stamps = stampsProblem(parseSnapshot(s!.s), s!.newest);
+          if (stamps) return { problem: stamps };
           const { next, durations, toRead } = await catchUp(query, base, ctx, s!);
           const active = await query<{ tool: string; status: string; n: string; oldest: string | null }>(
             sql.active,
@@ -457,6 +474,7 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
             pastRetention: num(s?.past_retention ?? 0),
           } satisfies Gathered;
         });
+        if ("problem" in gathered) throw new Error(gathered.problem);
         if (ctx.signal.aborted) return;
         write(gathered);
         if (lastProblem) log.info("the scans collector reads the scans table again", { table: tableText });
