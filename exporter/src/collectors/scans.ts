@@ -320,15 +320,10 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
 
   /**
    * Reads the rows committed since `done`: first the rest of a catch-up begun by an earlier scrape, then
-   * the rows committed since up to this scrape's snapshot (`first`, with the newest stamp), in keyset
-   * pages, within the time budget.
+   * the rows committed since up to this scrape's snapshot (`first.s`), in keyset pages, within the time
+   * budget.
    */
-  const catchUp = async (
-    query: Query,
-    start: Progress,
-    ctx: CollectContext,
-    first: { s: string; newest: string | null },
-  ) => {
+  const catchUp = async (query: Query, start: Progress, ctx: CollectContext, first: { s: string }) => {
     const began = performance.now();
     const budget = Math.min(o.catchUpBudgetMs, Math.max(0, (ctx.deadline - Date.now()) / 2));
     const counts = cloneCounts(start.counts);
