@@ -841,7 +841,7 @@ export const scanMetrics = [
     "scans",
     "kali_agents_scans_total",
     "counter",
-    "Scans finished, by tool and final status (success, failed, cancelled), counted from a finished_at watermark.",
+    "Scans finished, by tool and final status (success, failed, cancelled), each counted once when the transaction that finished it commits.",
     ["tool", "status"],
   ),
   def(
@@ -869,6 +869,12 @@ export const scanMetrics = [
     "kali_agents_scan_rows_past_retention",
     "gauge",
     "Rows of the scans table older than the retention period (non-zero means the cleanup is not running).",
+  ),
+  def(
+    "scans",
+    "kali_agents_scan_rows_to_read",
+    "gauge",
+    "Finished scans committed but not yet counted: a backlog (a burst of finishes) read over the next scrapes; 0 when caught up.",
   ),
 ] as const satisfies readonly MetricDef[];
 

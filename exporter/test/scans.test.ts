@@ -1,14 +1,19 @@
 // The scans collector against a real PostgreSQL 15 with the shipped DDL (exporter/sql/scans.sql):
-// counters from the watermark, late commits inside the overlap window, deletions that must not lower a
-// counter, the histogram, the active gauges, retention, and a missing table or column.
+// counters from the start-up count then by finishing transaction, late and rolled-back commits, a backlog
+// over several scrapes, the issue's two regressions (12,000 ties, a 20,000-row mass cancel), deletions
+// that must not lower a counter, the histogram, the active gauges, retention, the live-table migration,
+// a restored table, and a missing table, column or trigger. Random schedules: scans-property.test.ts.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import pg from "pg";
 import { family, sample, samples } from "../../test/support/exposition.ts";
-import { requireBinaries, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
+import { requireBinaries, run, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
 import { PostgresDatabase, postgresCollector } from "../src/collectors/postgres.ts";
 import { quoteIdent } from "../../lib/sql.ts";
 import { scansCollector, type ScansOptions } from "../src/collectors/scans.ts";
-import { captureLog, collectOnce, readRepoFile } from "./collector-support.ts";
+import { captureLog, collectOnce, readRepoFile, type Outcome } from "./collector-support.ts";
+
+const repoPath = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 
 test("quoteIdent doubles quotes so a configured name cannot break out of the identifier", () => {
   assert.equal(quoteIdent("scans"), '"scans"');
@@ -121,7 +126,7 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     assert.equal(sample(f, "kali_agents_scan_duration_seconds_bucket", { tool: "sqlmap", le: "5" }), 1);
     assert.ok(Math.abs(sample(f, "kali_agents_scan_duration_seconds_sum", { tool: "nikto" })! - 100) < 2);
 
-    // Nothing new: nothing moves (the overlap window is read again, its ids are skipped).
+    // Nothing new: nothing moves.
     out = await collectOnce(collector, log);
     assert.equal(sample(out.families, "kali_agents_scans_total", { tool: "nmap", status: "failed" }), 2);
     assert.equal(sample(out.families, "kali_agents_scan_duration_seconds_count", { tool: "nmap" }), 1);
@@ -165,37 +170,68 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     assert.equal(sample(out.families, "kali_agents_scans_total", { tool: "nmap", status: "success" }), 7);
   });
 
-  test("a late commit inside the overlap window is counted once; one older than the window is not", async () => {
+  /** A connection of its own, to hold a transaction open while others commit. */
+  const session = async (schema: string) => {
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    return {
+      sql: (text: string) => client.query(text.replaceAll("SCANS", `${schema}.scans`)),
+      end: () => client.end(),
+    };
+  };
+  const total = (out: Outcome, tool: string, status: string) =>
+    sample(out.families, "kali_agents_scans_total", { tool, status }) ?? 0;
+
+  test("a transaction that commits late, after later finishes were counted, is counted once, however old its finished_at", async () => {
     const t = await freshTable();
     await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
       VALUES ('nmap', 'a', 'success', now() - interval '1 minute', now())`);
-    const { collector, log } = create(t, { overlapSeconds: 60 });
-    assert.equal(
-      sample((await collectOnce(collector, log)).families, "kali_agents_scans_total", {
-        tool: "nmap",
-        status: "success",
-      }),
-      1,
-    );
-    // A transaction that set finished_at 20 s ago commits only now, after the watermark moved past it.
-    await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
-      VALUES ('nmap', 'late', 'success', now() - interval '1 minute', now() - interval '20 seconds')`);
-    let out = await collectOnce(collector, log);
-    assert.equal(sample(out.families, "kali_agents_scans_total", { tool: "nmap", status: "success" }), 2);
-    out = await collectOnce(collector, log);
-    assert.equal(sample(out.families, "kali_agents_scans_total", { tool: "nmap", status: "success" }), 2);
-    // Later than the window: the documented limit (docs/database.md).
-    await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
-      VALUES ('nmap', 'too-late', 'success', now() - interval '10 minutes', now() - interval '5 minutes')`);
-    out = await collectOnce(collector, log);
-    assert.equal(sample(out.families, "kali_agents_scans_total", { tool: "nmap", status: "success" }), 2);
+    const { collector, log } = create(t);
+    assert.equal(total(await collectOnce(collector, log), "nmap", "success"), 1);
+    // A finishes a scan an hour in the past (and another in one statement), then stays open while B
+    // finishes scans and commits, and scrapes move on.
+    const a = await session(t.schema);
+    try {
+      await a.sql("BEGIN");
+      await a.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+        VALUES ('nmap', 'late', 'success', now() - interval '2 hours', now() - interval '1 hour'),
+               ('nikto', 'late', 'failed', now() - interval '2 hours', now() - interval '1 hour')`);
+      await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+        VALUES ('nmap', 'b', 'success', now() - interval '1 minute', now())`);
+      let out = await collectOnce(collector, log);
+      assert.equal(total(out, "nmap", "success"), 2);
+      assert.equal(total(out, "nikto", "failed"), 0);
+      await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+        VALUES ('nmap', 'c', 'success', now() - interval '1 minute', now())`);
+      out = await collectOnce(collector, log);
+      assert.equal(total(out, "nmap", "success"), 3);
+      await a.sql("COMMIT");
+      out = await collectOnce(collector, log);
+      assert.equal(total(out, "nmap", "success"), 4);
+      assert.equal(total(out, "nikto", "failed"), 1);
+      out = await collectOnce(collector, log);
+      assert.equal(total(out, "nmap", "success"), 4);
+      assert.equal(total(out, "nikto", "failed"), 1);
+      // A rolled-back finish is never counted.
+      await a.sql("BEGIN");
+      await a.sql(`UPDATE SCANS SET status = 'cancelled' WHERE target = 'a'`).catch(() => {});
+      await a.sql("ROLLBACK");
+      await a.sql("BEGIN");
+      await a.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+        VALUES ('nmap', 'rolled back', 'success', now(), now())`);
+      await a.sql("ROLLBACK");
+      out = await collectOnce(collector, log);
+      assert.equal(total(out, "nmap", "success"), 4);
+    } finally {
+      await a.end();
+    }
   });
 
-  test("a burst larger than a page is read page by page, rows sharing one finished_at included", async () => {
+  test("a burst larger than a page is read page by page, over several scrapes, with the rows still to read", async () => {
     const t = await freshTable();
-    const { collector, log } = create(t, { batchSize: 4, maxPagesPerScrape: 3 });
+    const { collector, log } = create(t, { batchSize: 4, maxPagesPerScrape: 2 });
     assert.ok((await collectOnce(collector, log)).ok);
-    // 7 rows at distinct instants and 3 sharing one: 10 rows, read in pages of 4.
+    // 7 rows at distinct instants and 3 sharing one: 10 rows, read in pages of 4, two pages a scrape.
     await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
       SELECT 'nmap', 'b' || g, 'success', now() - interval '1 minute', now() - interval '10 seconds' + g * interval '1 ms'
       FROM generate_series(1, 7) g`);
@@ -203,14 +239,172 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
       SELECT 'nmap', 'tie' || g, 'failed', now() - interval '1 minute', now()
       FROM generate_series(1, 3) g`);
     let out = await collectOnce(collector, log);
-    const total = () =>
-      (sample(out.families, "kali_agents_scans_total", { tool: "nmap", status: "success" }) ?? 0) +
-      (sample(out.families, "kali_agents_scans_total", { tool: "nmap", status: "failed" }) ?? 0);
-    // Three pages of 4 with one re-read row between pages: at least 10 new rows are reachable.
-    assert.ok(total() >= 8, `after one scrape: ${total()}`);
+    const both = () => total(out, "nmap", "success") + total(out, "nmap", "failed");
+    assert.equal(both(), 8);
+    assert.equal(sample(out.families, "kali_agents_scan_rows_to_read"), 2);
+    // Finished while the backlog is read: the scrape that ends the backlog reads it too (its own
+    // snapshot's rows come after the backlog's).
+    await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+      VALUES ('nmap', 'during', 'success', now() - interval '1 minute', now())`);
     out = await collectOnce(collector, log);
-    assert.equal(total(), 10);
-    assert.equal(sample(out.families, "kali_agents_scan_duration_seconds_count", { tool: "nmap" }), 10);
+    assert.equal(both(), 11);
+    assert.equal(sample(out.families, "kali_agents_scan_rows_to_read"), 0);
+    out = await collectOnce(collector, log);
+    assert.equal(both(), 11);
+    assert.equal(sample(out.families, "kali_agents_scan_duration_seconds_count", { tool: "nmap" }), 11);
+    assert.equal(sample(out.families, "kali_agents_scan_rows_to_read"), 0);
+  });
+
+  test("regression: 12,000 scans finished by one INSERT ... SELECT (one finished_at), then one more", async () => {
+    const t = await freshTable();
+    const { collector, log } = create(t);
+    assert.ok((await collectOnce(collector, log)).ok);
+    await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+      SELECT 'nmap', 'host' || g, 'success', now() - interval '1 minute', now() FROM generate_series(1, 12000) g`);
+    let out = await collectOnce(collector, log, 10_000);
+    assert.ok(out.ok, out.error?.message);
+    assert.equal(total(out, "nmap", "success"), 12_000);
+    assert.equal(sample(out.families, "kali_agents_scan_duration_seconds_count", { tool: "nmap" }), 12_000);
+    await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+      VALUES ('nmap', 'one more', 'success', now() - interval '1 minute', now() + interval '1 second')`);
+    out = await collectOnce(collector, log);
+    assert.equal(total(out, "nmap", "success"), 12_001);
+    const [n] = await t.sql("SELECT count(*)::int AS n FROM SCANS WHERE status = 'success'");
+    assert.equal(n!.n, 12_001);
+  });
+
+  test("regression: a mass cancel of 20,000 queued scans in one UPDATE is counted in full", async () => {
+    const t = await freshTable();
+    await t.sql(
+      `INSERT INTO SCANS (tool, target) SELECT 'nmap', 'host' || g FROM generate_series(1, 20000) g`,
+    );
+    const { collector, log } = create(t);
+    let out = await collectOnce(collector, log);
+    assert.equal(
+      sample(out.families, "kali_agents_active_scans", { tool: "nmap", status: "queued" }),
+      20_000,
+    );
+    await t.sql(`UPDATE SCANS SET status = 'cancelled', finished_at = now() WHERE status = 'queued'`);
+    out = await collectOnce(collector, log, 10_000);
+    assert.ok(out.ok, out.error?.message);
+    assert.equal(total(out, "nmap", "cancelled"), 20_000);
+    assert.equal(sample(out.families, "kali_agents_active_scans", { tool: "nmap", status: "queued" }), 0);
+    assert.equal(sample(out.families, "kali_agents_scan_rows_to_read"), 0);
+    // Never started: no duration to observe.
+    assert.equal(
+      sample(out.families, "kali_agents_scan_duration_seconds_count", { tool: "nmap" }),
+      undefined,
+    );
+    out = await collectOnce(collector, log);
+    assert.equal(total(out, "nmap", "cancelled"), 20_000);
+  });
+
+  test(
+    "a live table from before finish_xid: the migration adds it without a long lock, twice, and scans.sql refuses a blocking index build",
+    {
+      skip: requireBinaries("psql"),
+    },
+    async () => {
+      // The table as the DDL made it before finish_xid, with rows, and large enough (reltuples) that
+      // scans.sql must not build the index itself.
+      await server.query(`CREATE SCHEMA mig; CREATE TABLE mig.scans (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tool text NOT NULL, target text NOT NULL,
+        status text NOT NULL DEFAULT 'queued', created_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz, finished_at timestamptz);
+      INSERT INTO mig.scans (tool, target, status, started_at, finished_at)
+        SELECT 'nmap', 'h', 'success', now() - interval '1 hour', now() FROM generate_series(1, 100001);
+      ANALYZE mig.scans`);
+      const url = `${server.url}?options=${encodeURIComponent("-csearch_path=mig")}`;
+      const refused = run("psql", [
+        url,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+        "-f",
+        repoPath("exporter/sql/scans.sql"),
+      ]);
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /scans_finish_xid_idx is missing on a table of about 100001 rows/);
+      assert.match(refused.stderr, /exporter\/sql\/scans-finish-xid\.sql/);
+      for (let i = 0; i < 2; i++) {
+        const r = run("psql", [
+          url,
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-q",
+          "-f",
+          repoPath("exporter/sql/scans-finish-xid.sql"),
+        ]);
+        assert.equal(r.status, 0, r.stderr);
+      }
+      // An interrupted build leaves an invalid index: the script drops it and builds it again.
+      await server.query(
+        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'mig.scans_finish_xid_idx'::regclass`,
+      );
+      const again = run("psql", [
+        url,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+        "-f",
+        repoPath("exporter/sql/scans-finish-xid.sql"),
+      ]);
+      assert.equal(again.status, 0, again.stderr);
+      const [idx] = await server.query<{ valid: boolean; def: string }>(`SELECT i.indisvalid AS valid,
+        pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indexrelid = 'mig.scans_finish_xid_idx'::regclass`);
+      assert.equal(idx!.valid, true);
+      assert.match(idx!.def, /\(finish_xid, id\) WHERE \(finish_xid IS NOT NULL\)/);
+      // Now scans.sql runs (a no-op), the old rows keep no stamp (no backfill), and the collector counts
+      // them at start and the new ones as they commit.
+      const ok = run("psql", [url, "-v", "ON_ERROR_STOP=1", "-q", "-f", repoPath("exporter/sql/scans.sql")]);
+      assert.equal(ok.status, 0, ok.stderr);
+      const { collector, log } = create({ schema: "mig", table: "scans" });
+      let out = await collectOnce(collector, log, 10_000);
+      assert.ok(out.ok, out.error?.message);
+      assert.equal(total(out, "nmap", "success"), 100_001);
+      await server.query(`INSERT INTO mig.scans (tool, target) VALUES ('nmap', 'q');
+      UPDATE mig.scans SET status = 'failed', finished_at = now() WHERE target = 'q'`);
+      out = await collectOnce(collector, log);
+      assert.equal(total(out, "nmap", "failed"), 1);
+      assert.equal(total(out, "nmap", "success"), 100_001);
+    },
+  );
+
+  test("stamps from another cluster (a restored table) fail with a clear error until cleared, instead of counting twice", async () => {
+    const t = await freshTable();
+    await t.sql(`INSERT INTO SCANS (tool, target, status, started_at, finished_at)
+      VALUES ('nmap', 'a', 'success', now(), now()), ('nmap', 'b', 'success', now(), now())`);
+    // As pg_restore leaves them: the old cluster's transaction ids, ahead of this one's.
+    await t.sql(`UPDATE SCANS SET finish_xid = '987654321' WHERE target = 'b'`);
+    const { collector, log } = create(t);
+    const out = await collectOnce(collector, log);
+    assert.equal(out.ok, false);
+    assert.match(
+      out.error!.message,
+      /^the scans table t\d+\.scans holds finish_xid 987654321, a transaction id this server has not reached/,
+    );
+    // The statement docs/database.md gives.
+    await t.sql(
+      `UPDATE SCANS SET finish_xid = NULL WHERE finish_xid >= pg_snapshot_xmax(pg_current_snapshot())`,
+    );
+    const fixed = await collectOnce(collector, log);
+    assert.ok(fixed.ok, fixed.error?.message);
+    assert.equal(total(fixed, "nmap", "success"), 2);
+  });
+
+  test("a trigger dropped or disabled while the exporter runs: the next scrape fails and says so", async () => {
+    const t = await freshTable();
+    const { collector, log } = create(t);
+    assert.ok((await collectOnce(collector, log)).ok);
+    await t.sql("ALTER TABLE SCANS DISABLE TRIGGER scans_finish_update");
+    const out = await collectOnce(collector, log);
+    assert.equal(out.ok, false);
+    assert.match(
+      out.error!.message,
+      /^the scans table t\d+\.scans lacks the trigger scans_finish_update \(or it is disabled\)/,
+    );
+    await t.sql("ALTER TABLE SCANS ENABLE TRIGGER scans_finish_update");
+    assert.ok((await collectOnce(collector, log)).ok);
   });
 
   test("a table in another schema, named by configuration, is quoted and read", async () => {
@@ -248,13 +442,33 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
     assert.equal(c.ok, false);
     assert.match(
       c.error!.message,
-      /lacks a column the exporter reads \(column "finished_at" does not exist\)/,
+      /lacks a column the exporter reads \(column "started_at" does not exist\)/,
     );
     assert.equal(missingColumn.lines.filter((l) => l.includes("lacks a column")).length, 1);
-    // Once the table is fixed, the same collector recovers by itself.
+    // The columns of before finish_xid: the message names the migration.
     await server.query(
       "ALTER TABLE public.bad_scans ADD COLUMN target text, ADD COLUMN started_at timestamptz, ADD COLUMN finished_at timestamptz",
     );
+    const noStamp = await collectOnce(missingColumn.collector, missingColumn.log);
+    assert.equal(noStamp.ok, false);
+    assert.match(
+      noStamp.error!.message,
+      /lacks the finish_xid column .*apply exporter\/sql\/scans-finish-xid\.sql/,
+    );
+    // The column without the triggers: nothing would ever be stamped, so the collector refuses.
+    await server.query("ALTER TABLE public.bad_scans ADD COLUMN finish_xid xid8");
+    const noTrigger = await collectOnce(missingColumn.collector, missingColumn.log);
+    assert.equal(noTrigger.ok, false);
+    assert.match(
+      noTrigger.error!.message,
+      /^the scans table public\.bad_scans lacks the triggers scans_finish_insert, scans_finish_update .*apply exporter\/sql\/scans\.sql/,
+    );
+    // Once the table is fixed, the same collector recovers by itself.
+    await server.query(`
+      CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN NEW.finish_xid := pg_current_xact_id(); RETURN NEW; END $$;
+      CREATE TRIGGER scans_finish_insert BEFORE INSERT ON public.bad_scans FOR EACH ROW EXECUTE FUNCTION public.stamp();
+      CREATE TRIGGER scans_finish_update BEFORE UPDATE ON public.bad_scans FOR EACH ROW EXECUTE FUNCTION public.stamp();`);
     const d = await collectOnce(missingColumn.collector, missingColumn.log);
     assert.ok(d.ok, d.error?.message);
   });

@@ -103,7 +103,7 @@ const sections: readonly Section[] = [
     collector: "scans",
     title: "Scans",
     about:
-      "From the application's scans table (`SCANS_TABLE`; contract, indexes and the watermark in docs/database.md). On when `DATABASE_URL` is set. Every known tool has every status, 0 when it has none. `kali_agents_scans_total` starts from the table's totals when the exporter starts and then counts rows newly finished; deleting old rows never lowers it. `kali_agents_scan_rows_past_retention` counts rows whose finished_at is older than `SCANS_RETENTION_DAYS`, up to 10000 (the count stops there, so the query stays cheap).",
+      "From the application's scans table (`SCANS_TABLE`; contract, indexes and how finished scans are counted in docs/database.md). On when `DATABASE_URL` is set. Every known tool has every status, 0 when it has none. `kali_agents_scans_total` starts from the table's totals when the exporter starts and then counts each scan once, when the transaction that finished it commits (however late, whatever its finished_at); deleting old rows never lowers it. A burst larger than a scrape reads is read over the next scrapes, and `kali_agents_scan_rows_to_read` says how many rows are still to read. `kali_agents_scan_rows_past_retention` counts rows whose finished_at is older than `SCANS_RETENTION_DAYS`, up to 10000 (the count stops there, so the query stays cheap).",
     defs: scanMetrics,
   },
   {

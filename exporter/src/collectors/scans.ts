@@ -2,21 +2,26 @@
 //
 // A scrape must cost the same with ten thousand rows or ten million, so nothing here scans the table:
 // - active scans come from the partial index on the active statuses (queued, running);
-// - finished scans are counted incrementally from a watermark on finished_at (the finished_at index),
-//   in memory, so deleting old rows never lowers a counter;
+// - finished scans are counted in memory (so deleting old rows never lowers a counter), each once, when
+//   the transaction that made it final becomes visible: the DDL's trigger stamps such a row with that
+//   transaction's id (finish_xid), and each read compares the stamps with two snapshots, the one up to
+//   which everything is counted (`done`) and the one being caught up to (`target`). A row is new exactly
+//   when its stamp is visible in `target` and not in `done`; those stamps are the transactions that were
+//   running at `done` (its xip list) and the ones that began after it (>= its xmax), so the read is a
+//   few index ranges of (finish_xid, id) that hold only the new rows, whatever the order or the delay of
+//   the commits and however many rows share one finished_at. A scrape's work follows the rows committed
+//   since the last one;
 // - the last finished_at is one index probe, and the rows past retention an index range count capped
 //   at `retentionCountCap`.
 //
-// Late commits: a transaction may set finished_at = now() and commit seconds later, after a later
-// finish was already seen and the watermark moved past it. Each scrape therefore re-reads an overlap
-// window before the watermark (`overlapSeconds`) and skips the ids it has already counted; the ids of
-// that window are the only state kept. A row that commits later than the overlap is not counted: make
-// the window longer than the longest transaction that finishes a scan.
+// A backlog (a burst of finishes) is read in keyset pages on (finish_xid, id) within a time budget per
+// scrape; what is left is read by the next scrapes, from the same `target`, and
+// kali_agents_scan_rows_to_read says how many rows are still to read.
 //
-// At start the counters begin from the current totals, by one grouped count, in the same snapshot as
-// the watermark and the ids of the window (so nothing is counted twice or missed). That count is the
-// only full pass over the table; it runs once, with its own timeout, and a scrape that reaches its
-// deadline before it ends fails while the count goes on for the next scrape.
+// At start the counters begin from the current totals, by one grouped count, in the same snapshot that
+// becomes `done` (so nothing is counted twice or missed). That count is the only full pass over the
+// table; it runs once, with its own timeout, and a scrape that reaches its deadline before it ends fails
+// while the count goes on for the next scrape.
 import type { Registry as RegistryType } from "prom-client";
 import { Registry } from "prom-client";
 import { scanMetrics } from "../../../definitions/metrics.ts";
@@ -35,6 +40,8 @@ import type { CollectContext, Collector, CollectorModule } from "./types.ts";
 
 export const ACTIVE_STATUSES = ["queued", "running"] as const;
 export const FINAL_STATUSES = ["success", "failed", "cancelled"] as const;
+/** The DDL's triggers that stamp finish_xid (exporter/sql/scans.sql): without them nothing new is read. */
+export const FINISH_TRIGGERS = ["scans_finish_insert", "scans_finish_update"] as const;
 
 export interface ScansOptions {
   /**
@@ -44,12 +51,15 @@ export interface ScansOptions {
   readonly database: PostgresDatabase | PostgresConnectionOptions;
   readonly table: { readonly schema: string; readonly table: string };
   readonly retentionDays: number;
-  /** How far before the watermark each scrape looks again for late commits. */
-  readonly overlapSeconds?: number;
-  /** Rows read per query when catching up (a burst, or the first scrape after a long outage). */
+  /** Rows read per query (one keyset page) when reading newly finished scans. */
   readonly batchSize?: number;
   /** Pages read per scrape at most; the rest is read on the next scrapes. */
   readonly maxPagesPerScrape?: number;
+  /**
+   * Time a scrape spends reading a backlog at most (it also keeps to half of the time left before its
+   * deadline); the rest is read on the next scrapes. At least one page is read per scrape.
+   */
+  readonly catchUpBudgetMs?: number;
   /** kali_agents_scan_rows_past_retention counts up to this many rows, so the query stays cheap. */
   readonly retentionCountCap?: number;
   /** Timeout of the one grouped count at start. */
@@ -57,14 +67,43 @@ export interface ScansOptions {
 }
 
 export const scanDefaults = {
-  overlapSeconds: 300,
   batchSize: 5000,
-  maxPagesPerScrape: 10,
+  maxPagesPerScrape: 1000,
+  catchUpBudgetMs: 2000,
   retentionCountCap: 10_000,
   initTimeoutMs: 120_000,
 } as const;
 
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
+
+/** A pg_snapshot: every transaction id below xmin has ended; xip were running; xmax and above had not begun. */
+export interface Snapshot {
+  readonly text: string;
+  readonly xmin: bigint;
+  readonly xmax: bigint;
+  readonly xip: readonly bigint[];
+}
+
+export function parseSnapshot(text: string): Snapshot {
+  const m = /^(\d+):(\d+):([\d,]*)$/.exec(text);
+  if (!m) throw new Error(`unexpected pg_snapshot text: ${JSON.stringify(text)}`);
+  return {
+    text,
+    xmin: BigInt(m[1]!),
+    xmax: BigInt(m[2]!),
+    xip: m[3] ? m[3].split(",").map((x) => BigInt(x)) : [],
+  };
+}
+
+/** pg_visible_in_snapshot(): were the effects of transaction `xid` visible in `s` (if it committed)? */
+export const visibleIn = (xid: bigint, s: Snapshot): boolean =>
+  xid < s.xmin || (xid < s.xmax && !s.xip.includes(xid));
+
+/** A half-open range [lo, hi) of finish_xid values to read. */
+interface Segment {
+  readonly lo: bigint;
+  readonly hi: bigint;
+}
 
 // The status lists are written as literals, not parameters: only then can the planner prove that the
 // query's condition implies the partial index's predicate and use the index.
@@ -73,25 +112,42 @@ export function statements(table: string) {
   const active = inList(ACTIVE_STATUSES);
   const final = inList(FINAL_STATUSES);
   return {
-    watermark: `SELECT max(finished_at)::text AS w, extract(epoch FROM max(finished_at)) * 1000 AS wms
-      FROM ${table} WHERE finished_at IS NOT NULL`,
+    // With the newest stamp: one at or past the snapshot's xmax was not made by this cluster (a table
+    // restored from another one keeps its stamps), and would be counted again once the xids reach it.
+    snapshot: `SELECT pg_current_snapshot()::text AS s,
+      (SELECT finish_xid FROM ${table} WHERE finish_xid IS NOT NULL ORDER BY finish_xid DESC LIMIT 1)::text AS newest`,
+    triggers: `SELECT tgname::text AS name FROM pg_trigger
+      WHERE tgrelid = $1::regclass AND tgenabled <> 'D' AND tgname::text = ANY($2::text[])`,
+    // Fails with "column finish_xid does not exist" on a table the migration has not reached yet.
+    columns: `SELECT id, tool, status, started_at, finished_at, finish_xid FROM ${table} LIMIT 0`,
     totals: `SELECT tool, status, count(*) AS n FROM ${table}
-      WHERE status IN (${final}) AND finished_at <= $1::timestamptz GROUP BY tool, status`,
-    windowIds: `SELECT id::text AS id, extract(epoch FROM finished_at) * 1000 AS f FROM ${table}
-      WHERE status IN (${final}) AND finished_at <= $1::timestamptz
-        AND finished_at > $1::timestamptz - make_interval(secs => $2)`,
-    // finished_at::text keeps PostgreSQL's microseconds, which a JavaScript Date would round away: the
-    // watermark goes back into the next query exactly as it came out.
-    newlyFinished: (op: ">" | ">=") => `SELECT id::text AS id, tool, status, finished_at::text AS ft,
-        extract(epoch FROM finished_at) * 1000 AS f,
+      WHERE status IN (${final}) GROUP BY tool, status`,
+    /** Which of the given transactions (running at `done`) stamped rows: one index probe each. */
+    stamped: `SELECT x::text AS x FROM unnest($1::xid8[]) AS x
+      WHERE EXISTS (SELECT FROM ${table} WHERE finish_xid = x AND finish_xid IS NOT NULL)`,
+    /** One keyset page of the rows of one segment committed by `target`, in (finish_xid, id) order. */
+    // The keys come back as text under other names: ORDER BY would take an output column of the same
+    // name (id::text) instead of the table's, and sort ids as strings.
+    page: (keyed: boolean) => `SELECT id::text AS key_id, tool, status, finish_xid::text AS key_xid,
         extract(epoch FROM finished_at - started_at) AS d
       FROM ${table}
-      WHERE finished_at ${op} $1::timestamptz - make_interval(secs => $2) AND status IN (${final})
-      ORDER BY finished_at LIMIT $3`,
+      WHERE finish_xid IS NOT NULL AND finish_xid >= $1::xid8 AND finish_xid < $2::xid8
+        ${keyed ? "AND (finish_xid, id) > ($5::xid8, $6)" : ""}
+        AND pg_visible_in_snapshot(finish_xid, $3::pg_snapshot) AND status IN (${final})
+      ORDER BY finish_xid, id LIMIT $4`,
+    /** The rows a catch-up reads in all, counted once when its first page comes back full. */
+    backlog: `SELECT count(*) AS n FROM unnest($1::xid8[], $2::xid8[]) AS seg(lo, hi),
+        LATERAL (SELECT FROM ${table}
+          WHERE finish_xid IS NOT NULL AND finish_xid >= seg.lo AND finish_xid < seg.hi
+            AND pg_visible_in_snapshot(finish_xid, $3::pg_snapshot) AND status IN (${final})) r`,
     active: `SELECT tool, status, count(*) AS n,
         extract(epoch FROM now() - min(started_at)) AS oldest
       FROM ${table} WHERE status IN (${active}) GROUP BY tool, status`,
-    scalars: `SELECT
+    /** A scrape's first statement: its snapshot, the newest stamp, and the scalar gauges. */
+    scrapeScalars: `SELECT pg_current_snapshot()::text AS s,
+        ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = $3::regclass AND tgenabled <> 'D'
+           AND tgname::text = ANY($4::text[])) AS triggers,
+        (SELECT finish_xid FROM ${table} WHERE finish_xid IS NOT NULL ORDER BY finish_xid DESC LIMIT 1)::text AS newest,
         (SELECT extract(epoch FROM max(finished_at)) FROM ${table} WHERE finished_at IS NOT NULL) AS last_finished,
         (SELECT count(*) FROM (SELECT 1 FROM ${table}
            WHERE finished_at < now() - make_interval(days => $1) LIMIT $2) old) AS past_retention`,
@@ -100,18 +156,29 @@ export function statements(table: string) {
 
 type Counts = Map<string, Map<string, number>>;
 
+/** A catch-up in progress: the rows committed between `done` and `snap`, read segment by segment. */
+interface Target {
+  readonly snap: Snapshot;
+  readonly segments: readonly Segment[];
+  /** The segment being read, and the last (finish_xid, id) read in it. */
+  segment: number;
+  key: { x: string; id: string } | undefined;
+  /** Rows read so far, and the rows to read in all once counted (a backlog of more than a page). */
+  read: number;
+  total: number | undefined;
+}
+
 interface Progress {
-  /** finished_at of the newest row counted, as PostgreSQL's text (exact), or undefined when none. */
-  watermark: string | undefined;
-  watermarkMs: number;
-  /** Ids counted whose finished_at is within the overlap window before the watermark. */
-  seen: Map<string, number>;
+  /** Everything committed by this snapshot is counted. */
+  done: Snapshot;
+  target: Target | undefined;
   counts: Counts;
 }
 
 interface Gathered {
   progress: Progress;
-  durations: { tool: string; seconds: number }[];
+  durations: Map<string, number[]>;
+  toRead: number;
   active: { tool: string; status: string; n: number }[];
   oldestRunningSeconds: number;
   lastFinished: number | undefined;
@@ -126,17 +193,34 @@ function addCount(counts: Counts, tool: string, status: string, n: number) {
 
 const cloneCounts = (c: Counts): Counts => new Map([...c].map(([k, v]) => [k, new Map(v)]));
 
+/** A REPEATABLE READ, read-only transaction: every statement of `fn` sees one snapshot. */
+async function inSnapshot<T>(query: Query, fn: () => Promise<T>, settings: string[] = []): Promise<T> {
+  await query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    for (const s of settings) await query(s);
+    const out = await fn();
+    await query("COMMIT");
+    return out;
+  } catch (e) {
+    // Queued on the connection even after an abort, so the session never goes back to the pool inside
+    // a transaction.
+    await query("ROLLBACK").catch(() => {});
+    throw e;
+  }
+}
+
 function createScansCollector(options: ScansOptions, log: Logger): Collector {
   const o = {
     ...options,
-    overlapSeconds: options.overlapSeconds ?? scanDefaults.overlapSeconds,
     batchSize: options.batchSize ?? scanDefaults.batchSize,
     maxPagesPerScrape: options.maxPagesPerScrape ?? scanDefaults.maxPagesPerScrape,
+    catchUpBudgetMs: options.catchUpBudgetMs ?? scanDefaults.catchUpBudgetMs,
     retentionCountCap: options.retentionCountCap ?? scanDefaults.retentionCountCap,
     initTimeoutMs: options.initTimeoutMs ?? scanDefaults.initTimeoutMs,
   };
   const tableText = `${o.table.schema}.${o.table.table}`;
-  const sql = statements(`${quoteIdent(o.table.schema)}.${quoteIdent(o.table.table)}`);
+  const quoted = `${quoteIdent(o.table.schema)}.${quoteIdent(o.table.table)}`;
+  const sql = statements(quoted);
   const registry: RegistryType = new Registry();
   const m = createMetrics(scanMetrics, registry);
   const acquired = o.database instanceof PostgresDatabase ? undefined : acquireDatabase(o.database, log);
@@ -151,106 +235,170 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     let msg = err.message;
     if (code === "42P01")
       msg = `the scans table ${tableText} does not exist (SCANS_TABLE; DDL in exporter/sql/scans.sql)`;
+    else if (code === "42703" && /finish_xid/.test(err.message))
+      msg =
+        `the scans table ${tableText} lacks the finish_xid column (${err.message}): apply ` +
+        "exporter/sql/scans-finish-xid.sql (docs/database.md)";
     else if (code === "42703")
       msg = `the scans table ${tableText} lacks a column the exporter reads (${err.message}); see docs/database.md`;
     else if (code === "42501")
       msg = `the exporter's role may not read ${tableText} (${err.message}); see exporter/sql/monitoring-role.sql`;
-    else msg = `reading ${tableText}: ${msg}`;
+    else if (!msg.startsWith("the scans table")) msg = `reading ${tableText}: ${msg}`;
     if (msg !== lastProblem) log.error("the scans collector cannot read the scans table", { reason: msg });
     lastProblem = msg;
     return new Error(msg, { cause: err });
   };
 
-  // The one grouped count at start, in one snapshot with the watermark and the window's ids.
-  const initialise = (): Promise<Progress> =>
-    db.run(
-      { signal: AbortSignal.timeout(o.initTimeoutMs) },
-      async (query) => {
-        await query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        try {
-          await query(`SET LOCAL statement_timeout = ${Math.round(o.initTimeoutMs)}`);
-          // The count would otherwise run as a parallel scan, each worker a backend of its own: the
-          // exporter keeps to its two, slower but bounded (measured: 4 backends at 3M rows without this).
-          await query("SET LOCAL max_parallel_workers_per_gather = 0");
-          const [w] = await query<{ w: string | null; wms: string | null }>(sql.watermark);
-          const watermark = w?.w ?? undefined;
-          const counts: Counts = new Map();
-          const seen = new Map<string, number>();
-          const watermarkMs = w?.wms == null ? -Infinity : num(w.wms);
-          if (watermark !== undefined) {
-            const totals = await query<{ tool: string; status: string; n: string }>(sql.totals, [watermark]);
-            for (const r of totals) addCount(counts, String(r.tool), String(r.status), num(r.n));
-            const ids = await query<{ id: string; f: string }>(sql.windowIds, [watermark, o.overlapSeconds]);
-            for (const r of ids) seen.set(r.id, num(r.f));
-          }
-          await query("COMMIT");
-          log.info("scans counters start from the table's current totals", {
-            table: tableText,
-            finished: [...counts.values()].reduce(
-              (a, s) => a + [...s.values()].reduce((x, y) => x + y, 0),
-              0,
-            ),
-          });
-          return { watermark, watermarkMs, seen, counts };
-        } catch (e) {
-          await query("ROLLBACK").catch(() => {});
-          throw e;
-        }
-      },
-      { queryTimeoutMs: o.initTimeoutMs + 1000 },
-    );
+  // The table's problems are found inside a PostgreSQL session but reported after it, so that the pool
+  // does not take them for a connection failure (which would mark PostgreSQL down and drop the session).
+  const missingTriggers = (missing: readonly string[]) =>
+    `the scans table ${tableText} lacks the trigger${missing.length > 1 ? "s" : ""} ` +
+    `${missing.join(", ")} (or ${missing.length > 1 ? "they are" : "it is"} disabled), so newly ` +
+    "finished scans cannot be told apart: apply exporter/sql/scans.sql or exporter/sql/scans-finish-xid.sql (docs/database.md)";
 
-  const catchUp = async (query: Query, start: Progress, ctx: CollectContext) => {
-    const next: Progress = {
-      watermark: start.watermark,
-      watermarkMs: start.watermarkMs,
-      seen: new Map(start.seen),
-      counts: cloneCounts(start.counts),
-    };
-    const durations: Gathered["durations"] = [];
-    let cursor = start.watermark ?? "-infinity";
-    let overlap = o.overlapSeconds;
-    let op: ">" | ">=" = ">";
-    for (let page = 0; page < o.maxPagesPerScrape && !ctx.signal.aborted; page++) {
-      const rows = await query<{
-        id: string;
-        tool: string;
-        status: string;
-        ft: string;
-        f: string;
-        d: string | null;
-      }>(sql.newlyFinished(op), [cursor, overlap, o.batchSize]);
-      for (const r of rows) {
-        if (next.seen.has(r.id)) continue;
-        const f = num(r.f);
-        next.seen.set(r.id, f);
-        addCount(next.counts, r.tool, r.status, 1);
-        if (r.d !== null) durations.push({ tool: r.tool, seconds: Math.max(0, num(r.d)) });
-        if (f >= next.watermarkMs) {
-          next.watermarkMs = f;
-          next.watermark = r.ft;
-        }
-      }
-      if (rows.length < o.batchSize) break;
-      // A full page: read on from its last finished_at (>=, so rows sharing that instant are not
-      // skipped; the seen ids make the re-read harmless). A page that is all one instant would repeat
-      // itself, so then move strictly past it.
-      const first = rows[0]!.ft;
-      const last = rows[rows.length - 1]!.ft;
-      if (first === last && op === ">=") {
-        log.warn("more finished scans share one finished_at than a page holds; some may be missed", {
-          table: tableText,
-          finished_at: last,
-        });
-        op = ">";
-      } else op = ">=";
-      cursor = last;
-      overlap = 0;
+  const stampsProblem = (now: Snapshot, newest: string | null): string | undefined => {
+    if (newest !== null && BigInt(newest) >= now.xmax)
+      return (
+        `the scans table ${tableText} holds finish_xid ${newest}, a transaction id this server has not reached ` +
+        `(it is at ${now.xmax}): the table was restored from another cluster with its stamps, which would ` +
+        'be counted again; clear them as docs/database.md says ("A table restored from another cluster")'
+      );
+    return undefined;
+  };
+
+  // The one grouped count at start, in the snapshot that becomes `done`.
+  const initialise = (): Promise<Progress> =>
+    db
+      .run(
+        { signal: AbortSignal.timeout(o.initTimeoutMs) },
+        (query) =>
+          inSnapshot(query, async (): Promise<Progress | { problem: string }> => {
+            await query(sql.columns);
+            const triggers = await query<{ name: string }>(sql.triggers, [quoted, FINISH_TRIGGERS]);
+            const missing = FINISH_TRIGGERS.filter((t) => !triggers.some((r) => r.name === t));
+            if (missing.length) return { problem: missingTriggers(missing) };
+            const [s] = await query<{ s: string; newest: string | null }>(sql.snapshot);
+            const done = parseSnapshot(s!.s);
+            const stamps = stampsProblem(done, s!.newest);
+            if (stamps) return { problem: stamps };
+            const counts: Counts = new Map();
+            const totals = await query<{ tool: string; status: string; n: string }>(sql.totals);
+            for (const r of totals) addCount(counts, String(r.tool), String(r.status), num(r.n));
+            log.info("scans counters start from the table's current totals", {
+              table: tableText,
+              finished: totals.reduce((a, r) => a + num(r.n), 0),
+            });
+            return { done, target: undefined, counts };
+          }, [
+            `SET LOCAL statement_timeout = ${Math.round(o.initTimeoutMs)}`,
+            // The count would otherwise run as a parallel scan, each worker a backend of its own: the
+            // exporter keeps to its two, slower but bounded (measured: 4 backends at 3M rows without this).
+            "SET LOCAL max_parallel_workers_per_gather = 0",
+          ]),
+        { queryTimeoutMs: o.initTimeoutMs + 1000 },
+      )
+      .then((r) => {
+        if ("problem" in r) throw new Error(r.problem);
+        return r;
+      });
+
+  /** The segments between `done` and `now`: the transactions running at `done` that stamped rows, then
+   * every transaction that began after it. Each xip entry is a segment of one id. */
+  const segmentsOf = async (query: Query, done: Snapshot, now: Snapshot): Promise<Segment[]> => {
+    const segments: Segment[] = [];
+    const ended = done.xip.filter((x) => visibleIn(x, now));
+    if (ended.length) {
+      const stamped = await query<{ x: string }>(sql.stamped, [ended.map(String)]);
+      for (const x of stamped.map((r) => BigInt(r.x)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
+        segments.push({ lo: x, hi: x + 1n });
     }
-    // Ids older than the window are never read again.
-    const horizon = next.watermarkMs - o.overlapSeconds * 1000 - 1000;
-    for (const [id, f] of next.seen) if (f < horizon) next.seen.delete(id);
-    return { next, durations };
+    if (done.xmax < now.xmax) segments.push({ lo: done.xmax, hi: now.xmax });
+    return segments;
+  };
+
+  /**
+   * Reads the rows committed since `done`: first the rest of a catch-up begun by an earlier scrape, then
+   * the rows committed since up to this scrape's snapshot (`first.s`), in keyset pages, within the time
+   * budget.
+   */
+  const catchUp = async (query: Query, start: Progress, ctx: CollectContext, first: { s: string }) => {
+    const began = performance.now();
+    const budget = Math.min(o.catchUpBudgetMs, Math.max(0, (ctx.deadline - Date.now()) / 2));
+    const counts = cloneCounts(start.counts);
+    const durations: Gathered["durations"] = new Map();
+    let done = start.done;
+    let target: Target | undefined = start.target && { ...start.target };
+    const now = parseSnapshot(first.s);
+    let rows = 0;
+    let pages = 0;
+    let lastPageMs = 0;
+    const outOfTime = () =>
+      ctx.signal.aborted ||
+      pages >= o.maxPagesPerScrape ||
+      (pages > 0 && performance.now() - began + 1.5 * lastPageMs > budget);
+    for (;;) {
+      if (!target) {
+        if (done.text === now.text) break;
+        const segments = await segmentsOf(query, done, now);
+        if (segments.length === 0) {
+          done = now;
+          break;
+        }
+        target = { snap: now, segments, segment: 0, key: undefined, read: 0, total: undefined };
+      }
+      while (target.segment < target.segments.length && !outOfTime()) {
+        const t0 = performance.now();
+        const seg = target.segments[target.segment]!;
+        const params: unknown[] = [String(seg.lo), String(seg.hi), target.snap.text, o.batchSize];
+        if (target.key) params.push(target.key.x, target.key.id);
+        const page = await query<{
+          key_id: string;
+          tool: string;
+          status: string;
+          key_xid: string;
+          d: string | null;
+        }>(sql.page(target.key !== undefined), params);
+        for (const r of page) {
+          addCount(counts, r.tool, r.status, 1);
+          if (r.d !== null) {
+            let list = durations.get(r.tool);
+            if (!list) durations.set(r.tool, (list = []));
+            list.push(Math.max(0, num(r.d)));
+          }
+        }
+        target.read += page.length;
+        rows += page.length;
+        if (page.length < o.batchSize) {
+          target.segment++;
+          target.key = undefined;
+        } else {
+          const last = page[page.length - 1]!;
+          target.key = { x: last.key_xid, id: last.key_id };
+        }
+        pages++;
+        lastPageMs = performance.now() - t0;
+      }
+      if (target.segment < target.segments.length) break;
+      done = target.snap;
+      target = undefined;
+    }
+    let toRead = 0;
+    if (target) {
+      if (target.total === undefined) {
+        // A backlog left for the next scrapes: count it once (one pass over the index entries of its
+        // rows), so that kali_agents_scan_rows_to_read says how much is left while it is read.
+        const [n] = await query<{ n: string }>(sql.backlog, [
+          target.segments.map((g) => String(g.lo)),
+          target.segments.map((g) => String(g.hi)),
+          target.snap.text,
+        ]);
+        target.total = Math.max(num(n?.n), target.read);
+      }
+      toRead = target.total - target.read;
+    }
+    const caughtUp = !target && done.text === now.text;
+    ctx.log.debug("scans read", { table: tableText, rows, pages, toRead, caughtUp });
+    return { next: { done, target, counts }, durations, toRead };
   };
 
   const write = (g: Gathered) => {
@@ -266,7 +414,9 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
       for (const status of ACTIVE_STATUSES) m.kali_agents_active_scans.set({ tool, status }, 0);
     }
     for (const a of g.active) m.kali_agents_active_scans.set({ tool: a.tool, status: a.status }, a.n);
-    for (const d of g.durations) m.kali_agents_scan_duration_seconds.observe({ tool: d.tool }, d.seconds);
+    for (const [tool, list] of g.durations)
+      for (const seconds of list) m.kali_agents_scan_duration_seconds.observe({ tool }, seconds);
+    m.kali_agents_scan_rows_to_read.set(g.toRead);
     m.kali_agents_oldest_running_scan_age_seconds.set(g.oldestRunningSeconds);
     if (g.lastFinished === undefined) m.kali_agents_last_scan_finished_timestamp_seconds.reset();
     else m.kali_agents_last_scan_finished_timestamp_seconds.set(g.lastFinished);
@@ -286,25 +436,38 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
           await raceAbort(init, ctx.signal, "the initial count of finished scans");
         }
         const base = progress!;
-        const gathered = await db.run(ctx, async (query) => {
-          const { next, durations } = await catchUp(query, base, ctx);
+        // No transaction around a scrape: every statement filters on the snapshots it is given, and a row
+        // visible in one snapshot is visible in every later one, so each statement may take its own.
+        const gathered = await db.run(ctx, async (query): Promise<Gathered | { problem: string }> => {
+          const [s] = await query<{
+            s: string;
+            newest: string | null;
+            last_finished: string | null;
+            past_retention: string;
+            triggers: string[] | null;
+          }>(sql.scrapeScalars, [o.retentionDays, o.retentionCountCap, quoted, FINISH_TRIGGERS]);
+          // Dropped or disabled since the start: finishes would go unstamped, so uncounted. Say so.
+          const names = s!.triggers ?? [];
+          const missing = FINISH_TRIGGERS.filter((t) => !names.includes(t));
+          if (missing.length) return { problem: missingTriggers(missing) };
+          const stamps = stampsProblem(parseSnapshot(s!.s), s!.newest);
+          if (stamps) return { problem: stamps };
+          const { next, durations, toRead } = await catchUp(query, base, ctx, s!);
           const active = await query<{ tool: string; status: string; n: string; oldest: string | null }>(
             sql.active,
           );
-          const [s] = await query<{ last_finished: string | null; past_retention: string }>(sql.scalars, [
-            o.retentionDays,
-            o.retentionCountCap,
-          ]);
           const running = active.filter((a) => a.status === "running" && a.oldest !== null);
           return {
             progress: next,
             durations,
+            toRead,
             active: active.map((a) => ({ tool: a.tool, status: a.status, n: num(a.n) })),
             oldestRunningSeconds: Math.max(0, ...running.map((a) => num(a.oldest))),
             lastFinished: s?.last_finished == null ? undefined : num(s.last_finished),
             pastRetention: num(s?.past_retention ?? 0),
           } satisfies Gathered;
         });
+        if ("problem" in gathered) throw new Error(gathered.problem);
         if (ctx.signal.aborted) return;
         write(gathered);
         if (lastProblem) log.info("the scans collector reads the scans table again", { table: tableText });
@@ -320,6 +483,7 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
       m.kali_agents_oldest_running_scan_age_seconds.reset();
       m.kali_agents_last_scan_finished_timestamp_seconds.reset();
       m.kali_agents_scan_rows_past_retention.reset();
+      m.kali_agents_scan_rows_to_read.reset();
     },
     async close() {
       await acquired?.release();
