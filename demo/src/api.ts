@@ -300,6 +300,18 @@ export function createApi(o: ApiOptions): { server: Server; registry: Registry }
         const seconds = (performance.now() - started) / 1000;
         metrics.requests.inc({ method, route: template, code: String(reply.status) });
         metrics.duration.observe({ method, route: template }, seconds);
+      })
+      // What throws past the handler's catch (a reply JSON cannot encode, a write after the client
+      // left) must not become an unhandled rejection, which ends the process: it is logged, and the
+      // client gets a 500 when nothing was sent yet.
+      .catch((e: unknown) => {
+        o.logs.app("error", "reply could not be sent", "kali_agents.api", {
+          method,
+          route: template,
+          error: (e as Error).message,
+        });
+        if (!res.headersSent) send(res, { status: 500, body: { error: "internal error" } });
+        else if (!res.writableEnded) res.destroy();
       });
   });
   // Slow-mode requests must not be cut by the default timeouts before they answer.

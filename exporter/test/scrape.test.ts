@@ -303,6 +303,7 @@ describe("deadlines", () => {
 
 describe("odd failures", () => {
   test("a collector that rejects with no error value (undefined) is still a failure", async () => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the case under test
     const odd = testCollector("redis", () => Promise.reject(undefined));
     const m = await mount([{ collector: odd.collector, budgetMs: 5_000 }]);
     after(() => m.close());

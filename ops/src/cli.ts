@@ -148,7 +148,7 @@ export async function main(
     // The container's healthcheck reads this file's age: the scheduler has no HTTP port to probe.
     const beat = () => writeFile(heartbeatFile, new Date().toISOString() + "\n").catch(() => undefined);
     void beat();
-    const heartbeat = setInterval(beat, 30_000);
+    const heartbeat = setInterval(() => void beat(), 30_000);
     await runScheduler({
       jobs,
       signal: stop.signal,
