@@ -446,7 +446,8 @@ export async function startAlertmanager(
     `--storage.path=${join(dir, "data")}`,
     `--web.listen-address=127.0.0.1:${port}`,
     "--cluster.listen-address=",
-    "--log.level=warn",
+    // A flag given twice is an error to Alertmanager: a level in `args` replaces this one.
+    ...(opts.args?.some((a) => a.startsWith("--log.level")) ? [] : ["--log.level=warn"]),
     ...(opts.args ?? []),
   ];
   const handle = await makeHandle(
