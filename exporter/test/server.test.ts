@@ -190,8 +190,19 @@ describe("the exporter with embedded defaults (host metrics)", () => {
     const plain = await rawGet(m.port, "/metrics");
     assert.equal(plain.headers["content-encoding"], undefined);
     assert.ok(plain.body.toString("utf8").includes("# TYPE node_load1 gauge"));
-    const refused = await rawGet(m.port, "/metrics", { "Accept-Encoding": "gzip;q=0, identity" });
-    assert.equal(refused.headers["content-encoding"], undefined);
+    const cases: [string, string | undefined][] = [
+      ["gzip;q=0, identity", undefined],
+      ["gzip;q=0, *", undefined], // refused by name: the wildcard does not bring it back
+      ["*", "gzip"],
+      ["GZIP;q=0.5", "gzip"],
+      ["br;q=1.0, gzip;q=0.8, *;q=0.1", "gzip"],
+      ["deflate", undefined],
+    ];
+    for (const [accept, want] of cases) {
+      const r = await rawGet(m.port, "/metrics", { "Accept-Encoding": accept });
+      assert.equal(r.status, 200, accept);
+      assert.equal(r.headers["content-encoding"], want, accept);
+    }
   });
 
   test("HEAD /metrics answers headers only", async () => {
