@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import YAML from "yaml";
 import { isAlert, type RuleGroup } from "../../definitions/rules.ts";
+import { lokiRuleGroups, prometheusLogRuleGroups } from "../../loki/rules/src/index.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
 import { findBinary, requireBinaries, run, tempDir } from "../../test/support/servers.ts";
 import { localAlertmanagerConfig, secretsMount } from "../src/local.ts";
@@ -95,11 +96,8 @@ describe("alertmanager.yml", { skip: requireBinaries("amtool") }, () => {
 
   test("every Prometheus alert routes by its severity (and the Watchdog to the heartbeat alone)", async () => {
     const bySeverity = { critical: "pagerduty,slack", warning: "slack", info: "email" };
-    const groups: RuleGroup[] = [...ruleGroups];
-    // The Loki rules use the same routing; include them once their module exists.
-    const loki = join(repo, "loki/rules/src/index.ts");
-    if (existsSync(loki))
-      groups.push(...((await import(loki)) as { lokiRuleGroups: RuleGroup[] }).lokiRuleGroups);
+    // The log alerts (Loki's ruler, and Prometheus on the ruler's recordings) use the same routing.
+    const groups: RuleGroup[] = [...ruleGroups, ...lokiRuleGroups, ...prometheusLogRuleGroups];
     const checks = groups.flatMap((g) =>
       g.rules.filter(isAlert).map(async (r) => {
         const want = r.alert === "Watchdog" ? "heartbeat" : bySeverity[r.severity];

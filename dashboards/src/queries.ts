@@ -81,7 +81,7 @@ export function allQueries(
         out.push({
           dashboard: d.name,
           panel: p.title ?? "",
-          refId: String(t.refId ?? ""),
+          refId: typeof t.refId === "string" ? t.refId : "",
           datasource: type,
           raw: t.expr,
           expr: substitute(t.expr, values),

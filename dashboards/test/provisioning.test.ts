@@ -85,7 +85,9 @@ describe("Grafana provisioning", () => {
         if (v.type !== "datasource") continue;
         const uid = (v.current as { value?: unknown } | undefined)?.value;
         if (typeof uid !== "string" || provisioned.get(uid) !== v.query) {
-          bad.push(`${d.name}: variable ${v.name} defaults to ${String(uid)} (type ${String(v.query)})`);
+          bad.push(
+            `${d.name}: variable ${v.name} defaults to ${String(uid)} (type ${JSON.stringify(v.query)})`,
+          );
         }
       }
       for (const p of panelsOf(d.json)) {

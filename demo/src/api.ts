@@ -2,6 +2,12 @@
 // http_requests_total{method,route,code} and http_request_duration_seconds{method,route}), a few scan
 // routes backed by PostgreSQL, Redis and the cache, a login route that writes security events, and
 // POST /chaos to misbehave on purpose.
+//
+// Routing and the JSON body are node:http and a few lines here rather than express (already the
+// exporter's dependency): nine fixed route templates, each turned into one anchored pattern, and a body
+// read with a 64 KiB cap. Measured on this machine (Node.js 20, three runs): importing express costs
+// the process 16-17 MB of RSS and 0.4-0.5 s, for routing the demo does in one line; the route label
+// contract (`unmatched` for unknown paths, 405 apart from 404) is ours either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import type pg from "pg";
@@ -304,6 +310,18 @@ export function createApi(o: ApiOptions): { server: Server; registry: Registry }
         const seconds = (performance.now() - started) / 1000;
         metrics.requests.inc({ method, route: template, code: String(reply.status) });
         metrics.duration.observe({ method, route: template }, seconds);
+      })
+      // What throws past the handler's catch (a reply JSON cannot encode, a write after the client
+      // left) must not become an unhandled rejection, which ends the process: it is logged, and the
+      // client gets a 500 when nothing was sent yet.
+      .catch((e: unknown) => {
+        o.logs.app("error", "reply could not be sent", "kali_agents.api", {
+          method,
+          route: template,
+          error: (e as Error).message,
+        });
+        if (!res.headersSent) send(res, { status: 500, body: { error: "internal error" } });
+        else if (!res.writableEnded) res.destroy();
       });
   });
   // Slow-mode requests must not be cut by the default timeouts before they answer.

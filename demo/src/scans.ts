@@ -69,6 +69,8 @@ export interface ScanStats {
   finished: Record<"success" | "failed" | "cancelled", number>;
   /** Scans whose finish is held back by the stuck-scans mode. */
   held: number;
+  /** Finishes being written (their UPDATE sent, not answered yet). */
+  finishing: number;
   running: number;
 }
 
@@ -101,6 +103,7 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
     started: 0,
     finished: { success: 0, failed: 0, cancelled: 0 },
     held: 0,
+    finishing: 0,
     running: 0,
   };
   const timers = new Set<NodeJS.Timeout>();
@@ -142,7 +145,24 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
     return { id, queue };
   }
 
+  /** Finishes a scan, or holds it while the stuck-scans mode lasts: nothing finishes while stuck. */
+  function settle(id: string, tool: string, startedAt: number) {
+    if (o.chaos.current().mode === "stuck-scans") {
+      stats.held++;
+      held.push(() => void finish(id, tool, startedAt));
+    } else void finish(id, tool, startedAt);
+  }
+
   async function finish(id: string, tool: string, startedAt: number) {
+    stats.finishing++;
+    try {
+      await record(id, tool, startedAt);
+    } finally {
+      stats.finishing--;
+    }
+  }
+
+  async function record(id: string, tool: string, startedAt: number) {
     const r = Math.random();
     const status = r < o.failureRate ? "failed" : r < o.failureRate + o.cancelRate ? "cancelled" : "success";
     try {
@@ -162,7 +182,7 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
     } catch (e) {
       logError("cannot record the end of a scan", e, { scan_id: id });
       // Try again later: a scan must not stay `running` because PostgreSQL blinked.
-      if (!stopped) later(1000, () => void finish(id, tool, startedAt));
+      if (!stopped) later(1000, () => settle(id, tool, startedAt));
       return;
     }
     stats.running--;
@@ -184,12 +204,7 @@ export function createScanRunner(o: ScanRunnerOptions): ScanRunner {
     const [min, max] = tools[tool] ?? [30, 300];
     const startedAt = Date.now();
     const ms = (min + Math.random() * (max - min)) * 1000 * o.timeScale;
-    later(ms, () => {
-      if (o.chaos.current().mode === "stuck-scans") {
-        stats.held++;
-        held.push(() => void finish(id, tool, startedAt));
-      } else void finish(id, tool, startedAt);
-    });
+    later(ms, () => settle(id, tool, startedAt));
     return true;
   }
 

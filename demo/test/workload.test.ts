@@ -202,7 +202,9 @@ describe(
 
     test("stuck-scans: nothing finishes and the queue grows; normal releases them", async () => {
       await setChaos({ mode: "stuck-scans" });
-      await new Promise((r) => setTimeout(r, 1000)); // finishes already under way land, even on a loaded machine
+      // Finishes already being written when the mode changed land; none starts after it (a scan whose
+      // time is up is held), so once none is being written the counts can only stay.
+      await waitFor("the finishes under way to land", () => demo.scans.stats().finishing === 0, 10_000, 20);
       const before = await counts();
       const len0 = Number(redis.cli("LLEN", queue));
       await waitFor("the queue to grow", () => Number(redis.cli("LLEN", queue)) >= len0 + 10, 10_000);

@@ -49,17 +49,6 @@ const indexPage = `<!doctype html>
 </html>
 `;
 
-/** Whether the Accept-Encoding header accepts gzip (with a q-value above 0). */
-export function acceptsGzip(header: string | undefined): boolean {
-  if (!header) return false;
-  return header.split(",").some((part) => {
-    const [coding, ...params] = part.trim().toLowerCase().split(";");
-    if (coding !== "gzip" && coding !== "*") return false;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
-}
-
 export function createApp(opts: AppOptions): express.Express {
   const app = express();
   app.disable("x-powered-by");
@@ -90,7 +79,10 @@ export function createApp(opts: AppOptions): express.Express {
     const text = await opts.scraper.scrape(timeoutMs);
     res.set("Content-Type", Registry.PROMETHEUS_CONTENT_TYPE);
     res.set("Vary", "Accept-Encoding");
-    if (acceptsGzip(req.get("Accept-Encoding"))) {
+    // Negotiated by express (the accepts and negotiator packages), not by hand: q-values, `*`, and a
+    // coding refused by name under a `*` that allows everything else (`gzip;q=0, *`), which the
+    // hand-written check this replaces read as gzip. No header means plain text (curl, a browser).
+    if (req.acceptsEncodings("gzip", "identity") === "gzip") {
       res.set("Content-Encoding", "gzip");
       res.send(await gzip(text));
     } else res.send(text);

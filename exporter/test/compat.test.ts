@@ -258,7 +258,7 @@ function interpolate(expr: string, values: Map<string, string>, vars: CompatDash
 }
 
 async function promApi<T>(prom: HttpServer, path: string, params: Record<string, string>): Promise<T> {
-  const res = await fetch(`${prom.url}${path}?${new URLSearchParams(params)}`);
+  const res = await fetch(`${prom.url}${path}?${new URLSearchParams(params).toString()}`);
   const body = (await res.json()) as { status: string; data: T; error?: string };
   if (body.status !== "success") throw new Error(`${path} ${JSON.stringify(params)}: ${body.error}`);
   return body.data;

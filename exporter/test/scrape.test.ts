@@ -12,7 +12,7 @@ import { createLogger } from "../../lib/log.ts";
 import { Scraper, type ScheduledCollector } from "../src/scrape.ts";
 import { createApp } from "../src/server.ts";
 import { sample, scrape } from "../../test/support/exposition.ts";
-import { sleep } from "../../test/support/servers.ts";
+import { sleep, waitFor } from "../../test/support/servers.ts";
 
 type Behaviour = (ctx: CollectContext) => Promise<void>;
 
@@ -180,7 +180,9 @@ describe("a hanging collector", () => {
       "the reason was logged",
     );
     release();
-    await sleep(10);
+    // The hung call settles, and the scraper forgets it, in promise callbacks only (no I/O, no timer):
+    // all of them have run by the next turn of the event loop.
+    await new Promise((r) => setImmediate(r));
     const recovered = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "1" });
     assert.equal(hanging.state.calls, callsBefore + 1);
     assert.equal(success(recovered.families, "postgres"), 1);
@@ -214,8 +216,9 @@ describe("concurrent scrapes share one collection", () => {
   });
 
   test("a joiner with a shorter deadline answers at its own deadline, the collection goes on for the others", async () => {
+    const callsBefore = calls;
     const long = scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "10" });
-    await sleep(50);
+    await waitFor("the long scrape's collection to start", () => calls === callsBefore + 1, 10_000, 5);
     const late = timerLateness(100);
     const short = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "0.6" });
     // 0.6 s less the 0.5 s margin: 0.1 s, well before the 1.5 s the collector needs.
@@ -237,13 +240,13 @@ describe("an answer that stops waiting for a collector", () => {
   // Regression: such an answer carried none of the running collector's series, so `pg_up == 0` alerts
   // saw nothing while PostgreSQL hung; a collector's pendingRegistry is published in their place.
   test("publishes the collector's pendingRegistry (its up metric at 0), not its stale registry", async () => {
-    const { collector } = testCollector("postgres", never);
+    const { collector, state } = testCollector("postgres", never);
     const pendingRegistry = new Registry();
     new Gauge({ name: "test_postgres_up", help: "test", registers: [pendingRegistry] }).set(0);
     const m = await mount([{ collector: { ...collector, pendingRegistry }, budgetMs: 5000 }]);
     try {
       const long = scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "3" });
-      await sleep(50);
+      await waitFor("the long scrape's collection to start", () => state.calls === 1, 2_000, 5);
       const short = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "0.6" });
       assert.equal(success(short.families, "postgres"), 0);
       assert.equal(sample(short.families, "test_postgres_up"), 0);
@@ -303,6 +306,7 @@ describe("deadlines", () => {
 
 describe("odd failures", () => {
   test("a collector that rejects with no error value (undefined) is still a failure", async () => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the case under test
     const odd = testCollector("redis", () => Promise.reject(undefined));
     const m = await mount([{ collector: odd.collector, budgetMs: 5_000 }]);
     after(() => m.close());

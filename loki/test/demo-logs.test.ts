@@ -303,7 +303,7 @@ describe(
             continue;
           }
           const e = byName.get(o.event as string);
-          assert.ok(e, `event ${String(o.event)} is not in definitions/logs.ts logEvents: ${l}`);
+          assert.ok(e, `event ${JSON.stringify(o.event)} is not in definitions/logs.ts logEvents: ${l}`);
           seen.add(e.name);
           assert.equal(s, e.stream, `${e.name} belongs to ${e.stream}: ${l}`);
           assert.equal(o.level, e.level, `${e.name} is written at ${e.level}: ${l}`);

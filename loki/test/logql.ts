@@ -319,7 +319,9 @@ function jsonLabels(line: string, labels: Record<string, string>): Record<string
       const name = prefix + k.replace(/[^a-zA-Z0-9_]/g, "_");
       if (Array.isArray(v)) continue;
       if (v !== null && typeof v === "object") add(`${name}_`, v as Record<string, unknown>);
-      else out[name in labels ? `${name}_extracted` : name] = v === null ? "" : String(v);
+      else
+        out[name in labels ? `${name}_extracted` : name] =
+          v === null ? "" : String(v as string | number | boolean);
     }
   };
   add("", data as Record<string, unknown>);

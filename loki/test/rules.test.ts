@@ -184,11 +184,10 @@ describe("LogQL in docs/operations/logging.md", () => {
 });
 
 describe("LogQL of the generated dashboards", () => {
-  const queries = existsSync(join(root, "dashboards/generated"))
-    ? dashboardLokiQueries(join(root, "dashboards/generated"))
-    : [];
-  test("every Loki panel query parses and selects on attached labels", (t) => {
-    if (queries.length === 0) return t.skip("no generated dashboard has a Loki query yet");
+  test("every Loki panel query parses and selects on attached labels", () => {
+    const queries = dashboardLokiQueries(join(root, "dashboards/generated"));
+    // The logs dashboard has Loki panels: none found means the reader is broken, not that all is well.
+    assert.ok(queries.length >= 3, `only ${queries.length} Loki queries found in dashboards/generated`);
     for (const { file, expr } of queries) checkLogQL(withoutGrafanaMacros(expr), file.slice(root.length));
   });
 });

@@ -4,6 +4,7 @@
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { createLogger } from "../../lib/log.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
 import { commands, isCommand, runJob, type Command, type JobArgs } from "./jobs.ts";
@@ -25,53 +26,79 @@ class UsageError extends Error {}
 /** Touched every 30 s by `schedule`; compose's healthcheck wants it younger than two minutes. */
 export const heartbeatFile = join(tmpdir(), "kali-ops-scheduler.alive");
 
-function parseArgs(argv: string[]): { command: Command | "schedule"; args: JobArgs } {
+// Each command's options, read by node:util's parseArgs: `--name value` or `--name=value` for a string,
+// a bare `--force` for the one switch (`--force=false` is refused, not read as on).
+const commandOptions = {
+  backup: {},
+  verify: { file: { type: "string" } },
+  restore: { target: { type: "string" }, file: { type: "string" }, force: { type: "boolean" } },
+  "dr-drill": {},
+  cleanup: {},
+  report: { until: { type: "string" }, days: { type: "string" } },
+  schedule: {},
+} as const satisfies Record<Command | "schedule", ParseArgsConfig["options"]>;
+
+function parseCommandLine(argv: string[]): { command: Command | "schedule"; args: JobArgs } {
   const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "-h") throw new UsageError("no command given");
   if (command !== "schedule" && !isCommand(command))
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (!a.startsWith("--")) throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
-    const [k, inline] = a.slice(2).split("=", 2) as [string, string | undefined];
-    if (k === "force") flags.set(k, true);
-    else {
-      const v = inline ?? rest[++i];
-      if (v === undefined) throw new UsageError(`--${k} needs a value`);
-      flags.set(k, v);
-    }
+  const options: ParseArgsConfig["options"] = commandOptions[command];
+  const names = Object.keys(options);
+  const takes = names.length ? `it takes ${names.map((n) => `--${n}`).join(", ")}` : "it takes no options";
+  // A first, lenient pass names what the command does not take, and an option given twice (the strict
+  // pass would keep the last one silently).
+  const seen = new Set<string>();
+  for (const t of parseArgs({ args: rest, options, strict: false, allowPositionals: true, tokens: true })
+    .tokens) {
+    if (t.kind === "positional") throw new UsageError(`unexpected argument ${JSON.stringify(t.value)}`);
+    if (t.kind !== "option") continue;
+    if (!Object.hasOwn(options, t.name))
+      throw new UsageError(`${command} does not take ${t.rawName}: ${takes}`);
+    if (seen.has(t.name)) throw new UsageError(`${t.rawName} is given twice`);
+    seen.add(t.name);
   }
-  const allowed: Record<string, string[]> = {
-    backup: [],
-    verify: ["file"],
-    restore: ["target", "file", "force"],
-    "dr-drill": [],
-    cleanup: [],
-    report: ["until", "days"],
-    schedule: [],
-  };
-  for (const k of flags.keys())
-    if (!allowed[command]!.includes(k)) throw new UsageError(`${command} does not take --${k}`);
-  const str = (k: string) => (typeof flags.get(k) === "string" ? (flags.get(k) as string) : undefined);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: rest, options, strict: true, allowPositionals: false })
+      .values as typeof values;
+  } catch (e) {
+    // "Option '--force' does not take an argument", "Option '--target <value>' argument missing", …
+    throw new UsageError((e as Error).message.replace(/\s*\n\s*/g, " "));
+  }
+  for (const [k, v] of Object.entries(values))
+    if (v === "") throw new UsageError(`--${k} needs a value that is not empty`);
+  const str = (k: string) => values[k] as string | undefined;
   const args: { -readonly [K in keyof JobArgs]: JobArgs[K] } = {};
-  if (str("file")) args.file = str("file");
+  if (str("file") !== undefined) args.file = str("file");
   if (command === "restore") {
     const target = str("target");
     if (!target) throw new UsageError("restore needs --target <database>");
-    args.restore = { target, from: str("file"), force: flags.get("force") === true };
+    args.restore = { target, from: str("file"), force: values.force === true };
   }
   if (command === "report") {
     const until = str("until");
     const days = str("days");
-    const u = until ? new Date(until) : undefined;
+    const u = until !== undefined ? new Date(until) : undefined;
     if (u && Number.isNaN(u.getTime()))
       throw new UsageError(`--until ${JSON.stringify(until)} is not a date`);
     if (days !== undefined && !/^[1-9]\d*$/.test(days))
       throw new UsageError(`--days ${JSON.stringify(days)} is not a whole number above 0`);
-    args.report = { until: u, days: days ? Number(days) : undefined };
+    args.report = { until: u, days: days !== undefined ? Number(days) : undefined };
   }
-  return { command: command as Command | "schedule", args };
+  return { command, args };
+}
+
+/** The command line as the CLI reads it, or the usage error it prints (exported for the tests). */
+export function readCommandLine(
+  argv: string[],
+): { command: Command | "schedule"; args: JobArgs } | { usageError: string } {
+  try {
+    return parseCommandLine(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return { usageError: e.message };
+    throw e;
+  }
 }
 
 function scheduledJobs(config: Config): ScheduledJob[] {
@@ -89,10 +116,10 @@ export async function main(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof parseCommandLine>;
   let config: Config;
   try {
-    parsed = parseArgs(argv);
+    parsed = parseCommandLine(argv);
     config = loadConfig(env);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -121,7 +148,7 @@ export async function main(
     // The container's healthcheck reads this file's age: the scheduler has no HTTP port to probe.
     const beat = () => writeFile(heartbeatFile, new Date().toISOString() + "\n").catch(() => undefined);
     void beat();
-    const heartbeat = setInterval(beat, 30_000);
+    const heartbeat = setInterval(() => void beat(), 30_000);
     await runScheduler({
       jobs,
       signal: stop.signal,

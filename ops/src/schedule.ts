@@ -1,47 +1,56 @@
-// Cron-like schedules for the `schedule` command: five fields `minute hour day-of-month month
-// day-of-week`, evaluated in UTC (a server's local time zone would move the runs twice a year). Each
-// field takes `*`, numbers, ranges `a-b`, lists `a,b` and steps `*/n` or `a-b/n`; day-of-week 0 or 7 is
-// Sunday. As in Vixie cron, when both day-of-month and day-of-week are restricted a day matching either
-// one is due.
+// Cron schedules for the `schedule` command: five fields `minute hour day-of-month month day-of-week`,
+// evaluated in UTC (a server's local time zone would move the runs twice a year), with Vixie cron's
+// syntax: `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n` or `a-b/n`, names (`jan`, `mon`) in the
+// month and day-of-week fields; day-of-week 0 or 7 is Sunday.
+//
+// The next-run arithmetic is croner's (a maintained, dependency-free library), not ours. Vixie cron's
+// day rule is configured explicitly, because no library follows it by default (croner, cron-parser and
+// cron-schedule all fire `0 0 */2 * 1` on every odd day and every Monday; measured, see the test): when
+// day-of-month and day-of-week are both restricted a day matching either one is due, and a day field
+// whose text starts with `*` (`*`, `*/2`) does not count as restricted, so the two are then ANDed
+// (`0 0 */2 * 1` fires on Mondays that are odd days). croner's `domAndDow` picks AND or OR per schedule.
+//
+// What stays hand-written is a check of each field's shape and bounds before croner sees it: croner also
+// accepts Quartz extensions (`L`, `W`, `#`, `?`, a `+` before day-of-week) that Vixie cron does not, and
+// names a day-of-month of 0 "day: -1"; the check refuses the extensions and names the field and its range.
+import { Cron } from "croner";
 
 export interface Schedule {
   readonly text: string;
-  readonly minutes: ReadonlySet<number>;
-  readonly hours: ReadonlySet<number>;
-  readonly days: ReadonlySet<number>;
-  readonly months: ReadonlySet<number>;
-  readonly weekdays: ReadonlySet<number>;
-  readonly daysRestricted: boolean;
-  readonly weekdaysRestricted: boolean;
+  readonly cron: Cron;
 }
 
+const monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
 const fields = [
-  { name: "minute", min: 0, max: 59 },
-  { name: "hour", min: 0, max: 23 },
-  { name: "day-of-month", min: 1, max: 31 },
-  { name: "month", min: 1, max: 12 },
-  { name: "day-of-week", min: 0, max: 7 },
+  { name: "minute", min: 0, max: 59, names: [] as string[] },
+  { name: "hour", min: 0, max: 23, names: [] as string[] },
+  { name: "day-of-month", min: 1, max: 31, names: [] as string[] },
+  { name: "month", min: 1, max: 12, names: monthNames },
+  { name: "day-of-week", min: 0, max: 7, names: dayNames },
 ] as const;
 
-function parseField(text: string, f: (typeof fields)[number]): Set<number> {
-  const out = new Set<number>();
+function checkField(text: string, f: (typeof fields)[number]): void {
   for (const part of text.split(",")) {
-    const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
-    if (!m) throw new Error(`${f.name} field ${JSON.stringify(part)} is not *, n, a-b, a,b or */n`);
-    const step = m[4] === undefined ? 1 : Number(m[4]);
-    let lo: number = f.min;
-    let hi: number = f.max;
-    if (m[1] !== "*") {
-      lo = Number(m[2]);
-      // `5/15` means from 5 to the end in steps of 15, as in cron.
-      hi = m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? f.max : lo;
+    const m = /^(?:\*|([0-9]+|[a-z]{3})(?:-([0-9]+|[a-z]{3}))?)(?:\/([0-9]+))?$/i.exec(part);
+    // `5/15` is refused too: Vixie cron reads it as 5 alone, later crons as 5-59/15.
+    if (!m || (m[1] !== undefined && m[2] === undefined && m[3] !== undefined))
+      throw new Error(`${f.name} field ${JSON.stringify(part)} is not *, n, a-b, a,b, */n or a-b/n`);
+    for (const v of [m[1], m[2]]) {
+      if (v === undefined) continue;
+      if (/^[0-9]/.test(v)) {
+        if (Number(v) < f.min || Number(v) > f.max)
+          throw new Error(`${f.name} field ${JSON.stringify(part)} is outside ${f.min}-${f.max}`);
+      } else if (!(f.names as readonly string[]).includes(v.toLowerCase()))
+        throw new Error(
+          `${f.name} field ${JSON.stringify(part)} is not a number` +
+            (f.names.length ? ` nor one of ${f.names.join(", ")}` : ""),
+        );
     }
-    if (lo < f.min || hi > f.max || lo > hi)
-      throw new Error(`${f.name} field ${JSON.stringify(part)} is outside ${f.min}-${f.max}`);
-    if (step < 1) throw new Error(`${f.name} field ${JSON.stringify(part)} has a step below 1`);
-    for (let v = lo; v <= hi; v += step) out.add(v);
+    if (m[3] !== undefined && Number(m[3]) < 1)
+      throw new Error(`${f.name} field ${JSON.stringify(part)} has a step below 1`);
   }
-  return out;
 }
 
 export function parseSchedule(text: string): Schedule {
@@ -50,53 +59,28 @@ export function parseSchedule(text: string): Schedule {
     throw new Error(
       `${JSON.stringify(text)} is not a cron schedule of 5 fields (minute hour day-of-month month day-of-week)`,
     );
-  const sets = parts.map((p, i) => parseField(p, fields[i]!));
-  const weekdays = sets[4]!;
-  if (weekdays.has(7)) {
-    weekdays.delete(7);
-    weekdays.add(0);
+  parts.forEach((p, i) => checkField(p, fields[i]!));
+  let cron: Cron;
+  try {
+    cron = new Cron(parts.join(" "), {
+      mode: "5-part",
+      timezone: "UTC",
+      domAndDow: parts[2]!.startsWith("*") || parts[4]!.startsWith("*"),
+    });
+  } catch (e) {
+    // What the shape check lets through and croner refuses, e.g. a range running backwards (`5-1`).
+    throw new Error(`${JSON.stringify(text)}: ${(e as Error).message.replace(/^CronPattern: /, "")}`);
   }
-  return {
-    text,
-    minutes: sets[0]!,
-    hours: sets[1]!,
-    days: sets[2]!,
-    months: sets[3]!,
-    weekdays,
-    daysRestricted: parts[2] !== "*",
-    weekdaysRestricted: parts[4] !== "*",
-  };
-}
-
-function dayMatches(s: Schedule, d: Date): boolean {
-  const dom = s.days.has(d.getUTCDate());
-  const dow = s.weekdays.has(d.getUTCDay());
-  if (s.daysRestricted && s.weekdaysRestricted) return dom || dow;
-  return dom && dow;
+  // `0 0 30 2 *` parses but never comes: refused with the configuration instead of when first planned.
+  if (cron.nextRun() === null) throw new Error(`${JSON.stringify(text)} is never due (no such date)`);
+  return { text, cron };
 }
 
 /** The first minute strictly after `after` at which the schedule is due (UTC). */
 export function nextRun(s: Schedule, after: Date): Date {
-  const t = new Date(after.getTime());
-  t.setUTCSeconds(0, 0);
-  t.setUTCMinutes(t.getUTCMinutes() + 1);
-  // Five years covers every valid schedule (29 February with a weekday restriction aside, which
-  // still recurs within 28 years; such a schedule is reported instead of looping).
-  const limit = after.getTime() + 5 * 366 * 24 * 3600 * 1000;
-  while (t.getTime() <= limit) {
-    if (!s.months.has(t.getUTCMonth() + 1)) {
-      t.setUTCMonth(t.getUTCMonth() + 1, 1);
-      t.setUTCHours(0, 0, 0, 0);
-    } else if (!dayMatches(s, t)) {
-      t.setUTCDate(t.getUTCDate() + 1);
-      t.setUTCHours(0, 0, 0, 0);
-    } else if (!s.hours.has(t.getUTCHours())) {
-      t.setUTCHours(t.getUTCHours() + 1, 0, 0, 0);
-    } else if (!s.minutes.has(t.getUTCMinutes())) {
-      t.setUTCMinutes(t.getUTCMinutes() + 1, 0, 0);
-    } else return t;
-  }
-  throw new Error(`schedule ${JSON.stringify(s.text)} is never due within five years`);
+  const at = s.cron.nextRun(after);
+  if (!at) throw new Error(`schedule ${JSON.stringify(s.text)} is never due`);
+  return at;
 }
 
 export interface ScheduledJob {

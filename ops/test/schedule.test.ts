@@ -87,6 +87,40 @@ describe("schedule: next run", () => {
       want: "2026-11-30T00:00:00.000Z",
     },
     {
+      // Vixie cron: a day field starting with `*` is not restricted, so the two day fields are ANDed:
+      // Mondays that are odd days (30 November is even, 7 December odd), not every odd day and Monday.
+      name: "`*/2` day-of-month with a weekday: odd days that are Mondays",
+      cron: "0 0 */2 * 1",
+      after: "2026-11-27T00:00:00Z",
+      want: "2026-12-07T00:00:00.000Z",
+    },
+    {
+      name: "`*/2` day-of-month with a weekday, the one after",
+      cron: "0 0 */2 * 1",
+      after: "2026-12-07T00:00:00Z",
+      want: "2026-12-21T00:00:00.000Z",
+    },
+    {
+      // The same days written as a range do count as restricted: odd days OR Mondays.
+      name: "`1-31/2` day-of-month with a weekday: odd days or Mondays",
+      cron: "0 0 1-31/2 * 1",
+      after: "2026-11-29T00:00:00Z",
+      want: "2026-11-30T00:00:00.000Z",
+    },
+    {
+      // And the other way round: the 1st and 15th that fall on Sunday, Tuesday, Thursday or Saturday.
+      name: "day-of-month with a `*/2` weekday: ANDed",
+      cron: "0 0 1,15 * */2",
+      after: "2026-12-15T00:00:00Z",
+      want: "2027-04-01T00:00:00.000Z",
+    },
+    {
+      name: "names of weekdays and months",
+      cron: "0 6 * jan mon",
+      after: "2026-11-27T12:00:00Z",
+      want: "2027-01-04T06:00:00.000Z",
+    },
+    {
       name: "seconds of `after` are dropped",
       cron: "* * * * *",
       after: "2026-11-27T12:00:59.900Z",
@@ -103,8 +137,22 @@ describe("schedule: next run", () => {
     ["60 2 * * *", /minute field "60" is outside 0-59/],
     ["0 24 * * *", /hour field "24" is outside 0-23/],
     ["0 2 0 * *", /day-of-month field "0" is outside 1-31/],
-    ["0 2 * * mon", /day-of-week field "mon" is not/],
+    ["0 2 * * 8", /day-of-week field "8" is outside 0-7/],
+    ["0 2 * 13 *", /month field "13" is outside 1-12/],
+    ["0 2 * * mo", /day-of-week field "mo" is not \*, n, a-b/],
+    ["0 2 * * mun", /day-of-week field "mun" is not a number nor one of sun, mon/],
+    ["0 2 jan * *", /day-of-month field "jan" is not a number$/],
     ["*/0 * * * *", /step below 1/],
+    // Quartz extensions croner would take and Vixie cron does not.
+    ["0 2 L * *", /day-of-month field "L" is not/],
+    ["0 2 * * 1#2", /day-of-week field "1#2" is not/],
+    ["0 2 ? * 1", /day-of-month field "\?" is not/],
+    ["0 2 1W * *", /day-of-month field "1W" is not/],
+    // Vixie cron reads `5/15` as 5 alone, later crons as 5-59/15: refused rather than guessed.
+    ["5/15 * * * *", /minute field "5\/15" is not/],
+    ["0 2 ,1 * *", /day-of-month field "" is not/],
+    ["0 2 5-1 * *", /^Error: "0 2 5-1 \* \*": .*larger/],
+    ["0 0 30 2 *", /"0 0 30 2 \*" is never due/],
   ];
   for (const [cron, want] of bad)
     test(`rejects ${JSON.stringify(cron)}`, () => assert.throws(() => parseSchedule(cron), want));

@@ -10,27 +10,14 @@ import { parser as promqlParser } from "@prometheus-io/lezer-promql";
 import { runbookPath, type RuleGroup } from "../../definitions/rules.ts";
 import { knownMetric } from "../../lib/promql.ts";
 import { promqlMetricNames } from "../../test/support/promql.ts";
+import { lokiRuleGroups, prometheusLogRuleGroups } from "../../loki/rules/src/index.ts";
 import { ruleGroups } from "../rules/src/index.ts";
 import { alertNamesOf } from "../../lib/rules/shape.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
 const runbookDir = join(repo, "docs/runbooks");
-const lokiIndex = join(repo, "loki/rules/src/index.ts");
-
-/** The Loki groups, once their module exists. A module that exists but fails to load fails the test. */
-async function lokiGroups(): Promise<RuleGroup[]> {
-  if (!existsSync(lokiIndex)) return [];
-  const mod = (await import(lokiIndex)) as Record<string, unknown>;
-  const isGroups = (v: unknown): v is RuleGroup[] =>
-    Array.isArray(v) && v.every((g) => typeof g === "object" && g !== null && "rules" in g);
-  if (!isGroups(mod.lokiRuleGroups))
-    throw new Error("loki/rules/src/index.ts exists but exports no lokiRuleGroups array");
-  // Rules about logs that Prometheus evaluates (e.g. on the ruler's recordings) live there too.
-  return [
-    ...mod.lokiRuleGroups,
-    ...(isGroups(mod.prometheusLogRuleGroups) ? mod.prometheusLogRuleGroups : []),
-  ];
-}
+// The Loki groups, and the rules about logs that Prometheus evaluates (on the ruler's recordings).
+const lokiGroups: RuleGroup[] = [...lokiRuleGroups, ...prometheusLogRuleGroups];
 
 const sections = ["## Meaning", "## Impact", "## Diagnosis", "## Mitigation", "## Escalation"];
 
@@ -61,8 +48,8 @@ function parseError(p: typeof promqlParser | typeof logqlParser, expr: string): 
 }
 
 describe("runbooks", () => {
-  test("every alert has docs/runbooks/<alert>.md, and every runbook names an alert", async () => {
-    const groups = [...ruleGroups, ...(await lokiGroups())];
+  test("every alert has docs/runbooks/<alert>.md, and every runbook names an alert", () => {
+    const groups = [...ruleGroups, ...lokiGroups];
     const alerts = alertNamesOf(groups);
     assert.ok(alerts.length >= 30, `only ${alerts.length} alerts found`);
     const missing = alerts.filter((a) => !existsSync(join(repo, runbookPath(a))));
@@ -102,9 +89,9 @@ describe("runbooks", () => {
 
   // The same check the PromQL builder (lib/promql.ts) makes when a rule or a panel is built: an example
   // the on-call engineer pastes must read a series that exists, not one renamed since.
-  test("every metric the runbooks' PromQL reads is published, or recorded by a rule", async () => {
+  test("every metric the runbooks' PromQL reads is published, or recorded by a rule", () => {
     const recorded = new Set(
-      [...ruleGroups, ...(await lokiGroups())].flatMap((g) =>
+      [...ruleGroups, ...lokiGroups].flatMap((g) =>
         g.rules.flatMap((r) => ("record" in r ? [r.record] : [])),
       ),
     );

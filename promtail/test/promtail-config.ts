@@ -153,7 +153,7 @@ function readRelabel(raw: unknown, what: string): RelabelRule {
   onlyKeys(o, ["source_labels", "separator", "regex", "target_label", "replacement", "action"], what);
   const action = o.action ?? "replace";
   if (action !== "replace")
-    throw new Error(`${what}: action ${String(action)} is not one this reader interprets`);
+    throw new Error(`${what}: action ${JSON.stringify(action)} is not one this reader interprets`);
   return {
     action: "replace",
     sourceLabels: o.source_labels === undefined ? [] : list(o.source_labels, what).map((s) => str(s, what)),

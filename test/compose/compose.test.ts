@@ -327,7 +327,7 @@ describe("compose.yaml", () => {
         refs++;
         assert.ok(
           listens[m[1]!]!.includes(Number(m[2])),
-          `${where}: ${m[0]} but ${m[1]} listens on ${listens[m[1]!]}`,
+          `${where}: ${m[0]} but ${m[1]} listens on ${JSON.stringify(listens[m[1]!])}`,
         );
       }
     }

@@ -43,7 +43,7 @@ export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rew
   global.evaluation_interval = o.evaluationInterval;
   // A timeout longer than the interval is refused by Prometheus.
   if (global.scrape_timeout !== undefined) {
-    changes.push(`global.scrape_timeout ${String(global.scrape_timeout)} -> ${o.scrapeInterval}`);
+    changes.push(`global.scrape_timeout ${JSON.stringify(global.scrape_timeout)} -> ${o.scrapeInterval}`);
     global.scrape_timeout = o.scrapeInterval;
   }
   doc.global = global;

@@ -138,7 +138,7 @@ export async function waitFor(
     await sleep(intervalMs);
   }
   throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? String(lastError) : JSON.stringify(lastError)}` : ""}`,
   );
 }
 
@@ -630,7 +630,8 @@ export async function startAlertmanager(
     `--storage.path=${join(dir, "data")}`,
     `--web.listen-address=127.0.0.1:${port}`,
     "--cluster.listen-address=",
-    "--log.level=warn",
+    // A flag given twice is an error to Alertmanager: a level in `args` replaces this one.
+    ...(opts.args?.some((a) => a.startsWith("--log.level")) ? [] : ["--log.level=warn"]),
     ...(opts.args ?? []),
   ];
   const handle = await makeHandle(

@@ -3,6 +3,7 @@
 //
 // The connection pool lives in `PostgresDatabase`, which the scans collector shares: the exporter holds
 // at most two connections whatever the number of scrapes and collectors.
+import { inspect } from "node:util";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { postgresMetrics, publishedOn, type MetricDef } from "../../../definitions/metrics.ts";
@@ -451,7 +452,7 @@ export function num(v: unknown): number {
     if (Number.isFinite(n)) return n;
   }
   if (v === null || v === undefined) return 0;
-  throw new Error(`PostgreSQL returned a non-numeric value: ${String(v)}`);
+  throw new Error(`PostgreSQL returned a non-numeric value: ${inspect(v)}`);
 }
 
 /** "15.4" -> "15.4.0", "16beta1" -> "16.0.0": postgres_exporter's semver form of server_version. */
