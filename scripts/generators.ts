@@ -11,4 +11,5 @@ export const generators: Record<string, () => Promise<Generator>> = {
   "log contract docs": () => import("../loki/rules/src/log-contract-doc.ts"),
   dashboards: () => import("../dashboards/src/index.ts"),
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
+  "documentation coverage": () => import("../prometheus/rules/src/documentation-coverage.ts"),
 };

@@ -1,7 +1,7 @@
 // One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics.ts
 // jobNames) and what it does. `runJob` times a job, writes its textfile metrics whatever the outcome,
 // and logs one line.
-import type { JobName } from "../../definitions/metrics.ts";
+import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../exporter/src/log.ts";
 import { backup } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
@@ -14,6 +14,8 @@ export interface JobArgs {
   readonly file?: string;
   readonly restore?: RestoreOptions;
   readonly report?: ReportOptions;
+  /** Who started the run (default `manual`); `ops schedule` passes `scheduler`. */
+  readonly trigger?: JobTrigger;
 }
 
 type Values = JobResult["values"];
@@ -113,7 +115,7 @@ export async function runJob(
   let summary: unknown;
   let values: Values;
   let error: Error | undefined;
-  jlog.info("job started", { job: spec.job });
+  jlog.info("job started", { job: spec.job, trigger: args.trigger ?? "manual" });
   try {
     const o = await spec.run(config, jlog, args);
     ok = true;
@@ -129,6 +131,7 @@ export async function runJob(
     ok,
     startedAt,
     finishedAt,
+    trigger: args.trigger ?? "manual",
     values,
   });
   const duration = (finishedAt - startedAt) / 1000;
