@@ -81,7 +81,7 @@ export const commands = {
     job: "report",
     run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
       const r = await weeklyReport(c, l, a.report);
-      return { summary: { json: r.json, markdown: r.markdown } };
+      return { summary: { json: r.json, markdown: r.markdown, html: r.html } };
     },
   },
 } as const satisfies Record<
