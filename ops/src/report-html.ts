@@ -65,7 +65,7 @@ export function scorecardRows(r: Report): ScorecardRow[] {
       t(s.recovery.mean_seconds, "duration", "<"),
       s.recovery.mean_seconds.met,
     ),
-    row("p90_recovery_seconds", "p90 time to recovery", "duration", "falling", decreasing),
+    row("p90_recovery_seconds", "p90 time to recovery", "duration", "mean below previous weeks'", decreasing),
     row(
       "mean_response_seconds",
       "Mean alert response",

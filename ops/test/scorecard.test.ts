@@ -4,13 +4,15 @@
 // created through its API; a real PostgreSQL with scans. Three consecutive periods of one day each
 // (`--days 1`): P0 without any incident, P1 with an incident still firing at its end, P2 where that
 // incident resolves (it spans the boundary) beside three others. Every scorecard figure is checked
-// exactly; then the HTML page is opened in headless Chromium (see report-html.test.ts).
+// exactly; then the HTML page is opened in headless Chromium (Debian's chromium driven by
+// playwright-core): screenshot, charts, console, figures against the JSON.
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { jobs } from "../../definitions/thresholds.ts";
 import {
+  findBinary,
   requireBinaries,
   run,
   startAlertmanager,
@@ -22,6 +24,8 @@ import {
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
 import type { Report } from "../src/report.ts";
+import { formatValue, scorecardRows } from "../src/report-html.ts";
+import { headline } from "../src/report.ts";
 import { opsConfig, quietLogger, scansDdl } from "./support.ts";
 
 const DAY = 86_400;
@@ -411,5 +415,85 @@ describe(
       near(c.api_error_rate.at(-1)![1], 0.1, 1e-9);
       near(c.cpu_ratio.at(-1)![1], 0.25, 1e-9);
     });
+
+    test(
+      "the HTML page in headless Chromium: every chart drawn, no console error, the JSON's figures",
+      { skip: requireBinaries("chromium") },
+      async () => {
+        const { chromium } = await import("playwright-core");
+        const profile = join(f.dirs.root!, "chromium-profile");
+        const browser = await chromium.launchPersistentContext(profile, {
+          executablePath: findBinary("chromium")!,
+          headless: true,
+          args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+          viewport: { width: 760, height: 1000 },
+        });
+        try {
+          const page = await browser.newPage();
+          const errors: string[] = [];
+          const requests: string[] = [];
+          page.on("console", (m) => {
+            if (m.type() === "error") errors.push(m.text());
+          });
+          page.on("pageerror", (e) => errors.push(e.message));
+          page.on("request", (r) => requests.push(r.url()));
+          const html = f.files[2]!.html;
+          await page.goto(`file://${html}`);
+          const shot = await page.screenshot({ fullPage: true });
+          assert.ok(shot.length > 10_000, `screenshot of ${shot.length} bytes`);
+          // Set REPORT_SCREENSHOT=<path> to keep it (docs/operations/weekly-report.png comes from here).
+          if (process.env.REPORT_SCREENSHOT) writeFileSync(process.env.REPORT_SCREENSHOT, shot);
+
+          assert.deepEqual(errors, []);
+          assert.deepEqual(requests, [`file://${html}`], "the page loads nothing but itself");
+          assert.equal(await page.locator("script").count(), 0);
+          const charts = await page.$$eval("svg[data-chart]", (svgs) =>
+            svgs.map((s) => ({
+              id: s.getAttribute("data-chart"),
+              paths: [...s.querySelectorAll("path")].map((p) => p.getAttribute("d") ?? ""),
+              box: s.getBoundingClientRect().height,
+            })),
+          );
+          assert.deepEqual(
+            charts.map((c) => c.id),
+            [
+              "scans-per-day",
+              "success-rate",
+              "api-p95",
+              "api-errors",
+              "cpu-memory",
+              "capacity-fs",
+              "capacity-db",
+            ],
+          );
+          for (const c of charts) {
+            assert.ok(c.paths.length > 0, `${c.id} has no path`);
+            for (const d of c.paths)
+              assert.match(d, /^M[\d.]+ [\d.]+( [LVHZ][\d. ]*)+/, `${c.id}: path ${d}`);
+            assert.ok(c.box > 100, `${c.id} is ${c.box} px high`);
+          }
+          // The scorecard's figures on the page are the JSON's, printed as the Markdown prints them.
+          const report = f.reports[2]!;
+          const want = headline(report.scorecard!);
+          const cells = await page.$$eval("[data-figure]", (els) =>
+            els.map((e) => [e.getAttribute("data-figure"), e.getAttribute("data-value"), e.textContent]),
+          );
+          const rows = scorecardRows(report);
+          assert.equal(cells.length, rows.length);
+          for (const [key, value, text] of cells) {
+            const v = want[key as keyof typeof want];
+            assert.equal(value, v === null ? "" : String(v), `${key} data-value`);
+            const row = rows.find((r) => r.key === key)!;
+            assert.equal(text, formatValue(v, row.unit), `${key} text`);
+          }
+          assert.equal(await page.locator('[data-figure="mean_recovery_seconds"]').textContent(), "21m 30s");
+          assert.equal(await page.locator('[data-figure="backup_success_rate_30d"]').textContent(), "96.67%");
+          const fills = await page.locator('[data-capacity="fs:/:fills"]').textContent();
+          assert.equal(fills, report.charts!.filesystems.find((x) => x.name === "/")!.fills_at!.slice(0, 10));
+        } finally {
+          await browser.close();
+        }
+      },
+    );
   },
 );
