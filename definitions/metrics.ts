@@ -454,6 +454,12 @@ export const jobMetrics = [
   job("kali_agents_cleanup_deleted_rows", "gauge", "Rows deleted by the last cleanup run, by table.", [
     "table",
   ]),
+  job(
+    "kali_agents_report_scorecard",
+    "gauge",
+    "The last weekly report's scorecard figures by `figure` (docs/operations/scorecard.md): seconds for recovery and response, ratios for shares, a count for interventions. A figure without data has no sample.",
+    ["figure"],
+  ),
 ] as const satisfies readonly MetricDef[];
 
 const api = <N extends string>(

@@ -7,7 +7,7 @@ import { backup } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
 import type { Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
-import { weeklyReport, type ReportOptions } from "./report.ts";
+import { headline, weeklyReport, type ReportOptions } from "./report.ts";
 import { drDrill, restore, verify, type RestoreOptions } from "./restore.ts";
 
 export interface JobArgs {
@@ -81,7 +81,16 @@ export const commands = {
     job: "report",
     run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
       const r = await weeklyReport(c, l, a.report);
-      return { summary: { json: r.json, markdown: r.markdown, html: r.html } };
+      const figures = r.report.scorecard ? Object.entries(headline(r.report.scorecard)) : [];
+      return {
+        summary: { json: r.json, markdown: r.markdown, html: r.html },
+        // The scorecard as metrics, for the Operations scorecard dashboard (no data: no sample).
+        values: {
+          kali_agents_report_scorecard: figures.flatMap(([figure, value]) =>
+            value === null ? [] : [{ labels: { figure }, value }],
+          ),
+        },
+      };
     },
   },
 } as const satisfies Record<

@@ -30,7 +30,7 @@ export const ownedMetrics: Record<JobName, readonly SpecificName[]> = {
   restore: [],
   dr_drill: ["kali_agents_dr_drill_restore_duration_seconds"],
   cleanup: ["kali_agents_cleanup_deleted_rows"],
-  report: [],
+  report: ["kali_agents_report_scorecard"],
 };
 
 export interface JobResult {

@@ -26,7 +26,7 @@ import { runJob } from "../src/jobs.ts";
 import type { Report } from "../src/report.ts";
 import { formatValue, scorecardRows } from "../src/report-html.ts";
 import { headline } from "../src/report.ts";
-import { opsConfig, quietLogger, scansDdl } from "./support.ts";
+import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
 const DAY = 86_400;
 const exp = { job: jobs.exporter, instance: "exporter:9839" };
@@ -365,6 +365,24 @@ describe(
         total_30d: { value: 4, target: 5, met: true },
         silences_by_people: 2,
       });
+    });
+
+    test("the report job publishes its scorecard for the dashboard (the textfile collector reads it)", async () => {
+      const { families, skipped } = await publishedFrom(f.dirs.textfile!);
+      assert.deepEqual(skipped, []);
+      const fig = (figure: string) => valueOf(families, "kali_agents_report_scorecard", { figure });
+      assert.equal(fig("mean_recovery_seconds"), 1290);
+      assert.equal(fig("mean_response_seconds"), 600);
+      assert.equal(fig("never_acknowledged_share"), 0.75);
+      assert.equal(fig("manual_interventions_30d"), 4);
+      assert.equal(
+        valueOf(families, "kali_agents_job_runs_total", {
+          job: "report",
+          result: "success",
+          trigger: "manual",
+        }),
+        3,
+      );
     });
 
     test("documentation coverage as npm run generate measured it", () => {
