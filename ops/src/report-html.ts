@@ -373,3 +373,29 @@ ${r.charts ? charts(r.charts, from, to) : "<p>No chart data in this report.</p>"
 </html>
 `;
 }
+
+/** The mail's plain-text alternative: the same figures as the page, without the charts. */
+export function renderText(r: Report, performanceRows: readonly [string, string, string, string][]): string {
+  const s = r.scorecard;
+  return [
+    `Kali Agents weekly report`,
+    `${r.period.start} to ${r.period.end} (${r.period.days} days, UTC)`,
+    ``,
+    `Operations scorecard`,
+    ...scorecardText(r).map((l) => `- ${l}`),
+    ``,
+    `Incidents`,
+    ...(s?.incidents.length
+      ? s.incidents.map(
+          (i) =>
+            `- ${i.alertname} (${i.severity}) fired ${i.fired_at}, ${i.resolved_at ? `resolved after ${formatValue(i.recovery_seconds, "duration")}` : "still firing"}, ${i.response_seconds === null ? "never acknowledged" : `acknowledged after ${formatValue(i.response_seconds, "duration")}`}`,
+        )
+      : ["- none"]),
+    ``,
+    `Performance (this week; previous week; change)`,
+    ...performanceRows.map(([a, b, c, d]) => `- ${a}: ${b}${c ? `; ${c}` : ""}${d ? `; ${d}` : ""}`),
+    ``,
+    `The charts are in the HTML version of this mail. Definitions: docs/operations/scorecard.md.`,
+    ``,
+  ].join("\n");
+}

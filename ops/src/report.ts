@@ -13,7 +13,8 @@ import type { Logger } from "../../exporter/src/log.ts";
 import { quoteIdent, withClient } from "./pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
 import { scorecard, type Scorecard } from "./scorecard.ts";
-import { formatValue, renderHtml, scorecardRows } from "./report-html.ts";
+import { formatValue, renderHtml, renderText, scorecardRows } from "./report-html.ts";
+import { readSmtpSettings, sendMail } from "./report-mail.ts";
 
 // Metric names checked against the shared definitions: a rename there breaks this file's build.
 type Name =
@@ -445,14 +446,33 @@ export async function weeklyReport(
   await fs.mkdir(config.reportDir, { recursive: true });
   const base = join(config.reportDir, reportName(end));
   const markdown = renderMarkdown(report);
+  const html = renderHtml(report, performanceRows(report));
   for (const [path, text] of [
     [`${base}.json`, JSON.stringify(report, null, 2) + "\n"],
     [`${base}.md`, markdown],
-    [`${base}.html`, renderHtml(report, performanceRows(report))],
+    [`${base}.html`, html],
   ] as const) {
     await fs.writeFile(`${path}.tmp`, text);
     await fs.rename(`${path}.tmp`, path);
   }
   log.info("weekly report written", { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` });
+  // Mailed after the files are written: a failed delivery fails the job and keeps them.
+  if (config.reportMailTo) {
+    let sent: { messageId: string };
+    try {
+      const smtp = readSmtpSettings(config.reportSmtpConfig);
+      sent = await sendMail(smtp, {
+        to: config.reportMailTo,
+        subject: `Kali Agents weekly report ${report.period.end.slice(0, 10)}`,
+        text: renderText(report, performanceRows(report)),
+        html,
+      });
+    } catch (e) {
+      throw new Error(
+        `report mail delivery failed (the files are kept in ${config.reportDir}): ${(e as Error).message}`,
+      );
+    }
+    log.info("weekly report mailed", { recipients: config.reportMailTo.length, message_id: sent.messageId });
+  }
   return { report, json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
 }

@@ -24,6 +24,8 @@ import {
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
 import type { Report } from "../src/report.ts";
+import { startSmtpSink } from "../../alertmanager/src/sinks.ts";
+import { loadConfig } from "../src/config.ts";
 import { formatValue, scorecardRows } from "../src/report-html.ts";
 import { headline } from "../src/report.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
@@ -230,6 +232,15 @@ export async function startFixture(): Promise<Fixture> {
     ALERTMANAGER_URL: am.url,
     OPS_REPORT_AUTOMATED_SILENCE_AUTHORS: "ops-bot",
   });
+  fixtureEnv = {
+    DATABASE_URL: pgs.url,
+    PROMETHEUS_URL: prom.url,
+    ALERTMANAGER_URL: am.url,
+    OPS_REPORT_AUTOMATED_SILENCE_AUTHORS: "ops-bot",
+    OPS_BACKUP_DIR: join(dirs.root!, "backups"),
+    OPS_TEXTFILE_DIR: dirs.textfile!,
+    OPS_REPORT_DIR: dirs.reports!,
+  };
   const { log } = quietLogger();
   const reports: Report[] = [];
   const files: Fixture["files"] = [];
@@ -244,6 +255,12 @@ export async function startFixture(): Promise<Fixture> {
   }
   return { pgs, prom, am, config, dirs, end, ack, reports, files };
 }
+
+/** The fixture's configuration with more variables. */
+function mailConfig(extra: Record<string, string>): Config {
+  return loadConfig({ ...fixtureEnv, ...extra });
+}
+let fixtureEnv: Record<string, string> = {};
 
 export async function stopFixture(f: Partial<Fixture> | undefined) {
   await Promise.all([f?.pgs?.cleanup(), f?.prom?.cleanup(), f?.am?.cleanup()]);
@@ -513,5 +530,75 @@ describe(
         }
       },
     );
+
+    test("mailed through Alertmanager's SMTP settings: one message, HTML and text parts, the recipients", async () => {
+      const sink = await startSmtpSink();
+      try {
+        const secret = join(f.dirs.root!, "alertmanager_smtp_password");
+        writeFileSync(secret, "s3cret pass\n");
+        const amConfig = join(f.dirs.root!, "alertmanager.yml");
+        writeFileSync(
+          amConfig,
+          [
+            "global:",
+            `  smtp_smarthost: ${sink.hostPort}`,
+            "  smtp_from: alertmanager@kali-agents.example",
+            "  smtp_auth_username: alertmanager@kali-agents.example",
+            `  smtp_auth_password_file: ${secret}`,
+            "  smtp_require_tls: false",
+            "route:\n  receiver: none\nreceivers:\n  - name: none",
+          ].join("\n"),
+        );
+        const config = mailConfig({
+          OPS_REPORT_MAIL_TO: "ops@example.com,lead@example.com",
+          OPS_REPORT_SMTP_CONFIG: amConfig,
+        });
+        const { log, lines } = quietLogger();
+        const r = await runJob(config, log, "report", { report: { until: new Date(f.end * 1000), days: 1 } });
+        assert.equal(r.ok, true, r.error?.message);
+        assert.equal(sink.mails.length, 1);
+        const m = sink.mails[0]!;
+        assert.deepEqual(m.to.sort(), ["lead@example.com", "ops@example.com"]);
+        assert.equal(m.from, "alertmanager@kali-agents.example");
+        assert.deepEqual(m.auth, { username: "alertmanager@kali-agents.example", password: "s3cret pass" });
+        assert.match(m.subject, /^Kali Agents weekly report \d{4}-\d\d-\d\d$/);
+        assert.match(m.raw, /Content-Type: multipart\/alternative/i);
+        assert.match(m.raw, /Content-Type: text\/plain/i);
+        assert.match(m.raw, /Content-Type: text\/html/i);
+        assert.match(m.text, /Mean time to recovery: 21m 30s \(target < 1h 00m: met\)/);
+        assert.match(m.text, /data-figure="mean_recovery_seconds"/);
+        assert.match(m.text, /<svg id="capacity-db"/);
+        // The password never reaches the log.
+        assert.ok(!JSON.stringify(lines).includes("s3cret"));
+      } finally {
+        await sink.close();
+      }
+    });
+
+    test("an unreachable SMTP server fails the report job, named, and keeps the files", async () => {
+      const amConfig = join(f.dirs.root!, "alertmanager-unreachable.yml");
+      writeFileSync(
+        amConfig,
+        "global:\n  smtp_smarthost: 127.0.0.1:9\n  smtp_from: a@example.com\n  smtp_require_tls: false\n",
+      );
+      const reports = join(f.dirs.root!, "reports-unreachable");
+      const config = mailConfig({
+        OPS_REPORT_MAIL_TO: "ops@example.com",
+        OPS_REPORT_SMTP_CONFIG: amConfig,
+        OPS_REPORT_DIR: reports,
+      });
+      const { log } = quietLogger();
+      const r = await runJob(config, log, "report", { report: { until: new Date(f.end * 1000), days: 1 } });
+      assert.equal(r.ok, false);
+      assert.match(
+        r.error!.message,
+        /^report mail delivery failed \(the files are kept in .*\): SMTP server 127\.0\.0\.1:9 did not take the report: .*ECONNREFUSED/,
+      );
+      const day = new Date(f.end * 1000).toISOString().slice(0, 10);
+      for (const ext of ["json", "md", "html"])
+        assert.ok(readFileSync(join(reports, `report-${day}.${ext}`), "utf8").length > 100, ext);
+      const { families } = await publishedFrom(f.dirs.textfile!);
+      assert.equal(valueOf(families, "kali_agents_job_last_run_success", { job: "report" }), 0);
+    });
   },
 );
