@@ -946,6 +946,9 @@ const job = <N extends string>(
  */
 export const jobNames = ["backup", "verify", "restore", "dr_drill", "cleanup", "report"] as const;
 export type JobName = (typeof jobNames)[number];
+/** How an ops run was started: by `ops schedule`, or by a person running a command. */
+export const jobTriggers = ["scheduler", "manual"] as const;
+export type JobTrigger = (typeof jobTriggers)[number];
 
 export const jobMetrics = [
   job(
@@ -967,6 +970,12 @@ export const jobMetrics = [
     ["job"],
   ),
   job("kali_agents_job_last_run_duration_seconds", "gauge", "Duration of the job's last run.", ["job"]),
+  job(
+    "kali_agents_job_runs_total",
+    "counter",
+    "Runs of the job by result (`success`, `failure`) and by how it was started (`scheduler`, `manual`: a person). Every combination is written from the first run, so rates over a window compare like with like.",
+    ["job", "result", "trigger"],
+  ),
   job("kali_agents_backup_last_size_bytes", "gauge", "Size of the newest backup archive.", ["kind"]),
   job(
     "kali_agents_backup_verification_success",
@@ -981,6 +990,12 @@ export const jobMetrics = [
   job("kali_agents_cleanup_deleted_rows", "gauge", "Rows deleted by the last cleanup run, by table.", [
     "table",
   ]),
+  job(
+    "kali_agents_report_scorecard",
+    "gauge",
+    "The last weekly report's scorecard figures by `figure` (docs/operations/scorecard.md): seconds for recovery and response, ratios for shares, a count for interventions. A figure without data has no sample.",
+    ["figure"],
+  ),
 ] as const satisfies readonly MetricDef[];
 
 const api = <N extends string>(

@@ -12,4 +12,5 @@ export const generators: Record<string, () => Promise<Generator>> = {
   "alerting docs": () => import("./docs/alerting.ts"),
   dashboards: () => import("../dashboards/src/index.ts"),
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
+  "documentation coverage": () => import("./documentation-coverage.ts"),
 };

@@ -6,12 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests start as real processes: PostgreSQL, Redis, wrk (the benchmark's smoke
-# test) and openssl (the probes test makes a self-signed certificate for its TLS target).
+# test), openssl (the probes test makes a self-signed certificate for its TLS target) and Chromium.
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v openssl >/dev/null || need+=(openssl)
 command -v wrk >/dev/null || need+=(wrk)
+# The weekly report's HTML page is opened in headless Chromium (ops/test/report-html.test.ts).
+command -v chromium >/dev/null || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -31,6 +31,7 @@ import * as overview from "./overview.ts";
 import * as postgres from "./postgres.ts";
 import * as redis from "./redis.ts";
 import * as scans from "./scans.ts";
+import * as scorecard from "./scorecard.ts";
 
 /** The dashboards in the order of the links between them. */
 export const modules: readonly DashboardModule[] = [
@@ -42,6 +43,7 @@ export const modules: readonly DashboardModule[] = [
   postgres.dashboard,
   redis.dashboard,
   operations.dashboard,
+  scorecard.dashboard,
 ];
 
 /** The tag every generated dashboard carries; the "Kali Agents" link menu lists dashboards by it. */

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { knownMetric } from "../../lib/promql.ts";
 import { heartbeatAlert, runbookBaseUrl, type RuleGroup } from "../../definitions/rules.ts";
 import { logs } from "../../definitions/logs.ts";
-import { apiSlo, recordings } from "../../definitions/thresholds.ts";
+import { apiSlo, recordings, scorecardRecordings } from "../../definitions/thresholds.ts";
 import { startPrometheus, requireBinaries, type HttpServer } from "../../test/support/servers.ts";
 import { dashboards } from "../src/index.ts";
 import {
@@ -48,7 +48,7 @@ const where = (q: { dashboard: string; panel: string; expr: string }) =>
 /** Recording rule names dashboards may read: every name definitions `recordings` can produce. */
 const recordingNames = (): Set<string> => {
   const names = new Set<string>();
-  for (const v of Object.values(recordings)) {
+  for (const v of [...Object.values(recordings), ...Object.values(scorecardRecordings)]) {
     if (typeof v === "string") names.add(v);
   }
   names.add(recordings.apiErrorRatio(apiSlo.period));
@@ -107,8 +107,11 @@ describe("dashboard queries", () => {
     const { ruleGroups } = (await import("../../prometheus/rules/src/index.ts")) as {
       ruleGroups: RuleGroup[];
     };
+    const { documentationGroup } = await import("../../scripts/documentation-coverage.ts");
     const recorded = new Set(
-      ruleGroups.flatMap((g) => g.rules.flatMap((r) => ("record" in r ? [r.record] : []))),
+      [...ruleGroups, documentationGroup()].flatMap((g) =>
+        g.rules.flatMap((r) => ("record" in r ? [r.record] : [])),
+      ),
     );
     const used = new Set(
       promQueries.flatMap((q) => promqlMetricNames(q.expr).filter((n) => recordingNames().has(n))),

@@ -155,7 +155,7 @@ export async function main(
       // runJob reports a job's own failure; what escapes it (the metrics file could not be written) is
       // logged here, and the scheduler carries on with the next job.
       run: (name) =>
-        runJob(config, log, name as Command).catch((e: unknown) =>
+        runJob(config, log, name as Command, { trigger: "scheduler" }).catch((e: unknown) =>
           log.error("job could not record its result", { job: name, error: e }),
         ),
       onPlan: (name, at) => log.info("next run planned", { job: name, at: at.toISOString() }),

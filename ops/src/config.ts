@@ -17,6 +17,7 @@ import {
   url,
   withDefault,
   type ConfigOf,
+  list,
 } from "../../lib/config/config.ts";
 import { logLevel, shared } from "../../lib/config/shared.ts";
 import { secretRedactor, urlPasswords } from "../../lib/redact.ts";
@@ -176,6 +177,40 @@ export const variables = {
     default: "0 6 * * 1",
     description: "When `schedule` runs the weekly report (cron, UTC, or `off`): Mondays 06:00.",
     parse: schedule,
+  }),
+  // ---- The weekly report's scorecard and its delivery by mail (issue 17; docs/operations/scorecard.md).
+  alertmanagerUrl: withDefault({
+    env: "ALERTMANAGER_URL",
+    default: "http://alertmanager:9093",
+    description:
+      "Alertmanager the weekly report reads silences from (API v2): an alert's acknowledgement, and the silences people created.",
+    parse: url(["http:", "https:"], false),
+  }),
+  reportAutomatedSilenceAuthors: optional({
+    env: "OPS_REPORT_AUTOMATED_SILENCE_AUTHORS",
+    description:
+      "Comma-separated `createdBy` values of silences created by automation (not counted as manual interventions). Unset: every silence is a person's.",
+    parse: list,
+  }),
+  reportDatabaseMountpoint: withDefault({
+    env: "OPS_REPORT_DATABASE_MOUNTPOINT",
+    default: "/",
+    description:
+      "Mount point of the filesystem holding PostgreSQL's data, whose free space the report divides by the database's growth to date when it would fill.",
+    parse: absolutePath,
+  }),
+  reportMailTo: optional({
+    env: "OPS_REPORT_MAIL_TO",
+    description:
+      "Comma-separated recipients of the weekly report (HTML with a text alternative). Unset: the report is not mailed.",
+    parse: list,
+  }),
+  reportSmtpConfig: withDefault({
+    env: "OPS_REPORT_SMTP_CONFIG",
+    default: "/etc/alertmanager/alertmanager.yml",
+    description:
+      "Alertmanager's configuration file, whose `global.smtp_*` settings (smarthost, from, auth username, `smtp_auth_password_file`, require TLS) the report's mail reuses. Read only when `OPS_REPORT_MAIL_TO` is set.",
+    parse: absolutePath,
   }),
 } as const;
 

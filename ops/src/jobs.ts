@@ -1,19 +1,21 @@
 // One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics.ts
 // jobNames) and what it does. `runJob` times a job, writes its textfile metrics whatever the outcome,
 // and logs one line.
-import type { JobName } from "../../definitions/metrics.ts";
+import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backup } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
 import type { Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
-import { weeklyReport, type ReportOptions } from "./report.ts";
+import { headline, weeklyReport, type ReportOptions } from "./report.ts";
 import { drDrill, restore, verify, type RestoreOptions } from "./restore.ts";
 
 export interface JobArgs {
   readonly file?: string;
   readonly restore?: RestoreOptions;
   readonly report?: ReportOptions;
+  /** Who started the run (default `manual`); `ops schedule` passes `scheduler`. */
+  readonly trigger?: JobTrigger;
 }
 
 type Values = JobResult["values"];
@@ -79,7 +81,16 @@ export const commands = {
     job: "report",
     run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
       const r = await weeklyReport(c, l, a.report);
-      return { summary: { json: r.json, markdown: r.markdown } };
+      const figures = r.report.scorecard ? Object.entries(headline(r.report.scorecard)) : [];
+      return {
+        summary: { json: r.json, markdown: r.markdown, html: r.html },
+        // The scorecard as metrics, for the Operations scorecard dashboard (no data: no sample).
+        values: {
+          kali_agents_report_scorecard: figures.flatMap(([figure, value]) =>
+            value === null ? [] : [{ labels: { figure }, value }],
+          ),
+        },
+      };
     },
   },
 } as const satisfies Record<
@@ -113,7 +124,7 @@ export async function runJob(
   let summary: unknown;
   let values: Values;
   let error: Error | undefined;
-  jlog.info("job started", { job: spec.job });
+  jlog.info("job started", { job: spec.job, trigger: args.trigger ?? "manual" });
   try {
     const o = await spec.run(config, jlog, args);
     ok = true;
@@ -129,6 +140,7 @@ export async function runJob(
     ok,
     startedAt,
     finishedAt,
+    trigger: args.trigger ?? "manual",
     values,
   });
   const duration = (finishedAt - startedAt) / 1000;

@@ -6,7 +6,7 @@
 // last worked.
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import { jobMetrics, type JobName } from "../../definitions/metrics.ts";
+import { jobMetrics, jobTriggers, type JobName, type JobTrigger } from "../../definitions/metrics.ts";
 import { formatExposition, parseExposition, type MetricFamily, type Sample } from "../../lib/exposition.ts";
 
 type JobMetricName = (typeof jobMetrics)[number]["name"];
@@ -14,7 +14,8 @@ type GenericName =
   | "kali_agents_job_last_run_timestamp_seconds"
   | "kali_agents_job_last_success_timestamp_seconds"
   | "kali_agents_job_last_run_success"
-  | "kali_agents_job_last_run_duration_seconds";
+  | "kali_agents_job_last_run_duration_seconds"
+  | "kali_agents_job_runs_total";
 type SpecificName = Exclude<JobMetricName, GenericName>;
 
 /** The job-specific metrics each job owns: one file per series, or the collector would skip a file. */
@@ -24,7 +25,7 @@ export const ownedMetrics: Record<JobName, readonly SpecificName[]> = {
   restore: [],
   dr_drill: ["kali_agents_dr_drill_restore_duration_seconds"],
   cleanup: ["kali_agents_cleanup_deleted_rows"],
-  report: [],
+  report: ["kali_agents_report_scorecard"],
 };
 
 export interface JobResult {
@@ -32,6 +33,8 @@ export interface JobResult {
   readonly ok: boolean;
   readonly startedAt: number; // ms since the epoch
   readonly finishedAt: number;
+  /** Who started the run (default `manual`: a person at the command line). */
+  readonly trigger?: JobTrigger;
   /** Job-specific samples measured by this run; the job's others are carried over from the last file. */
   readonly values?: Partial<
     Record<SpecificName, readonly { labels?: Record<string, string>; value: number }[]>
@@ -80,6 +83,22 @@ export function renderJobMetrics(result: JobResult, prev: ReadonlyMap<string, Me
       value: Math.max(0, (result.finishedAt - result.startedAt) / 1000),
     },
   ]);
+  // The run counters: the previous file's counts plus this run. A rate over 30 days needs every run,
+  // not the last one's gauge; all four series are written from the first run on, so a first failure
+  // is an increase from 0, not a new series whose first sample Prometheus cannot count.
+  const runs = "kali_agents_job_runs_total";
+  const prevRuns = prev.get(runs)?.samples ?? [];
+  const trigger = result.trigger ?? "manual";
+  const runSamples: Sample[] = [];
+  for (const r of ["success", "failure"] as const)
+    for (const t of jobTriggers) {
+      const before =
+        prevRuns.find((s) => s.labels.job === result.job && s.labels.result === r && s.labels.trigger === t)
+          ?.value ?? 0;
+      const mine = (r === "success") === result.ok && t === trigger ? 1 : 0;
+      runSamples.push({ name: runs, labels: { ...jobLabel, result: r, trigger: t }, value: before + mine });
+    }
+  add(runs, runSamples);
   for (const name of ownedMetrics[result.job]) {
     const given = result.values?.[name];
     const samples: Sample[] = given

@@ -1,6 +1,8 @@
 // `report`: the weekly performance report (seed section 6). Scans from PostgreSQL, API and resource
 // figures from Prometheus' HTTP API (instant queries over the whole window, at the period's end), the
-// previous report's figures beside them when it exists. Writes report-<end date>.json and .md.
+// previous report's figures beside them when it exists; the scorecard of the operations plan's success
+// metrics (scorecard.ts) with the previous weeks' beside it; the series the HTML page charts. Writes
+// report-<end date>.json, .md and .html (report-html.ts).
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { selectors } from "../../definitions/thresholds.ts";
@@ -10,6 +12,10 @@ import { required } from "./config.ts";
 import type { Logger } from "../../lib/log.ts";
 import { quoteIdent } from "../../lib/sql.ts";
 import { withClient } from "./pg.ts";
+import { query, queryRange, scalar } from "./prometheus-api.ts";
+import { scorecard, type Scorecard } from "./scorecard.ts";
+import { formatValue, renderHtml, renderText, scorecardRows } from "./report-html.ts";
+import { readSmtpSettings, sendMail } from "./report-mail.ts";
 
 export interface Report {
   readonly period: { readonly start: string; readonly end: string; readonly days: number };
@@ -24,7 +30,69 @@ export interface Report {
     avg_memory_ratio: number | null;
     peak_concurrent_scans: number | null;
   };
-  readonly previous?: { readonly file: string; readonly report: Omit<Report, "previous"> };
+  readonly scorecard?: Scorecard;
+  /** The scorecard's headline figures of the previous weeks' reports, newest first. */
+  readonly history?: readonly HistoryEntry[];
+  readonly charts?: Charts;
+  readonly previous?: {
+    readonly file: string;
+    readonly report: Omit<Report, "previous" | "history" | "charts">;
+  };
+}
+
+export interface HistoryEntry {
+  readonly file: string;
+  readonly period_end: string;
+  readonly figures: Headline;
+}
+
+/** The scorecard's figures that a trend compares, week after week. */
+export interface Headline {
+  readonly mean_recovery_seconds: number | null;
+  readonly p90_recovery_seconds: number | null;
+  readonly mean_response_seconds: number | null;
+  readonly never_acknowledged_share: number | null;
+  readonly backup_success_rate_30d: number | null;
+  readonly automated_share: number | null;
+  readonly manual_interventions_30d: number | null;
+  readonly documentation_coverage: number | null;
+}
+
+export const headline = (s: Scorecard): Headline => ({
+  mean_recovery_seconds: s.recovery.mean_seconds.value,
+  p90_recovery_seconds: s.recovery.p90_seconds,
+  mean_response_seconds: s.response.mean_seconds.value,
+  never_acknowledged_share: s.response.never_acknowledged_share,
+  backup_success_rate_30d: s.backups.success_rate_30d.value,
+  automated_share: s.automation.automated_share.value,
+  manual_interventions_30d: s.interventions.total_30d.value,
+  documentation_coverage: s.documentation.coverage.value,
+});
+
+export type Point = readonly [number, number];
+export interface Charts {
+  readonly step_seconds: number;
+  /** Finished scans per UTC day of the period. */
+  readonly scans_per_day: readonly { date: string; total: number; successful: number; failed: number }[];
+  readonly api_p95_seconds: readonly Point[];
+  readonly api_error_rate: readonly Point[];
+  readonly cpu_ratio: readonly Point[];
+  readonly memory_ratio: readonly Point[];
+  readonly filesystems: readonly Capacity[];
+  readonly database: readonly Capacity[];
+}
+
+export interface Capacity {
+  /** The mount point, or the database's name. */
+  readonly name: string;
+  /** Used bytes over the period. */
+  readonly used_bytes: readonly Point[];
+  /** Bytes that may still be used at the period's end (filesystem: available; database: its filesystem's). */
+  readonly free_bytes: number | null;
+  /** Growth of the used bytes per day, least-squares over the period. */
+  readonly growth_bytes_per_day: number | null;
+  /** When the free bytes would run out at that growth; null when not growing. */
+  readonly fills_at: string | null;
 }
 
 /** The PromQL of each figure, over window `w` (e.g. `604800s`). */
@@ -45,30 +113,6 @@ export function reportQueries(
     avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:5m])`,
     peak_concurrent_scans: `max_over_time(sum(${series("kali_agents_active_scans", exp, `status="running"`)})[${w}:1m])`,
   };
-}
-
-async function instant(base: string, query: string, at: Date): Promise<number | null> {
-  const u = new URL("/api/v1/query", base);
-  u.searchParams.set("query", query);
-  u.searchParams.set("time", String(at.getTime() / 1000));
-  let res: Response;
-  try {
-    res = await fetch(u, { signal: AbortSignal.timeout(60_000) });
-  } catch (e) {
-    throw new Error(`Prometheus at ${base} is not reachable: ${(e as Error).message}`);
-  }
-  const body = (await res.json().catch(() => ({}))) as {
-    status?: string;
-    error?: string;
-    data?: { resultType: string; result: { value: [number, string] }[] };
-  };
-  if (!res.ok || body.status !== "success")
-    throw new Error(`Prometheus answered ${res.status} to ${query}: ${body.error ?? "no error text"}`);
-  const v = body.data?.result[0]?.value[1];
-  if (v === undefined) return null;
-  const n = Number(v);
-  // NaN (0/0: no requests in the week) is "no data", not a figure.
-  return Number.isFinite(n) ? n : null;
 }
 
 async function scanFigures(config: Config, start: Date, end: Date): Promise<Report["scans"]> {
@@ -96,8 +140,15 @@ async function scanFigures(config: Config, start: Date, end: Date): Promise<Repo
 
 const reportName = (end: Date) => `report-${end.toISOString().slice(0, 10)}`;
 
-/** The report whose period ended within a day of `start` (last week's), if the folder holds one. */
-async function findPrevious(dir: string, start: Date): Promise<Report["previous"]> {
+/**
+ * The report whose period ended within `tolerance` ms of `start` (last week's: a day by default, or
+ * half the period when it is shorter), if the folder holds one.
+ */
+async function findPrevious(
+  dir: string,
+  start: Date,
+  tolerance = 24 * 3600 * 1000,
+): Promise<Report["previous"]> {
   let names: string[] = [];
   try {
     names = (await fs.readdir(dir))
@@ -111,8 +162,8 @@ async function findPrevious(dir: string, start: Date): Promise<Report["previous"
     try {
       const r = JSON.parse(await fs.readFile(join(dir, n), "utf8")) as Report;
       const end = new Date(r.period.end).getTime();
-      if (Math.abs(end - start.getTime()) <= 24 * 3600 * 1000) {
-        const { previous: _drop, ...rest } = r;
+      if (Math.abs(end - start.getTime()) < tolerance) {
+        const { previous: _drop, history: _h, charts: _c, ...rest } = r;
         return { file: n, report: rest };
       }
     } catch {
@@ -120,6 +171,153 @@ async function findPrevious(dir: string, start: Date): Promise<Report["previous"
     }
   }
   return undefined;
+}
+
+/** The previous weeks' reports, newest first, each ending where the next began (at most `weeks`). */
+async function findHistory(
+  dir: string,
+  start: Date,
+  weeks: number,
+  tolerance: number,
+): Promise<HistoryEntry[]> {
+  const out: HistoryEntry[] = [];
+  let from = start;
+  for (let i = 0; i < weeks; i++) {
+    const p = await findPrevious(dir, from, tolerance);
+    if (!p?.report.scorecard) break;
+    out.push({ file: p.file, period_end: p.report.period.end, figures: headline(p.report.scorecard) });
+    from = new Date(p.report.period.start);
+  }
+  return out;
+}
+
+function capacity(
+  name: string,
+  used: readonly Point[],
+  free: number | null,
+  perSecond: number | null,
+  end: Date,
+): Capacity {
+  const fills =
+    perSecond !== null && perSecond > 0 && free !== null
+      ? new Date(end.getTime() + (free / perSecond) * 1000).toISOString()
+      : null;
+  return {
+    name,
+    used_bytes: used,
+    free_bytes: free,
+    growth_bytes_per_day: perSecond === null ? null : perSecond * 86_400,
+    fills_at: fills,
+  };
+}
+
+async function chartSeries(config: Config, start: Date, end: Date): Promise<Charts> {
+  const window = (end.getTime() - start.getTime()) / 1000;
+  // About a point an hour over a week; never finer than 5 minutes.
+  const step = Math.max(300, Math.round(window / 168));
+  const range = async (q: string) => {
+    const r = await queryRange(config.prometheusUrl, q, start, end, step);
+    return r.map((s) => ({ metric: s.metric, points: s.points.filter(([, v]) => Number.isFinite(v)) }));
+  };
+  const one = async (q: string) => (await range(q))[0]?.points ?? [];
+  const api = selectors.api;
+  const exp = selectors.exporter;
+  const w = `${step}s`;
+  const fs = selectors.filesystem;
+  // Growth: Prometheus' deriv(), a least-squares slope over every raw sample of the period.
+  const fsUsedExpr = `max by (mountpoint) (${series("node_filesystem_size_bytes", fs)} - ${series("node_filesystem_avail_bytes", fs)})`;
+  const dbExpr = `max by (datname) (${series("pg_database_size_bytes", exp)})`;
+  const W = `${Math.round(window)}s`;
+  const [p95, errors, cpu, memory, fsUsed, fsAvail, db, fsGrowth, dbGrowth] = await Promise.all([
+    one(
+      `histogram_quantile(0.95, sum by (le) (${rate(histogramSeries("http_request_duration_seconds", "bucket", api), w)}))`,
+    ),
+    one(
+      `(sum(${rate(series("http_requests_total", api, `code=~"5.."`), w)}) or vector(0)) / sum(${rate(series("http_requests_total", api), w)})`,
+    ),
+    one(`1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`),
+    one(
+      `1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)})`,
+    ),
+    range(fsUsedExpr),
+    scalarsBy(
+      config.prometheusUrl,
+      `max by (mountpoint) (${series("node_filesystem_avail_bytes", fs)})`,
+      end,
+      "mountpoint",
+    ),
+    range(dbExpr),
+    // Used grows as available shrinks (a filesystem's size is constant while it is mounted).
+    scalarsBy(
+      config.prometheusUrl,
+      `max by (mountpoint) (-deriv(node_filesystem_avail_bytes{${fs}}[${W}]))`,
+      end,
+      "mountpoint",
+    ),
+    scalarsBy(
+      config.prometheusUrl,
+      `max by (datname) (deriv(pg_database_size_bytes{${exp}}[${W}]))`,
+      end,
+      "datname",
+    ),
+  ]);
+  const dbFree = fsAvail.get(config.reportDatabaseMountpoint) ?? null;
+  return {
+    step_seconds: step,
+    scans_per_day: await scansPerDay(config, start, end),
+    api_p95_seconds: p95,
+    api_error_rate: errors,
+    cpu_ratio: cpu,
+    memory_ratio: memory,
+    filesystems: fsUsed
+      .map((s) => {
+        const mp = s.metric.mountpoint ?? "";
+        return capacity(mp, s.points, fsAvail.get(mp) ?? null, fsGrowth.get(mp) ?? null, end);
+      })
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    database: db
+      .map((s) =>
+        capacity(s.metric.datname ?? "", s.points, dbFree, dbGrowth.get(s.metric.datname ?? "") ?? null, end),
+      )
+      .sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+async function scalarsBy(base: string, q: string, at: Date, label: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const s of await query(base, q, at)) {
+    const v = s.points[0]?.[1];
+    if (v !== undefined && Number.isFinite(v)) out.set(s.metric[label] ?? "", v);
+  }
+  return out;
+}
+
+async function scansPerDay(config: Config, start: Date, end: Date): Promise<Charts["scans_per_day"]> {
+  const url = required(config, "databaseUrl", "report");
+  const { schema, table } = config.scansTable;
+  return withClient(url, async (c) => {
+    const r = await c.query<{ day: string; total: string; ok: string; failed: string }>(
+      `SELECT to_char(d.day, 'YYYY-MM-DD') AS day,
+              count(s.*) AS total,
+              count(s.*) FILTER (WHERE s.status = 'success') AS ok,
+              count(s.*) FILTER (WHERE s.status = 'failed') AS failed
+         FROM generate_series(date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC'),
+                              date_trunc('day', ($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC'),
+                              interval '1 day') AS d(day)
+         LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
+           ON s.finished_at >= $1 AND s.finished_at < $2
+          AND (s.finished_at AT TIME ZONE 'UTC') >= d.day
+          AND (s.finished_at AT TIME ZONE 'UTC') < d.day + interval '1 day'
+        GROUP BY d.day ORDER BY d.day`,
+      [start, end],
+    );
+    return r.rows.map((row) => ({
+      date: row.day,
+      total: Number(row.total),
+      successful: Number(row.ok),
+      failed: Number(row.failed),
+    }));
+  });
 }
 
 const fmt = (v: number | null, unit: "s" | "%" | "n"): string => {
@@ -136,7 +334,8 @@ function change(now: number | null, before: number | null | undefined): string {
   return `${pct >= 0 ? "+" : ""}${pct.toFixed(1)}%`;
 }
 
-export function renderMarkdown(r: Report): string {
+/** The performance table: figure, this week, previous week, change (Markdown and HTML alike). */
+export function performanceRows(r: Report): [string, string, string, string][] {
   const p = r.previous?.report;
   const rows: [string, number | null, number | null | undefined, "s" | "%" | "n"][] = [
     ["Scans finished", r.scans.total, p?.scans.total, "n"],
@@ -160,6 +359,16 @@ export function renderMarkdown(r: Report): string {
     ["Average memory used", r.resources.avg_memory_ratio, p?.resources.avg_memory_ratio, "%"],
     ["Peak concurrent scans", r.resources.peak_concurrent_scans, p?.resources.peak_concurrent_scans, "n"],
   ];
+  return rows.map(([name, v, before, unit]) => [
+    name,
+    fmt(v, unit),
+    before === undefined ? "" : fmt(before, unit),
+    change(v, before),
+  ]);
+}
+
+export function renderMarkdown(r: Report): string {
+  const sc = scorecardRows(r);
   const lines = [
     `# Kali Agents weekly performance report`,
     ``,
@@ -168,11 +377,21 @@ export function renderMarkdown(r: Report): string {
     ``,
     `| Figure | This week | Previous week | Change |`,
     `| --- | --- | --- | --- |`,
-    ...rows.map(
-      ([name, v, before, unit]) =>
-        `| ${name} | ${fmt(v, unit)} | ${before === undefined ? "" : fmt(before, unit)} | ${change(v, before)} |`,
-    ),
+    ...performanceRows(r).map((cells) => `| ${cells.join(" | ")} |`),
     ``,
+    ...(sc.length
+      ? [
+          `## Operations scorecard`,
+          ``,
+          `| Metric | This week | Target | Met | Previous weeks |`,
+          `| --- | --- | --- | --- | --- |`,
+          ...sc.map(
+            (x) =>
+              `| ${x.label} | ${formatValue(x.value, x.unit)} | ${x.target} | ${x.met === null ? "" : x.met ? "yes" : "no"} | ${x.previous.map((v) => formatValue(v, x.unit)).join(", ")} |`,
+          ),
+          ``,
+        ]
+      : []),
   ];
   return lines.join("\n");
 }
@@ -187,13 +406,14 @@ export async function weeklyReport(
   config: Config,
   log: Logger,
   opts: ReportOptions = {},
-): Promise<{ report: Report; json: string; markdown: string }> {
+): Promise<{ report: Report; json: string; markdown: string; html: string }> {
   const days = opts.days ?? 7;
   const end = opts.until ?? new Date();
   const start = new Date(end.getTime() - days * 24 * 3600 * 1000);
   const queries = reportQueries(`${days * 24 * 3600}s`);
+  const tolerance = Math.min(24, days * 12) * 3600 * 1000;
   const values: Record<string, number | null> = {};
-  for (const [k, q] of Object.entries(queries)) values[k] = await instant(config.prometheusUrl, q, end);
+  for (const [k, q] of Object.entries(queries)) values[k] = await scalar(config.prometheusUrl, q, end);
   const report: Report = {
     period: { start: start.toISOString(), end: end.toISOString(), days },
     scans: await scanFigures(config, start, end),
@@ -207,18 +427,49 @@ export async function weeklyReport(
       avg_memory_ratio: values.avg_memory_ratio ?? null,
       peak_concurrent_scans: values.peak_concurrent_scans ?? null,
     },
-    previous: await findPrevious(config.reportDir, start),
+    scorecard: await scorecard(
+      {
+        prometheusUrl: config.prometheusUrl,
+        alertmanagerUrl: config.alertmanagerUrl,
+        automatedSilenceAuthors: config.reportAutomatedSilenceAuthors ?? [],
+      },
+      start,
+      end,
+    ),
+    history: await findHistory(config.reportDir, start, 4, tolerance),
+    charts: await chartSeries(config, start, end),
+    previous: await findPrevious(config.reportDir, start, tolerance),
   };
   await fs.mkdir(config.reportDir, { recursive: true });
   const base = join(config.reportDir, reportName(end));
   const markdown = renderMarkdown(report);
+  const html = renderHtml(report, performanceRows(report));
   for (const [path, text] of [
     [`${base}.json`, JSON.stringify(report, null, 2) + "\n"],
     [`${base}.md`, markdown],
+    [`${base}.html`, html],
   ] as const) {
     await fs.writeFile(`${path}.tmp`, text);
     await fs.rename(`${path}.tmp`, path);
   }
-  log.info("weekly report written", { json: `${base}.json`, markdown: `${base}.md` });
-  return { report, json: `${base}.json`, markdown: `${base}.md` };
+  log.info("weekly report written", { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` });
+  // Mailed after the files are written: a failed delivery fails the job and keeps them.
+  if (config.reportMailTo) {
+    let sent: { messageId: string };
+    try {
+      const smtp = readSmtpSettings(config.reportSmtpConfig);
+      sent = await sendMail(smtp, {
+        to: config.reportMailTo,
+        subject: `Kali Agents weekly report ${report.period.end.slice(0, 10)}`,
+        text: renderText(report, performanceRows(report)),
+        html,
+      });
+    } catch (e) {
+      throw new Error(
+        `report mail delivery failed (the files are kept in ${config.reportDir}): ${(e as Error).message}`,
+      );
+    }
+    log.info("weekly report mailed", { recipients: config.reportMailTo.length, message_id: sent.messageId });
+  }
+  return { report, json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
 }

@@ -10,6 +10,7 @@ import { jobs } from "../../definitions/thresholds.ts";
 import {
   requireBinaries,
   run,
+  startAlertmanager,
   startPostgres,
   startPrometheus,
   type HttpServer,
@@ -101,100 +102,142 @@ function openMetrics(end: number): string {
   return out + "# EOF\n";
 }
 
-describe("weekly report", { skip: requireBinaries("postgres", "initdb", "prometheus", "promtool") }, () => {
-  let pgs: PostgresServer;
-  let prom: HttpServer;
-  let config: Config;
-  let dirs: Record<string, string>;
-  // A 5-minute boundary ten minutes ago: the newest data lies in the past, before Prometheus' head.
-  const end = Math.floor(Date.now() / 1000 / STEP) * STEP - 600;
-  const { log } = quietLogger();
+describe(
+  "weekly report",
+  { skip: requireBinaries("postgres", "initdb", "prometheus", "promtool", "alertmanager") },
+  () => {
+    let pgs: PostgresServer;
+    let prom: HttpServer;
+    let am: HttpServer;
+    let config: Config;
+    let dirs: Record<string, string>;
+    // A 5-minute boundary ten minutes ago: the newest data lies in the past, before Prometheus' head.
+    const end = Math.floor(Date.now() / 1000 / STEP) * STEP - 600;
+    const { log } = quietLogger();
 
-  before(async () => {
-    [pgs, prom] = await Promise.all([startPostgres(), startPrometheus("global:\n  scrape_interval: 1m\n")]);
-    await prom.stop();
-    const input = join(prom.dir, "backfill.om");
-    writeFileSync(input, openMetrics(end));
-    const r = run("promtool", [
-      "tsdb",
-      "create-blocks-from",
-      "openmetrics",
-      "-q",
-      input,
-      join(prom.dir, "data"),
-    ]);
-    assert.equal(r.status, 0, r.stderr);
-    await prom.restart();
+    before(async () => {
+      [pgs, prom, am] = await Promise.all([
+        startPostgres(),
+        startPrometheus("global:\n  scrape_interval: 1m\n"),
+        startAlertmanager("route:\n  receiver: none\nreceivers:\n  - name: none\n"),
+      ]);
+      await prom.stop();
+      const input = join(prom.dir, "backfill.om");
+      writeFileSync(input, openMetrics(end));
+      const r = run("promtool", [
+        "tsdb",
+        "create-blocks-from",
+        "openmetrics",
+        "-q",
+        input,
+        join(prom.dir, "data"),
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      await prom.restart();
 
-    await pgs.query(scansDdl);
-    // Period 2: 4 successes of 60 s and 1 failure of 160 s; period 1: 2 successes of 100 s; and one
-    // older and one still running, outside both.
-    const scan = (status: string, finishedAgo: number, seconds: number) =>
-      pgs.query(
-        `INSERT INTO scans (tool, target, status, started_at, finished_at)
+      await pgs.query(scansDdl);
+      // Period 2: 4 successes of 60 s and 1 failure of 160 s; period 1: 2 successes of 100 s; and one
+      // older and one still running, outside both.
+      const scan = (status: string, finishedAgo: number, seconds: number) =>
+        pgs.query(
+          `INSERT INTO scans (tool, target, status, started_at, finished_at)
          VALUES ('nmap', 't', $1, to_timestamp($2::float8 - $3), to_timestamp($2::float8))`,
-        [status, end - finishedAgo, seconds],
+          [status, end - finishedAgo, seconds],
+        );
+      for (let i = 0; i < 4; i++) await scan("success", 3600 + i, 60);
+      await scan("failed", 7200, 160);
+      await scan("success", DAY + 3600, 100);
+      await scan("success", DAY + 7200, 100);
+      await scan("success", 3 * DAY, 100);
+      await pgs.query(
+        `INSERT INTO scans (tool, target, status, started_at) VALUES ('nmap', 't', 'running', now())`,
       );
-    for (let i = 0; i < 4; i++) await scan("success", 3600 + i, 60);
-    await scan("failed", 7200, 160);
-    await scan("success", DAY + 3600, 100);
-    await scan("success", DAY + 7200, 100);
-    await scan("success", 3 * DAY, 100);
-    await pgs.query(
-      `INSERT INTO scans (tool, target, status, started_at) VALUES ('nmap', 't', 'running', now())`,
-    );
-    ({ config, dirs } = opsConfig({ DATABASE_URL: pgs.url, PROMETHEUS_URL: prom.url }));
-  });
-  after(async () => {
-    await Promise.all([pgs?.cleanup(), prom?.cleanup()]);
-    if (dirs) rmSync(dirs.root!, { recursive: true, force: true });
-  });
-
-  test("figures from PostgreSQL and Prometheus, JSON and Markdown, trend against the previous period", async () => {
-    const first = await runJob(config, log, "report", {
-      report: { until: new Date((end - DAY) * 1000), days: 1 },
+      ({ config, dirs } = opsConfig({
+        DATABASE_URL: pgs.url,
+        PROMETHEUS_URL: prom.url,
+        ALERTMANAGER_URL: am.url,
+      }));
     });
-    assert.equal(first.ok, true, first.error?.message);
-    const second = await runJob(config, log, "report", { report: { until: new Date(end * 1000), days: 1 } });
-    assert.equal(second.ok, true, second.error?.message);
+    after(async () => {
+      await Promise.all([pgs?.cleanup(), prom?.cleanup(), am?.cleanup()]);
+      if (dirs) rmSync(dirs.root!, { recursive: true, force: true });
+    });
 
-    const { json, markdown } = second.summary as { json: string; markdown: string };
-    const r = JSON.parse(readFileSync(json, "utf8")) as Report;
-    const close = (got: number | null, want: number, tolerance = 1e-9) =>
-      assert.ok(got !== null && Math.abs(got - want) <= tolerance, `${got} is not ${want}`);
-    assert.deepEqual(r.scans, { total: 5, successful: 4, failed: 1, avg_duration_seconds: 80 });
-    close(r.performance.avg_response_time_seconds, 0.2);
-    close(r.performance.p95_response_time_seconds, 0.375);
-    close(r.performance.error_rate, 0.1);
-    close(r.resources.avg_cpu_ratio, 0.25);
-    // The sample on the periods' boundary belongs to both windows: 1 of 289 points is period 1's.
-    close(r.resources.avg_memory_ratio, 0.25, 0.002);
-    assert.equal(r.resources.peak_concurrent_scans, 9);
+    test("figures from PostgreSQL and Prometheus, JSON and Markdown, trend against the previous period", async () => {
+      const first = await runJob(config, log, "report", {
+        report: { until: new Date((end - DAY) * 1000), days: 1 },
+      });
+      assert.equal(first.ok, true, first.error?.message);
+      const second = await runJob(config, log, "report", {
+        report: { until: new Date(end * 1000), days: 1 },
+      });
+      assert.equal(second.ok, true, second.error?.message);
 
-    const p = r.previous!.report;
-    assert.equal(r.previous?.file.endsWith(".json"), true);
-    assert.deepEqual(p.scans, { total: 2, successful: 2, failed: 0, avg_duration_seconds: 100 });
-    close(p.performance.avg_response_time_seconds, 0.3);
-    close(p.performance.p95_response_time_seconds, 0.75);
-    close(p.performance.error_rate, 0.05);
-    close(p.resources.avg_cpu_ratio, 0.5);
-    assert.equal(p.resources.peak_concurrent_scans, 5);
+      const { json, markdown } = second.summary as { json: string; markdown: string };
+      const r = JSON.parse(readFileSync(json, "utf8")) as Report;
+      const close = (got: number | null, want: number, tolerance = 1e-9) =>
+        assert.ok(got !== null && Math.abs(got - want) <= tolerance, `${got} is not ${want}`);
+      assert.deepEqual(r.scans, { total: 5, successful: 4, failed: 1, avg_duration_seconds: 80 });
+      close(r.performance.avg_response_time_seconds, 0.2);
+      close(r.performance.p95_response_time_seconds, 0.375);
+      close(r.performance.error_rate, 0.1);
+      close(r.resources.avg_cpu_ratio, 0.25);
+      // The sample on the periods' boundary belongs to both windows: 1 of 289 points is period 1's.
+      close(r.resources.avg_memory_ratio, 0.25, 0.002);
+      assert.equal(r.resources.peak_concurrent_scans, 9);
 
-    const md = readFileSync(markdown, "utf8");
-    assert.match(md, /\| Scans finished \| 5 \| 2 \| \+150\.0% \|/);
-    assert.match(md, /\| p95 API response time \| 375\.0 ms \| 750\.0 ms \| -50\.0% \|/);
-    assert.match(md, /\| API error rate \(5xx\) \| 10\.00% \| 5\.00% \| \+100\.0% \|/);
-    assert.match(md, /\| Peak concurrent scans \| 9 \| 5 \| \+80\.0% \|/);
+      const p = r.previous!.report;
+      assert.equal(r.previous?.file.endsWith(".json"), true);
+      assert.deepEqual(p.scans, { total: 2, successful: 2, failed: 0, avg_duration_seconds: 100 });
+      close(p.performance.avg_response_time_seconds, 0.3);
+      close(p.performance.p95_response_time_seconds, 0.75);
+      close(p.performance.error_rate, 0.05);
+      close(p.resources.avg_cpu_ratio, 0.5);
+      assert.equal(p.resources.peak_concurrent_scans, 5);
 
-    const { families, skipped } = await publishedFrom(dirs.textfile!);
-    assert.deepEqual(skipped, []);
-    assert.equal(valueOf(families, "kali_agents_job_last_run_success", { job: "report" }), 1);
-  });
+      const md = readFileSync(markdown, "utf8");
+      assert.match(md, /\| Scans finished \| 5 \| 2 \| \+150\.0% \|/);
+      assert.match(md, /\| p95 API response time \| 375\.0 ms \| 750\.0 ms \| -50\.0% \|/);
+      assert.match(md, /\| API error rate \(5xx\) \| 10\.00% \| 5\.00% \| \+100\.0% \|/);
+      assert.match(md, /\| Peak concurrent scans \| 9 \| 5 \| \+80\.0% \|/);
 
-  test("an unreachable Prometheus fails the report with one line naming it", async () => {
-    const { config: c } = opsConfig({ DATABASE_URL: pgs.url, PROMETHEUS_URL: "http://127.0.0.1:9" });
-    const r = await runJob(c, log, "report");
-    assert.equal(r.ok, false);
-    assert.match(r.error!.message, /^Prometheus at http:\/\/127\.0\.0\.1:9 is not reachable/);
-  });
-});
+      const { families, skipped } = await publishedFrom(dirs.textfile!);
+      assert.deepEqual(skipped, []);
+      assert.equal(valueOf(families, "kali_agents_job_last_run_success", { job: "report" }), 1);
+      // Two runs started by a person (runJob's default trigger), every result and trigger series written.
+      const runs = (result: string, trigger: string) =>
+        valueOf(families, "kali_agents_job_runs_total", { job: "report", result, trigger });
+      assert.deepEqual(
+        [
+          runs("success", "manual"),
+          runs("failure", "manual"),
+          runs("success", "scheduler"),
+          runs("failure", "scheduler"),
+        ],
+        [2, 0, 0, 0],
+      );
+    });
+
+    test("an unreachable Prometheus fails the report with one line naming it", async () => {
+      const { config: c } = opsConfig({
+        DATABASE_URL: pgs.url,
+        PROMETHEUS_URL: "http://127.0.0.1:9",
+        ALERTMANAGER_URL: am.url,
+      });
+      const r = await runJob(c, log, "report");
+      assert.equal(r.ok, false);
+      assert.match(r.error!.message, /^Prometheus at http:\/\/127\.0\.0\.1:9 is not reachable/);
+    });
+
+    test("an unreachable Alertmanager fails the report with one line naming it", async () => {
+      const { config: c } = opsConfig({
+        DATABASE_URL: pgs.url,
+        PROMETHEUS_URL: prom.url,
+        ALERTMANAGER_URL: "http://127.0.0.1:9",
+      });
+      const r = await runJob(c, log, "report", { report: { until: new Date(end * 1000), days: 1 } });
+      assert.equal(r.ok, false);
+      assert.match(r.error!.message, /^Alertmanager at http:\/\/127\.0\.0\.1:9 is not reachable/);
+    });
+  },
+);

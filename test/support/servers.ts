@@ -40,7 +40,8 @@ export type BinaryName =
   | "prometheus"
   | "promtool"
   | "alertmanager"
-  | "amtool";
+  | "amtool"
+  | "chromium";
 
 const pgBinDir = (): string | undefined => {
   const base = "/usr/lib/postgresql";

@@ -9,6 +9,7 @@ import { postgresGroup } from "./postgres.ts";
 import { probesGroup } from "./probes.ts";
 import { redisGroup } from "./redis.ts";
 import { scansGroup } from "./scans.ts";
+import { scorecardGroup } from "./scorecard.ts";
 import { stackGroup } from "./stack.ts";
 
 /** Each group with the source file it comes from (named in the generated file's banner). */
@@ -21,6 +22,7 @@ const sources = [
   [apiGroup, "api.ts"],
   [jobsGroup, "jobs.ts"],
   [stackGroup, "stack.ts"],
+  [scorecardGroup, "scorecard.ts"],
 ] as const;
 
 export const ruleGroups: LinkedRuleGroup[] = linkRunbooks(sources.map(([g]) => g));
