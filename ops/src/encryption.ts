@@ -100,10 +100,18 @@ export async function* decrypt(source: AsyncIterable<Buffer>, key: Buffer): Asyn
       );
     }
   };
+  // Pieces wait in a list and are joined once a whole sealed chunk (or the header) is there: joining
+  // on every piece would copy each chunk over and over.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   for await (const piece of source) {
-    buf = buf.length === 0 ? piece : Buffer.concat([buf, piece]);
+    pending.push(piece);
+    pendingBytes += piece.length;
+    if (pendingBytes <= (header ? sealedBytes : HEADER_BYTES)) continue;
+    buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+    pending = [];
+    pendingBytes = 0;
     if (!header) {
-      if (buf.length < HEADER_BYTES) continue;
       header = Buffer.from(buf.subarray(0, HEADER_BYTES));
       if (!header.subarray(0, 8).equals(MAGIC))
         throw new DecryptionError("not an encrypted backup (its first bytes are not KABKENC1)");
@@ -119,8 +127,17 @@ export async function* decrypt(source: AsyncIterable<Buffer>, key: Buffer): Asyn
       index++;
       offset += sealedBytes;
     }
+    pending = [buf];
+    pendingBytes = buf.length;
   }
-  if (!header) throw new DecryptionError("the encrypted copy ends inside its header");
+  buf = Buffer.concat(pending);
+  if (!header) {
+    if (buf.length < HEADER_BYTES) throw new DecryptionError("the encrypted copy ends inside its header");
+    header = Buffer.from(buf.subarray(0, HEADER_BYTES));
+    if (!header.subarray(0, 8).equals(MAGIC))
+      throw new DecryptionError("not an encrypted backup (its first bytes are not KABKENC1)");
+    buf = buf.subarray(HEADER_BYTES);
+  }
   if (buf.length < TAG_BYTES)
     throw new DecryptionError(`the encrypted copy ends early (chunk ${index} is ${buf.length} bytes)`);
   yield open(buf, true);
