@@ -328,6 +328,9 @@ describe(
         /^ops backup: off-site upload .* the store is unreachable \(ECONNREFUSED\); the local backup .* is kept\n$/,
       );
       assert.ok(!c.stderr.includes(secret) && !c.stdout.includes(secret), "no secret in the output");
+      const usage = spawnSync(tsx, [cli, "verify", "--from", "offsite"], { encoding: "utf8" });
+      assert.equal(usage.status, 2);
+      assert.match(usage.stderr, /^ops: --from "offsite" is not local or remote\n/);
     });
 
     test("remote retention deletes old backups and incomplete leftovers, never the newest complete one", async () => {
