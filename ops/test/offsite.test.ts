@@ -5,6 +5,7 @@
 // textfile collector.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -115,6 +116,21 @@ describe(
       const stored = readFileSync(s3.objectFile(`kali-agents/test/${name}`));
       assert.ok(stored.length > 5 * 1024 * 1024, `the dump (${stored.length} bytes) is larger than one part`);
       assert.deepEqual(stored, readFileSync(local!.file), "the stored object is the dump, byte for byte");
+      // Each part went with the SHA-256 of its bytes, which S3 and MinIO check on receipt.
+      const sha = (b: Buffer) => createHash("sha256").update(b).digest("base64");
+      const parts = s3.puts.filter((p) => p.key === `kali-agents/test/${name}`);
+      const partBytes = 5 * 1024 * 1024;
+      assert.equal(parts.length, Math.ceil(stored.length / partBytes), "uploaded in 5 MiB parts");
+      for (const p of parts)
+        assert.equal(
+          p.checksumSha256,
+          sha(stored.subarray((p.partNumber! - 1) * partBytes, p.partNumber! * partBytes)),
+          `part ${p.partNumber}`,
+        );
+      for (const k of [`${name}.sha256`, `${name}.json`]) {
+        const put = s3.puts.find((p) => p.key === `kali-agents/test/${k}`);
+        assert.equal(put?.checksumSha256, sha(readFileSync(s3.objectFile(`kali-agents/test/${k}`))), k);
+      }
       const remoteManifest = JSON.parse(
         readFileSync(s3.objectFile(`kali-agents/test/${name}.json`), "utf8"),
       ) as { offsite: { encryption: unknown; objectSizeBytes: number } };

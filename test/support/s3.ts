@@ -8,10 +8,25 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { join } from "node:path";
 import { freePort, tempDir } from "./servers.ts";
 
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, string | undefined>;
+  get(header: string): string;
+}
 interface S3rverInstance {
   run(): Promise<{ port: number }>;
   close(): Promise<void>;
   httpServer?: { closeAllConnections(): void };
+  /** Koa's middleware list: composed when the server starts, so one put first sees every request. */
+  middleware: ((ctx: KoaContext, next: () => Promise<void>) => Promise<void>)[];
+}
+
+/** A write the server received, with the SHA-256 the client declared for its body (base64). */
+export interface ReceivedPut {
+  readonly key: string;
+  readonly partNumber?: number;
+  readonly checksumSha256: string;
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
 const S3rver = createRequire(import.meta.url)("s3rver") as S3rverClass;
@@ -25,6 +40,8 @@ export interface S3Server {
   readonly bucket: string;
   /** Folder of the store's files. */
   readonly dir: string;
+  /** Every PUT (object or part) received since the start, with its declared x-amz-checksum-sha256. */
+  readonly puts: ReceivedPut[];
   /** The file holding the bytes of object `key` in the bucket. */
   objectFile(key: string): string;
   stop(): Promise<void>;
@@ -38,6 +55,7 @@ export async function startS3Server(bucket = "kali-backups"): Promise<S3Server> 
   const port = await freePort();
   let server: S3rverInstance | undefined;
   let stopping: Promise<void> | undefined;
+  const puts: ReceivedPut[] = [];
   const start = async () => {
     await stopping;
     if (server) return;
@@ -48,6 +66,19 @@ export async function startS3Server(bucket = "kali-backups"): Promise<S3Server> 
       silent: true,
       configureBuckets: [{ name: bucket }],
       vhostBuckets: false,
+    });
+    // s3rver does not check x-amz-checksum-sha256 (S3 and MinIO do): the tests record it instead
+    // and compare it with the bytes stored.
+    server.middleware.unshift(async (ctx, next) => {
+      if (ctx.method === "PUT" && ctx.path.startsWith(`/${bucket}/`)) {
+        const part = ctx.query.partNumber;
+        puts.push({
+          key: decodeURIComponent(ctx.path.slice(bucket.length + 2)),
+          ...(part ? { partNumber: Number(part) } : {}),
+          checksumSha256: ctx.get("x-amz-checksum-sha256"),
+        });
+      }
+      await next();
     });
     await server.run();
   };
@@ -69,6 +100,7 @@ export async function startS3Server(bucket = "kali-backups"): Promise<S3Server> 
     port,
     bucket,
     dir,
+    puts,
     objectFile: (key) => join(dir, bucket, `${key}._S3rver_object`),
     stop,
     start,
