@@ -978,6 +978,16 @@ export const jobMetrics = [
   ),
   job("kali_agents_backup_last_size_bytes", "gauge", "Size of the newest backup archive.", ["kind"]),
   job(
+    "kali_agents_backup_offsite_success",
+    "gauge",
+    "Whether the last backup's off-site copy (upload to the S3 bucket) succeeded (1) or not (0); absent without OPS_S3_BUCKET.",
+  ),
+  job(
+    "kali_agents_backup_offsite_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time a backup was last uploaded completely (manifest included) to the off-site store.",
+  ),
+  job(
     "kali_agents_backup_verification_success",
     "gauge",
     "Whether the newest backup restored into a scratch database and passed its checks (1) or not (0).",

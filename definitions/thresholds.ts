@@ -54,6 +54,8 @@ export const thresholds = {
   },
   jobs: {
     backupMaxAgeSeconds: 26 * 3600,
+    /** The off-site copy's RPO when the host is lost: a daily upload, with the same 2 h of slack. */
+    backupOffsiteMaxAgeSeconds: 26 * 3600,
     drDrillMaxAgeSeconds: 35 * 24 * 3600,
   },
   health: {

@@ -42,6 +42,9 @@ bash scripts/postgresql-clients.sh
 # outside the clone (~/.cache/kali-agents-upstream, keyed by version and go.sum): later runs reuse them.
 npm run --silent upstream -- build
 npm run --silent upstream -- versions
+# Renovate (at tools/renovate.ts' pinned version) for test/renovate.test.ts, kept outside the clone
+# (~/.cache/kali-agents-renovate); it runs on the images' Node.js 24, fetched by the test itself.
+npx tsx tools/renovate.ts install
 
 npm run --silent lint
 npm run --silent typecheck

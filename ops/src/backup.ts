@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
 import type { Logger } from "../../lib/log.ts";
+import { applyRemoteRetention, offsiteOf, upload, type UploadOutcome } from "./offsite.ts";
 import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "./pg.ts";
 
 export interface Manifest {
@@ -130,6 +131,19 @@ export interface BackupOutcome {
   readonly file: string;
   readonly manifest: Manifest;
   readonly deleted: string[];
+  /** The off-site copy, when OPS_S3_BUCKET is set. */
+  readonly offsite?: UploadOutcome & { readonly deleted: string[] };
+}
+
+/** The local backup was written (and is kept) but its off-site copy failed. */
+export class OffsiteFailure extends Error {
+  constructor(
+    message: string,
+    readonly local: BackupOutcome,
+  ) {
+    super(message);
+    this.name = "OffsiteFailure";
+  }
 }
 
 export async function backup(config: Config, log: Logger, now = () => new Date()): Promise<BackupOutcome> {
@@ -187,7 +201,24 @@ export async function backup(config: Config, log: Logger, now = () => new Date()
   log.info("backup written", { file, size_bytes: sizeBytes, duration_seconds: manifest.durationSeconds });
   const deleted = await applyRetention(dir, config.backupRetentionDays, now());
   for (const d of deleted) log.info("backup deleted by retention", { file: d });
-  return { file, manifest, deleted };
+  const local: BackupOutcome = { file, manifest, deleted };
+  let off;
+  try {
+    off = offsiteOf(config);
+  } catch (e) {
+    throw new OffsiteFailure(`${(e as Error).message}; the local backup ${file} is kept`, local);
+  }
+  if (!off) return local;
+  try {
+    const up = await upload(off, file, manifest, log);
+    const remoteDeleted = await applyRemoteRetention(off, config.backupRetentionDays, now());
+    for (const d of remoteDeleted) log.info("off-site backup deleted by retention", { key: off.prefix + d });
+    return { ...local, offsite: { ...up, deleted: remoteDeleted } };
+  } catch (e) {
+    throw new OffsiteFailure(`${(e as Error).message}; the local backup ${file} is kept`, local);
+  } finally {
+    off.client.destroy();
+  }
 }
 
 /**

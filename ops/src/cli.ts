@@ -11,11 +11,14 @@ import { commands, isCommand, runJob, type Command, type JobArgs } from "./jobs.
 import { runScheduler, type ScheduledJob } from "./schedule.ts";
 
 const usage = `usage: npm run ops -- <command> [options]
-  backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention
-  verify [--file F]              restore the newest backup (or F) into a scratch database and check it
-  restore --target DB [--file F] [--force]
+  backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention;
+                                 with OPS_S3_BUCKET, upload it off-site (encrypted with a key) and apply retention there
+  verify [--from local|remote] [--file F]
+                                 restore the newest backup (or F) into a scratch database and check it
+  restore --target DB [--from local|remote] [--file F] [--force]
                                  restore the newest backup (or F) into DB; a non-empty DB only with --force
-  dr-drill                       backup, restore into a scratch database, check, time it (the RTO)
+  dr-drill [--from local|remote] backup, restore into a scratch database (from the off-site copy when
+                                 OPS_S3_BUCKET is set), check, time it (the RTO, download included)
   cleanup                        old scans (batched), rotated logs, stale cache keys
   report [--until ISO] [--days N]
                                  weekly performance report into OPS_REPORT_DIR
@@ -30,9 +33,14 @@ export const heartbeatFile = join(tmpdir(), "kali-ops-scheduler.alive");
 // a bare `--force` for the one switch (`--force=false` is refused, not read as on).
 const commandOptions = {
   backup: {},
-  verify: { file: { type: "string" } },
-  restore: { target: { type: "string" }, file: { type: "string" }, force: { type: "boolean" } },
-  "dr-drill": {},
+  verify: { file: { type: "string" }, from: { type: "string" } },
+  restore: {
+    target: { type: "string" },
+    file: { type: "string" },
+    force: { type: "boolean" },
+    from: { type: "string" },
+  },
+  "dr-drill": { from: { type: "string" } },
   cleanup: {},
   report: { until: { type: "string" }, days: { type: "string" } },
   schedule: {},
@@ -71,10 +79,19 @@ function parseCommandLine(argv: string[]): { command: Command | "schedule"; args
   const str = (k: string) => values[k] as string | undefined;
   const args: { -readonly [K in keyof JobArgs]: JobArgs[K] } = {};
   if (str("file") !== undefined) args.file = str("file");
+  const from = str("from");
+  if (from !== undefined && from !== "local" && from !== "remote")
+    throw new UsageError(`--from ${JSON.stringify(from)} is not local or remote`);
+  if (from) args.source = from;
   if (command === "restore") {
     const target = str("target");
     if (!target) throw new UsageError("restore needs --target <database>");
-    args.restore = { target, from: str("file"), force: values.force === true };
+    args.restore = {
+      target,
+      from: str("file"),
+      force: values.force === true,
+      ...(args.source ? { source: args.source } : {}),
+    };
   }
   if (command === "report") {
     const until = str("until");

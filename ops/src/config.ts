@@ -58,6 +58,38 @@ function identifier(raw: string): string {
   return raw;
 }
 
+function boolean(raw: string): boolean {
+  if (raw === "true") return true;
+  if (raw === "false") return false;
+  throw new Invalid(`${show(raw)} is not true or false`);
+}
+
+function bucketName(raw: string): string {
+  // S3's bucket naming rules (lowercase letters, digits, dots and hyphens; 3 to 63 characters).
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw))
+    throw new Invalid(`${show(raw)} is not a bucket name (3-63 lowercase letters, digits, . and -)`);
+  return raw;
+}
+
+function s3Prefix(raw: string): string {
+  if (raw.startsWith("/") || raw.includes("//") || /[\\\s]/.test(raw))
+    throw new Invalid(`${show(raw)} must not start with /, hold // or whitespace`);
+  return raw.endsWith("/") ? raw : `${raw}/`;
+}
+
+function identifierLoose(raw: string): string {
+  if (!/^[a-z0-9-]{2,40}$/.test(raw)) throw new Invalid(`${show(raw)} is not a region name`);
+  return raw;
+}
+
+/** 32 bytes as 64 hex digits; the error never shows the value (it is a secret). */
+function encryptionKey(raw: string): Buffer {
+  const text = raw.trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(text))
+    throw new Invalid("is not 64 hex digits (32 bytes; make one with `openssl rand -hex 32`)");
+  return Buffer.from(text, "hex");
+}
+
 export const variables = {
   // DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, SCAN_QUEUE_KEYS, REDIS_CACHE_PREFIX.
   ...shared,
@@ -94,6 +126,70 @@ export const variables = {
     default: "30",
     description: "Backups older than this are deleted after a successful backup; the newest good one never.",
     parse: integer({ min: 1 }),
+  }),
+  // Off-site copies (ops/src/offsite.ts) and their encryption: one block, kept together.
+  s3Bucket: optional({
+    env: "OPS_S3_BUCKET",
+    description:
+      "Bucket of the off-site copies. Set: every backup is uploaded after it is written (dump, `.sha256`, manifest last) and the remote copies follow OPS_BACKUP_RETENTION_DAYS. Unset: no off-site copy.",
+    parse: bucketName,
+  }),
+  s3Prefix: withDefault({
+    env: "OPS_S3_PREFIX",
+    default: "kali-agents/default/",
+    description:
+      "Key prefix of this deployment's backups in the bucket (one per deployment, e.g. `kali-agents/prod/`); a `/` is added when missing.",
+    parse: s3Prefix,
+  }),
+  s3Endpoint: optional({
+    env: "OPS_S3_ENDPOINT",
+    description:
+      "URL of an S3-compatible store (MinIO, Ceph, Garage, another cloud's S3 API). Unset: AWS S3 of OPS_S3_REGION.",
+    file: true,
+    parse: url(["http:", "https:"], false),
+  }),
+  s3Region: withDefault({
+    env: "OPS_S3_REGION",
+    default: "us-east-1",
+    description: "Region of the bucket (S3-compatible stores usually accept `us-east-1`).",
+    parse: identifierLoose,
+  }),
+  s3ForcePathStyle: withDefault({
+    env: "OPS_S3_FORCE_PATH_STYLE",
+    default: "false",
+    description:
+      "`true` for stores that need path-style URLs (`http://host/bucket/key`, e.g. MinIO without virtual hosts).",
+    parse: boolean,
+  }),
+  s3AccessKeyId: optional({
+    env: "OPS_S3_ACCESS_KEY_ID",
+    description:
+      "Access key of the off-site store. Unset (with the secret unset too): the AWS SDK's default chain (instance role, `AWS_*` variables).",
+    secret: true,
+    file: true,
+    parse: (raw) => raw.trim(),
+  }),
+  s3SecretAccessKey: optional({
+    env: "OPS_S3_SECRET_ACCESS_KEY",
+    description: "Secret key of the off-site store (set with OPS_S3_ACCESS_KEY_ID, or neither).",
+    secret: true,
+    file: true,
+    parse: (raw) => raw.trim(),
+  }),
+  s3PartSizeMib: withDefault({
+    env: "OPS_S3_PART_SIZE_MIB",
+    default: "16",
+    description:
+      "Dumps larger than this are uploaded in parts of this size (MiB, 5 to 512); the memory an upload holds is about one part.",
+    parse: integer({ min: 5, max: 512 }),
+  }),
+  backupEncryptionKey: optional({
+    env: "OPS_BACKUP_ENCRYPTION_KEY",
+    description:
+      "Set (usually through OPS_BACKUP_ENCRYPTION_KEY_FILE): off-site copies are encrypted before upload with AES-256-GCM in authenticated 1 MiB chunks; 32 bytes as 64 hex digits (`openssl rand -hex 32`). Without it an encrypted copy cannot be restored: keep it outside the backup host.",
+    secret: true,
+    file: true,
+    parse: encryptionKey,
   }),
   textfileDir: withDefault({
     env: "OPS_TEXTFILE_DIR",
@@ -242,5 +338,12 @@ export function redactor(config: Config): (text: string) => string {
     const value = config[key];
     if (value) secrets.push(value, ...urlPasswords(value));
   }
+  for (const key of ["s3AccessKeyId", "s3SecretAccessKey"] as const) {
+    const value = config[key];
+    if (value) secrets.push(value);
+  }
+  if (config.s3Endpoint) secrets.push(...urlPasswords(config.s3Endpoint));
+  const key = config.backupEncryptionKey?.toString("hex");
+  if (key) secrets.push(key, key.toUpperCase());
   return secretRedactor(secrets);
 }

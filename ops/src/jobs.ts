@@ -3,15 +3,17 @@
 // and logs one line.
 import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../lib/log.ts";
-import { backup } from "./backup.ts";
+import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
 import type { Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
 import { headline, weeklyReport, type ReportOptions } from "./report.ts";
-import { drDrill, restore, verify, type RestoreOptions } from "./restore.ts";
+import { drDrill, restore, verify, type RestoreOptions, type Source } from "./restore.ts";
 
 export interface JobArgs {
   readonly file?: string;
+  /** verify, dr-drill: the local backups or the off-site copy. */
+  readonly source?: Source;
   readonly restore?: RestoreOptions;
   readonly report?: ReportOptions;
   /** Who started the run (default `manual`); `ops schedule` passes `scheduler`. */
@@ -19,6 +21,20 @@ export interface JobArgs {
 }
 
 type Values = JobResult["values"];
+
+/** A job that failed but measured something worth keeping (the local backup of a failed upload). */
+class JobFailure extends Error {
+  constructor(
+    message: string,
+    readonly values: Values,
+  ) {
+    super(message);
+  }
+}
+
+const sizeOf = (b: BackupOutcome): NonNullable<Values> => ({
+  kali_agents_backup_last_size_bytes: [{ labels: { kind: "postgres" }, value: b.manifest.sizeBytes }],
+});
 interface Outcome {
   readonly summary: unknown;
   readonly values?: Values;
@@ -28,11 +44,28 @@ export const commands = {
   backup: {
     job: "backup",
     run: async (c: Config, l: Logger): Promise<Outcome> => {
-      const b = await backup(c, l);
+      let b: BackupOutcome;
+      try {
+        b = await backup(c, l);
+      } catch (e) {
+        if (!(e instanceof OffsiteFailure)) throw e;
+        // The local backup stands; the off-site copy's failure is a measured 0 (its last success is
+        // carried over from the previous file, so BackupOffsiteTooOld sees its true age).
+        throw new JobFailure(e.message, {
+          ...sizeOf(e.local),
+          kali_agents_backup_offsite_success: [{ value: 0 }],
+        });
+      }
       return {
-        summary: { file: b.file, size_bytes: b.manifest.sizeBytes, deleted: b.deleted },
+        summary: { file: b.file, size_bytes: b.manifest.sizeBytes, deleted: b.deleted, offsite: b.offsite },
         values: {
-          kali_agents_backup_last_size_bytes: [{ labels: { kind: "postgres" }, value: b.manifest.sizeBytes }],
+          ...sizeOf(b),
+          ...(b.offsite
+            ? {
+                kali_agents_backup_offsite_success: [{ value: 1 }],
+                kali_agents_backup_offsite_last_success_timestamp_seconds: [{ value: Date.now() / 1000 }],
+              }
+            : {}),
         },
       };
     },
@@ -40,7 +73,7 @@ export const commands = {
   verify: {
     job: "verify",
     run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
-      const v = await verify(c, l, a.file);
+      const v = await verify(c, l, a.file, "verify", a.source);
       return { summary: v, values: { kali_agents_backup_verification_success: [{ value: 1 }] } };
     },
     // A failed verification is a measured 0, not a missing figure.
@@ -55,8 +88,8 @@ export const commands = {
   },
   "dr-drill": {
     job: "dr_drill",
-    run: async (c: Config, l: Logger): Promise<Outcome> => {
-      const d = await drDrill(c, l);
+    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
+      const d = await drDrill(c, l, a.source);
       return {
         summary: d,
         values: { kali_agents_dr_drill_restore_duration_seconds: [{ value: d.restoreSeconds }] },
@@ -132,7 +165,7 @@ export async function runJob(
     values = o.values;
   } catch (e) {
     error = e instanceof Error ? e : new Error(String(e));
-    values = "onFailure" in spec ? spec.onFailure : undefined;
+    values = e instanceof JobFailure ? e.values : "onFailure" in spec ? spec.onFailure : undefined;
   }
   const finishedAt = Date.now();
   const metricsFile = await writeJobMetrics(config.textfileDir, {

@@ -20,7 +20,11 @@ type SpecificName = Exclude<JobMetricName, GenericName>;
 
 /** The job-specific metrics each job owns: one file per series, or the collector would skip a file. */
 export const ownedMetrics: Record<JobName, readonly SpecificName[]> = {
-  backup: ["kali_agents_backup_last_size_bytes"],
+  backup: [
+    "kali_agents_backup_last_size_bytes",
+    "kali_agents_backup_offsite_success",
+    "kali_agents_backup_offsite_last_success_timestamp_seconds",
+  ],
   verify: ["kali_agents_backup_verification_success"],
   restore: [],
   dr_drill: ["kali_agents_dr_drill_restore_duration_seconds"],

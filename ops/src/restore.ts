@@ -2,11 +2,14 @@
 // then checked. verify and dr-drill use a scratch database (created, then dropped whatever happens);
 // restore writes into a named target and refuses a non-empty one unless forced.
 import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import { basename, join } from "node:path";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backup, checkChecksum, newestBackup, readManifest, type Manifest } from "./backup.ts";
 import { quoteIdent } from "../../lib/sql.ts";
+import { download, offsiteOf } from "./offsite.ts";
 import { checkToolMajor, majorOfVersion, runPgTool, tableCounts, withClient, withDatabase } from "./pg.ts";
 
 const adminUrl = (config: Config, job: string) =>
@@ -97,14 +100,69 @@ export interface VerifyOutcome {
   readonly restoreSeconds: number;
 }
 
-/** Restores `file` (the newest complete backup by default) into a scratch database and checks it. */
+export type Source = "local" | "remote";
+
+export interface Fetched {
+  readonly file: string;
+  /** Seconds spent downloading (and decrypting) the off-site copy; 0 for a local backup. */
+  readonly downloadSeconds: number;
+  readonly done: () => Promise<void>;
+}
+
+/**
+ * The backup to restore: a local file (`name` or the newest complete one), or the off-site copy
+ * (`name` is then a remote backup's name) downloaded, decrypted and checked into a folder of its own
+ * under OPS_BACKUP_DIR, removed by `done`.
+ */
+export async function fetchBackup(
+  config: Config,
+  log: Logger,
+  source: Source,
+  name?: string,
+): Promise<Fetched> {
+  if (source === "local")
+    return { file: name ?? (await newestBackup(config.backupDir)), downloadSeconds: 0, done: async () => {} };
+  const off = offsiteOf(config);
+  if (!off) throw new Error("--from remote needs the off-site store (OPS_S3_BUCKET is not set)");
+  const dir = join(config.backupDir, `.offsite-${randomBytes(4).toString("hex")}`);
+  try {
+    const d = await download(off, dir, log, name);
+    return {
+      file: d.file,
+      downloadSeconds: d.seconds,
+      done: () => fs.rm(dir, { recursive: true, force: true }),
+    };
+  } catch (e) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    off.client.destroy();
+  }
+}
+
+/**
+ * Restores a backup (the newest complete one by default; `source` remote: the off-site copy) into a
+ * scratch database and checks it.
+ */
 export async function verify(
   config: Config,
   log: Logger,
   file?: string,
   job = "verify",
-): Promise<VerifyOutcome> {
-  const target = file ?? (await newestBackup(config.backupDir));
+  source: Source = "local",
+): Promise<VerifyOutcome & { downloadSeconds: number }> {
+  const fetched = await fetchBackup(config, log, source, file);
+  try {
+    return {
+      ...(await verifyFile(config, log, fetched.file, job)),
+      downloadSeconds: fetched.downloadSeconds,
+    };
+  } finally {
+    await fetched.done();
+  }
+}
+
+async function verifyFile(config: Config, log: Logger, target: string, job: string): Promise<VerifyOutcome> {
   const manifest = await readManifest(target);
   await checkChecksum(target);
   const scratch = scratchName(job);
@@ -132,6 +190,7 @@ export interface RestoreOptions {
   readonly target: string;
   readonly from?: string;
   readonly force?: boolean;
+  readonly source?: Source;
 }
 
 /** Restores a backup into `target`, created when missing; a non-empty one only with `force` (dropped first). */
@@ -144,7 +203,21 @@ export async function restore(config: Config, log: Logger, opts: RestoreOptions)
     throw new Error(
       `restore: the target may not be the admin database "${config.adminDatabase}" (OPS_ADMIN_DATABASE)`,
     );
-  const file = opts.from ?? (await newestBackup(config.backupDir));
+  const fetched = await fetchBackup(config, log, opts.source ?? "local", opts.from);
+  try {
+    const r = await restoreFile(config, log, opts, fetched.file);
+    return { ...r, restoreSeconds: r.restoreSeconds + fetched.downloadSeconds };
+  } finally {
+    await fetched.done();
+  }
+}
+
+async function restoreFile(
+  config: Config,
+  log: Logger,
+  opts: RestoreOptions,
+  file: string,
+): Promise<VerifyOutcome> {
   const manifest = await readManifest(file);
   await checkChecksum(file);
   const t0 = performance.now();
@@ -181,8 +254,13 @@ export async function restore(config: Config, log: Logger, opts: RestoreOptions)
 export interface DrillOutcome {
   readonly backupFile: string;
   readonly backupSeconds: number;
-  /** From the start of the restore to a checked copy answering queries: the measured RTO. */
+  /**
+   * From the start of the restore (of the download, when restored from the off-site copy) to a
+   * checked copy answering queries: the measured RTO.
+   */
   readonly restoreSeconds: number;
+  readonly downloadSeconds: number;
+  readonly source: Source;
   readonly rows: number;
 }
 
@@ -190,15 +268,27 @@ export interface DrillOutcome {
  * The disaster-recovery drill: a fresh backup, restored into a new scratch database, checked, timed.
  * The restore time (not the backup's) is the RTO figure: in a disaster the backup already exists.
  */
-export async function drDrill(config: Config, log: Logger): Promise<DrillOutcome> {
+export async function drDrill(config: Config, log: Logger, source?: Source): Promise<DrillOutcome> {
+  // The drill that matters is the one where the host is gone: from the off-site copy when there is one.
+  const from: Source = source ?? (config.s3Bucket ? "remote" : "local");
   const t0 = performance.now();
   const b = await backup(config, log);
   const backupSeconds = (performance.now() - t0) / 1000;
-  const v = await verify(config, log, b.file, "drill");
+  const v = await verify(config, log, from === "remote" ? basename(b.file) : b.file, "drill", from);
+  const restoreSeconds = v.restoreSeconds + v.downloadSeconds;
   log.info("dr drill passed", {
     file: b.file,
+    source: from,
     backup_seconds: backupSeconds,
-    restore_seconds: v.restoreSeconds,
+    download_seconds: v.downloadSeconds,
+    restore_seconds: restoreSeconds,
   });
-  return { backupFile: b.file, backupSeconds, restoreSeconds: v.restoreSeconds, rows: v.rows };
+  return {
+    backupFile: b.file,
+    backupSeconds,
+    restoreSeconds,
+    downloadSeconds: v.downloadSeconds,
+    source: from,
+    rows: v.rows,
+  };
 }

@@ -101,6 +101,46 @@ describe("ops configuration", () => {
     assert.throws(() => loadConfig({ DATABASE_URL_FILE: file }), /DATABASE_URL_FILE: .* is empty/);
   });
 
+  test("the off-site store and the encryption key: parsed, checked, and their secrets redacted", () => {
+    const keyHex = "0f".repeat(32);
+    const keyFile = join(dir, "backup_key");
+    writeFileSync(keyFile, `${keyHex}\n`);
+    const secretFile = join(dir, "s3_secret");
+    writeFileSync(secretFile, "wJalrXUtnFEMI/K7MDENG\n");
+    const c = loadConfig({
+      OPS_S3_BUCKET: "kali-backups",
+      OPS_S3_PREFIX: "kali-agents/prod",
+      OPS_S3_ENDPOINT: "https://minio.example:9000",
+      OPS_S3_FORCE_PATH_STYLE: "true",
+      OPS_S3_ACCESS_KEY_ID: "AKIAEXAMPLE",
+      OPS_S3_SECRET_ACCESS_KEY_FILE: secretFile,
+      OPS_BACKUP_ENCRYPTION_KEY_FILE: keyFile,
+    });
+    assert.equal(c.s3Prefix, "kali-agents/prod/");
+    assert.equal(c.s3ForcePathStyle, true);
+    assert.equal(c.s3PartSizeMib, 16);
+    assert.deepEqual(c.backupEncryptionKey, Buffer.from(keyHex, "hex"));
+    assert.equal(c.s3SecretAccessKey, "wJalrXUtnFEMI/K7MDENG");
+    const redact = redactor(c);
+    assert.equal(
+      redact(`id AKIAEXAMPLE secret wJalrXUtnFEMI/K7MDENG key ${keyHex}`),
+      `id ${REDACTED} secret ${REDACTED} key ${REDACTED}`,
+    );
+    for (const [env, want] of [
+      [{ OPS_S3_BUCKET: "Kali_Backups" }, /^OPS_S3_BUCKET: "Kali_Backups" is not a bucket name/],
+      [{ OPS_S3_PREFIX: "/abs" }, /^OPS_S3_PREFIX: "\/abs" must not start with \//],
+      [{ OPS_S3_FORCE_PATH_STYLE: "yes" }, /^OPS_S3_FORCE_PATH_STYLE: "yes" is not true or false$/],
+      [{ OPS_S3_PART_SIZE_MIB: "4" }, /^OPS_S3_PART_SIZE_MIB: "4" must be at least 5$/],
+      [{ OPS_BACKUP_ENCRYPTION_KEY: "short-secret" }, /^OPS_BACKUP_ENCRYPTION_KEY: is not 64 hex digits/],
+    ] as const)
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) =>
+          e instanceof ConfigError && want.test(e.message) && !e.message.includes("short-secret"),
+        JSON.stringify(env),
+      );
+  });
+
   test("docs/operations/maintenance.md lists every variable with its default and meaning", () => {
     const doc = readFileSync(join(repoRoot, "docs/operations/maintenance.md"), "utf8");
     for (const v of Object.values(variables) as {

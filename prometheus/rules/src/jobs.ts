@@ -46,6 +46,17 @@ export const jobsGroup: RuleGroup = {
       description: `The last run of the {{ $labels.exported_job }} job on {{ $labels.instance }} failed; see the job's log for the reason.`,
     },
     {
+      // Only where an off-site store is configured: without OPS_S3_BUCKET the series does not exist.
+      // A warning, not a page: the local backups are fresh (BackupTooOld watches them); what is at
+      // risk is the recovery from the loss of the whole host.
+      alert: "BackupOffsiteTooOld",
+      expr: `time() - ${series("kali_agents_backup_offsite_last_success_timestamp_seconds", selectors.exporter)} > ${num(t.backupOffsiteMaxAgeSeconds)}`,
+      for: "10m",
+      severity: "warning",
+      summary: "No recent off-site copy of the backups",
+      description: `The last backup uploaded completely to the off-site store finished {{ $value | humanizeDuration }} ago (threshold ${humanDuration(t.backupOffsiteMaxAgeSeconds)}): if the host were lost now, more than a day of scans would be.`,
+    },
+    {
       alert: "BackupVerificationFailed",
       // Critical: a backup that does not restore is no backup.
       expr: `${series("kali_agents_backup_verification_success", selectors.exporter)} == 0`,
