@@ -11,4 +11,5 @@ export const generators: Record<string, () => Promise<Generator>> = {
   "log contract docs": () => import("../loki/rules/src/log-contract-doc.ts"),
   dashboards: () => import("../dashboards/src/index.ts"),
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
+  "remote_write configurations": () => import("../deploy/src/remote-write.ts"),
 };
