@@ -12,4 +12,5 @@ export const generators: Record<string, () => Promise<Generator>> = {
   dashboards: () => import("../dashboards/src/index.ts"),
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
   "remote_write configurations": () => import("../deploy/src/remote-write.ts"),
+  "kubernetes objects": () => import("../deploy/src/kubernetes.ts"),
 };
