@@ -12,6 +12,7 @@ import { parse, stringify } from "yaml";
 import { jobs } from "../../definitions/thresholds.ts";
 import { readFileSync } from "node:fs";
 import { folders } from "../../dashboards/src/common.ts";
+import { alertmanagerConfig, alertmanagerSecret, secretKeys } from "./alertmanager-config.ts";
 import { outputs as dashboardOutputs, dashboards } from "../../dashboards/src/index.ts";
 import { outputs as lokiRuleOutputs } from "../../loki/rules/src/index.ts";
 import { generatedDir, outputs as ruleOutputs } from "../../prometheus/rules/src/index.ts";
@@ -207,6 +208,7 @@ export const baseFiles = {
   "prometheus-rules.yaml": prometheusRules,
   "exporter.yaml": exporterObjects,
   "dashboards.yaml": dashboardConfigMaps,
+  "alertmanager-config.yaml": () => [alertmanagerConfig()],
 } as const;
 
 /** The overlay for kube-prometheus-stack installed as release `kube-prometheus-stack` in `monitoring`. */
@@ -279,6 +281,9 @@ kubectl apply -k deploy/kubernetes/overlays/${overlay.name}
 | \`base/prometheus-rules.yaml\` | one \`PrometheusRule\` per generated rule file (${rules}), the groups exactly those of \`prometheus/rules/generated/\` that promtool tests |
 | \`base/exporter.yaml\` | the exporter: \`Deployment\` (one replica), \`Service\` named \`${jobs.exporter}\` (the Operator names the job after it, and the rules select \`job="${jobs.exporter}"\`), \`ServiceMonitor\` (15s, timeout 10s) |
 | \`base/dashboards.yaml\` | one \`ConfigMap\` per dashboard, labelled \`grafana_dashboard: "1"\` for Grafana's sidecar, the folder in the \`${folderAnnotation}\` annotation; the JSON is the generated file, byte for byte |
+| \`base/alertmanager-config.yaml\` | \`AlertmanagerConfig\` with the routing tree, inhibitions and receivers of \`alertmanager/alertmanager.yml\` (deploy/src/alertmanager-config.ts); the receivers' credentials are references to the Secret \`${alertmanagerSecret}\` (keys ${secretKeys()
+    .map((k) => `\`${k}\``)
+    .join(", ")}) |
 | \`snippets/exporter-sidecar.yaml\` | the same container and volumes, to run the exporter in the API's pod instead |
 | \`overlays/${overlay.name}/\` | namespace \`${overlay.namespace}\`, label \`release: ${overlay.labels.release}\` (the chart's default rule and ServiceMonitor selectors) |
 
@@ -303,6 +308,15 @@ files and dashboards the tests run. Kustomize applies plain, committed YAML that
 as is, and an overlay per cluster changes namespaces, labels, images and settings without copying.
 kube-prometheus-stack itself stays a Helm release; these objects sit beside it.
 
+**Alertmanager.** Create the Secret
+(\`kubectl -n ${overlay.namespace} create secret generic ${alertmanagerSecret} --from-file=...\`, one file per key,
+the same files as compose's \`secrets/\`). The receivers use the templates of \`alertmanager/templates/\`:
+give them to the chart (\`alertmanager.templateFiles\`, e.g. \`--set-file\` per file). The chart selects
+AlertmanagerConfigs by \`alertmanager.alertmanagerSpec.alertmanagerConfigSelector\`: match
+\`release: ${overlay.labels.release}\` there. The Operator adds a \`namespace\` matcher to the top route
+(its default matcher strategy); set \`alertmanagerConfigMatcherStrategy.type: None\` for the routing to take
+alerts from every namespace, as compose's does.
+
 **What differs from compose, for the rules.** The API rules select \`job="${jobs.api}"\`: the
 API's own Service must be named \`${jobs.api}\` and scraped by a ServiceMonitor of yours. The stack
 rules on Prometheus' and Alertmanager's own metrics select \`job="${jobs.prometheus}"\` and
@@ -310,7 +324,7 @@ rules on Prometheus' and Alertmanager's own metrics select \`job="${jobs.prometh
 (\`kube-prometheus-stack-prometheus\`, ...): the chart ships its own rules for those, so ours stay
 silent there rather than wrong.
 
-Not generated yet: \`AlertmanagerConfig\` (the routing of \`alertmanager/alertmanager.yml\`), Loki in
+Not generated yet: Loki in
 simple scalable mode and Promtail/Alloy as a DaemonSet; the ops jobs as CronJobs.
 `;
 }

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
+import { AlertmanagerConfig } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1/AlertmanagerConfig";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
@@ -16,6 +17,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { Volume } from "kubernetes-models/v1/Volume";
 import { folders } from "../../dashboards/src/common.ts";
 import { jobs } from "../../definitions/thresholds.ts";
+import { alertmanagerSecret, matcher, secretRef, sourcePath } from "../src/alertmanager-config.ts";
 import { exporterResources, folderAnnotation, outDir } from "../src/kubernetes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -24,6 +26,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const models: Record<string, new (data: never) => { validate(): void }> = {
   "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+  "monitoring.coreos.com/v1alpha1/AlertmanagerConfig": AlertmanagerConfig,
   "apps/v1/Deployment": Deployment,
   "v1/ConfigMap": ConfigMap,
   "v1/Service": Service,
@@ -156,5 +159,61 @@ describe("deploy/kubernetes", () => {
       );
       assert.equal(c.resources.limits.cpu, undefined, `${where}: no CPU limit (throttled scrapes time out)`);
     }
+  });
+
+  test("the AlertmanagerConfig routes, inhibits and receives as alertmanager.yml does", () => {
+    const [amc] = ofKind("AlertmanagerConfig");
+    const source = parse(read(sourcePath)) as Obj;
+    // The route tree read back into alertmanager.yml's form equals the source's.
+    const back = (r: Obj): Obj => {
+      const out: Obj = {};
+      if (r.receiver) out.receiver = r.receiver;
+      if (r.matchers)
+        out.matchers = r.matchers.map((m: Obj) => `${m.name}${m.matchType}${JSON.stringify(m.value)}`);
+      if (r.groupBy) out.group_by = r.groupBy;
+      if (r.groupWait) out.group_wait = r.groupWait;
+      if (r.groupInterval) out.group_interval = r.groupInterval;
+      if (r.repeatInterval) out.repeat_interval = r.repeatInterval;
+      if (r.continue !== undefined) out.continue = r.continue;
+      if (r.routes) out.routes = r.routes.map(back);
+      return out;
+    };
+    assert.deepEqual(back(amc!.spec.route), source.route);
+    assert.deepEqual(
+      amc!.spec.inhibitRules.map((i: Obj) => ({
+        source_matchers: i.sourceMatch.map((m: Obj) => `${m.name}${m.matchType}${JSON.stringify(m.value)}`),
+        target_matchers: i.targetMatch.map((m: Obj) => `${m.name}${m.matchType}${JSON.stringify(m.value)}`),
+        ...(i.equal ? { equal: i.equal } : {}),
+      })),
+      source.inhibit_rules,
+    );
+    assert.deepEqual(
+      amc!.spec.receivers.map((r: Obj) => r.name),
+      (source.receivers as Obj[]).map((r) => r.name),
+    );
+  });
+
+  test("every secret file of alertmanager.yml is a Secret reference, and no secret value is inline", () => {
+    const text = read(sourcePath);
+    const files = [...text.matchAll(/_file:\s*(\S+)/g)].map((m) => m[1]!);
+    assert.ok(files.length >= 4, files.join());
+    const yamlText = read(`${outDir}/base/alertmanager-config.yaml`);
+    for (const f of files) {
+      const ref = secretRef(f);
+      assert.equal(ref.name, alertmanagerSecret);
+      assert.match(yamlText, new RegExp(`key: ${ref.key}\\b`), `${f} -> ${ref.key}`);
+    }
+    assert.doesNotMatch(yamlText, /_file:|\/run\/secrets/);
+  });
+
+  test("matchers: every operator, escapes, and an unreadable one is an error naming it", () => {
+    assert.deepEqual(matcher('collector=~"postgres|scans"'), {
+      name: "collector",
+      matchType: "=~",
+      value: "postgres|scans",
+    });
+    assert.deepEqual(matcher('a!="x\\"y"'), { name: "a", matchType: "!=", value: 'x"y' });
+    assert.throws(() => matcher("severity=critical"), /severity=critical/);
+    assert.throws(() => secretRef("/etc/key"), /outside \/run\/secrets/);
   });
 });
