@@ -176,6 +176,8 @@ The protocol is the same for the three stores: \`test/e2e/multi-host.test.ts\` s
 central Prometheus from \`central-prometheus.yml\`, and checks per-host recordings, a per-host alert and
 the dashboards' host variable. Mimir and Thanos Receive cannot run on the test machines; their variants
 differ only in URL and headers, which a unit test holds to this table.
+
+Sizing for N hosts: [docs/operations/scaling.md](../../docs/operations/scaling.md).
 `;
 }
 
