@@ -1,11 +1,21 @@
 // The generated remote_write configurations (deploy/remote-write/): what each changes from
 // prometheus.yml, the stores' endpoints and headers, and promtool's verdict on every file.
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { generators } from "../../scripts/generators.ts";
 import { requireBinaries, run, tempDir } from "../../test/support/servers.ts";
 import {
   centralJobs,
@@ -105,4 +115,16 @@ describe("deploy/remote-write", () => {
       }
     },
   );
+});
+
+test("deploy/ holds only generated files besides its sources and tests (a file no generator writes is stale)", async () => {
+  const generated = new Set<string>();
+  for (const load of Object.values(generators))
+    for (const p of Object.keys(await (await load()).outputs())) generated.add(p);
+  const walk = (dir: string): string[] =>
+    readdirSync(join(root, dir)).flatMap((f) =>
+      statSync(join(root, dir, f)).isDirectory() ? walk(`${dir}/${f}`) : [`${dir}/${f}`],
+    );
+  const stray = walk("deploy").filter((p) => !/^deploy\/(src|test)\//.test(p) && !generated.has(p));
+  assert.deepEqual(stray, []);
 });
