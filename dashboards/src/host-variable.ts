@@ -33,7 +33,9 @@ export function hostVariableBuilder(): QueryVariableBuilder {
         "The host (the edge Prometheus' external label host). Empty on a single compose host, where All matches every series.",
       )
       .datasource(promDatasource)
-      .query({ query: hostValuesQuery, refId: "PrometheusVariableQueryEditor-VariableQuery", qryType: 1 })
+      // A query string: Grafana reads label_values(...) from it in every version (the object form's
+      // fields changed between Grafana's Prometheus variable editors).
+      .query(hostValuesQuery)
       .definition(hostValuesQuery)
       .refresh(VariableRefresh.OnTimeRangeChanged)
       .sort(VariableSort.AlphabeticalAsc)

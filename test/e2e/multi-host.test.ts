@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { allPromQueries } from "../../dashboards/src/queries.ts";
+import { hostValuesQuery } from "../../dashboards/src/host-variable.ts";
 import { hostNameVariable, outputDir } from "../../deploy/src/remote-write.ts";
 import { hostLabel, jobs, recordings } from "../../definitions/thresholds.ts";
 import {
@@ -230,13 +231,17 @@ describe(
       // One edge Prometheus after the other: HOST_NAME is read from this process' environment at each spawn.
       for (const h of hosts) edges.push(await startEdge(h, central.url));
       await waitFor(
-        "both hosts' exporters up at the central Prometheus",
+        "both hosts' exporter and API up at the central Prometheus",
         async () => {
           for (const e of edges) {
             if (e.exporter.exited()) throw new Error(`${e.exporter.name} exited:\n${e.exporter.output()}`);
             if (e.demo.exited()) throw new Error(`${e.demo.name} exited:\n${e.demo.output()}`);
           }
-          return hostsOf(await query(`up{job="${jobs.exporter}"} == 1`)).join() === hostNames.join();
+          // Both jobs of both hosts: the API's first scrape can arrive a batch after the exporter's.
+          const up = await query(`up{job=~"${jobs.exporter}|${jobs.api}"} == 1`);
+          return [jobs.exporter, jobs.api].every(
+            (j) => hostsOf(up.filter((s) => s.metric.job === j)).join() === hostNames.join(),
+          );
         },
         60_000,
         500,
@@ -369,6 +374,13 @@ describe(
         2000,
       ).catch(() => {});
       assert.deepEqual(problems, []);
+      // The variable's own query, as Grafana runs label_values(selector, label): the label values API.
+      const lv = /^label_values\((.+), (\w+)\)$/.exec(hostValuesQuery);
+      assert.ok(lv, hostValuesQuery);
+      const values = (await (
+        await fetch(`${central.url}/api/v1/label/${lv[2]}/values?match[]=${encodeURIComponent(lv[1]!)}`)
+      ).json()) as { data: string[] };
+      assert.deepEqual(values.data, [...hostNames], `the $host variable lists: ${values.data.join(", ")}`);
       // And the matcher does filter: a host nobody has gives nothing, in every one of them.
       const leaking: string[] = [];
       for (const q of perHost("no-such-host")) {
