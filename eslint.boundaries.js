@@ -30,6 +30,11 @@ export const areas = [
     why: `${area} is a generator: it imports definitions/ and lib/ only, never a program or another generator`,
   })),
   {
+    area: "deploy/src",
+    may: ["lib", "definitions", "prometheus", "loki", "dashboards"],
+    why: "deploy/src (Kubernetes and remote_write packaging) imports definitions/, lib/ and the rule and dashboard generators whose output it packages, never a program",
+  },
+  {
     area: "scripts/docs",
     may: ["lib", "definitions", "prometheus", "loki"],
     why: "scripts/docs (the docs generators) import definitions/, lib/ and the rule groups they document",

@@ -23,6 +23,26 @@ export const selectors = {
   filesystem: `job="${jobs.exporter}", fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs"`,
 } as const;
 
+/**
+ * The label naming the host a series comes from once several hosts send to one store. Each edge
+ * Prometheus sets it in `global.external_labels` (deploy/remote-write/), so it is attached on the way
+ * out (remote_write, alerts) and absent from the edge's own TSDB; Promtail and Alloy set it on every log
+ * stream. A query or rule that works on one host must therefore work with it absent too.
+ */
+export const hostLabel = "host";
+
+/**
+ * What an aggregation keeps (`sum by (...)`, `on (...)`), so that on a central Prometheus one result is
+ * still one target of one host: `instance` alone is the same on every compose host ("exporter:9839").
+ * With no host label (one compose host) the results are exactly those without it.
+ */
+export const aggregationLabels = {
+  /** One scrape target on one host. */
+  target: `job, ${hostLabel}, instance`,
+  /** One job on one host (the API's recordings, summed over its instances). */
+  job: `job, ${hostLabel}`,
+} as const;
+
 /** Thresholds, as ratios (0..1) or in base units (seconds, bytes). */
 export const thresholds = {
   host: {

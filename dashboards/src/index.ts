@@ -25,6 +25,7 @@ import {
   type DashboardModule,
 } from "./common.ts";
 import * as host from "./host.ts";
+import { applyHostVariable } from "./host-variable.ts";
 import * as logs from "./logs.ts";
 import * as operations from "./operations.ts";
 import * as overview from "./overview.ts";
@@ -95,7 +96,8 @@ function withDefaults(m: DashboardModule): Dashboard {
         .includeVars(true)
         .keepTime(true),
     );
-  const json = b.build();
+  // After the datasource variables; every PromQL query gets the host matcher (host-variable.ts).
+  const json = applyHostVariable(b.build());
   // The SDK defaults links to the controls menu (hidden behind a dropdown in Grafana 12); the on-call
   // engineer should see the way to the other dashboards at the top of every one.
   for (const l of json.links ?? []) delete l.placement;

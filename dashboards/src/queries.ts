@@ -14,6 +14,8 @@ export const defaultVariableValues: Readonly<Record<string, string>> = {
   __range_s: "3600",
   __range_ms: "3600000",
   __auto: "1m",
+  // The host variable's "All" (dashboards/src/host-variable.ts).
+  host: ".*",
 };
 
 /**

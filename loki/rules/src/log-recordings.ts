@@ -5,13 +5,13 @@
 // which no Loki rule can.
 import type { RuleGroup } from "../../../definitions/rules.ts";
 import { levelRegex, logs } from "../../../definitions/logs.ts";
-import { recordings, thresholds } from "../../../definitions/thresholds.ts";
+import { hostLabel, recordings, thresholds } from "../../../definitions/thresholds.ts";
 import { allLogs } from "./logql.ts";
 
 const t = thresholds.logs;
 const rate = recordings.logLinesRate;
-/** The labels the recording keeps: a source (job + stream or service) and the level. */
-const source = "job, stream, service";
+/** The labels the recording keeps: a source (job + stream or service) on a host, and the level. */
+const source = `job, ${hostLabel}, stream, service`;
 
 /** Evaluated by the Loki ruler (LogQL), written to Prometheus. */
 export const logRecordingsGroup: RuleGroup = {

@@ -3,7 +3,13 @@
 // workbook, "Alerting on SLOs"). The recordings come first: Prometheus evaluates a group's rules in
 // order, so the alerts read ratios from the same evaluation.
 import type { AlertRule, RecordingRule, RuleGroup } from "../../../definitions/rules.ts";
-import { apiSlo, recordings, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import {
+  aggregationLabels,
+  apiSlo,
+  recordings,
+  selectors,
+  thresholds,
+} from "../../../definitions/thresholds.ts";
 import { humanDuration, num, percent, re, seconds, series } from "../../../lib/promql.ts";
 
 const t = thresholds.api;
@@ -18,7 +24,7 @@ export const sloWindows: string[] = [
 // no value (an absent ratio would also leave the budget absent on a perfectly healthy API).
 const errorRatio = (w: string): RecordingRule => ({
   record: recordings.apiErrorRatio(w),
-  expr: `(sum by (job) (rate(${requests(re("code", apiSlo.errorCodeRegex))}[${w}])) or 0 * sum by (job) (rate(${requests()}[${w}]))) / sum by (job) (rate(${requests()}[${w}]))`,
+  expr: `(sum by (${aggregationLabels.job}) (rate(${requests(re("code", apiSlo.errorCodeRegex))}[${w}])) or 0 * sum by (${aggregationLabels.job}) (rate(${requests()}[${w}]))) / sum by (${aggregationLabels.job}) (rate(${requests()}[${w}]))`,
 });
 
 /** The error ratio the SLO allows, written as PromQL so the generated rule reads like the workbook. */
@@ -46,11 +52,11 @@ export const apiGroup: RuleGroup = {
     },
     {
       record: recordings.apiRequestRate,
-      expr: `sum by (job, route, code) (rate(${requests()}[5m]))`,
+      expr: `sum by (${aggregationLabels.job}, route, code) (rate(${requests()}[5m]))`,
     },
     {
       record: recordings.apiLatencyP95,
-      expr: `histogram_quantile(0.95, sum by (job, route, le) (rate(${series("http_request_duration_seconds_bucket", selectors.api)}[5m])))`,
+      expr: `histogram_quantile(0.95, sum by (${aggregationLabels.job}, route, le) (rate(${series("http_request_duration_seconds_bucket", selectors.api)}[5m])))`,
     },
     {
       alert: "ApiHighErrorRate",

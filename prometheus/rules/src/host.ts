@@ -1,6 +1,6 @@
 // Host resources, from the exporter's node_exporter-compatible host collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
 import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.host;
@@ -13,7 +13,7 @@ export const hostGroup: RuleGroup = {
     {
       alert: "HostHighCpuUsage",
       // Busy = everything but idle, averaged over the CPUs: one pegged core on a 4-core host is 25%.
-      expr: `1 - avg by (job, instance) (rate(${series("node_cpu_seconds_total", exp, eq("mode", "idle"))}[5m])) > ${num(t.cpuBusyRatio)}`,
+      expr: `1 - avg by (${aggregationLabels.target}) (rate(${series("node_cpu_seconds_total", exp, eq("mode", "idle"))}[5m])) > ${num(t.cpuBusyRatio)}`,
       for: "5m",
       severity: "warning",
       summary: "Host CPU usage is high",

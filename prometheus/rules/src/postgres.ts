@@ -1,6 +1,6 @@
 // PostgreSQL, from the exporter's postgres_exporter-compatible collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
 import { humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.postgres;
@@ -21,7 +21,7 @@ export const postgresGroup: RuleGroup = {
     },
     {
       alert: "PostgresTooManyConnections",
-      expr: `sum by (job, instance) (${series("pg_stat_activity_count", exp)}) / max by (job, instance) (${series("pg_settings_max_connections", exp)}) > ${num(t.connectionsUsedRatio)}`,
+      expr: `sum by (${aggregationLabels.target}) (${series("pg_stat_activity_count", exp)}) / max by (${aggregationLabels.target}) (${series("pg_settings_max_connections", exp)}) > ${num(t.connectionsUsedRatio)}`,
       for: "5m",
       severity: "warning",
       summary: "PostgreSQL connections near the maximum",

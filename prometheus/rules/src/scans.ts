@@ -1,6 +1,6 @@
 // Scans, from the exporter's scans collector (the application's scans table) and its Redis queues.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
 import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.scans;
@@ -12,7 +12,7 @@ export const scansGroup: RuleGroup = {
     {
       alert: "ScansHighFailureRatio",
       // Over an hour per tool: scans are slow and few, and a shorter window turns one failure into 100%.
-      expr: `sum by (job, instance, tool) (increase(${series("kali_agents_scans_total", exp, eq("status", "failed"))}[1h])) / sum by (job, instance, tool) (increase(${series("kali_agents_scans_total", exp)}[1h])) > ${num(t.failureRatio)}`,
+      expr: `sum by (${aggregationLabels.target}, tool) (increase(${series("kali_agents_scans_total", exp, eq("status", "failed"))}[1h])) / sum by (${aggregationLabels.target}, tool) (increase(${series("kali_agents_scans_total", exp)}[1h])) > ${num(t.failureRatio)}`,
       for: "15m",
       severity: "warning",
       summary: "Many scans are failing",
@@ -38,7 +38,7 @@ export const scansGroup: RuleGroup = {
     {
       alert: "ScansNotFinishing",
       // Nothing finished for a while is only a fault when work is waiting.
-      expr: `time() - ${series("kali_agents_last_scan_finished_timestamp_seconds", exp)} > ${num(t.noFinishWhileQueuedSeconds)} and on (job, instance) sum by (job, instance) (${series("kali_agents_active_scans", exp, eq("status", "queued"))}) > 0`,
+      expr: `time() - ${series("kali_agents_last_scan_finished_timestamp_seconds", exp)} > ${num(t.noFinishWhileQueuedSeconds)} and on (${aggregationLabels.target}) sum by (${aggregationLabels.target}) (${series("kali_agents_active_scans", exp, eq("status", "queued"))}) > 0`,
       for: "5m",
       severity: "critical",
       summary: "No scan is finishing while scans are queued",

@@ -1,0 +1,65 @@
+// The host variable pass (dashboards/src/host-variable.ts): the matcher lands in every series selector,
+// once, without breaking the expression; every generated dashboard has the variable.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parser } from "@prometheus-io/lezer-promql";
+import { dashboards } from "../src/index.ts";
+import { hostMatcher, hostVariable, withHostMatcher } from "../src/host-variable.ts";
+import { allAnnotationQueries, allQueries } from "../src/queries.ts";
+
+const cases: [string, string][] = [
+  ["up", `up{${hostMatcher}}`],
+  [`up{job="x"}`, `up{job="x", ${hostMatcher}}`],
+  ["ALERTS{}", `ALERTS{${hostMatcher}}`],
+  [
+    `sum by (le) (rate(a_bucket{job="x"}[$__rate_interval])) / b`,
+    `sum by (le) (rate(a_bucket{job="x", ${hostMatcher}}[$__rate_interval])) / b{${hostMatcher}}`,
+  ],
+  [`rate(x[\${__rate_interval}]) * $__range_s`, `rate(x{${hostMatcher}}[\${__rate_interval}]) * $__range_s`],
+  [`kali_agents:api_requests:rate5m offset 5m`, `kali_agents:api_requests:rate5m{${hostMatcher}} offset 5m`],
+  // Already narrowed to a host: left alone.
+  [`up{host="a"}`, `up{host="a"}`],
+  [`time() - 1`, `time() - 1`],
+];
+
+for (const [input, want] of cases) {
+  test(`withHostMatcher(${input})`, () => assert.equal(withHostMatcher(input), want));
+}
+
+test("an expression that does not parse is an error naming it, not a half-rewritten query", () => {
+  assert.throws(() => withHostMatcher("sum(rate(x[5m])"), /does not parse .*sum\(rate/);
+});
+
+test("every generated dashboard has the host variable after the datasource variables", () => {
+  for (const d of dashboards) {
+    const vars = d.json.templating.list ?? [];
+    const i = vars.findIndex((v) => v.name === hostVariable);
+    assert.ok(i >= 0, `${d.name} has no $${hostVariable}`);
+    assert.ok(
+      vars.slice(0, i).every((v) => v.type === "datasource"),
+      d.name,
+    );
+    assert.equal(vars[i]!.allValue, ".*", "All matches series without a host label (one compose host)");
+  }
+});
+
+test("every series selector of every PromQL query and annotation matches on the host variable", () => {
+  const exprs = [
+    ...allQueries()
+      .filter((q) => q.datasource === "prometheus")
+      .map((q) => q.raw),
+    ...allAnnotationQueries({ host: "$host" }).map((a) => a.expr),
+  ];
+  assert.ok(exprs.length > 100, `${exprs.length} queries`);
+  const without: string[] = [];
+  for (const e of exprs) {
+    const neutral = e.replace(/\$\{\w+(?::[^}]*)?\}|\[\[\w+\]\]|\$\w+/g, (m) => "9".repeat(m.length));
+    parser.parse(neutral).iterate({
+      enter(n) {
+        if (n.name === "VectorSelector" && !e.slice(n.from, n.to).includes(hostMatcher))
+          without.push(`${e.slice(n.from, n.to)} in ${e}`);
+      },
+    });
+  }
+  assert.deepEqual(without, []);
+});

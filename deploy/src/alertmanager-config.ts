@@ -1,0 +1,185 @@
+// alertmanager/alertmanager.yml as a Prometheus Operator AlertmanagerConfig (monitoring.coreos.com
+// v1alpha1): the same routing tree, inhibitions and receivers; every `*_file` secret becomes a
+// reference to a key of one Secret, never a value. The Operator scopes the whole tree under a matcher on
+// the object's namespace, which is what a namespaced AlertmanagerConfig means.
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { parse } from "yaml";
+
+const root = new URL("../..", import.meta.url).pathname;
+export const sourcePath = "alertmanager/alertmanager.yml";
+/** The Secret holding the receivers' credentials (keys: the secret files' names less "alertmanager_"). */
+export const alertmanagerSecret = "kali-agents-alertmanager";
+
+type Obj = Record<string, unknown>;
+interface Route {
+  receiver?: string;
+  matchers?: string[];
+  group_by?: string[];
+  group_wait?: string;
+  group_interval?: string;
+  repeat_interval?: string;
+  continue?: boolean;
+  routes?: Route[];
+}
+export interface Matcher {
+  name: string;
+  value: string;
+  matchType: "=" | "!=" | "=~" | "!~";
+}
+
+/** `severity="critical"` -> {name, value, matchType}; anything else is an error naming it. */
+export function matcher(text: string): Matcher {
+  const m = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(text);
+  if (!m) throw new Error(`${sourcePath}: cannot read the matcher ${JSON.stringify(text)}`);
+  return { name: m[1]!, matchType: m[2] as Matcher["matchType"], value: JSON.parse(`"${m[3]!}"`) as string };
+}
+
+/** A `*_file` path under /run/secrets/ as a reference to a key of the Secret. */
+export function secretRef(file: unknown): { name: string; key: string } {
+  if (typeof file !== "string" || !file.startsWith("/run/secrets/"))
+    throw new Error(`${sourcePath}: a secret file outside /run/secrets/: ${String(file)}`);
+  return { name: alertmanagerSecret, key: basename(file).replace(/^alertmanager_/, "") };
+}
+
+function route(r: Route): Obj {
+  const out: Obj = {};
+  if (r.receiver) out.receiver = r.receiver;
+  if (r.matchers) out.matchers = r.matchers.map(matcher);
+  if (r.group_by) out.groupBy = r.group_by;
+  if (r.group_wait) out.groupWait = r.group_wait;
+  if (r.group_interval) out.groupInterval = r.group_interval;
+  if (r.repeat_interval) out.repeatInterval = r.repeat_interval;
+  if (r.continue !== undefined) out.continue = r.continue;
+  if (r.routes) out.routes = r.routes.map(route);
+  return out;
+}
+
+const kv = (o: unknown) =>
+  Object.entries((o ?? {}) as Record<string, string>).map(([key, value]) => ({ key, value }));
+
+/** Fields we convert per receiver type; an unknown field is an error, so nothing is dropped silently. */
+function receiver(r: Obj, global: Obj): Obj {
+  const out: Obj = { name: r.name };
+  const known = new Set(["name", "pagerduty_configs", "slack_configs", "email_configs", "webhook_configs"]);
+  for (const k of Object.keys(r))
+    if (!known.has(k)) throw new Error(`${sourcePath}: receiver ${String(r.name)}: ${k} is not converted`);
+  const check = (what: string, c: Obj, fields: string[]) => {
+    for (const k of Object.keys(c))
+      if (!fields.includes(k)) throw new Error(`${sourcePath}: ${what}: ${k} is not converted`);
+  };
+  if (r.pagerduty_configs)
+    out.pagerdutyConfigs = (r.pagerduty_configs as Obj[]).map((c) => {
+      check("pagerduty_configs", c, [
+        "routing_key_file",
+        "send_resolved",
+        "client",
+        "description",
+        "severity",
+        "details",
+        "links",
+      ]);
+      return {
+        routingKey: secretRef(c.routing_key_file),
+        sendResolved: c.send_resolved,
+        client: c.client,
+        description: c.description,
+        severity: c.severity,
+        details: kv(c.details),
+        pagerDutyLinkConfigs: ((c.links ?? []) as { href: string; text: string }[]).map((l) => ({
+          href: l.href,
+          alt: l.text,
+        })),
+      };
+    });
+  if (r.slack_configs)
+    out.slackConfigs = (r.slack_configs as Obj[]).map((c) => {
+      check("slack_configs", c, ["channel", "send_resolved", "title", "title_link", "text", "color"]);
+      return {
+        apiURL: secretRef(global.slack_api_url_file),
+        channel: c.channel,
+        sendResolved: c.send_resolved,
+        title: c.title,
+        titleLink: c.title_link,
+        text: c.text,
+        color: c.color,
+      };
+    });
+  if (r.email_configs)
+    out.emailConfigs = (r.email_configs as Obj[]).map((c) => {
+      check("email_configs", c, ["to", "send_resolved", "headers", "html", "text"]);
+      return {
+        to: c.to,
+        from: global.smtp_from,
+        smarthost: global.smtp_smarthost,
+        authUsername: global.smtp_auth_username,
+        authPassword: secretRef(global.smtp_auth_password_file),
+        requireTLS: global.smtp_require_tls,
+        sendResolved: c.send_resolved,
+        headers: kv(c.headers),
+        html: c.html,
+        text: c.text,
+      };
+    });
+  if (r.webhook_configs)
+    out.webhookConfigs = (r.webhook_configs as Obj[]).map((c) => {
+      check("webhook_configs", c, ["url", "send_resolved", "max_alerts", "http_config"]);
+      const auth = ((c.http_config ?? {}) as { authorization?: { type: string; credentials_file: string } })
+        .authorization;
+      return {
+        url: c.url,
+        sendResolved: c.send_resolved,
+        maxAlerts: c.max_alerts,
+        ...(auth
+          ? {
+              httpConfig: {
+                authorization: { type: auth.type, credentials: secretRef(auth.credentials_file) },
+              },
+            }
+          : {}),
+      };
+    });
+  return out;
+}
+
+export function readSource(): Obj {
+  return parse(readFileSync(`${root}${sourcePath}`, "utf8")) as Obj;
+}
+
+export function alertmanagerConfig(source: Obj = readSource()): Obj {
+  const global = (source.global ?? {}) as Obj;
+  const inhibit = (source.inhibit_rules ?? []) as {
+    source_matchers: string[];
+    target_matchers: string[];
+    equal?: string[];
+  }[];
+  return {
+    apiVersion: "monitoring.coreos.com/v1alpha1",
+    kind: "AlertmanagerConfig",
+    metadata: {
+      name: "kali-agents",
+      labels: { "app.kubernetes.io/part-of": "kali-agents" },
+      annotations: { "kali-agents/source": sourcePath },
+    },
+    spec: {
+      route: route(source.route as Route),
+      inhibitRules: inhibit.map((i) => ({
+        sourceMatch: i.source_matchers.map(matcher),
+        targetMatch: i.target_matchers.map(matcher),
+        ...(i.equal ? { equal: i.equal } : {}),
+      })),
+      receivers: ((source.receivers ?? []) as Obj[]).map((r) => receiver(r, global)),
+    },
+  };
+}
+
+/** The keys the Secret must hold. */
+export function secretKeys(source: Obj = readSource()): string[] {
+  const keys = new Set<string>();
+  JSON.stringify(alertmanagerConfig(source), (k, v: unknown) => {
+    if (v && typeof v === "object" && (v as Obj).name === alertmanagerSecret && "key" in (v as Obj))
+      keys.add(String((v as Obj).key));
+    return v;
+  });
+  return [...keys].sort();
+}

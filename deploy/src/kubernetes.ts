@@ -1,0 +1,339 @@
+// Kubernetes output from the same sources, for a cluster running kube-prometheus-stack (the Prometheus
+// Operator, Grafana with its dashboard sidecar, Alertmanager). `npm run generate` writes
+// deploy/kubernetes/: a Kustomize base and an overlay (why Kustomize and not a Helm chart: README.md
+// below), built here from what the other generators produce, never from a second copy:
+// - PrometheusRule objects: one per generated rule file, its groups parsed from that file's text;
+// - the exporter as a Deployment, a Service named as the scrape job the rules select, a ServiceMonitor,
+//   and the same container as a sidecar snippet for the API's pod;
+// - the dashboards as ConfigMaps for Grafana's sidecar, the generated JSON as is, folder annotated.
+// deploy/test/kubernetes.test.ts validates every object against the Kubernetes and Prometheus Operator
+// schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files.
+import { parse, stringify } from "yaml";
+import { jobs } from "../../definitions/thresholds.ts";
+import { readFileSync } from "node:fs";
+import { folders } from "../../dashboards/src/common.ts";
+import { alertmanagerConfig, alertmanagerSecret, secretKeys } from "./alertmanager-config.ts";
+import { outputs as dashboardOutputs, dashboards } from "../../dashboards/src/index.ts";
+import { outputs as lokiRuleOutputs } from "../../loki/rules/src/index.ts";
+import { generatedDir, outputs as ruleOutputs } from "../../prometheus/rules/src/index.ts";
+
+export const outDir = "deploy/kubernetes";
+const root = new URL("../..", import.meta.url).pathname;
+
+/**
+ * The exporter's image as exporter/Dockerfile builds it (compose tags it kali-agents-exporter:local),
+ * tagged with the package version; the overlay's `images` entry says where your registry has it.
+ */
+export const exporterImageName = "kali-agents-exporter";
+const version = (JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { version: string }).version;
+export const exporterImage = `${exporterImageName}:${version}`;
+type Obj = Record<string, unknown>;
+
+/** Labels every object carries. */
+export const partOf = { "app.kubernetes.io/part-of": "kali-agents" } as const;
+const exporterName = jobs.exporter;
+const exporterLabels = { "app.kubernetes.io/name": exporterName, ...partOf } as const;
+export const exporterPort = 9839;
+
+/**
+ * Resources from the measured RSS (docs/performance.md, "with heap flags, the image's Node.js" line:
+ * 80.3 MB after start, 101 MB peak over 10000 scrapes, 12.7 ms CPU per scrape). The request is the RSS
+ * after start, rounded up; the limit leaves half again above the peak (V8's old space is capped at
+ * 48 MB by the image's flags, so growth past that is not the heap). CPU: one scrape per 15 s is about
+ * 1 millicore; the request covers start-up's JIT and a burst of concurrent scrapes without a limit
+ * (a CPU limit throttles scrapes into timeouts).
+ */
+export const exporterResources = {
+  measured: { rssAfterStartMB: 80.3, rssPeakMB: 101 },
+  requests: { cpu: "50m", memory: "96Mi" },
+  limits: { memory: "160Mi" },
+} as const;
+
+/** The image's `USER node`: uid and gid 1000 in the official Node.js images. */
+const nodeUid = 1000;
+
+/** The collectors that read the host: in a pod, /proc is the node's and kube-prometheus-stack's node_exporter covers nodes. */
+export const disabledCollectors = ["host", "inventory"] as const;
+
+/** The Secret the exporter reads its URLs from (keys database_url, redis_url); never generated. */
+export const exporterSecret = { name: "kali-agents-exporter", keys: ["database_url", "redis_url"] } as const;
+
+export function exporterContainer(): Obj {
+  return {
+    name: "exporter",
+    image: exporterImage,
+    ports: [{ name: "metrics", containerPort: exporterPort, protocol: "TCP" }],
+    env: [
+      { name: "EXPORTER_LISTEN_ADDRESS", value: `0.0.0.0:${exporterPort}` },
+      { name: "EXPORTER_COLLECTORS_DISABLED", value: disabledCollectors.join(",") },
+      { name: "DATABASE_URL_FILE", value: "/run/secrets/kali-agents/database_url" },
+      { name: "REDIS_URL_FILE", value: "/run/secrets/kali-agents/redis_url" },
+      { name: "API_HEALTH_URL", value: "http://kali-agents-api:8000/health" },
+      { name: "MCP_SERVERS", value: "" },
+    ],
+    // Liveness: the process serves HTTP. Readiness: the first collection has completed.
+    livenessProbe: {
+      httpGet: { path: "/-/healthy", port: "metrics" },
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+    },
+    readinessProbe: {
+      httpGet: { path: "/-/ready", port: "metrics" },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 2,
+    },
+    resources: { requests: { ...exporterResources.requests }, limits: { ...exporterResources.limits } },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: nodeUid,
+      runAsGroup: nodeUid,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    volumeMounts: [
+      { name: "exporter-secrets", mountPath: "/run/secrets/kali-agents", readOnly: true },
+      // Node.js may write temporary files; the root filesystem is read-only.
+      { name: "tmp", mountPath: "/tmp" },
+    ],
+  };
+}
+
+const exporterVolumes = (): Obj[] => [
+  { name: "exporter-secrets", secret: { secretName: exporterSecret.name, defaultMode: 0o440 } },
+  { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
+];
+
+function exporterObjects(): Obj[] {
+  const deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: exporterName, labels: { ...exporterLabels } },
+    spec: {
+      // One replica: two would query PostgreSQL and Redis twice and publish every series twice.
+      replicas: 1,
+      selector: { matchLabels: { "app.kubernetes.io/name": exporterName } },
+      template: {
+        metadata: { labels: { ...exporterLabels } },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, fsGroup: nodeUid },
+          containers: [exporterContainer()],
+          volumes: exporterVolumes(),
+        },
+      },
+    },
+  };
+  // The Operator names the scrape job after the Service: the rules select job="kali-agents-exporter".
+  const service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: exporterName, labels: { ...exporterLabels } },
+    spec: {
+      selector: { "app.kubernetes.io/name": exporterName },
+      ports: [{ name: "metrics", port: exporterPort, targetPort: "metrics", protocol: "TCP" }],
+    },
+  };
+  const serviceMonitor = {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
+    metadata: { name: exporterName, labels: { ...exporterLabels } },
+    spec: {
+      selector: { matchLabels: { "app.kubernetes.io/name": exporterName } },
+      endpoints: [
+        {
+          port: "metrics",
+          path: "/metrics",
+          interval: "15s",
+          scrapeTimeout: "10s",
+          // The textfile metrics' own `job` becomes exported_job, as in prometheus.yml.
+          honorLabels: false,
+        },
+      ],
+    },
+  };
+  return [deployment, service, serviceMonitor];
+}
+
+/** One PrometheusRule per generated rule file, its groups exactly those of the file. */
+export function prometheusRules(): Obj[] {
+  // The Loki generator writes one file there too (logs-derived.yml: PromQL alerts on Loki's recordings).
+  const files = { ...ruleOutputs(), ...lokiRuleOutputs() };
+  return Object.keys(files)
+    .filter((p) => p.startsWith(`${generatedDir}/`) && p.endsWith(".yml"))
+    .sort()
+    .map((path) => {
+      const name = path.slice(generatedDir.length + 1, -".yml".length);
+      const { groups } = parse(files[path]!) as { groups: unknown[] };
+      return {
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "PrometheusRule",
+        metadata: {
+          name: `kali-agents-${name}`,
+          labels: { ...partOf },
+          annotations: { "kali-agents/source": path },
+        },
+        spec: { groups },
+      };
+    });
+}
+
+/** The label kube-prometheus-stack's Grafana sidecar watches (grafana.sidecar.dashboards.label). */
+export const dashboardLabel = { grafana_dashboard: "1" } as const;
+/** The annotation the sidecar reads a folder from (grafana.sidecar.dashboards.folderAnnotation). */
+export const folderAnnotation = "grafana_folder";
+
+export function dashboardConfigMaps(): Obj[] {
+  const files = dashboardOutputs();
+  return dashboards.map((d) => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: `kali-agents-dashboard-${d.name}`,
+      labels: { ...partOf, ...dashboardLabel },
+      annotations: { [folderAnnotation]: folders[d.folder], "kali-agents/source": d.path },
+    },
+    data: { [`${d.name}.json`]: files[d.path]! },
+  }));
+}
+
+const banner = "# Generated by deploy/src/kubernetes.ts (`npm run generate`). DO NOT EDIT.\n";
+const docs = (objects: Obj[]) =>
+  banner + objects.map((o) => stringify(o, { aliasDuplicateObjects: false, lineWidth: 0 })).join("---\n");
+
+export const baseFiles = {
+  "prometheus-rules.yaml": prometheusRules,
+  "exporter.yaml": exporterObjects,
+  "dashboards.yaml": dashboardConfigMaps,
+  "alertmanager-config.yaml": () => [alertmanagerConfig()],
+} as const;
+
+/** The overlay for kube-prometheus-stack installed as release `kube-prometheus-stack` in `monitoring`. */
+export const overlay = {
+  name: "kube-prometheus-stack",
+  namespace: "monitoring",
+  // The chart's default ruleSelector and serviceMonitorSelector match release=<release name>.
+  labels: { release: "kube-prometheus-stack" },
+} as const;
+
+function kustomizations(): Record<string, string> {
+  const base = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: Object.keys(baseFiles),
+  };
+  const over = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    namespace: overlay.namespace,
+    resources: ["../../base"],
+    // Push the image built from exporter/Dockerfile to your registry and name it here.
+    images: [
+      {
+        name: exporterImageName,
+        newName: `registry.example.com/kali-agents/${exporterImageName}`,
+        newTag: version,
+      },
+    ],
+    // includeSelectors false: the Deployment's selector stays what the Service selects.
+    labels: [{ pairs: { ...overlay.labels }, includeSelectors: false }],
+  };
+  return {
+    [`${outDir}/base/kustomization.yaml`]: banner + stringify(base),
+    [`${outDir}/overlays/${overlay.name}/kustomization.yaml`]: banner + stringify(over),
+  };
+}
+
+function sidecarSnippet(): string {
+  return (
+    banner +
+    `# The exporter as a sidecar of the Kali Agents API's pod: add this container to the API Deployment's
+# spec.template.spec.containers and the volumes below to its spec.template.spec.volumes; then the
+# ServiceMonitor selects the API's Service on a "metrics" port of ${exporterPort}, or keep the exporter's own
+# Deployment (base/exporter.yaml) instead: one of the two, not both.
+` +
+    stringify({ containers: [exporterContainer()], volumes: exporterVolumes() }, { lineWidth: 0 })
+  );
+}
+
+function readme(): string {
+  const rules = prometheusRules()
+    .map((r) => `\`${(r.metadata as { name: string }).name}\``)
+    .join(", ");
+  return `<!-- Generated from deploy/src/kubernetes.ts by \`npm run generate\`. DO NOT EDIT. -->
+# Kubernetes: kube-prometheus-stack
+
+The same sources as the compose stack, as objects for a cluster running
+[kube-prometheus-stack](https://github.com/prometheus-community/helm-charts/tree/main/charts/kube-prometheus-stack)
+(the Prometheus Operator, Grafana with its dashboard sidecar, Alertmanager).
+
+\`\`\`sh
+kubectl -n ${overlay.namespace} create secret generic ${exporterSecret.name} \\
+  --from-file=database_url=./database_url --from-file=redis_url=./redis_url
+kubectl apply -k deploy/kubernetes/overlays/${overlay.name}
+\`\`\`
+
+| file | what |
+| --- | --- |
+| \`base/prometheus-rules.yaml\` | one \`PrometheusRule\` per generated rule file (${rules}), the groups exactly those of \`prometheus/rules/generated/\` that promtool tests |
+| \`base/exporter.yaml\` | the exporter: \`Deployment\` (one replica), \`Service\` named \`${jobs.exporter}\` (the Operator names the job after it, and the rules select \`job="${jobs.exporter}"\`), \`ServiceMonitor\` (15s, timeout 10s) |
+| \`base/dashboards.yaml\` | one \`ConfigMap\` per dashboard, labelled \`grafana_dashboard: "1"\` for Grafana's sidecar, the folder in the \`${folderAnnotation}\` annotation; the JSON is the generated file, byte for byte |
+| \`base/alertmanager-config.yaml\` | \`AlertmanagerConfig\` with the routing tree, inhibitions and receivers of \`alertmanager/alertmanager.yml\` (deploy/src/alertmanager-config.ts); the receivers' credentials are references to the Secret \`${alertmanagerSecret}\` (keys ${secretKeys()
+    .map((k) => `\`${k}\``)
+    .join(", ")}) |
+| \`snippets/exporter-sidecar.yaml\` | the same container and volumes, to run the exporter in the API's pod instead |
+| \`overlays/${overlay.name}/\` | namespace \`${overlay.namespace}\`, label \`release: ${overlay.labels.release}\` (the chart's default rule and ServiceMonitor selectors) |
+
+**The exporter's container**: probes on \`/-/healthy\` (liveness) and \`/-/ready\` (readiness: first
+collection done); requests \`${exporterResources.requests.cpu}\` CPU and \`${exporterResources.requests.memory}\`, memory limit \`${exporterResources.limits.memory}\`, from the
+measured RSS of the image's Node.js (${exporterResources.measured.rssAfterStartMB} MB after start,
+${exporterResources.measured.rssPeakMB} MB peak over 10,000 scrapes, [docs/performance.md](../../docs/performance.md)); no CPU limit (throttling
+turns scrapes into timeouts); read-only root filesystem with an \`emptyDir\` on \`/tmp\`, uid ${nodeUid} (the
+image's \`node\` user), no capabilities, no privilege escalation, RuntimeDefault seccomp; the database
+and Redis URLs from the Secret \`${exporterSecret.name}\` as files (\`*_FILE\` variables). The
+\`${disabledCollectors.join("` and `")}\` collectors are off: a pod's \`/proc\` is its node's, and kube-prometheus-stack's
+node_exporter already covers nodes. Set \`API_HEALTH_URL\` and \`MCP_SERVERS\` with a patch in your overlay.
+
+Grafana's sidecar must be told to use folders: \`grafana.sidecar.dashboards.folderAnnotation: ${folderAnnotation}\` and
+\`grafana.sidecar.dashboards.provider.foldersFromFilesStructure: true\` in the chart's values. The
+dashboards' \`datasource\` variable lists the Prometheus datasources, so the chart's own works unchanged.
+
+**Why Kustomize and not a Helm chart.** Everything here is generated from TypeScript, which already
+plays the part of Helm's templates and values; a chart would add a second templating layer over
+generated text, and its rendered output could no longer be compared byte for byte with the rule
+files and dashboards the tests run. Kustomize applies plain, committed YAML that the tests validate
+as is, and an overlay per cluster changes namespaces, labels, images and settings without copying.
+kube-prometheus-stack itself stays a Helm release; these objects sit beside it.
+
+**Alertmanager.** Create the Secret
+(\`kubectl -n ${overlay.namespace} create secret generic ${alertmanagerSecret} --from-file=...\`, one file per key,
+the same files as compose's \`secrets/\`). The receivers use the templates of \`alertmanager/templates/\`:
+give them to the chart (\`alertmanager.templateFiles\`, e.g. \`--set-file\` per file). The chart selects
+AlertmanagerConfigs by \`alertmanager.alertmanagerSpec.alertmanagerConfigSelector\`: match
+\`release: ${overlay.labels.release}\` there. The Operator adds a \`namespace\` matcher to the top route
+(its default matcher strategy); set \`alertmanagerConfigMatcherStrategy.type: None\` for the routing to take
+alerts from every namespace, as compose's does.
+
+**What differs from compose, for the rules.** The API rules select \`job="${jobs.api}"\`: the
+API's own Service must be named \`${jobs.api}\` and scraped by a ServiceMonitor of yours. The stack
+rules on Prometheus' and Alertmanager's own metrics select \`job="${jobs.prometheus}"\` and
+\`job="${jobs.alertmanager}"\`, which the chart names after its release
+(\`kube-prometheus-stack-prometheus\`, ...): the chart ships its own rules for those, so ours stay
+silent there rather than wrong.
+
+Not generated yet: Loki in
+simple scalable mode and Promtail/Alloy as a DaemonSet; the ops jobs as CronJobs.
+`;
+}
+
+export function outputs(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [file, make] of Object.entries(baseFiles)) out[`${outDir}/base/${file}`] = docs(make());
+  Object.assign(out, kustomizations());
+  out[`${outDir}/snippets/exporter-sidecar.yaml`] = sidecarSnippet();
+  out[`${outDir}/README.md`] = readme();
+  return out;
+}

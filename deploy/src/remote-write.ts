@@ -1,0 +1,199 @@
+// Many hosts, one view: each host keeps its Prometheus (the "edge", prometheus/prometheus.yml) and sends
+// every sample with remote_write to one store, where the generated rules run once for all hosts and
+// Grafana reads. Three stores speak the same protocol (Prometheus remote write 1.0): a central
+// Prometheus started with --web.enable-remote-write-receiver, Grafana Mimir and Thanos Receive. What
+// differs is the endpoint path and the tenant header, so one generator writes the three variants.
+//
+// outputs():
+// - deploy/remote-write/edge-<store>.yml: prometheus/prometheus.yml for an edge host, plus the host
+//   label and the remote_write block; rule_files and alerting removed (the store's side evaluates them,
+//   once, so an alert does not arrive twice).
+// - deploy/remote-write/central-prometheus.yml: the receiving Prometheus (rules, Alertmanager, itself).
+// - deploy/remote-write/README.md: how to use them (written from the same data).
+import { readFileSync } from "node:fs";
+import { parse, stringify } from "yaml";
+import { hostLabel, jobs } from "../../definitions/thresholds.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+export const sourceConfigPath = "prometheus/prometheus.yml";
+export const outputDir = "deploy/remote-write";
+
+/**
+ * Prometheus 3 expands ${VAR} in external label values from its environment (2.x needed
+ * --enable-feature=expand-external-labels): one file serves every host, each sets HOST_NAME.
+ */
+export const hostNameVariable = "HOST_NAME";
+
+export interface RemoteWriteStore {
+  /** File name part and remote_write `name` (shown in Prometheus' own metrics as remote_name). */
+  readonly name: string;
+  readonly title: string;
+  /** The push endpoint, with the store's default host name and port. */
+  readonly url: string;
+  /** Fixed headers (a tenant); Prometheus refuses to let remote_write set auth headers this way. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** What the store needs on its side. */
+  readonly receiverNotes: string;
+}
+
+/** The tenant (Mimir's org, Thanos' tenant) the stack writes as. */
+export const tenant = "kali-agents";
+
+export const stores: readonly RemoteWriteStore[] = [
+  {
+    name: "central-prometheus",
+    title: "A central Prometheus",
+    url: "http://prometheus-central:9090/api/v1/write",
+    receiverNotes:
+      "Start it with `--web.enable-remote-write-receiver` and `central-prometheus.yml` (the generated rules and Alertmanager). No tenants: one stack per central Prometheus.",
+  },
+  {
+    name: "mimir",
+    title: "Grafana Mimir",
+    url: "http://mimir:8080/api/v1/push",
+    headers: { "X-Scope-OrgID": tenant },
+    receiverNotes:
+      "Mimir is multi-tenant: `X-Scope-OrgID` names the tenant (with `-auth.multitenancy-enabled=false` Mimir ignores it and uses `anonymous`). Load the generated rules into Mimir's ruler for that tenant (`mimirtool rules sync --id kali-agents prometheus/rules/generated/*.yml`) and point its Alertmanager at the same routing.",
+  },
+  {
+    name: "thanos-receive",
+    title: "Thanos Receive",
+    url: "http://thanos-receive:19291/api/v1/receive",
+    headers: { "THANOS-TENANT": tenant },
+    receiverNotes:
+      "Thanos Receive takes the tenant from `THANOS-TENANT` (its `--receive.tenant-header` default) and stores it as the `tenant_id` label. Run the generated rules in Thanos Ruler (`--rule-file=prometheus/rules/generated/*.yml`) against the Querier.",
+  },
+];
+
+type Obj = Record<string, unknown>;
+
+/** The remote_write entry for one store. */
+export function remoteWriteEntry(store: RemoteWriteStore): Obj {
+  return {
+    name: store.name,
+    url: store.url,
+    ...(store.headers ? { headers: { ...store.headers } } : {}),
+    // A store that is away for a while loses nothing: the edge's WAL keeps about two hours, and the
+    // queue retries with backoff. Defaults otherwise (they suit a few thousand series per host).
+    queue_config: { max_backoff: "30s" },
+  };
+}
+
+function readSource(): Obj {
+  return parse(readFileSync(`${root}${sourceConfigPath}`, "utf8")) as Obj;
+}
+
+/**
+ * Jobs of what runs once, beside the store (Alertmanager, Loki, Grafana): the central Prometheus scrapes
+ * them; an edge scrapes what runs on its host (exporter, API, itself, Promtail).
+ */
+export const centralJobs: readonly string[] = [jobs.alertmanager, jobs.loki, jobs.grafana];
+
+const jobsOf = (source: Obj, keep: (name: string) => boolean): Obj[] =>
+  ((source.scrape_configs ?? []) as Obj[])
+    .filter((j) => keep(String(j.job_name)))
+    .map((j) => structuredClone(j));
+
+/** prometheus.yml as an edge of `store`: host label, remote_write, no rules and no alerting. */
+export function edgeConfig(store: RemoteWriteStore, source: Obj = readSource()): Obj {
+  const doc = structuredClone(source);
+  const global = (doc.global ?? {}) as Obj;
+  global.external_labels = {
+    ...((global.external_labels ?? {}) as Obj),
+    [hostLabel]: `\${${hostNameVariable}}`,
+  };
+  doc.global = global;
+  delete doc.rule_files;
+  delete doc.alerting;
+  doc.scrape_configs = jobsOf(source, (n) => !centralJobs.includes(n));
+  doc.remote_write = [remoteWriteEntry(store)];
+  return doc;
+}
+
+/** The receiving Prometheus: the generated rules, Alertmanager, and the jobs of what runs beside it. */
+export function centralConfig(source: Obj = readSource()): Obj {
+  const global = structuredClone((source.global ?? {}) as Obj);
+  return {
+    global,
+    storage: structuredClone(source.storage),
+    rule_files: structuredClone(source.rule_files),
+    alerting: structuredClone(source.alerting),
+    scrape_configs: jobsOf(source, (n) => n === jobs.prometheus || centralJobs.includes(n)),
+  };
+}
+
+const banner = (what: string) =>
+  `# Generated from deploy/src/remote-write.ts and ${sourceConfigPath} by \`npm run generate\`. DO NOT EDIT.\n# ${what}\n`;
+
+const yaml = (doc: Obj) => stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 });
+
+function readme(): string {
+  const rows = stores
+    .map(
+      (s) =>
+        `| ${s.title} | \`edge-${s.name}.yml\` | \`${s.url}\` | ${
+          s.headers
+            ? Object.entries(s.headers)
+                .map(([k, v]) => `\`${k}: ${v}\``)
+                .join(", ")
+            : "none"
+        } |`,
+    )
+    .join("\n");
+  const notes = stores.map((s) => `- **${s.title}**: ${s.receiverNotes}`).join("\n");
+  return `<!-- Generated from deploy/src/remote-write.ts by \`npm run generate\`. DO NOT EDIT. -->
+# Many hosts, one view: remote_write
+
+One compose host runs one Prometheus, which evaluates the rules and pages. With several hosts, each
+keeps its Prometheus as an **edge** (it scrapes its own exporter, API and platform, and keeps a short
+local history) and sends every sample with \`remote_write\` to one store. The rules run there, once, over
+every host; Grafana reads there; the \`host\` dashboard variable picks a host or all of them.
+
+Each edge sets the \`${hostLabel}\` external label from the \`${hostNameVariable}\` environment variable
+(Prometheus 3 expands \`\${VAR}\` in external labels). External labels are added on the way out, not
+to the edge's own TSDB, so prometheus.yml, its rules and dashboards stay what they are on one host. On
+the store, every series carries its host, and every rule that aggregates keeps it
+(\`definitions/thresholds.ts\` \`aggregationLabels\`): two hosts whose exporters are both
+\`instance="exporter:9839"\` stay two results.
+
+| store | edge configuration | endpoint | headers |
+| --- | --- | --- | --- |
+${rows}
+
+Use: in compose, mount the chosen \`edge-*.yml\` as \`/etc/prometheus/prometheus.yml\` next to the
+\`prometheus/targets/\` folder, set \`${hostNameVariable}\` per host, and change the URL to where the store
+listens. The edge files are prometheus.yml with three changes: the host label, the \`remote_write\`
+block, and no \`rule_files\` or \`alerting\` (the store evaluates the rules; an edge that also did would page twice).
+
+${notes}
+
+\`central-prometheus.yml\` is the receiving Prometheus: the same rules, retention and Alertmanager as
+prometheus.yml; it scrapes itself and what runs once beside it (${centralJobs.join(", ")}), while each
+edge scrapes what runs on its host.
+
+The protocol is the same for the three stores: \`test/e2e/multi-host.test.ts\` starts two edges from
+\`edge-central-prometheus.yml\` (each with its own exporter, PostgreSQL, Redis and demo API) and a
+central Prometheus from \`central-prometheus.yml\`, and checks per-host recordings, a per-host alert and
+the dashboards' host variable. Mimir and Thanos Receive cannot run on the test machines; their variants
+differ only in URL and headers, which a unit test holds to this table.
+
+Sizing for N hosts: [docs/operations/scaling.md](../../docs/operations/scaling.md).
+`;
+}
+
+export function outputs(): Record<string, string> {
+  const source = readSource();
+  const out: Record<string, string> = {};
+  for (const s of stores) {
+    out[`${outputDir}/edge-${s.name}.yml`] =
+      banner(
+        `prometheus.yml for an edge host sending to ${s.title}; set ${hostNameVariable} per host and the URL to your store.`,
+      ) + yaml(edgeConfig(s, source));
+  }
+  out[`${outputDir}/central-prometheus.yml`] =
+    banner(
+      "The central Prometheus; run with --web.enable-remote-write-receiver, mounted where prometheus.yml goes.",
+    ) + yaml(centralConfig(source));
+  out[`${outputDir}/README.md`] = readme();
+  return out;
+}
