@@ -9,10 +9,13 @@ export interface CompatDashboard {
   readonly grafanaId?: number;
   readonly repo: string;
   readonly path: string;
+  /** Whose copy the file is: the publisher's own, or a faithful copy (and how that was established). */
+  readonly origin: string;
   readonly commit: string;
   readonly variables: readonly {
     readonly name: string;
     readonly query: string;
+    readonly regex?: string;
     readonly multi: boolean;
     readonly includeAll: boolean;
   }[];
@@ -27,6 +30,7 @@ export const compatDashboards: readonly CompatDashboard[] = [
     grafanaId: 1860,
     repo: "rfmoz/grafana-dashboards",
     path: "prometheus/node-exporter-full.json",
+    origin: "the publisher's repository",
     commit: "4b1729d13b610d449b1055659b070d28c19a9699",
     variables: [
       {
@@ -344,6 +348,7 @@ export const compatDashboards: readonly CompatDashboard[] = [
     grafanaId: 455,
     repo: "prometheus-community/postgres_exporter",
     path: "postgres_mixin/dashboards/postgres-overview.json",
+    origin: "the publisher's repository",
     commit: "dbb1987e2f0db61c47efb1bb66cc15bbf16f4c11",
     variables: [
       {
@@ -426,11 +431,140 @@ export const compatDashboards: readonly CompatDashboard[] = [
     ],
   },
   {
+    id: "postgresql-database-9628",
+    title: "PostgreSQL Database",
+    grafanaId: 9628,
+    repo: "lstn/misc-grafana-dashboards",
+    path: "dashboards/postgresql-database.json",
+    origin: "the publisher's repository (its README links this file as grafana.com's 9628)",
+    commit: "e18068331e9a54f82766844cad2c7fa098e4a1e0",
+    variables: [
+      {
+        name: "namespace",
+        query: "query_result(pg_exporter_last_scrape_duration_seconds)",
+        regex: '/.*kubernetes_namespace="([^"]+).*/',
+        multi: false,
+        includeAll: false,
+      },
+      {
+        name: "release",
+        query: 'query_result(pg_exporter_last_scrape_duration_seconds{kubernetes_namespace="$namespace"})',
+        regex: '/.*release="([^"]+)/',
+        multi: false,
+        includeAll: false,
+      },
+      {
+        name: "instance",
+        query: 'query_result(pg_up{release="$release"})',
+        regex: '/.*instance="([^"]+).*/',
+        multi: false,
+        includeAll: false,
+      },
+      {
+        name: "datname",
+        query: "label_values(datname)",
+        multi: true,
+        includeAll: true,
+      },
+      {
+        name: "mode",
+        query:
+          'label_values({mode=~"accessexclusivelock|accesssharelock|exclusivelock|rowexclusivelock|rowsharelock|sharelock|sharerowexclusivelock|shareupdateexclusivelock"}, mode)',
+        multi: true,
+        includeAll: true,
+      },
+    ],
+    metrics: [
+      "pg_exporter_last_scrape_duration_seconds",
+      "pg_locks_count",
+      "pg_postmaster_start_time_seconds",
+      "pg_settings_effective_cache_size_bytes",
+      "pg_settings_maintenance_work_mem_bytes",
+      "pg_settings_max_connections",
+      "pg_settings_max_parallel_workers",
+      "pg_settings_max_wal_size_bytes",
+      "pg_settings_max_worker_processes",
+      "pg_settings_random_page_cost",
+      "pg_settings_seq_page_cost",
+      "pg_settings_shared_buffers_bytes",
+      "pg_settings_work_mem_bytes",
+      "pg_stat_activity_count",
+      "pg_stat_bgwriter_buffers_alloc_total",
+      "pg_stat_bgwriter_buffers_backend_fsync_total",
+      "pg_stat_bgwriter_buffers_backend_total",
+      "pg_stat_bgwriter_buffers_checkpoint_total",
+      "pg_stat_bgwriter_buffers_clean_total",
+      "pg_stat_bgwriter_checkpoint_sync_time_total",
+      "pg_stat_bgwriter_checkpoint_write_time_total",
+      "pg_stat_database_blks_hit",
+      "pg_stat_database_blks_read",
+      "pg_stat_database_conflicts",
+      "pg_stat_database_deadlocks",
+      "pg_stat_database_temp_bytes",
+      "pg_stat_database_tup_deleted",
+      "pg_stat_database_tup_fetched",
+      "pg_stat_database_tup_inserted",
+      "pg_stat_database_tup_returned",
+      "pg_stat_database_tup_updated",
+      "pg_stat_database_xact_commit",
+      "pg_stat_database_xact_rollback",
+      "pg_static",
+      "pg_up",
+      "process_cpu_seconds_total",
+      "process_open_fds",
+      "process_resident_memory_bytes",
+      "process_virtual_memory_bytes",
+    ],
+    samples: [
+      {
+        title: "Version",
+        exprs: ['pg_static{release="$release", instance="$instance"}'],
+      },
+      {
+        title: "Max Connections",
+        exprs: ['pg_settings_max_connections{release="$release", instance="$instance"}'],
+      },
+      {
+        title: "Shared Buffers",
+        exprs: ['pg_settings_shared_buffers_bytes{instance="$instance"}'],
+      },
+      {
+        title: "Random Page Cost",
+        exprs: ['pg_settings_random_page_cost{instance="$instance"}'],
+      },
+      {
+        title: "Average CPU Usage",
+        exprs: ['avg(rate(process_cpu_seconds_total{release="$release", instance="$instance"}[5m]) * 1000)'],
+      },
+      {
+        title: "Transactions",
+        exprs: [
+          'irate(pg_stat_database_xact_commit{instance="$instance", datname=~"$datname"}[5m])',
+          'irate(pg_stat_database_xact_rollback{instance="$instance", datname=~"$datname"}[5m])',
+        ],
+      },
+      {
+        title: "Cache Hit Rate",
+        exprs: [
+          'pg_stat_database_blks_hit{instance="$instance", datname=~"$datname"} / (pg_stat_database_blks_read{instance="$instance", datname=~"$datname"} + pg_stat_database_blks_hit{instance="$instance", datname=~"$datname"})',
+        ],
+      },
+      {
+        title: "Checkpoint Stats",
+        exprs: [
+          'irate(pg_stat_bgwriter_checkpoint_write_time_total{instance="$instance"}[5m])',
+          'irate(pg_stat_bgwriter_checkpoint_sync_time_total{instance="$instance"}[5m])',
+        ],
+      },
+    ],
+  },
+  {
     id: "redis-exporter-763",
     title: "Redis Dashboard for Prometheus Redis Exporter 1.x",
     grafanaId: 763,
     repo: "oliver006/redis_exporter",
     path: "contrib/grafana_prometheus_redis_dashboard.json",
+    origin: "the publisher's repository",
     commit: "cd5941f16199f1f1fa9c12b3bf24b509875c955a",
     variables: [
       {
@@ -497,6 +631,7 @@ export const compatDashboards: readonly CompatDashboard[] = [
     title: "Redis Overview (redis_exporter's mixin)",
     repo: "oliver006/redis_exporter",
     path: "contrib/redis-mixin/dashboards/redis-overview.json",
+    origin: "the publisher's repository",
     commit: "cd5941f16199f1f1fa9c12b3bf24b509875c955a",
     variables: [
       {

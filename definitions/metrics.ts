@@ -713,6 +713,12 @@ export const postgresMetrics = [
     "gauge",
     "Round-trip time of the exporter's `SELECT 1` to PostgreSQL in the last scrape.",
   ),
+  def(
+    "postgres",
+    "pg_exporter_last_scrape_duration_seconds",
+    "gauge",
+    "Duration of the last scrape of metrics from PostgreSQL.",
+  ),
   def("postgres", "pg_stat_activity_count", "gauge", "Number of connections in this state.", [
     "datname",
     "state",

@@ -8,6 +8,7 @@
 //   npx tsx scripts/compat-extract.ts \
 //     rfmoz/grafana-dashboards=/path/to/grafana-dashboards/.git \
 //     prometheus-community/postgres_exporter=/path/to/postgres_exporter/.git \
+//     lstn/misc-grafana-dashboards=/path/to/misc-grafana-dashboards/.git \
 //     oliver006/redis_exporter=/path/to/redis_exporter/.git
 //
 // Each file is read at the clone's HEAD (`git show HEAD:<path>`) and HEAD's commit is recorded, so the
@@ -25,6 +26,8 @@ interface Source {
   readonly grafanaId?: number;
   readonly repo: string;
   readonly path: string;
+  /** Whose copy the file is: the publisher's own, or a faithful copy (and how that was established). */
+  readonly origin: string;
   /** Panels (by title) whose queries the tests run against a real Prometheus scraping our exporter. */
   readonly samplePanels: readonly string[];
 }
@@ -36,6 +39,7 @@ const sources: readonly Source[] = [
     grafanaId: 1860,
     repo: "rfmoz/grafana-dashboards",
     path: "prometheus/node-exporter-full.json",
+    origin: "the publisher's repository",
     samplePanels: [
       "CPU Basic",
       "Memory Basic",
@@ -52,7 +56,26 @@ const sources: readonly Source[] = [
     grafanaId: 455,
     repo: "prometheus-community/postgres_exporter",
     path: "postgres_mixin/dashboards/postgres-overview.json",
+    origin: "the publisher's repository",
     samplePanels: ["QPS", "Rows", "Buffers", "Cache hit ratio", "Number of active connections"],
+  },
+  {
+    id: "postgresql-database-9628",
+    title: "PostgreSQL Database",
+    grafanaId: 9628,
+    repo: "lstn/misc-grafana-dashboards",
+    path: "dashboards/postgresql-database.json",
+    origin: "the publisher's repository (its README links this file as grafana.com's 9628)",
+    samplePanels: [
+      "Version",
+      "Max Connections",
+      "Shared Buffers",
+      "Random Page Cost",
+      "Average CPU Usage",
+      "Transactions",
+      "Cache Hit Rate",
+      "Checkpoint Stats",
+    ],
   },
   {
     id: "redis-exporter-763",
@@ -60,6 +83,7 @@ const sources: readonly Source[] = [
     grafanaId: 763,
     repo: "oliver006/redis_exporter",
     path: "contrib/grafana_prometheus_redis_dashboard.json",
+    origin: "the publisher's repository",
     samplePanels: [
       "Max Uptime",
       "Total Commands / sec",
@@ -72,6 +96,7 @@ const sources: readonly Source[] = [
     title: "Redis Overview (redis_exporter's mixin)",
     repo: "oliver006/redis_exporter",
     path: "contrib/redis-mixin/dashboards/redis-overview.json",
+    origin: "the publisher's repository",
     samplePanels: [
       "Commands per second",
       "Total Memory Usage",
@@ -126,9 +151,11 @@ function variableMetric(query: string): string[] {
   const m = /^\s*(?:label_values|query_result)\((.*)\)\s*$/s.exec(query);
   if (!m) return [];
   const inner = m[1]!;
-  // label_values(selector, label): the selector is everything before the last comma.
+  if (!/^\s*label_values/.test(query)) return metricNames(inner);
+  // label_values(selector, label): the selector is everything before the last comma;
+  // label_values(label) names no metric.
   const comma = inner.lastIndexOf(",");
-  return metricNames(/^label_values/.test(query) && comma > 0 ? inner.slice(0, comma) : inner);
+  return comma > 0 ? metricNames(inner.slice(0, comma)) : [];
 }
 
 function panelsOf(panels: Panel[] | undefined): Panel[] {
@@ -145,7 +172,14 @@ function extract(source: Source, gitDir: string) {
     panels?: Panel[];
     rows?: { panels?: Panel[] }[];
     templating?: {
-      list?: { name: string; type: string; query?: Json; multi?: boolean; includeAll?: boolean }[];
+      list?: {
+        name: string;
+        type: string;
+        query?: Json;
+        regex?: string;
+        multi?: boolean;
+        includeAll?: boolean;
+      }[];
     };
   };
   const panels = panelsOf([
@@ -156,14 +190,22 @@ function extract(source: Source, gitDir: string) {
   for (const p of panels)
     for (const t of p.targets ?? []) if (t.expr) for (const n of metricNames(t.expr)) names.add(n);
   // multi and includeAll decide how Grafana formats the value in a query (regex-escaped when either is set).
-  const variables: { name: string; query: string; multi: boolean; includeAll: boolean }[] = [];
+  // regex: Grafana keeps the options it matches, the first group as the value (query_result needs one).
+  const variables: { name: string; query: string; regex?: string; multi: boolean; includeAll: boolean }[] =
+    [];
   for (const v of dashboard.templating?.list ?? []) {
     if (v.type !== "query") continue;
     const q = v.query;
     const query =
       typeof q === "string" ? q : q && typeof q === "object" && !Array.isArray(q) ? q.query : undefined;
     if (typeof query !== "string") continue;
-    variables.push({ name: v.name, query, multi: v.multi === true, includeAll: v.includeAll === true });
+    variables.push({
+      name: v.name,
+      query,
+      ...(v.regex ? { regex: v.regex } : {}),
+      multi: v.multi === true,
+      includeAll: v.includeAll === true,
+    });
     for (const n of variableMetric(query)) names.add(n);
   }
   const samples = source.samplePanels.map((title) => {
@@ -203,10 +245,13 @@ export interface CompatDashboard {
   readonly grafanaId?: number;
   readonly repo: string;
   readonly path: string;
+  /** Whose copy the file is: the publisher's own, or a faithful copy (and how that was established). */
+  readonly origin: string;
   readonly commit: string;
   readonly variables: readonly {
     readonly name: string;
     readonly query: string;
+    readonly regex?: string;
     readonly multi: boolean;
     readonly includeAll: boolean;
   }[];

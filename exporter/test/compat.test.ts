@@ -82,6 +82,20 @@ describe("the list of dashboard metric names", () => {
       );
   });
 
+  test("query_result() variables: Grafana's series text, its regex's first group, duplicates once, misses dropped", () => {
+    const text = queryResultText({
+      metric: { __name__: "pg_up", instance: "db:9187", job: "pg", release: "r1" },
+      value: [1700000000.5, "1"],
+    });
+    assert.equal(text, 'pg_up{instance="db:9187",job="pg",release="r1"} 1 1700000000500');
+    const other = 'pg_up{instance="db2:9187",job="pg"} 0 1700000000500';
+    assert.deepEqual(applyRegex([text, other, text], '/.*instance="([^"]+).*/'), ["db:9187", "db2:9187"]);
+    // 9628's release variable on an exporter without the Helm chart's labels: no option, so "".
+    assert.deepEqual(applyRegex([other], '/.*release="([^"]+)/'), []);
+    assert.deepEqual(applyRegex(["a", "b"], undefined), ["a", "b"]);
+    assert.throws(() => applyRegex(["a"], "instance"), /regex the test cannot read/);
+  });
+
   test("every sampled panel queries only published names", () => {
     const bad: string[] = [];
     for (const d of compatDashboards)
@@ -264,21 +278,58 @@ async function promApi<T>(prom: HttpServer, path: string, params: Record<string,
   return body.data;
 }
 
+/** Grafana's text for one series of a query_result() variable: `name{label="value",...} value timestamp_ms`. */
+function queryResultText(r: { metric: Record<string, string>; value: [number, string] }): string {
+  const { __name__: name = "", ...labels } = r.metric;
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return `${name}{${pairs.join(",")}} ${r.value[1]} ${r.value[0] * 1000}`;
+}
+
+/** A variable's regex (`/…/flags`): the options it matches, each the first group's text when it has one. */
+function applyRegex(options: string[], regex: string | undefined): string[] {
+  if (!regex) return options;
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(regex);
+  if (!m) throw new Error(`a variable regex the test cannot read: ${regex}`);
+  const re = new RegExp(m[1]!, m[2]!.replace("g", ""));
+  const out: string[] = [];
+  for (const o of options) {
+    const hit = re.exec(o);
+    const value = hit ? (hit[1] ?? hit[0]) : undefined;
+    if (value !== undefined && !out.includes(value)) out.push(value);
+  }
+  return out;
+}
+
 /** The variables' values as Grafana picks them with no saved selection: the first option of each. */
 async function resolveVariables(prom: HttpServer, d: CompatDashboard): Promise<Map<string, string>> {
   const values = new Map<string, string>();
   for (const v of d.variables) {
-    const m = /^\s*label_values\((?:(.*),)?\s*(\w+)\s*\)\s*$/s.exec(v.query);
-    if (!m) throw new Error(`${d.id}: variable ${v.name} has a query the test cannot run: ${v.query}`);
-    const selector = m[1] ? interpolate(m[1].trim(), values, d.variables) : undefined;
     const now = Date.now() / 1000;
-    const options = await promApi<string[]>(prom, `/api/v1/label/${m[2]}/values`, {
-      ...(selector ? { "match[]": selector } : {}),
-      start: String(now - 300),
-      end: String(now),
-    });
+    let options: string[];
+    const labelValues = /^\s*label_values\((?:(.*),)?\s*(\w+)\s*\)\s*$/s.exec(v.query);
+    const queryResult = /^\s*query_result\((.*)\)\s*$/s.exec(v.query);
+    if (labelValues) {
+      const selector = labelValues[1] ? interpolate(labelValues[1].trim(), values, d.variables) : undefined;
+      options = await promApi<string[]>(prom, `/api/v1/label/${labelValues[2]}/values`, {
+        ...(selector ? { "match[]": selector } : {}),
+        start: String(now - 300),
+        end: String(now),
+      });
+    } else if (queryResult) {
+      // An instant query at the end of the range; each series becomes its text, as Grafana writes it.
+      const data = await promApi<{
+        resultType: string;
+        result: { metric: Record<string, string>; value: [number, string] }[];
+      }>(prom, "/api/v1/query", {
+        query: interpolate(queryResult[1]!, values, d.variables),
+        time: String(now),
+      });
+      if (data.resultType !== "vector")
+        throw new Error(`${d.id}: variable ${v.name}: a ${data.resultType} result the test cannot read`);
+      options = data.result.map(queryResultText);
+    } else throw new Error(`${d.id}: variable ${v.name} has a query the test cannot run: ${v.query}`);
     // No option: Grafana's value is empty, which `label=~""` matches as an absent label.
-    values.set(v.name, options[0] ?? "");
+    values.set(v.name, applyRegex(options, v.regex)[0] ?? "");
   }
   return values;
 }

@@ -87,6 +87,11 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
       assert.equal(sample(f, "pg_settings_max_connections"), 50);
       assert.equal(sample(f, "pg_settings_superuser_reserved_connections"), 3);
       assert.ok((sample(f, "pg_exporter_ping_duration_seconds") ?? -1) > 0);
+      // The whole collection, of which the ping is one query.
+      assert.ok(
+        (sample(f, "pg_exporter_last_scrape_duration_seconds") ?? -1) >
+          sample(f, "pg_exporter_ping_duration_seconds")!,
+      );
 
       // Every state of every (non-template) database, 0 when empty.
       for (const state of ACTIVITY_STATES)
@@ -292,6 +297,8 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
       assert.equal(a.ok, false);
       assert.equal(sample(a.families, "pg_up"), 0);
       assert.equal(sample(b.families, "pg_up"), 0);
+      // As postgres_exporter: a failed scrape still reports how long it took.
+      assert.ok((sample(a.families, "pg_exporter_last_scrape_duration_seconds") ?? -1) > 0);
       // No unlabelled counter drops to 0 while down (rate() would read that as a reset).
       assert.equal(samples(a.families, "pg_stat_bgwriter_checkpoints_timed_total").length, 0);
       assert.match(a.error!.message, /wrong password/);

@@ -188,7 +188,7 @@ function compatSection(): string {
   const sources = compatDashboards.map((d) => {
     const mine = rows.filter((r) => r.dashboards.includes(d.id));
     const published = mine.filter((r) => r.verdict.status === "published").length;
-    return `| ${cell(d.title)} | ${d.grafanaId ?? ""} | [\`${d.repo}\` \`${d.path}\`](https://github.com/${d.repo}/blob/${d.commit}/${d.path}) at \`${d.commit.slice(0, 12)}\` | ${mine.length} | ${published} | ${d.samples.map((s) => cell(s.title)).join(", ")} |`;
+    return `| ${cell(d.title)} | ${d.grafanaId ?? ""} | [\`${d.repo}\` \`${d.path}\`](https://github.com/${d.repo}/blob/${d.commit}/${d.path}) at \`${d.commit.slice(0, 12)}\`, ${cell(d.origin)} | ${mine.length} | ${published} | ${d.samples.map((s) => cell(s.title)).join(", ")} |`;
   });
   const verdictText = (r: (typeof rows)[number]): string => {
     const v = r.verdict;
@@ -215,13 +215,13 @@ panels' queries, template variables filled as Grafana fills them, against a real
 the exporter.
 
 ${published} of the ${total} names are published; the others do not apply to a sidecar for one host,
-one database and one Redis, for the reason given. Grafana.com's 9628 ("PostgreSQL Database") and 11835
-(763's variant for the redis-ha Helm chart) are published on grafana.com alone, with no repository
-revision to extract them from, and are not in the list; the \`pg_settings_*\` above go beyond the
-mixin's names for dashboards of that kind.
+one database and one Redis, for the reason given. Grafana.com's 11835 (763's variant for the
+redis-ha Helm chart) is not in the list: no public repository the project can cite at a revision holds
+its JSON (helm/charts' stable/redis-ha never did), and grafana.com, which publishes it, is not a
+repository revision to extract from.
 
 To follow a newer revision of the dashboards: clone their repositories, run
-\`npx tsx scripts/compat-extract.ts rfmoz/grafana-dashboards=<clone>/.git prometheus-community/postgres_exporter=<clone>/.git oliver006/redis_exporter=<clone>/.git\`,
+\`npx tsx scripts/compat-extract.ts rfmoz/grafana-dashboards=<clone>/.git prometheus-community/postgres_exporter=<clone>/.git lstn/misc-grafana-dashboards=<clone>/.git oliver006/redis_exporter=<clone>/.git\`,
 give every new name a verdict in \`definitions/compat.ts\` (the tests fail until each has one), publish
 what applies, and run \`npm run generate\`.
 

@@ -491,12 +491,21 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
   let sizes: { at: number; rows: { datname: string; bytes: number }[] } | undefined;
   let pingOk = false;
   let lastError: string | undefined;
+  // When the running collection began: pg_exporter_last_scrape_duration_seconds, as postgres_exporter
+  // sets it at the end of every scrape, failed ones included.
+  let begun: number | undefined;
+  const setDuration = () => {
+    if (begun !== undefined)
+      m.pg_exporter_last_scrape_duration_seconds.set((performance.now() - begun) / 1000);
+    else m.pg_exporter_last_scrape_duration_seconds.remove({});
+  };
   let health: HealthCheck | undefined;
 
   const write = (s: Snapshot) => {
     for (const metric of Object.values(m)) metric.reset();
     m.pg_up.set(1);
     m.pg_exporter_ping_duration_seconds.set(s.pingSeconds);
+    setDuration();
     m.pg_static.set(s.version, 1);
     const maxConn = s.settings.get("max_connections");
     if (maxConn !== undefined) m.pg_settings_max_connections.set(maxConn);
@@ -538,6 +547,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
     async collect(ctx) {
       pingOk = false;
       lastError = undefined;
+      begun = performance.now();
       const snapshot = await db
         .run(ctx, async (query) => {
           const t0 = performance.now();
@@ -606,6 +616,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
       // pg_up says whether PostgreSQL answered, as upstream: a failed query on a live server (a missing
       // privilege, say) keeps it at 1 and shows in the collector's success instead.
       m.pg_up.set(pingOk ? 1 : 0);
+      setDuration();
       health = {
         status: "down",
         error: lastError ?? "the collection overran its deadline (PostgreSQL may be hung)",
