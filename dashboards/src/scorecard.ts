@@ -139,7 +139,8 @@ const firingIncidents = () =>
     unit: "none",
     queries: [
       prom(
-        `count by (severity) (${platformSel("ALERTS", 'alertstate="firing"', 'severity=~"critical|warning"')})`,
+        // `or on() vector(0)`: no incident is a 0 on the graph, not "No data".
+        `count by (severity) (${platformSel("ALERTS", 'alertstate="firing"', 'severity=~"critical|warning"')}) or on() vector(0)`,
         "{{severity}}",
       ),
     ],

@@ -3,7 +3,8 @@
 // temporary folder), the jobs of what cannot run here removed, and shorter scrape and evaluation
 // intervals so that `for` clauses, not the intervals, dominate the time to an alert. Every change is
 // listed in `changes`, which the test prints.
-import { dirname, isAbsolute, join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { parse, stringify } from "yaml";
 
 export interface LocalPrometheus {
@@ -48,7 +49,25 @@ export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rew
   }
   doc.global = global;
 
-  doc.rule_files = ((doc.rule_files ?? []) as string[]).map((f) => (isAbsolute(f) ? f : join(base, f)));
+  doc.rule_files = ((doc.rule_files ?? []) as string[]).flatMap((f) => {
+    const path = isAbsolute(f) ? f : join(base, f);
+    // A group with an interval of its own (5m, 1m) would first run minutes into the test: such files
+    // are copied beside the config with the group's interval set to the test's evaluation interval.
+    return expand(path).map((file) => {
+      const rules = parse(readFileSync(file, "utf8")) as { groups?: Obj[] } | null;
+      const timed = (rules?.groups ?? []).filter((g) => g.interval !== undefined);
+      if (timed.length === 0) return file;
+      for (const g of timed) {
+        changes.push(
+          `rule group ${String(g.name)} interval ${String(g.interval)} -> ${o.evaluationInterval}`,
+        );
+        g.interval = o.evaluationInterval;
+      }
+      const copy = `rules-${basename(file)}`;
+      files[copy] = stringify(rules, { aliasDuplicateObjects: false });
+      return copy;
+    });
+  });
   changes.push(`rule_files resolved against ${base}`);
 
   const alerting = doc.alerting as Obj | undefined;
@@ -91,4 +110,16 @@ export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rew
   }
   doc.scrape_configs = kept;
   return { yaml: stringify(doc, { aliasDuplicateObjects: false }), files, changes };
+}
+
+/** The files a rule_files entry names: a path, or a glob with `*` in its last part. */
+function expand(path: string): string[] {
+  const name = basename(path);
+  if (!name.includes("*")) return [path];
+  const re = new RegExp(`^${name.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+  const dir = dirname(path);
+  return readdirSync(dir)
+    .filter((f) => re.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }

@@ -51,6 +51,8 @@ const RATE_INTERVAL = "10s";
 
 /** The ops jobs run here, in this order (verify restores the backup that backup wrote). */
 const opsChain = ["backup", "verify", "dr-drill"] as const;
+/** Panels that read the weekly report's figures (the report job's metric), not a live series. */
+const fromReport = (q: { dashboard: string }) => q.dashboard === "scorecard";
 /** Scans seeded as finished long past the retention (SCANS_RETENTION_DAYS, 90 by default): cleanup's work. */
 const OLD_SCANS = 5;
 /** The alerts on the job metrics: with every job just succeeded, none may be pending or firing. */
@@ -110,6 +112,7 @@ describe(
     let amGroupWait = "";
     let burstStartedAt = 0;
     let textfileDir = "";
+    let silencedAt = 0;
     let demoLogDir = "";
     let opsRuns: Promise<Record<string, NodeRun>> | undefined;
     let opsDoneAt = "";
@@ -387,7 +390,10 @@ describe(
     });
 
     test("every PromQL query of every generated dashboard returns data", async () => {
-      const queries = allPromQueries({ __rate_interval: RATE_INTERVAL });
+      // The Operations scorecard's figures exist once jobs have run while Prometheus watched (a counter
+      // first seen at 1 has not increased yet) and a report has measured an incident: its panels are
+      // checked by the test that runs a backup and the report after the Redis incident below.
+      const queries = allPromQueries({ __rate_interval: RATE_INTERVAL }).filter((q) => !fromReport(q));
       assert.ok(queries.length > 50, `${queries.length} queries`);
       const onJobMetrics = queries.filter((q) => q.onJobMetrics).length;
       assert.ok(onJobMetrics > 0, "some panels read the job metrics");
@@ -415,7 +421,7 @@ describe(
       ).catch(() => {});
       assert.deepEqual(empty, [], "queries without data");
       console.log(
-        `e2e: ${queries.length} dashboard queries return data, ${onJobMetrics} of them on the ops jobs' metrics; none excused`,
+        `e2e: ${queries.length} dashboard queries return data, ${onJobMetrics} of them on the ops jobs' metrics; none excused (the report's ${allPromQueries({ __rate_interval: RATE_INTERVAL }).filter((q) => fromReport(q)).length} come after the report)`,
       );
     });
 
@@ -447,6 +453,22 @@ describe(
           `(bounded by: scrape interval ${SCRAPE_INTERVAL} + evaluation interval ${EVALUATION_INTERVAL} + the rule's for 1m ` +
           `+ Alertmanager group_wait ${amGroupWait} for the critical route; in compose 15s + 15s + 1m + ${amGroupWait})`,
       );
+
+      // The on-call engineer acknowledges it: a silence while it fires (the weekly report's alert
+      // response measures this). The notifications above were sent before it.
+      const silence = await fetch(`${am.url}/api/v2/silences`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          matchers: [{ name: "alertname", value: "RedisDown", isRegex: false, isEqual: true }],
+          startsAt: new Date().toISOString(),
+          endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+          createdBy: "e2e-oncall",
+          comment: "acknowledged: Redis is being restarted",
+        }),
+      });
+      assert.equal(silence.status, 200, await silence.text());
+      silencedAt = Date.now();
 
       // Resolved means: Prometheus stops firing and Alertmanager drops it from its active alerts. The
       // resolved *notification* waits for the group's next flush (group_interval 5m as committed), which
@@ -510,6 +532,76 @@ describe(
       assert.ok(
         heartbeat.every((r) => r.body.includes("Watchdog")),
         "only the Watchdog at the heartbeat",
+      );
+    });
+
+    test("after the Redis incident, the weekly report measures it and its scorecard panels return data", async () => {
+      assert.ok(silencedAt > 0, "the Redis test acknowledged its incident");
+      // A second backup, while Prometheus scrapes the job counters: the 30-day success ratio has an
+      // increase to divide.
+      const backupRun = await runNode("ops/src/cli.ts", ["backup"], {
+        DATABASE_URL: pg.url,
+        REDIS_URL: redis.url,
+        OPS_PG_BIN_DIR: dirname(findBinary("pg_dump")!),
+        OPS_BACKUP_DIR: scratch("e2e-backups-2"),
+        OPS_TEXTFILE_DIR: textfileDir,
+        OPS_LOG_DIR: demoLogDir,
+      });
+      assert.equal(backupRun.code, 0, backupRun.output);
+      await waitFor(
+        "the backup success ratio recorded",
+        async () => (await query("kali_agents:backup_success:ratio30d")).length > 0,
+        30_000,
+        500,
+      );
+      // The report as of 6 minutes from now: by its rule an incident is over when its alert has not
+      // fired for 5 minutes, and RedisDown resolved moments ago.
+      const until = new Date(Date.now() + 6 * 60_000).toISOString();
+      const run = await runNode("ops/src/cli.ts", ["report", "--until", until], {
+        DATABASE_URL: pg.url,
+        REDIS_URL: redis.url,
+        PROMETHEUS_URL: prom.url,
+        ALERTMANAGER_URL: am.url,
+        OPS_REPORT_DIR: scratch("e2e-reports"),
+        OPS_TEXTFILE_DIR: textfileDir,
+        OPS_BACKUP_DIR: scratch("e2e-report-backups"),
+      });
+      assert.equal(run.code, 0, run.output);
+      const figures = async () =>
+        new Map(
+          (await query(`kali_agents_report_scorecard{job="${jobs.exporter}"}`)).map((v) => [
+            v.metric.figure,
+            Number(v.value[1]),
+          ]),
+        );
+      await waitFor(
+        "the report's scorecard in Prometheus",
+        async () => (await figures()).size > 0,
+        30_000,
+        500,
+      );
+      const f = await figures();
+      // RedisDown fired and resolved (an incident) and was silenced while it fired (acknowledged).
+      assert.ok((f.get("mean_recovery_seconds") ?? 0) > 0, JSON.stringify([...f]));
+      assert.ok((f.get("mean_response_seconds") ?? 0) > 0, JSON.stringify([...f]));
+      assert.ok((f.get("manual_interventions_30d") ?? 0) >= 1, JSON.stringify([...f]));
+      const deferred = allPromQueries({ __rate_interval: RATE_INTERVAL }).filter((q) => fromReport(q));
+      assert.ok(deferred.length > 0, "the scorecard dashboard reads the report's figures");
+      let empty: string[] = [];
+      await waitFor(
+        "every report panel to return data",
+        async () => {
+          empty = [];
+          for (const q of deferred)
+            if ((await query(q.expr)).length === 0) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
+          return empty.length === 0;
+        },
+        20_000,
+        1000,
+      ).catch(() => {});
+      assert.deepEqual(empty, [], "report panels without data");
+      console.log(
+        `e2e: weekly report ran in ${run.seconds.toFixed(1)}s; its ${deferred.length} scorecard panels return data`,
       );
     });
 
