@@ -47,6 +47,10 @@ export interface ListenAddress {
   readonly host: string;
   readonly port: number;
 }
+// Hand-written on purpose: Go's net.SplitHostPort convention (what Prometheus' exporters take for
+// --web.listen-address), which nothing in Node.js parses. Checked against the WHATWG URL parser
+// (`new URL("http://" + raw)`): it throws on ":9839" (all interfaces, no host) and silently takes
+// "a@b:1/x" as host b, port 1, with a user and a path that a listen address must not have.
 function listenAddress(raw: string): ListenAddress {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):([^:]*)$/.exec(raw);
   if (!m) throw new Invalid(`${show(raw)} is not host:port (e.g. 0.0.0.0:9839, [::]:9839, :9839)`);
