@@ -49,25 +49,13 @@ export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rew
   }
   doc.global = global;
 
-  doc.rule_files = ((doc.rule_files ?? []) as string[]).flatMap((f) => {
-    const path = isAbsolute(f) ? f : join(base, f);
-    // A group with an interval of its own (5m, 1m) would first run minutes into the test: such files
-    // are copied beside the config with the group's interval set to the test's evaluation interval.
-    return expand(path).map((file) => {
-      const rules = parse(readFileSync(file, "utf8")) as { groups?: Obj[] } | null;
-      const timed = (rules?.groups ?? []).filter((g) => g.interval !== undefined);
-      if (timed.length === 0) return file;
-      for (const g of timed) {
-        changes.push(
-          `rule group ${String(g.name)} interval ${String(g.interval)} -> ${o.evaluationInterval}`,
-        );
-        g.interval = o.evaluationInterval;
-      }
-      const copy = `rules-${basename(file)}`;
-      files[copy] = stringify(rules, { aliasDuplicateObjects: false });
-      return copy;
-    });
-  });
+  const retimed = retimeRuleFiles(
+    ((doc.rule_files ?? []) as string[]).map((f) => (isAbsolute(f) ? f : join(base, f))),
+    o.evaluationInterval,
+  );
+  doc.rule_files = retimed.paths;
+  Object.assign(files, retimed.files);
+  changes.push(...retimed.changes);
   changes.push(`rule_files resolved against ${base}`);
 
   const alerting = doc.alerting as Obj | undefined;
@@ -110,6 +98,34 @@ export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rew
   }
   doc.scrape_configs = kept;
   return { yaml: stringify(doc, { aliasDuplicateObjects: false }), files, changes };
+}
+
+/**
+ * Rule files for a test's Prometheus: a group with an interval of its own (5m, 1m) would first run
+ * minutes into the test, so such files are copied (to be written beside the config, relative names in
+ * `paths`) with the group's interval set to the test's; the others are read where they are.
+ */
+export function retimeRuleFiles(
+  ruleFiles: readonly string[],
+  interval: string,
+): { paths: string[]; files: Record<string, string>; changes: string[] } {
+  const files: Record<string, string> = {};
+  const changes: string[] = [];
+  const paths = ruleFiles.flatMap((path) =>
+    expand(path).map((file) => {
+      const rules = parse(readFileSync(file, "utf8")) as { groups?: Obj[] } | null;
+      const timed = (rules?.groups ?? []).filter((g) => g.interval !== undefined);
+      if (timed.length === 0) return file;
+      for (const g of timed) {
+        changes.push(`rule group ${String(g.name)} interval ${String(g.interval)} -> ${interval}`);
+        g.interval = interval;
+      }
+      const copy = `rules-${basename(file)}`;
+      files[copy] = stringify(rules, { aliasDuplicateObjects: false });
+      return copy;
+    }),
+  );
+  return { paths, files, changes };
 }
 
 /** The files a rule_files entry names: a path, or a glob with `*` in its last part. */
