@@ -34,6 +34,7 @@ import {
   dropUnlabelled,
   readCompat,
   readonlyMountpoints,
+  parseNetDevAll,
   writeCompat,
   type CompatSnapshot,
 } from "./host-compat.ts";
@@ -132,18 +133,13 @@ export function parseMeminfo(text: string): Map<string, number> {
   return out;
 }
 
+/** Bytes received and sent per interface: the first column of each half of /proc/net/dev. */
 export function parseNetDev(text: string): { device: string; rx: number; tx: number }[] {
-  const out: { device: string; rx: number; tx: number }[] = [];
-  for (const line of text.split("\n").slice(2)) {
-    const colon = line.indexOf(":");
-    if (colon < 0) continue;
-    const f = line
-      .slice(colon + 1)
-      .trim()
-      .split(/\s+/);
-    out.push({ device: line.slice(0, colon).trim(), rx: Number(f[0]), tx: Number(f[8]) });
-  }
-  return out;
+  return parseNetDevAll(text).map((r) => ({
+    device: r.device,
+    rx: r.receive[0] ?? Number.NaN,
+    tx: r.transmit[0] ?? Number.NaN,
+  }));
 }
 
 /** Octal escapes (\040 for a space, ...) as the kernel writes them in mount tables. */
@@ -197,16 +193,6 @@ interface Snapshot {
   compat: CompatSnapshot;
   readonlyMounts: Set<string>;
 }
-
-const MEMORY_FIELDS = [
-  "MemTotal",
-  "MemAvailable",
-  "MemFree",
-  "Buffers",
-  "Cached",
-  "SwapTotal",
-  "SwapFree",
-] as const;
 
 function createHostCollector(options: HostOptions, _log: Logger): Collector {
   const registry = new Registry();
@@ -310,10 +296,7 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     m.node_load1.set(s.load[0]);
     m.node_load5.set(s.load[1]);
     m.node_load15.set(s.load[2]);
-    for (const f of MEMORY_FIELDS) {
-      const v = s.memory.get(f);
-      if (v !== undefined) m[`node_memory_${f}_bytes`].set(v);
-    }
+    // node_memory_*: every meminfo field, MemTotal and MemAvailable among them, by writeCompat below.
     for (const fsx of s.filesystems) {
       const labels = { device: fsx.mount.device, mountpoint: fsx.mount.mountpoint, fstype: fsx.mount.fstype };
       m.node_filesystem_device_error.set(labels, fsx.stats ? 0 : 1);
