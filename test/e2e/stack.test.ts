@@ -124,6 +124,29 @@ describe(
       return d;
     };
 
+    /**
+     * The dashboard queries still without data after retrying the empty ones for up to 20 s (a
+     * query may lack data for a moment, between scrapes or evaluations), as "dashboard / panel: expr".
+     */
+    async function withoutData(
+      queries: ReturnType<typeof allPromQueries>,
+      intervalMs: number,
+    ): Promise<string[]> {
+      let empty: string[] = [];
+      await waitFor(
+        "every query to return data",
+        async () => {
+          empty = [];
+          for (const q of queries)
+            if ((await query(q.expr)).length === 0) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
+          return empty.length === 0;
+        },
+        20_000,
+        intervalMs,
+      ).catch(() => {});
+      return empty;
+    }
+
     const query = async (expr: string): Promise<PromVector[]> => {
       const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
       const body = (await res.json()) as { status: string; error?: string; data: { result: PromVector[] } };
@@ -404,21 +427,8 @@ describe(
         30_000,
         500,
       );
-      let empty: string[] = [];
       // A query may lack data for a moment (a rate window between scrapes): retry the empty ones.
-      await waitFor(
-        "every query to return data",
-        async () => {
-          empty = [];
-          for (const q of queries) {
-            const name = `${q.dashboard} / ${q.panel}`;
-            if ((await query(q.expr)).length === 0) empty.push(`${name}: ${q.expr}`);
-          }
-          return empty.length === 0;
-        },
-        20_000,
-        2000,
-      ).catch(() => {});
+      const empty = await withoutData(queries, 2000);
       assert.deepEqual(empty, [], "queries without data");
       console.log(
         `e2e: ${queries.length} dashboard queries return data, ${onJobMetrics} of them on the ops jobs' metrics; none excused (the report's ${allPromQueries({ __rate_interval: RATE_INTERVAL }).filter((q) => fromReport(q)).length} come after the report)`,
@@ -587,18 +597,7 @@ describe(
       assert.ok((f.get("manual_interventions_30d") ?? 0) >= 1, JSON.stringify([...f]));
       const deferred = allPromQueries({ __rate_interval: RATE_INTERVAL }).filter((q) => fromReport(q));
       assert.ok(deferred.length > 0, "the scorecard dashboard reads the report's figures");
-      let empty: string[] = [];
-      await waitFor(
-        "every report panel to return data",
-        async () => {
-          empty = [];
-          for (const q of deferred)
-            if ((await query(q.expr)).length === 0) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
-          return empty.length === 0;
-        },
-        20_000,
-        1000,
-      ).catch(() => {});
+      const empty = await withoutData(deferred, 1000);
       assert.deepEqual(empty, [], "report panels without data");
       console.log(
         `e2e: weekly report ran in ${run.seconds.toFixed(1)}s; its ${deferred.length} scorecard panels return data`,
