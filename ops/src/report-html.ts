@@ -43,7 +43,8 @@ export function scorecardRows(r: Report): ScorecardRow[] {
   const s = r.scorecard;
   if (!s) return [];
   const h = headline(s);
-  const prev = (k: keyof Headline) => (r.history ?? []).map((e) => e.figures[k]);
+  // A report written before a figure existed has no value for it: no data, not undefined.
+  const prev = (k: keyof Headline) => (r.history ?? []).map((e) => e.figures[k] ?? null);
   const row = (
     key: keyof Headline,
     label: string,
@@ -58,6 +59,20 @@ export function scorecardRows(r: Report): ScorecardRow[] {
       ? null
       : h.mean_recovery_seconds < earlier.reduce((a, b) => a + b, 0) / earlier.length;
   return [
+    row(
+      "uptime",
+      "Uptime (API availability)",
+      "ratio",
+      t(s.uptime.availability, "ratio", "≥"),
+      s.uptime.availability.met,
+    ),
+    row(
+      "uptime_30d",
+      "Uptime over 30 days (the SLO)",
+      "ratio",
+      t(s.uptime.availability_30d, "ratio", "≥"),
+      s.uptime.availability_30d.met,
+    ),
     row(
       "mean_recovery_seconds",
       "Mean time to recovery",

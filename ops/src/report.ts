@@ -13,7 +13,7 @@ import type { Logger } from "../../lib/log.ts";
 import { quoteIdent } from "../../lib/sql.ts";
 import { withClient } from "./pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
-import { scorecard, type Scorecard } from "./scorecard.ts";
+import { apiErrorRatioQuery, scorecard, type Scorecard } from "./scorecard.ts";
 import { formatValue, renderHtml, renderText, scorecardRows } from "./report-html.ts";
 import { readSmtpSettings, sendMail } from "./report-mail.ts";
 
@@ -48,6 +48,8 @@ export interface HistoryEntry {
 
 /** The scorecard's figures that a trend compares, week after week. */
 export interface Headline {
+  readonly uptime: number | null;
+  readonly uptime_30d: number | null;
   readonly mean_recovery_seconds: number | null;
   readonly p90_recovery_seconds: number | null;
   readonly mean_response_seconds: number | null;
@@ -59,6 +61,8 @@ export interface Headline {
 }
 
 export const headline = (s: Scorecard): Headline => ({
+  uptime: s.uptime.availability.value,
+  uptime_30d: s.uptime.availability_30d.value,
   mean_recovery_seconds: s.recovery.mean_seconds.value,
   p90_recovery_seconds: s.recovery.p90_seconds,
   mean_response_seconds: s.response.mean_seconds.value,
@@ -107,8 +111,7 @@ export function reportQueries(
   return {
     avg_response_time_seconds: `sum(${inc(hist("sum"))}) / sum(${inc(hist("count"))})`,
     p95_response_time_seconds: `histogram_quantile(0.95, sum by (le) (${inc(hist("bucket"))}))`,
-    // `or vector(0)`: a week without a single 5xx has no such series, and that is a 0 rate, not no data.
-    error_rate: `(sum(${inc(series("http_requests_total", api, `code=~"5.."`))}) or vector(0)) / sum(${inc(series("http_requests_total", api))})`,
+    error_rate: apiErrorRatioQuery(increase, w),
     avg_cpu_ratio: `1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`,
     avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:5m])`,
     peak_concurrent_scans: `max_over_time(sum(${series("kali_agents_active_scans", exp, `status="running"`)})[${w}:1m])`,
@@ -232,9 +235,7 @@ async function chartSeries(config: Config, start: Date, end: Date): Promise<Char
     one(
       `histogram_quantile(0.95, sum by (le) (${rate(histogramSeries("http_request_duration_seconds", "bucket", api), w)}))`,
     ),
-    one(
-      `(sum(${rate(series("http_requests_total", api, `code=~"5.."`), w)}) or vector(0)) / sum(${rate(series("http_requests_total", api), w)})`,
-    ),
+    one(apiErrorRatioQuery(rate, w)),
     one(`1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`),
     one(
       `1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)})`,

@@ -5,8 +5,9 @@
 // The figure computations are pure functions of what was read, so the rules of the game (which
 // incident belongs to which week, what acknowledges an alert) are tested without servers as well.
 import { readFileSync } from "node:fs";
-import { jobMetricLabel, scorecardTargets as targets, selectors } from "../../definitions/thresholds.ts";
-import { query, type Series } from "./prometheus-api.ts";
+import { apiSlo, jobMetricLabel, scorecardTargets as targets, selectors } from "../../definitions/thresholds.ts";
+import { increase, re, series } from "../../lib/promql.ts";
+import { query, scalar, type Series } from "./prometheus-api.ts";
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
 export interface Incident {
@@ -38,6 +39,12 @@ export interface Figure<T = number> {
 }
 
 export interface Scorecard {
+  readonly uptime: {
+    /** Share of the API's requests answered without a 5xx in the period; null without a request. */
+    readonly availability: Figure;
+    /** The same over the SLO period (30 days) up to the period's end: the SLO dashboard's figure. */
+    readonly availability_30d: Figure;
+  };
   readonly recovery: {
     /** Incidents resolved within the period (whenever they fired). */
     readonly incidents: number;
@@ -174,6 +181,9 @@ export interface ScorecardInputs {
   readonly runs30d: readonly RunCount[];
   readonly automatedSilenceAuthors: readonly string[];
   readonly documentation: DocumentationCoverage;
+  /** The API's error ratio in the period and over the 30 days up to its end; null without requests. */
+  readonly apiErrorRatio: number | null;
+  readonly apiErrorRatio30d: number | null;
 }
 
 export function computeScorecard(i: ScorecardInputs): Scorecard {
@@ -206,7 +216,12 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
   const documented = Object.values(kinds).reduce((a, k) => a + k.documented, 0);
   const total = Object.values(kinds).reduce((a, k) => a + k.total, 0);
 
+  const availability = (errorRatio: number | null) => (errorRatio === null ? null : 1 - errorRatio);
   return {
+    uptime: {
+      availability: atLeast(availability(i.apiErrorRatio), targets.uptimeRatio),
+      availability_30d: atLeast(availability(i.apiErrorRatio30d), targets.uptimeRatio),
+    },
     recovery: {
       incidents: resolved.length,
       mean_seconds: below(mean(recoveries), targets.meanTimeToRecoverySeconds),
@@ -259,6 +274,15 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
 export const alertsQuery = (windowSeconds: number) =>
   `ALERTS{alertstate="firing", severity=~"critical|warning"}[${windowSeconds}s]`;
 
+/**
+ * The share of the API's requests answered with a 5xx (the SLO's error class) over window `w`, with
+ * `over` the function of the counter (increase for a figure, rate for a chart's step). One expression
+ * for the report's error rate, its chart and the uptime: `or vector(0)` makes a window without a
+ * single 5xx a 0 ratio, and a window without any request gives no value, not a perfect one.
+ */
+export const apiErrorRatioQuery = (over: (selector: string, window: string) => string, w: string) =>
+  `(sum(${over(series("http_requests_total", selectors.api, re("code", apiSlo.errorCodeRegex)), w)}) or vector(0)) / sum(${over(series("http_requests_total", selectors.api), w)})`;
+
 /** Ops runs by job, result and trigger over a window (the job label arrives as exported_job). */
 export const runsQuery = (windowSeconds: number) =>
   `sum by (${jobMetricLabel}, result, trigger) (increase(kali_agents_job_runs_total{${selectors.exporter}}[${windowSeconds}s]))`;
@@ -300,11 +324,13 @@ export interface ScorecardSources {
 
 export async function scorecard(src: ScorecardSources, start: Date, end: Date): Promise<Scorecard> {
   const window = Math.round((end.getTime() - start.getTime()) / 1000);
-  const [alerts, silences, runs, runs30d] = await Promise.all([
+  const [alerts, silences, runs, runs30d, apiErrorRatio, apiErrorRatio30d] = await Promise.all([
     query(src.prometheusUrl, alertsQuery(window + lookbackSeconds), end),
     fetchSilences(src.alertmanagerUrl),
     runCounts(src.prometheusUrl, window, end),
     runCounts(src.prometheusUrl, 30 * DAY, end),
+    scalar(src.prometheusUrl, apiErrorRatioQuery(increase, `${window}s`), end),
+    scalar(src.prometheusUrl, apiErrorRatioQuery(increase, `${30 * DAY}s`), end),
   ]);
   return computeScorecard({
     start: start.getTime() / 1000,
@@ -315,5 +341,7 @@ export async function scorecard(src: ScorecardSources, start: Date, end: Date): 
     runs30d,
     automatedSilenceAuthors: src.automatedSilenceAuthors,
     documentation: readDocumentationCoverage(),
+    apiErrorRatio,
+    apiErrorRatio30d,
   });
 }

@@ -156,6 +156,13 @@ export async function startFixture(): Promise<Fixture> {
     })),
     { name: "http_requests_total", labels: { ...api, code: "200" }, samples: five((_, i) => 1e6 + 9 * i) },
     { name: "http_requests_total", labels: { ...api, code: "500" }, samples: five((_, i) => 1e6 + i) },
+    // A second API instance answered 1,000 requests an hour without an error from 10 to 4 days before
+    // the end: in every period's 30 days, in no period's own day (P0's has no request at all).
+    {
+      name: "http_requests_total",
+      labels: { ...api, instance: "api-2:8080", code: "200" },
+      samples: Array.from({ length: 145 }, (_, k) => [end - 10 * DAY + k * 3600, 1e6 + 1000 * k] as [number, number]),
+    },
     {
       name: "node_cpu_seconds_total",
       labels: { ...exp, cpu: "0", mode: "idle" },
@@ -400,6 +407,31 @@ describe(
         }),
         3,
       );
+    });
+
+    test("uptime: the API's availability in the period and over 30 days; a period without a request has none", () => {
+      // Prometheus' increase() over the backfilled counters, extrapolated as it does: a window's edge
+      // within 1.1 sample intervals of the first sample is reached, a farther one by half an interval.
+      // P2's day: 288 samples every 5 min, 1 in 10 requests a 5xx. Its 30 days add P1's 13 samples
+      // (half an interval beyond) and the second instance's 144,000 requests (145,000 with its edges).
+      const figures = f.reports.map((r) => r.scorecard!.uptime);
+      const near = (got: number | null, want: number) =>
+        assert.ok(got !== null && Math.abs(got - want) < 1e-12, `${got} is not ${want}`);
+      // P0: no request in its day (null, not 100 %); 30 days: the second instance's, without an error.
+      assert.deepEqual(figures[0]!.availability, { value: null, target: 0.999, met: null });
+      assert.deepEqual(figures[0]!.availability_30d, { value: 1, target: 0.999, met: true });
+      for (const p of [1, 2]) {
+        near(figures[p]!.availability.value, 0.9);
+        assert.equal(figures[p]!.availability.met, false);
+        // The uptime and the report's error rate are one query: they add up to exactly 1.
+        assert.equal(figures[p]!.availability.value, 1 - f.reports[p]!.performance.error_rate!);
+      }
+      near(figures[1]!.availability_30d.value, 1 - 12.5 / (12.5 + 112.5 + 145_000));
+      near(figures[2]!.availability_30d.value, 1 - 300.5 / (300.5 + 2704.5 + 145_000));
+      assert.equal(figures[2]!.availability_30d.met, false);
+      const md = readFileSync(f.files[2]!.markdown, "utf8");
+      assert.match(md, /\| Uptime \(API availability\) \| 90% \| ≥ 99\.9% \| no \| 90%, no data \|/);
+      assert.match(md, /\| Uptime over 30 days \(the SLO\) \| 99\.8% \| ≥ 99\.9% \| no \|/);
     });
 
     test("documentation coverage as npm run generate measured it", () => {
