@@ -90,6 +90,18 @@ function encryptionKey(raw: string): Buffer {
   return Buffer.from(text, "hex");
 }
 
+/**
+ * Recipients: addr-spec only (local@domain), the check a mail server would make before accepting the
+ * job's message, so a typo fails at start-up and not on Monday's delivery.
+ */
+function mailboxes(raw: string): string[] {
+  const items = list(raw);
+  for (const a of items)
+    if (!/^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:".]+$/.test(a))
+      throw new Invalid(`${show(a)} is not an e-mail address (local@domain)`);
+  return items;
+}
+
 export const variables = {
   // DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, SCAN_QUEUE_KEYS, REDIS_CACHE_PREFIX.
   ...shared,
@@ -298,14 +310,20 @@ export const variables = {
   reportMailTo: optional({
     env: "OPS_REPORT_MAIL_TO",
     description:
-      "Comma-separated recipients of the weekly report (HTML with a text alternative). Unset: the report is not mailed.",
-    parse: list,
+      "Comma-separated recipients of the weekly report (HTML with a text alternative), e.g. `ops@example.com,cto@example.com`. Unset: the report is not mailed.",
+    parse: mailboxes,
   }),
   reportSmtpConfig: withDefault({
     env: "OPS_REPORT_SMTP_CONFIG",
     default: "/etc/alertmanager/alertmanager.yml",
     description:
       "Alertmanager's configuration file, whose `global.smtp_*` settings (smarthost, from, auth username, `smtp_auth_password_file`, require TLS) the report's mail reuses. Read only when `OPS_REPORT_MAIL_TO` is set.",
+    parse: absolutePath,
+  }),
+  reportSmtpSecretsDir: optional({
+    env: "OPS_REPORT_SMTP_SECRETS_DIR",
+    description:
+      "Where this container sees Alertmanager's secret folder: a `smtp_auth_password_file` under `/run/secrets/` in Alertmanager's configuration is read from this folder instead (compose mounts `secrets/alertmanager/` at `/run/alertmanager-secrets`). Unset: the path as written.",
     parse: absolutePath,
   }),
 } as const;

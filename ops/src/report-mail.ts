@@ -5,6 +5,7 @@
 // nodemailer speaks SMTP (STARTTLS, AUTH, MIME multipart/alternative): a protocol client, not ours to
 // rewrite.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import nodemailer from "nodemailer";
 import YAML from "yaml";
 
@@ -18,8 +19,15 @@ export interface SmtpSettings {
   readonly hello?: string;
 }
 
-/** `global.smtp_*` of an Alertmanager configuration file; errors name the file and the field. */
-export function readSmtpSettings(path: string): SmtpSettings {
+/** Where Alertmanager's configuration expects its secret files (compose mounts them there). */
+export const alertmanagerSecretsMount = "/run/secrets/";
+
+/**
+ * `global.smtp_*` of an Alertmanager configuration file; errors name the file and the field. With
+ * `secretsDir`, a password file under /run/secrets/ is read from that folder instead: the same file,
+ * mounted elsewhere in this container (compose: secrets/alertmanager/ at /run/alertmanager-secrets).
+ */
+export function readSmtpSettings(path: string, secretsDir?: string): SmtpSettings {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -40,13 +48,17 @@ export function readSmtpSettings(path: string): SmtpSettings {
   const m = /^(.*):(\d+)$/.exec(smarthost);
   if (!m) throw new Error(`${path}: global.smtp_smarthost ${JSON.stringify(smarthost)} is not host:port`);
   let password = str("smtp_auth_password");
-  const passwordFile = str("smtp_auth_password_file");
+  const written = str("smtp_auth_password_file");
+  const passwordFile =
+    written && secretsDir && written.startsWith(alertmanagerSecretsMount)
+      ? join(secretsDir, written.slice(alertmanagerSecretsMount.length))
+      : written;
   if (passwordFile) {
     try {
       password = readFileSync(passwordFile, "utf8").replace(/\r?\n$/, "");
     } catch (e) {
       throw new Error(
-        `${path}: global.smtp_auth_password_file ${passwordFile} cannot be read: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
+        `${path}: global.smtp_auth_password_file ${written}${passwordFile === written ? "" : ` (here ${passwordFile})`} cannot be read: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
       );
     }
   }

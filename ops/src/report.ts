@@ -458,7 +458,7 @@ export async function weeklyReport(
   if (config.reportMailTo) {
     let sent: { messageId: string };
     try {
-      const smtp = readSmtpSettings(config.reportSmtpConfig);
+      const smtp = readSmtpSettings(config.reportSmtpConfig, config.reportSmtpSecretsDir);
       sent = await sendMail(smtp, {
         to: config.reportMailTo,
         subject: `Kali Agents weekly report ${report.period.end.slice(0, 10)}`,

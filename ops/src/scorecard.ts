@@ -5,7 +5,12 @@
 // The figure computations are pure functions of what was read, so the rules of the game (which
 // incident belongs to which week, what acknowledges an alert) are tested without servers as well.
 import { readFileSync } from "node:fs";
-import { apiSlo, jobMetricLabel, scorecardTargets as targets, selectors } from "../../definitions/thresholds.ts";
+import {
+  apiSlo,
+  jobMetricLabel,
+  scorecardTargets as targets,
+  selectors,
+} from "../../definitions/thresholds.ts";
 import { increase, re, series } from "../../lib/promql.ts";
 import { query, scalar, type Series } from "./prometheus-api.ts";
 

@@ -69,6 +69,21 @@ describe("ops configuration", () => {
       want: /^REDIS_URL_FILE: cannot read \/nonexistent\/redis_url: ENOENT/,
     },
     {
+      name: "a report recipient that is not an address",
+      env: { OPS_REPORT_MAIL_TO: "ops@example.com, ops team" },
+      want: 'OPS_REPORT_MAIL_TO: "ops team" is not an e-mail address (local@domain)',
+    },
+    {
+      name: "a report recipient list with a stray comma",
+      env: { OPS_REPORT_MAIL_TO: "ops@example.com," },
+      want: /^OPS_REPORT_MAIL_TO: .* has an empty item \(a stray comma\)$/,
+    },
+    {
+      name: "relative SMTP secrets folder",
+      env: { OPS_REPORT_SMTP_SECRETS_DIR: "secrets/alertmanager" },
+      want: 'OPS_REPORT_SMTP_SECRETS_DIR: "secrets/alertmanager" is not an absolute path',
+    },
+    {
       name: "bad schedule",
       env: { OPS_SCHEDULE_VERIFY: "0 3 * *" },
       want: /^OPS_SCHEDULE_VERIFY: "0 3 \* \*" is not a cron schedule of 5 fields/,

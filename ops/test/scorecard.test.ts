@@ -7,7 +7,7 @@
 // exactly; then the HTML page is opened in headless Chromium (Debian's chromium driven by
 // playwright-core): screenshot, charts, console, figures against the JSON.
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { jobs } from "../../definitions/thresholds.ts";
@@ -28,6 +28,7 @@ import { startSmtpSink } from "../../alertmanager/src/sinks.ts";
 import { loadConfig } from "../src/config.ts";
 import { formatValue, scorecardRows } from "../src/report-html.ts";
 import { headline } from "../src/report.ts";
+import { readSmtpSettings } from "../src/report-mail.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
 const DAY = 86_400;
@@ -161,7 +162,10 @@ export async function startFixture(): Promise<Fixture> {
     {
       name: "http_requests_total",
       labels: { ...api, instance: "api-2:8080", code: "200" },
-      samples: Array.from({ length: 145 }, (_, k) => [end - 10 * DAY + k * 3600, 1e6 + 1000 * k] as [number, number]),
+      samples: Array.from(
+        { length: 145 },
+        (_, k) => [end - 10 * DAY + k * 3600, 1e6 + 1000 * k] as [number, number],
+      ),
     },
     {
       name: "node_cpu_seconds_total",
@@ -566,8 +570,11 @@ describe(
     test("mailed through Alertmanager's SMTP settings: one message, HTML and text parts, the recipients", async () => {
       const sink = await startSmtpSink();
       try {
-        const secret = join(f.dirs.root!, "alertmanager_smtp_password");
-        writeFileSync(secret, "s3cret pass\n");
+        // As compose runs it: the configuration names /run/secrets/alertmanager_smtp_password, where
+        // Alertmanager sees it; the ops container has that folder at OPS_REPORT_SMTP_SECRETS_DIR.
+        const secretsDir = join(f.dirs.root!, "alertmanager-secrets");
+        mkdirSync(secretsDir);
+        writeFileSync(join(secretsDir, "alertmanager_smtp_password"), "s3cret pass\n");
         const amConfig = join(f.dirs.root!, "alertmanager.yml");
         writeFileSync(
           amConfig,
@@ -576,7 +583,7 @@ describe(
             `  smtp_smarthost: ${sink.hostPort}`,
             "  smtp_from: alertmanager@kali-agents.example",
             "  smtp_auth_username: alertmanager@kali-agents.example",
-            `  smtp_auth_password_file: ${secret}`,
+            "  smtp_auth_password_file: /run/secrets/alertmanager_smtp_password",
             "  smtp_require_tls: false",
             "route:\n  receiver: none\nreceivers:\n  - name: none",
           ].join("\n"),
@@ -584,6 +591,7 @@ describe(
         const config = mailConfig({
           OPS_REPORT_MAIL_TO: "ops@example.com,lead@example.com",
           OPS_REPORT_SMTP_CONFIG: amConfig,
+          OPS_REPORT_SMTP_SECRETS_DIR: secretsDir,
         });
         const { log, lines } = quietLogger();
         const r = await runJob(config, log, "report", { report: { until: new Date(f.end * 1000), days: 1 } });
@@ -605,6 +613,36 @@ describe(
       } finally {
         await sink.close();
       }
+    });
+
+    test("the SMTP password file: mapped into OPS_REPORT_SMTP_SECRETS_DIR, a missing one named with both paths", () => {
+      const amConfig = join(f.dirs.root!, "alertmanager-mapped.yml");
+      writeFileSync(
+        amConfig,
+        "global:\n  smtp_smarthost: smtp.example.com:587\n  smtp_from: a@example.com\n  smtp_auth_password_file: /run/secrets/alertmanager_smtp_password\n",
+      );
+      const empty = join(f.dirs.root!, "no-secrets");
+      mkdirSync(empty);
+      assert.throws(
+        () => readSmtpSettings(amConfig, empty),
+        new Error(
+          `${amConfig}: global.smtp_auth_password_file /run/secrets/alertmanager_smtp_password (here ${empty}/alertmanager_smtp_password) cannot be read: ENOENT`,
+        ),
+      );
+      // Without the folder the path is read as written (here: no such file either, named once).
+      assert.throws(
+        () => readSmtpSettings(amConfig),
+        new Error(
+          `${amConfig}: global.smtp_auth_password_file /run/secrets/alertmanager_smtp_password cannot be read: ENOENT`,
+        ),
+      );
+      // A path outside /run/secrets/ is not Alertmanager's folder: read as written.
+      writeFileSync(join(empty, "pw"), "x");
+      writeFileSync(
+        amConfig,
+        `global:\n  smtp_smarthost: smtp.example.com:587\n  smtp_from: a@example.com\n  smtp_auth_password_file: ${join(empty, "pw")}\n`,
+      );
+      assert.equal(readSmtpSettings(amConfig, "/elsewhere").password, "x");
     });
 
     test("an unreachable SMTP server fails the report job, named, and keeps the files", async () => {

@@ -23,6 +23,8 @@ import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { parse } from "yaml";
 import { loadConfig as loadDemoConfig } from "../../demo/src/config.ts";
+import { loadConfig as loadOpsConfig } from "../../ops/src/config.ts";
+import { readSmtpSettings } from "../../ops/src/report-mail.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(root, p), "utf8");
@@ -244,6 +246,61 @@ describe("compose.yaml", () => {
       assert.equal(second.status, 0, second.stderr);
       assert.equal(second.stdout, "", "a second run creates nothing");
       assert.equal(file("postgres/demo_postgres_password"), pw);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the ops service mails the report through Alertmanager's SMTP account: the same configuration file and password file", () => {
+    // The host file a container path is, through a service's bind mounts (the longest target wins),
+    // with ./secrets/ standing for the folder secrets-init filled.
+    const hostPath = (s: Service, path: string, secrets: string): string | undefined => {
+      const m = mounts(s)
+        .filter((x) => x.type === "bind" && (path === x.target || path.startsWith(`${x.target}/`)))
+        .sort((a, b) => b.target.length - a.target.length)[0];
+      if (!m?.source) return undefined;
+      assert.equal(m.read_only, true, `${m.target} is mounted read-only`);
+      const src = m.source.startsWith("./secrets/")
+        ? join(secrets, m.source.slice("./secrets/".length))
+        : join(root, m.source);
+      return join(src, path.slice(m.target.length));
+    };
+    const dir = mkdtempSync(join(tmpdir(), "kali-secrets-mail-"));
+    try {
+      const script = commandArgs(services["secrets-init"]!)[0]!;
+      const init = spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
+        encoding: "utf8",
+      });
+      assert.equal(init.status, 0, init.stderr);
+      writeFileSync(join(dir, "alertmanager", "alertmanager_smtp_password"), "the-smtp-password\n");
+      const ops = services.ops!;
+      const env = Object.fromEntries(Object.entries(ops.environment!).map(([k, v]) => [k, interpolate(v)]));
+      // Off by default (.env.example leaves it empty); on with a recipient.
+      const off = loadOpsConfig({ ...env, DATABASE_URL_FILE: undefined, REDIS_URL_FILE: undefined });
+      assert.equal(off.reportMailTo, undefined);
+      const config = loadOpsConfig({
+        ...env,
+        DATABASE_URL_FILE: undefined,
+        REDIS_URL_FILE: undefined,
+        OPS_REPORT_MAIL_TO: "ops@example.com",
+      });
+      const am = services.alertmanager!;
+      const amConfigFile = commandArgs(am)
+        .find((a) => a.startsWith("--config.file="))!
+        .slice("--config.file=".length);
+      // The file ops reads is the file Alertmanager reads.
+      const opsConfigHost = hostPath(ops, config.reportSmtpConfig, dir);
+      assert.equal(opsConfigHost, hostPath(am, amConfigFile, dir));
+      assert.equal(opsConfigHost, join(root, "alertmanager/alertmanager.yml"));
+      // The password file alertmanager.yml names, where Alertmanager sees it and where ops does.
+      const named = (parse(read("alertmanager/alertmanager.yml")) as { global: Record<string, string> })
+        .global.smtp_auth_password_file!;
+      const secretsDir = hostPath(ops, config.reportSmtpSecretsDir!, dir)!;
+      assert.equal(hostPath(am, named, dir), join(dir, "alertmanager", "alertmanager_smtp_password"));
+      const smtp = readSmtpSettings(opsConfigHost!, secretsDir);
+      assert.equal(smtp.password, "the-smtp-password");
+      assert.equal(smtp.username, parse(read("alertmanager/alertmanager.yml")).global.smtp_auth_username);
+      assert.match(read(".env.example"), /^OPS_REPORT_MAIL_TO=$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
