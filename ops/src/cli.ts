@@ -9,6 +9,8 @@ import { createLogger } from "../../lib/log.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
 import { commands, isCommand, runJob, type Command, type JobArgs } from "./jobs.ts";
 import { runScheduler, type ScheduledJob } from "./schedule.ts";
+import { initRunCounters } from "./metrics-file.ts";
+import { jobNames } from "../../definitions/metrics.ts";
 
 const usage = `usage: npm run ops -- <command> [options]
   backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention;
@@ -166,6 +168,13 @@ export async function main(
     const beat = () => writeFile(heartbeatFile, new Date().toISOString() + "\n").catch(() => undefined);
     void beat();
     const heartbeat = setInterval(() => void beat(), 30_000);
+    // Every job's run counters at 0 before its first run, so that run is counted (metrics-file.ts).
+    try {
+      const zeroed = await initRunCounters(config.textfileDir, jobNames);
+      if (zeroed.length) log.info("run counters published at 0", { jobs: zeroed });
+    } catch (e) {
+      log.error("run counters could not be published", { dir: config.textfileDir, error: e });
+    }
     await runScheduler({
       jobs,
       signal: stop.signal,

@@ -124,3 +124,32 @@ export async function writeJobMetrics(dir: string, result: JobResult): Promise<s
   await fs.rename(tmp, path);
   return path;
 }
+
+/**
+ * Publishes every job's run counters at 0 where none exist yet: run by `ops schedule` when it starts.
+ * Prometheus cannot count a counter's first sample (increase() needs two), so without a 0 scraped
+ * before it a job's first run ever, success or failure, would be missing from every rate. A file
+ * that has the counters is left alone; one from before the counters keeps its series and gains them.
+ */
+export async function initRunCounters(dir: string, jobs: readonly JobName[]): Promise<JobName[]> {
+  await fs.mkdir(dir, { recursive: true });
+  const runs = "kali_agents_job_runs_total";
+  const def = jobMetrics.find((m) => m.name === runs)!;
+  const written: JobName[] = [];
+  for (const job of jobs) {
+    const prev = await previous(dir, job);
+    if (prev.has(runs)) continue;
+    const samples: Sample[] = (["success", "failure"] as const).flatMap((result) =>
+      jobTriggers.map((trigger) => ({ name: runs, labels: { job, result, trigger }, value: 0 })),
+    );
+    const text = formatExposition([
+      ...prev.values(),
+      { name: runs, type: "counter", help: def.help, samples },
+    ]);
+    const tmp = join(dir, `.${job}.prom.${process.pid}.tmp`);
+    await fs.writeFile(tmp, text, { mode: 0o644 });
+    await fs.rename(tmp, promFile(dir, job));
+    written.push(job);
+  }
+  return written;
+}

@@ -2,11 +2,14 @@
 // time, and the CLI's `schedule` stopping on SIGTERM.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { waitFor } from "../../test/support/servers.ts";
+import { jobNames } from "../../definitions/metrics.ts";
+import { parseExposition } from "../../lib/exposition.ts";
+import { tempDir, waitFor } from "../../test/support/servers.ts";
+import { initRunCounters, writeJobMetrics } from "../src/metrics-file.ts";
 import { heartbeatFile } from "../src/cli.ts";
 import { loadConfig } from "../src/config.ts";
 import { nextRun, parseSchedule, runScheduler } from "../src/schedule.ts";
@@ -201,13 +204,19 @@ describe("schedule: running", () => {
     assert.equal(maxRunning, 1, "never two jobs at once");
   });
 
-  test("`npm run ops -- schedule` logs its plan and exits 0 on SIGTERM", async () => {
+  test("`npm run ops -- schedule` logs its plan, publishes every job's run counters at 0, and exits 0 on SIGTERM", async () => {
     const started = Date.now() - 1000;
+    const textfile = tempDir("ops-schedule-textfile");
+    // A file from before the run counters: its series are kept and the counters added.
+    writeFileSync(
+      join(textfile, "verify.prom"),
+      '# TYPE kali_agents_job_last_run_success gauge\nkali_agents_job_last_run_success{job="verify"} 1\n',
+    );
     const child = spawn(
       join(repoRoot, "node_modules/.bin/tsx"),
       [join(repoRoot, "ops/src/cli.ts"), "schedule"],
       {
-        env: { ...process.env, OPS_SCHEDULE_REPORT: "off" },
+        env: { ...process.env, OPS_SCHEDULE_REPORT: "off", OPS_TEXTFILE_DIR: textfile },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
@@ -240,5 +249,55 @@ describe("schedule: running", () => {
     );
     assert.equal(events.at(-1)?.msg, "scheduler stopped");
     assert.equal(events[0]?.logger, "ops");
+    assert.deepEqual(events.find((e) => e.msg === "run counters published at 0")?.jobs, [...jobNames]);
+    for (const job of jobNames) {
+      const families = parseExposition(readFileSync(join(textfile, `${job}.prom`), "utf8"));
+      assert.deepEqual(
+        families
+          .get("kali_agents_job_runs_total")!
+          .samples.map((x) => [x.labels.result, x.labels.trigger, x.value]),
+        [
+          ["success", "scheduler", 0],
+          ["success", "manual", 0],
+          ["failure", "scheduler", 0],
+          ["failure", "manual", 0],
+        ],
+        job,
+      );
+    }
+    const verify = parseExposition(readFileSync(join(textfile, "verify.prom"), "utf8"));
+    assert.equal(verify.get("kali_agents_job_last_run_success")?.samples[0]?.value, 1, "kept");
+    rmSync(textfile, { recursive: true, force: true });
+  });
+
+  test("run counters at 0: a file that has them is left alone, and the first run after counts 1", async () => {
+    const dir = tempDir("ops-run-counters");
+    try {
+      assert.deepEqual(await initRunCounters(dir, ["backup"]), ["backup"]);
+      const zero = readFileSync(join(dir, "backup.prom"), "utf8");
+      await writeJobMetrics(dir, {
+        job: "backup",
+        ok: true,
+        startedAt: 1e12,
+        finishedAt: 1e12 + 5000,
+        trigger: "scheduler",
+      });
+      const once = readFileSync(join(dir, "backup.prom"), "utf8");
+      assert.notEqual(once, zero);
+      // The scheduler restarts: nothing is reset or rewritten.
+      assert.deepEqual(await initRunCounters(dir, ["backup"]), []);
+      assert.equal(readFileSync(join(dir, "backup.prom"), "utf8"), once);
+      const runs = parseExposition(once).get("kali_agents_job_runs_total")!.samples;
+      assert.equal(
+        runs.find((x) => x.labels.result === "success" && x.labels.trigger === "scheduler")?.value,
+        1,
+      );
+      assert.equal(
+        runs.reduce((a, x) => a + x.value, 0),
+        1,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
