@@ -3,129 +3,22 @@
 // the manifest's row counts come from ONE snapshot (pg_export_snapshot, pg_dump --snapshot), so
 // `verify` can demand exactly the manifest's counts from the restored copy. Every file is written under
 // a temporary name and renamed; the manifest comes last, so a backup with a manifest is complete.
-import { createHash } from "node:crypto";
-import { createReadStream, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import { basename, join } from "node:path";
+import {
+  applyRetention,
+  backupName,
+  manifestPath,
+  sha256,
+  sidecar,
+  writeAtomic,
+  type Manifest,
+} from "./backup-files.ts";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";
 import type { Logger } from "../../lib/log.ts";
 import { applyRemoteRetention, offsiteOf, upload, type UploadOutcome } from "./offsite.ts";
 import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "./pg.ts";
-
-export interface Manifest {
-  readonly file: string;
-  readonly createdAt: string;
-  readonly sizeBytes: number;
-  readonly sha256: string;
-  readonly durationSeconds: number;
-  readonly database: string;
-  readonly serverVersion: string;
-  readonly pgDumpVersion: string;
-  readonly format: "custom";
-  /** Rows of every user table at the snapshot the dump was taken from. */
-  readonly rowCounts: Record<string, number>;
-}
-
-const PREFIX = "kali-agents-";
-const nameRe = /^kali-agents-(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z)\.dump$/;
-
-/** `kali-agents-2026-11-27T02-00-00-000Z.dump`: sorts by time, and valid on every filesystem. */
-export const backupName = (at: Date) => `${PREFIX}${at.toISOString().replace(/[:.]/g, "-")}.dump`;
-
-/** The time in a backup's name, or undefined when the name is not a backup's. */
-export function backupTime(file: string): Date | undefined {
-  const m = nameRe.exec(basename(file));
-  if (!m) return undefined;
-  const iso = m[1]!.replace(/^(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z$/, "$1:$2:$3.$4Z");
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-export const sidecar = (file: string) => `${file}.sha256`;
-export const manifestPath = (file: string) => `${file}.json`;
-
-export async function sha256(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-async function exists(path: string): Promise<boolean> {
-  return fs.stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Backups in `dir`, newest first; `complete` when the sidecar and the manifest are there. */
-export async function listBackups(dir: string): Promise<{ file: string; at: Date; complete: boolean }[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (e) {
-    throw new Error(`cannot read the backup folder ${dir}: ${(e as Error).message}`);
-  }
-  const out = [];
-  for (const n of names) {
-    const at = backupTime(n);
-    if (!at) continue;
-    const file = join(dir, n);
-    const complete = (await exists(sidecar(file))) && (await exists(manifestPath(file)));
-    out.push({ file, at, complete });
-  }
-  return out.sort((a, b) => b.at.getTime() - a.at.getTime());
-}
-
-/** The newest complete backup, or an error saying there is none. */
-export async function newestBackup(dir: string): Promise<string> {
-  const good = (await listBackups(dir)).find((b) => b.complete);
-  if (!good) throw new Error(`no complete backup (.dump with .sha256 and .json) in ${dir}`);
-  return good.file;
-}
-
-export async function readManifest(file: string): Promise<Manifest> {
-  const path = manifestPath(file);
-  let text: string;
-  try {
-    text = await fs.readFile(path, "utf8");
-  } catch (e) {
-    throw new Error(`${path}: cannot read the manifest: ${(e as Error).message}`);
-  }
-  try {
-    const m = JSON.parse(text) as Manifest;
-    if (typeof m.sha256 !== "string" || typeof m.rowCounts !== "object") throw new Error("fields missing");
-    return m;
-  } catch (e) {
-    throw new Error(`${path}: not a backup manifest: ${(e as Error).message}`);
-  }
-}
-
-/** Checks the file against its sha256 sidecar; throws naming the file when they differ. */
-export async function checkChecksum(file: string): Promise<string> {
-  let expected: string;
-  try {
-    expected = (await fs.readFile(sidecar(file), "utf8")).trim().split(/\s+/)[0] ?? "";
-  } catch (e) {
-    throw new Error(`${file}: cannot read its checksum file: ${(e as Error).message}`);
-  }
-  let actual: string;
-  try {
-    actual = await sha256(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read the backup: ${(e as Error).message}`);
-  }
-  if (actual !== expected)
-    throw new Error(
-      `${file}: checksum mismatch (sha256 ${actual.slice(0, 12)}…, the .sha256 file says ${expected.slice(0, 12)}…): the backup is corrupt or truncated`,
-    );
-  return actual;
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = join(path, "..", `.${basename(path)}.tmp`);
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, path);
-}
 
 export interface BackupOutcome {
   readonly file: string;
@@ -219,28 +112,4 @@ export async function backup(config: Config, log: Logger, now = () => new Date()
   } finally {
     off.client.destroy();
   }
-}
-
-/**
- * Deletes backups (and their sidecars) older than `days`, and complete-less leftovers as old; never
- * the newest complete backup, however old, so a stopped backup job never ends with no backup at all.
- */
-export async function applyRetention(dir: string, days: number, now: Date): Promise<string[]> {
-  const cutoff = now.getTime() - days * 24 * 3600 * 1000;
-  const all = await listBackups(dir);
-  const keep = all.find((b) => b.complete)?.file;
-  const deleted: string[] = [];
-  for (const b of all) {
-    if (b.file === keep || b.at.getTime() >= cutoff) continue;
-    // The manifest first: a half-deleted backup then counts as incomplete, never as a good one.
-    for (const p of [manifestPath(b.file), sidecar(b.file), b.file]) await fs.rm(p, { force: true });
-    deleted.push(b.file);
-  }
-  // Temporary files of a run that crashed, a day or more ago.
-  for (const n of await fs.readdir(dir)) {
-    if (!(n.startsWith(`.${PREFIX}`) && n.endsWith(".tmp"))) continue;
-    const st = await fs.stat(join(dir, n)).catch(() => undefined);
-    if (st && st.mtimeMs < now.getTime() - 24 * 3600 * 1000) await fs.rm(join(dir, n), { force: true });
-  }
-  return deleted;
 }

@@ -24,7 +24,7 @@ import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import type { Logger } from "../../lib/log.ts";
-import { backupTime, checkChecksum, manifestPath, sidecar, type Manifest } from "./backup.ts";
+import { backupTime, checkChecksum, manifestPath, sidecar, type Manifest } from "./backup-files.ts";
 import type { Config } from "./config.ts";
 import { cipherName, decrypt, DecryptionError, encrypt, keyFingerprint } from "./encryption.ts";
 

@@ -22,7 +22,14 @@ import {
   type PostgresServer,
   type RedisServer,
 } from "../../test/support/servers.ts";
-import { applyRetention, backupName, listBackups, manifestPath, sha256, sidecar } from "../src/backup.ts";
+import {
+  applyRetention,
+  backupName,
+  listBackups,
+  manifestPath,
+  sha256,
+  sidecar,
+} from "../src/backup-files.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
 import { opsConfig, publishedFrom, quietLogger, repoRoot, scansDdl, valueOf } from "./support.ts";

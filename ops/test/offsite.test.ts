@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { requireBinaries, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
 import { cutAfter, s3Credentials, startS3Server, type S3Server } from "../../test/support/s3.ts";
-import { backupName, checkChecksum, listBackups, manifestPath } from "../src/backup.ts";
+import { backupName, checkChecksum, listBackups, manifestPath } from "../src/backup-files.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
 import { applyRemoteRetention, listRemote, offsiteOf } from "../src/offsite.ts";

@@ -9,7 +9,7 @@ import {
   type postgresMetrics,
 } from "../../../definitions/metrics.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Query } from "./postgres.ts";
+import type { Query } from "./types.ts";
 
 // One statement, so that the families cost one round trip more per scrape, not four.
 export const COMPAT_SQL = {

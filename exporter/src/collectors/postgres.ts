@@ -19,7 +19,7 @@ import {
   writeCompat,
   type PostgresCompatSnapshot,
 } from "./postgres-compat.ts";
-import type { CollectContext, Collector, CollectorModule, HealthCheck } from "./types.ts";
+import type { CollectContext, Collector, CollectorModule, HealthCheck, Query } from "./types.ts";
 
 export const APPLICATION_NAME = "kali-agents-exporter";
 
@@ -43,8 +43,6 @@ export interface PoolStats {
   readonly idle: number;
   readonly waiting: number;
 }
-
-export type Query = <R extends Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
 
 const POOL_MAX = 2;
 

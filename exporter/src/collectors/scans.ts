@@ -28,15 +28,9 @@ import { scanMetrics } from "../../../definitions/metrics.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { quoteIdent } from "../../../lib/sql.ts";
 import { createMetrics } from "../metrics.ts";
-import {
-  acquireDatabase,
-  num,
-  PostgresDatabase,
-  type PostgresConnectionOptions,
-  type Query,
-} from "./postgres.ts";
+import { acquireDatabase, num, PostgresDatabase, type PostgresConnectionOptions } from "./postgres.ts";
 import { raceAbort } from "./deadline.ts";
-import type { CollectContext, Collector, CollectorModule } from "./types.ts";
+import type { CollectContext, Collector, CollectorModule, Query } from "./types.ts";
 
 export const ACTIVE_STATUSES = ["queued", "running"] as const;
 export const FINAL_STATUSES = ["success", "failed", "cancelled"] as const;

@@ -63,3 +63,6 @@ export interface CollectorModule<Options> {
   readonly metrics: readonly MetricDef[];
   create(options: Options, log: Logger): Collector;
 }
+
+/** A query on the collector's pool: rows as objects (pg returns bigint and numeric as strings). */
+export type Query = <R extends Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
