@@ -91,6 +91,43 @@ export async function checkRestored(
   });
 }
 
+/** Rows per statement when clearing stamps: short transactions on a table the application writes. */
+export const stampBatch = 5000;
+
+/**
+ * A scans table restored from another cluster keeps that cluster's `finish_xid` stamps
+ * (docs/database.md, "A table restored from another cluster"). A stamp at or above this cluster's next
+ * transaction id would look new once this cluster's ids reach it, and the exporter would count that
+ * scan a second time (and refuses to start while one is ahead). Those stamps are set to NULL, as for
+ * scans finished before the triggers existed: already counted. Restored onto its own cluster, no stamp
+ * is ahead and nothing changes. Keyset batches on the (finish_xid, id) index; returns the rows cleared.
+ */
+export async function clearForeignStamps(config: Config, job: string, database: string): Promise<number> {
+  const url = withDatabase(required(config, "databaseUrl", job), database);
+  const { schema, table } = config.scansTable;
+  const t = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  return withClient(url, async (c) => {
+    const col = await c.query(
+      `SELECT 1 FROM pg_attribute
+        WHERE attrelid = to_regclass($1) AND attname = 'finish_xid' AND attnum > 0 AND NOT attisdropped`,
+      [t],
+    );
+    if (col.rowCount === 0) return 0;
+    const xmax = (await c.query<{ x: string }>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x"))
+      .rows[0]!.x;
+    let cleared = 0;
+    for (;;) {
+      const r = await c.query(
+        `UPDATE ${t} SET finish_xid = NULL
+          WHERE id IN (SELECT id FROM ${t} WHERE finish_xid >= $1::xid8 ORDER BY finish_xid, id LIMIT ${stampBatch})`,
+        [xmax],
+      );
+      cleared += r.rowCount ?? 0;
+      if ((r.rowCount ?? 0) < stampBatch) return cleared;
+    }
+  });
+}
+
 const scratchName = (job: string) =>
   `kali_ops_${job}_${new Date().toISOString().slice(0, 10).replace(/-/g, "")}_${randomBytes(4).toString("hex")}`;
 
@@ -99,6 +136,8 @@ export interface VerifyOutcome {
   readonly tables: number;
   readonly rows: number;
   readonly restoreSeconds: number;
+  /** restore: scans whose finish_xid stamp, from another cluster, was ahead of this one's and cleared. */
+  readonly clearedStamps?: number;
 }
 
 export type Source = "local" | "remote";
@@ -247,9 +286,21 @@ async function restoreFile(
   } else await createDatabase(config, "restore", opts.target);
   await pgRestore(config, "restore", file, opts.target, manifest);
   const checked = await checkRestored(config, "restore", opts.target, file, manifest);
+  const clearedStamps = await clearForeignStamps(config, "restore", opts.target);
+  if (clearedStamps > 0)
+    log.warn("finish_xid stamps of another cluster cleared (those scans are not counted again)", {
+      database: opts.target,
+      rows: clearedStamps,
+    });
   const restoreSeconds = (performance.now() - t0) / 1000;
-  log.info("backup restored", { file, database: opts.target, ...checked, restore_seconds: restoreSeconds });
-  return { file, ...checked, restoreSeconds };
+  log.info("backup restored", {
+    file,
+    database: opts.target,
+    ...checked,
+    cleared_stamps: clearedStamps,
+    restore_seconds: restoreSeconds,
+  });
+  return { file, ...checked, restoreSeconds, clearedStamps };
 }
 
 export interface DrillOutcome {

@@ -200,6 +200,89 @@ describe(
       );
     });
 
+    test("restore onto another cluster clears the finish_xid stamps ahead of it, in batches; onto its own, none", async () => {
+      const other = await startPostgres();
+      const { config: a, dirs: d } = opsConfig({ DATABASE_URL: pgs.urlFor({ database: "kali_xid" }) });
+      try {
+        // Cluster A 3,000 transaction ids ahead of the fresh cluster B, then 12,000 scans finished on A
+        // (more than two batches) and 10 still queued.
+        await pgs.query("CREATE DATABASE kali_xid");
+        await pgs.query(scansDdl, [], "kali_xid");
+        await pgs.query(
+          `CREATE PROCEDURE burn(n int) LANGUAGE plpgsql AS $$
+           BEGIN FOR i IN 1..n LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$`,
+          [],
+          "kali_xid",
+        );
+        await pgs.query("CALL burn(3000)", [], "kali_xid");
+        await pgs.query(
+          `INSERT INTO scans (tool, target, status, started_at, finished_at)
+           SELECT 'nmap', 'h' || i, 'success', now(), now() FROM generate_series(1, 12000) i`,
+          [],
+          "kali_xid",
+        );
+        await pgs.query(
+          `INSERT INTO scans (tool, target, status) SELECT 'nmap', 'q', 'queued' FROM generate_series(1, 10)`,
+          [],
+          "kali_xid",
+        );
+        const stamps = async (server: PostgresServer, db: string) =>
+          (
+            await server.query<{ stamped: string; ahead: string; total: string }>(
+              `SELECT count(finish_xid) AS stamped,
+                      count(*) FILTER (WHERE finish_xid >= pg_snapshot_xmax(pg_current_snapshot())) AS ahead,
+                      count(*) AS total
+                 FROM scans`,
+              [],
+              db,
+            )
+          )[0]!;
+        const minStamp = (
+          await pgs.query<{ x: string }>("SELECT min(finish_xid)::text AS x FROM scans", [], "kali_xid")
+        )[0]!.x;
+        const bNext = (
+          await other.query<{ x: string }>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x")
+        )[0]!.x;
+        assert.ok(Number(minStamp) > Number(bNext) + 1000, `A's stamps (${minStamp}) ahead of B (${bNext})`);
+        const b = await runJob(a, log, "backup", {});
+        assert.equal(b.ok, true, b.error?.message);
+
+        // Onto its own cluster: every stamp is behind, nothing changes.
+        const same = await runJob(a, log, "restore", { restore: { target: "kali_xid_copy" } });
+        assert.equal(same.ok, true, same.error?.message);
+        assert.equal((same.summary as { clearedStamps: number }).clearedStamps, 0);
+        assert.deepEqual(await stamps(pgs, "kali_xid_copy"), {
+          stamped: "12000",
+          ahead: "0",
+          total: "12010",
+        });
+
+        // Onto cluster B, from the same backup folder: the 12,000 stamps ahead of B are cleared.
+        const { config: bConfig, dirs: bDirs } = opsConfig({
+          DATABASE_URL: other.urlFor({ database: "postgres" }),
+          OPS_BACKUP_DIR: d.backups!,
+        });
+        try {
+          const moved = await runJob(bConfig, log, "restore", { restore: { target: "kali" } });
+          assert.equal(moved.ok, true, moved.error?.message);
+          assert.equal((moved.summary as { clearedStamps: number }).clearedStamps, 12000);
+          assert.deepEqual(await stamps(other, "kali"), { stamped: "0", ahead: "0", total: "12010" });
+          assert.ok(
+            lines.some(
+              (l) =>
+                l.msg?.toString().startsWith("finish_xid stamps of another cluster cleared") &&
+                l.rows === 12000,
+            ),
+          );
+        } finally {
+          rmSync(bDirs.root!, { recursive: true, force: true });
+        }
+      } finally {
+        await other.cleanup();
+        rmSync(d.root!, { recursive: true, force: true });
+      }
+    });
+
     test("dr-drill backs up, restores into a scratch database, checks, and writes the restore duration", async () => {
       const r = await runJob(config, log, "dr-drill");
       assert.equal(r.ok, true, r.error?.message);
