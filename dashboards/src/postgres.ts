@@ -2,7 +2,7 @@
 // availability, connections, transactions, cache, tuples, sizes, locks and long transactions.
 import { BigValueTextMode } from "@grafana/grafana-foundation-sdk/common";
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { selectors, thresholds } from "../../definitions/thresholds.ts";
+import { aggregationLabels, selectors, thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   prom,
@@ -39,8 +39,12 @@ const version = () =>
     // "name" shows the legend (the version) rather than the constant value 1.
   }).textMode(BigValueTextMode.Name);
 
+/**
+ * The fullest server's share, per server as PostgresTooManyConnections computes it: summing every
+ * server's connections over one max_connections would show two half-full hosts as one full one.
+ */
 const connectionsUsed = () =>
-  `sum(${sel("pg_stat_activity_count", exp)}) / max(${sel("pg_settings_max_connections", exp)})`;
+  `max(sum by (${aggregationLabels.target}) (${sel("pg_stat_activity_count", exp)}) / max by (${aggregationLabels.target}) (${sel("pg_settings_max_connections", exp)}))`;
 
 const connectionsStat = () =>
   stat({
