@@ -9,7 +9,8 @@
 // deploy/test/kubernetes.test.ts validates every object against the Kubernetes and Prometheus Operator
 // schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files.
 import { parse, stringify } from "yaml";
-import { jobs } from "../../definitions/thresholds.ts";
+import { hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { logs } from "../../definitions/logs.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { folders } from "../../dashboards/src/common.ts";
@@ -17,6 +18,17 @@ import { alertmanagerConfig, alertmanagerSecret, secretKeys } from "./alertmanag
 import { outputs as dashboardOutputs, dashboards } from "../../dashboards/src/index.ts";
 import { outputs as lokiRuleOutputs } from "../../loki/rules/src/index.ts";
 import { generatedDir, outputs as ruleOutputs } from "../../prometheus/rules/src/index.ts";
+import {
+  loki,
+  lokiChanges,
+  lokiObjects,
+  lokiSourcePath,
+  lokiTargets,
+  readLokiSource,
+  s3SecretKeys,
+  stackServices,
+} from "./loki.ts";
+import { promtail, promtailObjects, promtailSourcePath } from "./promtail.ts";
 
 export const outDir = "deploy/kubernetes";
 const root = new URL("../..", import.meta.url).pathname;
@@ -220,6 +232,16 @@ export const baseFiles = {
   "alertmanager-config.yaml": () => [alertmanagerConfig()],
 } as const;
 
+/**
+ * Loki and Promtail, apart from the base: a cluster that already runs a Loki (or another log store)
+ * takes the metrics part alone. Applied through their own overlay, into the same namespace.
+ */
+export const logsFiles = {
+  "loki.yaml": () => lokiObjects(),
+  "promtail.yaml": () => promtailObjects(overlay.namespace),
+} as const;
+export const logsOverlay = "kube-prometheus-stack-logs";
+
 /** The overlay for kube-prometheus-stack installed as release `kube-prometheus-stack` in `monitoring`. */
 export const overlay = {
   name: "kube-prometheus-stack",
@@ -250,9 +272,22 @@ function kustomizations(): Record<string, string> {
     // includeSelectors false: the Deployment's selector stays what the Service selects.
     labels: [{ pairs: { ...overlay.labels }, includeSelectors: false }],
   };
+  const logs = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: Object.keys(logsFiles),
+  };
+  const logsOver = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    namespace: overlay.namespace,
+    resources: ["../../logs"],
+  };
   return {
     [`${outDir}/base/kustomization.yaml`]: banner + stringify(base),
     [`${outDir}/overlays/${overlay.name}/kustomization.yaml`]: banner + stringify(over),
+    [`${outDir}/logs/kustomization.yaml`]: banner + stringify(logs),
+    [`${outDir}/overlays/${logsOverlay}/kustomization.yaml`]: banner + stringify(logsOver),
   };
 }
 
@@ -333,14 +368,98 @@ rules on Prometheus' and Alertmanager's own metrics select \`job="${jobs.prometh
 (\`kube-prometheus-stack-prometheus\`, ...): the chart ships its own rules for those, so ours stay
 silent there rather than wrong.
 
-Not generated yet: Loki in
-simple scalable mode and Promtail/Alloy as a DaemonSet; the ops jobs as CronJobs.
+${logsReadme()}
+Not generated yet: the ops jobs as CronJobs; an Alloy DaemonSet (Promtail's replacement) beside the
+Promtail one.
+`;
+}
+
+function logsReadme(): string {
+  const changes = lokiChanges(readLokiSource())
+    .map(
+      (c) =>
+        `| \`${c.path.join(".")}\` | ${c.value === undefined ? "removed" : `\`${JSON.stringify(c.value)}\``} | ${c.why} |`,
+    )
+    .join("\n");
+  const targets = Object.entries(lokiTargets)
+    .map(
+      ([t, v]) =>
+        `\`${t}\` ${v.replicas} replicas, requests ${v.requests.cpu} CPU and ${v.requests.memory}, memory limit ${v.limits.memory}${"storage" in v ? `, a ${v.storage} volume claim each` : ""}`,
+    )
+    .join("; ");
+  return `## Logs: Loki (simple scalable) and Promtail
+
+\`\`\`sh
+kubectl -n ${overlay.namespace} create secret generic ${loki.secret} \\
+${Object.keys(s3SecretKeys)
+  .map((k) => `  --from-literal=${k}=...`)
+  .join(" \\\n")}
+kubectl apply -k deploy/kubernetes/overlays/${logsOverlay}
+\`\`\`
+
+Apart from the base (\`logs/\`, applied by the overlay \`overlays/${logsOverlay}/\`): a cluster that
+already runs a Loki, or another log store, takes the metrics part alone.
+
+| file | what |
+| --- | --- |
+| \`logs/loki.yaml\` | Loki in simple scalable mode: the \`ConfigMap\` \`${loki.config}\` (the configuration), the \`ConfigMap\` \`${loki.rules}\` (the generated LogQL rule files of \`loki/rules/generated/\`, mounted in the backend pods where the ruler runs), the \`write\` and \`backend\` \`StatefulSet\`s, the \`read\` \`Deployment\`, their \`Service\`s and the headless \`${loki.memberlist}\` for the gossip ring |
+| \`logs/promtail.yaml\` | Promtail as a \`DaemonSet\` with its \`ServiceAccount\`, \`ClusterRole\` (get, list, watch pods and nodes), \`ClusterRoleBinding\` and \`ConfigMap\` |
+
+**Why plain manifests and not the grafana/loki chart's values.** The chart builds Loki's configuration
+from its own templates merged with \`loki.structuredConfig\`: what Loki would run is known only once the
+chart is rendered. Here the ConfigMap holds the exact configuration Loki reads, derived from
+\`${lokiSourcePath}\` (deploy/src/loki.ts) and checked by the same rules as compose's; every object
+validates against the Kubernetes schema. Pushes go to \`http://${loki.write}:3100\`, Grafana's Loki
+datasource reads \`http://${loki.read}:3100\` (no gateway in front).
+
+**The same retention, provably.** The configuration is \`${lokiSourcePath}\` with these changes only
+(deploy/test/kubernetes.test.ts removes these paths from both and finds the rest deep-equal):
+\`limits_config\` (retention per stream, limits) and the compactor's retention settings are
+compose's.
+
+| path | value | why |
+| --- | --- | --- |
+${changes}
+
+Everything Loki keeps locally stays under \`/loki\`: on a volume claim in the write pods (the WAL)
+and the backend pods (compactor markers, ruler WAL), an \`emptyDir\` in the read pods (caches). The
+object storage's address and credentials come from the Secret \`${loki.secret}\` as environment
+variables (keys ${Object.entries(s3SecretKeys)
+    .map(([k, v]) => `\`${k}\`${v.optional ? " (optional)" : ""}`)
+    .join(", ")}), never from a file here. For the ruler's recording rules, kube-prometheus-stack's Prometheus
+must accept remote write (\`prometheus.prometheusSpec.enableRemoteWriteReceiver: true\`); its alerts go to
+\`${stackServices.alertmanager}\` (another release name: patch \`ruler.alertmanager_url\` and
+\`ruler.remote_write\` in the ConfigMap). Sizes: ${targets}. These are not measured (no Loki binary
+runs where this is generated): starting points for the volume of docs/operations/scaling.md.
+
+**Promtail, with compose's pipeline.** The stages are those of \`${promtailSourcePath}\`, taken as
+parsed (deploy/src/promtail.ts; the test holds them deep-equal); discovery is Kubernetes' instead:
+
+- the application's four files: a pod that writes them into an \`emptyDir\` says so with the annotation
+  \`${promtail.logVolumeAnnotation}: <volume name>\`; one job per stream reads that file on the node
+  (\`/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>/\`), with \`job="${logs.appJob}"\`
+  and the stream's \`stream\` label, as compose's job does, so the retention per stream applies;
+- every container's output from \`/var/log/pods\`, with \`job="${logs.containerJob}"\`, \`container\`, and
+  \`service\` from the pod's \`app.kubernetes.io/name\` label (else the container's name). The kubelet
+  writes these files in the CRI format, so a \`cri\` stage decodes each line first (it also sets
+  \`stream\` to \`stdout\` or \`stderr\` on these lines), then the same stages as compose's;
+- \`${hostLabel}\`: the node's name, as the metrics' \`${hostLabel}\` label in the multi-host setup.
+
+\`filename\` carries the pod's uid here (a new value per pod, where compose's is fixed); no other label
+is added (no \`namespace\` nor \`pod\`), so the queries, rules and dashboards select the same labels.
+Promtail runs as **root**, as in compose: the kubelet writes \`/var/log/pods\` as root with mode 0640,
+and an application's files belong to its own user. It keeps only the capability to read any file,
+a read-only root filesystem and read-only \`hostPath\` mounts; its positions live on the node
+(\`${promtail.positionsDir}\`), so a restarted pod neither re-sends nor skips lines. On nodes whose
+runtime is Docker (\`/var/log/pods\` entries are links into \`/var/lib/docker/containers\`), mount that
+directory too. Promtail reached end of life on 2026-03-02; the Alloy equivalent is not generated yet.
 `;
 }
 
 export function outputs(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [file, make] of Object.entries(baseFiles)) out[`${outDir}/base/${file}`] = docs(make());
+  for (const [file, make] of Object.entries(logsFiles)) out[`${outDir}/logs/${file}`] = docs(make());
   Object.assign(out, kustomizations());
   out[`${outDir}/snippets/exporter-sidecar.yaml`] = sidecarSnippet();
   out[`${outDir}/README.md`] = readme();

@@ -1,0 +1,248 @@
+// Promtail as a DaemonSet, reading the pods' logs on each node, with the pipeline of the compose
+// Promtail: the stages are taken from promtail/promtail.yaml as parsed (the file promtail/test checks
+// and runs sample lines through), never written a second time. Only discovery changes: Kubernetes'
+// pod discovery instead of fixed paths and the Docker API. deploy/test/kubernetes.test.ts holds the
+// stages deep-equal to compose's.
+//
+// Why Promtail and not Alloy here: the pipeline is YAML in both Promtail files, so it is carried over as
+// data and compared as data. Promtail reached end of life on 2026-03-02 (promtail/promtail.yaml's
+// header); the Alloy DaemonSet, from alloy/config.alloy's loki.process block, is the next step.
+import { readFileSync } from "node:fs";
+import { stringify, parse } from "yaml";
+import { logs, logStreams, type LogStream } from "../../definitions/logs.ts";
+import { hostLabel } from "../../definitions/thresholds.ts";
+import { upstream } from "../../definitions/versions.ts";
+import { loki } from "./loki.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+export const promtailSourcePath = "promtail/promtail.yaml";
+type Obj = Record<string, unknown>;
+
+export const promtail = {
+  name: "kali-agents-promtail",
+  config: "kali-agents-promtail",
+  /**
+   * The annotation that marks a pod writing the application's four log files, its value the name of
+   * the emptyDir volume they are in (the API's pod: `kali-agents/log-volume: logs`).
+   */
+  logVolumeAnnotation: "kali-agents/log-volume",
+  /** On the node, so that a restarted Promtail neither re-sends nor skips lines. */
+  positionsDir: "/var/lib/kali-agents-promtail",
+} as const;
+
+interface ScrapeConfig {
+  job_name: string;
+  pipeline_stages?: unknown[];
+  static_configs?: { labels: Record<string, string> }[];
+  [k: string]: unknown;
+}
+export interface PromtailSource {
+  server: Obj;
+  clients: Obj[];
+  scrape_configs: ScrapeConfig[];
+}
+
+export function readPromtailSource(): PromtailSource {
+  return parse(readFileSync(`${root}${promtailSourcePath}`, "utf8")) as PromtailSource;
+}
+
+function job(source: PromtailSource, name: string): ScrapeConfig {
+  const j = source.scrape_configs.find((s) => s.job_name === name);
+  if (!j?.pipeline_stages) throw new Error(`${promtailSourcePath}: no job ${name} with pipeline_stages`);
+  return j;
+}
+
+/** The application's files: stream -> file name, as compose's Promtail reads them. */
+export function appFiles(source: PromtailSource): Record<LogStream, string> {
+  const out: Partial<Record<LogStream, string>> = {};
+  for (const { labels } of job(source, logs.appJob).static_configs ?? []) {
+    const stream = labels.stream as LogStream;
+    if (!(stream in logStreams)) throw new Error(`${promtailSourcePath}: unknown stream ${stream}`);
+    out[stream] = labels.__path__!.split("/").at(-1)!;
+  }
+  for (const s of Object.keys(logStreams) as LogStream[])
+    if (!out[s]) throw new Error(`${promtailSourcePath}: no file for stream ${s}`);
+  return out as Record<LogStream, string>;
+}
+
+/** The CRI log format's decoding (`<time> <stdout|stderr> <F|P> <line>`): files under /var/log/pods. */
+export const criStage = { cri: {} } as const;
+
+/** Relabelling every target gets: its node as `host` (and `__host__`, so each Promtail keeps its own node's pods). */
+const nodeRelabel = [
+  // Promtail drops the targets whose __host__ differs from its HOSTNAME (the node's name, below).
+  { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: "__host__" },
+  { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: hostLabel },
+];
+
+export function promtailConfig(source: PromtailSource = readPromtailSource()): Obj {
+  const files = appFiles(source);
+  const appStages = job(source, logs.appJob).pipeline_stages!;
+  const containerStages = job(source, logs.containerJob).pipeline_stages!;
+  // One job per stream: a pod's target is one file, and each line carries its file's stream.
+  const appJobs = (Object.keys(files) as LogStream[]).map((stream) => ({
+    job_name: `${logs.appJob}-${stream}`,
+    kubernetes_sd_configs: [{ role: "pod" }],
+    relabel_configs: [
+      // Only the pods that say where their log files are. Every container of such a pod yields the same
+      // target (same labels), which Promtail reads once.
+      {
+        source_labels: ["__meta_kubernetes_pod_annotation_kali_agents_log_volume"],
+        regex: ".+",
+        action: "keep",
+      },
+      ...nodeRelabel,
+      { target_label: "job", replacement: logs.appJob },
+      { target_label: "stream", replacement: stream },
+      // An emptyDir's files, as the kubelet lays them out on the node.
+      {
+        source_labels: [
+          "__meta_kubernetes_pod_uid",
+          "__meta_kubernetes_pod_annotation_kali_agents_log_volume",
+        ],
+        separator: "/",
+        regex: "(.+)/(.+)",
+        target_label: "__path__",
+        replacement: `/var/lib/kubelet/pods/$1/volumes/kubernetes.io~empty-dir/$2/${files[stream]}`,
+      },
+    ],
+    pipeline_stages: appStages,
+  }));
+  const containers = {
+    job_name: logs.containerJob,
+    kubernetes_sd_configs: [{ role: "pod" }],
+    relabel_configs: [
+      ...nodeRelabel,
+      { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "container" },
+      // service: the pod's app.kubernetes.io/name when it has one (as compose's service name), else the container's.
+      { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "service" },
+      {
+        source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+        regex: "(.+)",
+        target_label: "service",
+      },
+      { target_label: "job", replacement: logs.containerJob },
+      {
+        source_labels: ["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"],
+        separator: "/",
+        target_label: "__path__",
+        replacement: "/var/log/pods/*$1/*.log",
+      },
+    ],
+    // The kubelet writes container logs in the CRI format: decoded first, then the same stages.
+    pipeline_stages: [criStage, ...containerStages],
+  };
+  return {
+    server: source.server,
+    positions: { filename: `${promtail.positionsDir}/positions.yaml`, sync_period: "10s" },
+    clients: source.clients.map((c) => ({ ...c, url: `http://${loki.write}:3100/loki/api/v1/push` })),
+    scrape_configs: [...appJobs, containers],
+  };
+}
+
+const partOf = { "app.kubernetes.io/part-of": "kali-agents" } as const;
+const labels = { "app.kubernetes.io/name": promtail.name, ...partOf } as const;
+
+/** Not measured here (no Promtail binary runs on these machines): requests for a node's few hundred lines a second. */
+export const promtailResources = {
+  requests: { cpu: "50m", memory: "128Mi" },
+  limits: { memory: "256Mi" },
+} as const;
+
+export function promtailObjects(namespace: string): Obj[] {
+  const source = readPromtailSource();
+  const http = (source.server.http_listen_port as number | undefined) ?? 9080;
+  const configText =
+    `# ${promtailSourcePath}'s pipeline with Kubernetes pod discovery (deploy/src/promtail.ts).\n` +
+    stringify(promtailConfig(source), { aliasDuplicateObjects: false, lineWidth: 0 });
+  const meta = (name: string) => ({ name, labels: { ...labels } });
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(promtail.name) },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta(promtail.name),
+      // Pod discovery only: which pods run on which node, their labels and annotations.
+      rules: [{ apiGroups: [""], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: meta(promtail.name),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: promtail.name },
+      // The overlay's namespace, written out: a ClusterRoleBinding has none of its own to inherit.
+      subjects: [{ kind: "ServiceAccount", name: promtail.name, namespace }],
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { ...meta(promtail.config), annotations: { "kali-agents/source": promtailSourcePath } },
+      data: { "promtail.yaml": configText },
+    },
+    {
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: meta(promtail.name),
+      spec: {
+        selector: { matchLabels: { "app.kubernetes.io/name": promtail.name } },
+        updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+        template: {
+          metadata: { labels: { ...labels } },
+          spec: {
+            serviceAccountName: promtail.name,
+            // Logs of every node, control plane's included.
+            tolerations: [{ operator: "Exists" }],
+            containers: [
+              {
+                name: "promtail",
+                image: `${upstream.promtail.image.repository}:${upstream.promtail.image.tag}`,
+                args: ["-config.file=/etc/promtail/promtail.yaml"],
+                env: [{ name: "HOSTNAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
+                ports: [{ name: "http", containerPort: http, protocol: "TCP" }],
+                readinessProbe: {
+                  httpGet: { path: "/ready", port: "http" },
+                  periodSeconds: 10,
+                  timeoutSeconds: 2,
+                },
+                resources: {
+                  requests: { ...promtailResources.requests },
+                  limits: { ...promtailResources.limits },
+                },
+                // Root, as in compose: the kubelet writes /var/log/pods as root with mode 0640, and an
+                // application's emptyDir files belong to its own user. Everything else is taken away:
+                // no capability but reading any file, a read-only root filesystem, no escalation.
+                securityContext: {
+                  runAsUser: 0,
+                  runAsGroup: 0,
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ["ALL"], add: ["DAC_READ_SEARCH"] },
+                  seccompProfile: { type: "RuntimeDefault" },
+                },
+                volumeMounts: [
+                  {
+                    name: "config",
+                    mountPath: "/etc/promtail/promtail.yaml",
+                    subPath: "promtail.yaml",
+                    readOnly: true,
+                  },
+                  { name: "pod-logs", mountPath: "/var/log/pods", readOnly: true },
+                  { name: "pod-volumes", mountPath: "/var/lib/kubelet/pods", readOnly: true },
+                  { name: "positions", mountPath: promtail.positionsDir },
+                  { name: "tmp", mountPath: "/tmp" },
+                ],
+              },
+            ],
+            volumes: [
+              { name: "config", configMap: { name: promtail.config } },
+              { name: "pod-logs", hostPath: { path: "/var/log/pods", type: "Directory" } },
+              { name: "pod-volumes", hostPath: { path: "/var/lib/kubelet/pods", type: "Directory" } },
+              { name: "positions", hostPath: { path: promtail.positionsDir, type: "DirectoryOrCreate" } },
+              { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
+            ],
+          },
+        },
+      },
+    },
+  ];
+}
