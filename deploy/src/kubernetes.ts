@@ -28,7 +28,7 @@ import {
   s3SecretKeys,
   stackServices,
 } from "./loki.ts";
-import { promtail, promtailObjects, promtailSourcePath } from "./promtail.ts";
+import { kubernetesOnlyLabels, promtail, promtailObjects, promtailSourcePath } from "./promtail.ts";
 
 export const outDir = "deploy/kubernetes";
 const root = new URL("../..", import.meta.url).pathname;
@@ -445,8 +445,11 @@ parsed (deploy/src/promtail.ts; the test holds them deep-equal); discovery is Ku
   \`stream\` to \`stdout\` or \`stderr\` on these lines), then the same stages as compose's;
 - \`${hostLabel}\`: the node's name, as the metrics' \`${hostLabel}\` label in the multi-host setup.
 
-\`filename\` carries the pod's uid here (a new value per pod, where compose's is fixed); no other label
-is added (no \`namespace\` nor \`pod\`), so the queries, rules and dashboards select the same labels.
+Two labels are added to compose's, ${kubernetesOnlyLabels.map((l) => `\`${l}\``).join(" and ")}: Promtail keys its file targets by their
+labels, so two replicas of one Deployment on one node would otherwise be one target, and the second
+pod's lines would never be read. They add no stream: \`filename\`, the file's path, already names the
+pod's uid (a new value per pod, where compose's is fixed). The queries, rules and dashboards select
+only the labels compose's agents attach, so they run unchanged.
 Promtail runs as **root**, as in compose: the kubelet writes \`/var/log/pods\` as root with mode 0640,
 and an application's files belong to its own user. It keeps only the capability to read any file,
 a read-only root filesystem and read-only \`hostPath\` mounts; its positions live on the node

@@ -68,11 +68,22 @@ export function appFiles(source: PromtailSource): Record<LogStream, string> {
 /** The CRI log format's decoding (`<time> <stdout|stderr> <F|P> <line>`): files under /var/log/pods. */
 export const criStage = { cri: {} } as const;
 
-/** Relabelling every target gets: its node as `host` (and `__host__`, so each Promtail keeps its own node's pods). */
-const nodeRelabel = [
+/**
+ * Labels only the Kubernetes Promtail attaches, beside definitions/logs.ts `logs.labels`. Promtail keys
+ * its file targets by their labels (without `__path__`): two replicas of one Deployment on one node
+ * would have the same labels, and the second pod's files would be ignored as "already exists". The
+ * pod's name tells them apart; it adds no stream, since `filename` (the path, with the pod's uid)
+ * already differs per pod.
+ */
+export const kubernetesOnlyLabels = ["namespace", "pod"] as const;
+
+/** Relabelling every target gets: its node as `host` (and `__host__`, so each Promtail keeps its own node's pods), its pod. */
+const podRelabel = [
   // Promtail drops the targets whose __host__ differs from its HOSTNAME (the node's name, below).
   { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: "__host__" },
   { source_labels: ["__meta_kubernetes_pod_node_name"], target_label: hostLabel },
+  { source_labels: ["__meta_kubernetes_namespace"], target_label: kubernetesOnlyLabels[0] },
+  { source_labels: ["__meta_kubernetes_pod_name"], target_label: kubernetesOnlyLabels[1] },
 ];
 
 export function promtailConfig(source: PromtailSource = readPromtailSource()): Obj {
@@ -91,7 +102,7 @@ export function promtailConfig(source: PromtailSource = readPromtailSource()): O
         regex: ".+",
         action: "keep",
       },
-      ...nodeRelabel,
+      ...podRelabel,
       { target_label: "job", replacement: logs.appJob },
       { target_label: "stream", replacement: stream },
       // An emptyDir's files, as the kubelet lays them out on the node.
@@ -112,7 +123,7 @@ export function promtailConfig(source: PromtailSource = readPromtailSource()): O
     job_name: logs.containerJob,
     kubernetes_sd_configs: [{ role: "pod" }],
     relabel_configs: [
-      ...nodeRelabel,
+      ...podRelabel,
       { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "container" },
       // service: the pod's app.kubernetes.io/name when it has one (as compose's service name), else the container's.
       { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "service" },

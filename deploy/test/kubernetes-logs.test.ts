@@ -25,10 +25,12 @@ import {
   lokiTenant,
 } from "../../loki/rules/src/index.ts";
 import { parseLogQL, selectorProblems } from "../../loki/test/logql.ts";
+import { literal, resolveLabel, type RelabelRule } from "../../promtail/test/agent-model.ts";
+import { relabel, withoutInternal } from "../../promtail/test/pipeline.ts";
 import { readStage } from "../../promtail/test/promtail-config.ts";
 import { logsOverlay, outDir, overlay } from "../src/kubernetes.ts";
 import { loki, lokiChanges, memberlistPort, s3SecretKeys, setPath } from "../src/loki.ts";
-import { promtail } from "../src/promtail.ts";
+import { kubernetesOnlyLabels, promtail } from "../src/promtail.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -321,6 +323,101 @@ describe("deploy/kubernetes/logs: Promtail as a DaemonSet with compose's pipelin
     );
     assert.deepEqual(k8sFiles, composeFiles);
     assert.deepEqual(Object.keys(k8sFiles).sort(), Object.keys(logStreams).sort());
+  });
+
+  /** A target's labels after a job's relabelling, as Promtail computes them (null: dropped by a keep). */
+  function target(job: Obj, meta: Record<string, string>): Record<string, string> | null {
+    let labels = { ...meta };
+    for (const r of job.relabel_configs as Obj[]) {
+      const rule: RelabelRule = {
+        action: "replace",
+        sourceLabels: r.source_labels ?? [],
+        separator: r.separator ?? ";",
+        regex: r.regex ?? "(.*)",
+        targetLabel: r.target_label ?? "",
+        replacement: literal(r.replacement ?? "$1"),
+      };
+      if (r.action === "keep") {
+        const value = rule.sourceLabels.map((l) => labels[l] ?? "").join(rule.separator);
+        if (!new RegExp(`^(?:${rule.regex})$`).test(value)) return null;
+        continue;
+      }
+      assert.equal(
+        r.action ?? "replace",
+        "replace",
+        `${job.job_name}: an action this check does not evaluate`,
+      );
+      labels = relabel(labels, [rule], (x) => resolveLabel(x.replacement, {}));
+    }
+    return labels;
+  }
+  const pod = (name: string, uid: string, annotated: boolean) => ({
+    __meta_kubernetes_namespace: "kali-agents",
+    __meta_kubernetes_pod_name: name,
+    __meta_kubernetes_pod_uid: uid,
+    __meta_kubernetes_pod_node_name: "node-1",
+    __meta_kubernetes_pod_container_name: "api",
+    __meta_kubernetes_pod_label_app_kubernetes_io_name: "kali-agents-api",
+    __meta_kubernetes_pod_annotation_kali_agents_log_volume: annotated ? "logs" : "",
+  });
+
+  test("discovery: an annotated pod's four files and every container's log, with their labels and paths", () => {
+    const a = pod("api-7d9f-abcde", "0f0e-11", true);
+    const security = target(
+      appJobs.find((j) => j.job_name === `${logs.appJob}-security`)!,
+      a,
+    )!;
+    assert.equal(
+      security.__path__,
+      "/var/lib/kubelet/pods/0f0e-11/volumes/kubernetes.io~empty-dir/logs/security.log",
+    );
+    assert.equal(security.__host__, "node-1");
+    assert.deepEqual(withoutInternal(security), {
+      job: logs.appJob,
+      stream: "security",
+      host: "node-1",
+      namespace: "kali-agents",
+      pod: "api-7d9f-abcde",
+    });
+    for (const j of appJobs)
+      assert.equal(target(j, pod("worker-1", "22", false)), null, "a pod without the annotation");
+    const c = target(containerJob, a)!;
+    assert.equal(c.__path__, "/var/log/pods/*0f0e-11/api/*.log");
+    assert.deepEqual(withoutInternal(c), {
+      job: logs.containerJob,
+      container: "api",
+      service: "kali-agents-api",
+      host: "node-1",
+      namespace: "kali-agents",
+      pod: "api-7d9f-abcde",
+    });
+    const unnamed = { ...a, __meta_kubernetes_pod_label_app_kubernetes_io_name: "" };
+    assert.equal(
+      target(containerJob, unnamed)!.service,
+      "api",
+      "no app.kubernetes.io/name: the container's name",
+    );
+  });
+
+  test("two replicas of one Deployment on one node are two targets (Promtail keys targets by their labels)", () => {
+    for (const j of config.scrape_configs as Obj[]) {
+      const [a, b] = [pod("api-7d9f-abcde", "11", true), pod("api-7d9f-fghij", "22", true)].map((m) =>
+        JSON.stringify(withoutInternal(target(j, m)!)),
+      );
+      assert.notEqual(a, b, j.job_name);
+    }
+  });
+
+  test("the labels it attaches are compose's (definitions/logs.ts logs.labels) and namespace and pod", () => {
+    const names = new Set<string>(["filename"]); // the file target adds the path as filename
+    for (const j of config.scrape_configs as Obj[]) {
+      for (const k of Object.keys(withoutInternal(target(j, pod("p", "1", true))!))) names.add(k);
+      for (const s of j.pipeline_stages as Obj[]) {
+        if (s.labels) for (const k of Object.keys(s.labels)) names.add(k);
+        if (s.cri) names.add("stream"); // the CRI stage labels stdout or stderr
+      }
+    }
+    assert.deepEqual([...names].sort(), [...logs.labels, ...kubernetesOnlyLabels].sort());
   });
 
   test("Loki's retention selectors select labels and values this Promtail attaches", () => {
