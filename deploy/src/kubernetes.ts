@@ -5,9 +5,12 @@
 // - PrometheusRule objects: one per generated rule file, its groups parsed from that file's text;
 // - the exporter as a Deployment, a Service named as the scrape job the rules select, a ServiceMonitor,
 //   and the same container as a sidecar snippet for the API's pod;
-// - the dashboards as ConfigMaps for Grafana's sidecar, the generated JSON as is, folder annotated.
+// - the dashboards as ConfigMaps for Grafana's sidecar, the generated JSON as is, folder annotated;
+// - apart, in logs/ with its own overlay: Loki in simple scalable mode (loki.ts) and the log agents as
+//   DaemonSets (alloy.ts, promtail.ts), from loki.yaml, config.alloy and promtail.yaml.
 // deploy/test/kubernetes.test.ts validates every object against the Kubernetes and Prometheus Operator
-// schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files.
+// schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files;
+// deploy/test/kubernetes-logs.test.ts does the same for logs/.
 import { parse, stringify } from "yaml";
 import { hostLabel, jobs } from "../../definitions/thresholds.ts";
 import { logs } from "../../definitions/logs.ts";
@@ -29,6 +32,7 @@ import {
   stackServices,
 } from "./loki.ts";
 import { kubernetesOnlyLabels, promtail, promtailObjects, promtailSourcePath } from "./promtail.ts";
+import { alloy, alloyObjects, alloySourcePath } from "./alloy.ts";
 
 export const outDir = "deploy/kubernetes";
 const root = new URL("../..", import.meta.url).pathname;
@@ -233,13 +237,20 @@ export const baseFiles = {
 } as const;
 
 /**
- * Loki and Promtail, apart from the base: a cluster that already runs a Loki (or another log store)
+ * Loki and the log agents, apart from the base: a cluster that already runs a Loki (or another log store)
  * takes the metrics part alone. Applied through their own overlay, into the same namespace.
  */
 export const logsFiles = {
   "loki.yaml": () => lokiObjects(),
+  "alloy.yaml": () => alloyObjects(overlay.namespace),
   "promtail.yaml": () => promtailObjects(overlay.namespace),
 } as const;
+/**
+ * What logs/ applies: Loki and one agent. Alloy, maintained (Promtail's end of life was 2026-03-02);
+ * promtail.yaml is the same discovery and pipeline for a cluster that keeps Promtail: swap the two.
+ * Both at once would send every line twice.
+ */
+export const logsResources = ["loki.yaml", "alloy.yaml"] as const;
 export const logsOverlay = "kube-prometheus-stack-logs";
 
 /** The overlay for kube-prometheus-stack installed as release `kube-prometheus-stack` in `monitoring`. */
@@ -275,7 +286,7 @@ function kustomizations(): Record<string, string> {
   const logs = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
-    resources: Object.keys(logsFiles),
+    resources: [...logsResources],
   };
   const logsOver = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
@@ -369,8 +380,7 @@ rules on Prometheus' and Alertmanager's own metrics select \`job="${jobs.prometh
 silent there rather than wrong.
 
 ${logsReadme()}
-Not generated yet: the ops jobs as CronJobs; an Alloy DaemonSet (Promtail's replacement) beside the
-Promtail one.
+Not generated yet: the ops jobs as CronJobs.
 `;
 }
 
@@ -387,7 +397,7 @@ function logsReadme(): string {
         `\`${t}\` ${v.replicas} replicas, requests ${v.requests.cpu} CPU and ${v.requests.memory}, memory limit ${v.limits.memory}${"storage" in v ? `, a ${v.storage} volume claim each` : ""}`,
     )
     .join("; ");
-  return `## Logs: Loki (simple scalable) and Promtail
+  return `## Logs: Loki (simple scalable) and Alloy (or Promtail)
 
 \`\`\`sh
 kubectl -n ${overlay.namespace} create secret generic ${loki.secret} \\
@@ -403,7 +413,8 @@ already runs a Loki, or another log store, takes the metrics part alone.
 | file | what |
 | --- | --- |
 | \`logs/loki.yaml\` | Loki in simple scalable mode: the \`ConfigMap\` \`${loki.config}\` (the configuration), the \`ConfigMap\` \`${loki.rules}\` (the generated LogQL rule files of \`loki/rules/generated/\`, mounted in the backend pods where the ruler runs), the \`write\` and \`backend\` \`StatefulSet\`s, the \`read\` \`Deployment\`, their \`Service\`s and the headless \`${loki.memberlist}\` for the gossip ring |
-| \`logs/promtail.yaml\` | Promtail as a \`DaemonSet\` with its \`ServiceAccount\`, \`ClusterRole\` (get, list, watch pods and nodes), \`ClusterRoleBinding\` and \`ConfigMap\` |
+| \`logs/alloy.yaml\` | Grafana Alloy as a \`DaemonSet\` with its \`ServiceAccount\`, \`ClusterRole\` (get, list, watch pods and nodes), \`ClusterRoleBinding\` and \`ConfigMap\`: applied |
+| \`logs/promtail.yaml\` | the same for Promtail, same discovery, same pipeline: not applied (Promtail reached end of life on 2026-03-02); to keep Promtail, put it in place of \`alloy.yaml\` in \`logs/kustomization.yaml\`. Never both: every line would be sent twice |
 
 **Why plain manifests and not the grafana/loki chart's values.** The chart builds Loki's configuration
 from its own templates merged with \`loki.structuredConfig\`: what Loki would run is known only once the
@@ -413,7 +424,7 @@ validates against the Kubernetes schema. Pushes go to \`http://${loki.write}:310
 datasource reads \`http://${loki.read}:3100\` (no gateway in front).
 
 **The same retention, provably.** The configuration is \`${lokiSourcePath}\` with these changes only
-(deploy/test/kubernetes.test.ts removes these paths from both and finds the rest deep-equal):
+(deploy/test/kubernetes-logs.test.ts removes these paths from both and finds the rest deep-equal):
 \`limits_config\` (retention per stream, limits) and the compactor's retention settings are
 compose's.
 
@@ -432,8 +443,10 @@ must accept remote write (\`prometheus.prometheusSpec.enableRemoteWriteReceiver:
 \`ruler.remote_write\` in the ConfigMap). Sizes: ${targets}. These are not measured (no Loki binary
 runs where this is generated): starting points for the volume of docs/operations/scaling.md.
 
-**Promtail, with compose's pipeline.** The stages are those of \`${promtailSourcePath}\`, taken as
-parsed (deploy/src/promtail.ts; the test holds them deep-equal); discovery is Kubernetes' instead:
+**The agents, with compose's pipeline.** Alloy's configuration carries the \`loki.process "json"\`
+block of \`${alloySourcePath}\` as it is; Promtail's the stages of \`${promtailSourcePath}\`, taken as
+parsed (deploy/src/alloy.ts, deploy/src/promtail.ts; the test holds both equal to compose's, and
+Alloy's relabel rules equal to Promtail's). Only discovery is Kubernetes', the same for both:
 
 - the application's four files: a pod that writes them into an \`emptyDir\` says so with the annotation
   \`${promtail.logVolumeAnnotation}: <volume name>\`; one job per stream reads that file on the node
@@ -443,19 +456,23 @@ parsed (deploy/src/promtail.ts; the test holds them deep-equal); discovery is Ku
   \`service\` from the pod's \`app.kubernetes.io/name\` label (else the container's name). The kubelet
   writes these files in the CRI format, so a \`cri\` stage decodes each line first (it also sets
   \`stream\` to \`stdout\` or \`stderr\` on these lines), then the same stages as compose's;
-- \`${hostLabel}\`: the node's name, as the metrics' \`${hostLabel}\` label in the multi-host setup.
+- \`${hostLabel}\`: the node's name, as the metrics' \`${hostLabel}\` label in the multi-host setup. Each
+  agent reads its own node's pods only (\`HOSTNAME\` is the node's name: Alloy asks the API server for
+  that node's pods, Promtail drops the targets whose \`__host__\` differs).
 
 Two labels are added to compose's, ${kubernetesOnlyLabels.map((l) => `\`${l}\``).join(" and ")}: Promtail keys its file targets by their
-labels, so two replicas of one Deployment on one node would otherwise be one target, and the second
-pod's lines would never be read. They add no stream: \`filename\`, the file's path, already names the
-pod's uid (a new value per pod, where compose's is fixed). The queries, rules and dashboards select
-only the labels compose's agents attach, so they run unchanged.
-Promtail runs as **root**, as in compose: the kubelet writes \`/var/log/pods\` as root with mode 0640,
-and an application's files belong to its own user. It keeps only the capability to read any file,
-a read-only root filesystem and read-only \`hostPath\` mounts; its positions live on the node
-(\`${promtail.positionsDir}\`), so a restarted pod neither re-sends nor skips lines. On nodes whose
-runtime is Docker (\`/var/log/pods\` entries are links into \`/var/lib/docker/containers\`), mount that
-directory too. Promtail reached end of life on 2026-03-02; the Alloy equivalent is not generated yet.
+labels alone, so two replicas of one Deployment on one node would otherwise be one target, and the
+second pod's lines would never be read (Alloy keys them by path and labels, and carries the same
+labels so that both agents attach the same). They add no stream: \`filename\`, the file's path, already
+names the pod's uid (a new value per pod, where compose's is fixed). The queries, rules and
+dashboards select only the labels compose's agents attach, so they run unchanged.
+
+The agents run as **root**, as in compose: the kubelet writes \`/var/log/pods\` as root with mode
+0640, and an application's files belong to its own user. They keep only the capability to read any
+file, a read-only root filesystem and read-only \`hostPath\` mounts; their read positions live on
+the node (\`${alloy.storageDir}\`, \`${promtail.positionsDir}\`), so a restarted pod neither re-sends
+nor skips lines. Requests and limits are starting points, not measured. On nodes whose runtime is
+Docker (\`/var/log/pods\` entries are links into \`/var/lib/docker/containers\`), mount that directory too.
 `;
 }
 

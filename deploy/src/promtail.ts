@@ -1,12 +1,12 @@
 // Promtail as a DaemonSet, reading the pods' logs on each node, with the pipeline of the compose
 // Promtail: the stages are taken from promtail/promtail.yaml as parsed (the file promtail/test checks
 // and runs sample lines through), never written a second time. Only discovery changes: Kubernetes'
-// pod discovery instead of fixed paths and the Docker API. deploy/test/kubernetes.test.ts holds the
+// pod discovery instead of fixed paths and the Docker API. deploy/test/kubernetes-logs.test.ts holds the
 // stages deep-equal to compose's.
 //
-// Why Promtail and not Alloy here: the pipeline is YAML in both Promtail files, so it is carried over as
-// data and compared as data. Promtail reached end of life on 2026-03-02 (promtail/promtail.yaml's
-// header); the Alloy DaemonSet, from alloy/config.alloy's loki.process block, is the next step.
+// The discovery (kubernetesJobs) and the DaemonSet around the agent (logAgentObjects) are shared with
+// the Alloy DaemonSet (deploy/src/alloy.ts), which logs/ applies by default: Promtail reached end of
+// life on 2026-03-02, and promtail.yaml is there for a cluster that keeps it.
 import { readFileSync } from "node:fs";
 import { stringify, parse } from "yaml";
 import { logs, logStreams, type LogStream } from "../../definitions/logs.ts";
@@ -20,7 +20,6 @@ type Obj = Record<string, unknown>;
 
 export const promtail = {
   name: "kali-agents-promtail",
-  config: "kali-agents-promtail",
   /**
    * The annotation that marks a pod writing the application's four log files, its value the name of
    * the emptyDir volume they are in (the API's pod: `kali-agents/log-volume: logs`).
@@ -86,21 +85,40 @@ const podRelabel = [
   { source_labels: ["__meta_kubernetes_pod_name"], target_label: kubernetesOnlyLabels[1] },
 ];
 
-export function promtailConfig(source: PromtailSource = readPromtailSource()): Obj {
+/** A Prometheus relabel rule, in the YAML names Promtail uses (Alloy's rule blocks use the same). */
+export interface RelabelConfig {
+  readonly source_labels?: readonly string[];
+  readonly separator?: string;
+  readonly regex?: string;
+  readonly target_label?: string;
+  readonly replacement?: string;
+  readonly action?: "keep" | "replace";
+}
+
+/** One source of lines on a node: its discovery's relabelling and whether its files are in the CRI format. */
+export interface KubernetesJob {
+  readonly name: string;
+  readonly relabel: readonly RelabelConfig[];
+  /** The job of compose's promtail.yaml whose stages it runs. */
+  readonly composeJob: string;
+  readonly cri: boolean;
+}
+
+/** The jobs of both agents (Promtail here, Alloy in alloy.ts): the application's files, then every container's output. */
+export function kubernetesJobs(source: PromtailSource = readPromtailSource()): KubernetesJob[] {
   const files = appFiles(source);
-  const appStages = job(source, logs.appJob).pipeline_stages!;
-  const containerStages = job(source, logs.containerJob).pipeline_stages!;
   // One job per stream: a pod's target is one file, and each line carries its file's stream.
   const appJobs = (Object.keys(files) as LogStream[]).map((stream) => ({
-    job_name: `${logs.appJob}-${stream}`,
-    kubernetes_sd_configs: [{ role: "pod" }],
-    relabel_configs: [
+    name: `${logs.appJob}-${stream}`,
+    composeJob: logs.appJob,
+    cri: false,
+    relabel: [
       // Only the pods that say where their log files are. Every container of such a pod yields the same
-      // target (same labels), which Promtail reads once.
+      // target (same labels), which the agent reads once.
       {
         source_labels: ["__meta_kubernetes_pod_annotation_kali_agents_log_volume"],
         regex: ".+",
-        action: "keep",
+        action: "keep" as const,
       },
       ...podRelabel,
       { target_label: "job", replacement: logs.appJob },
@@ -117,12 +135,13 @@ export function promtailConfig(source: PromtailSource = readPromtailSource()): O
         replacement: `/var/lib/kubelet/pods/$1/volumes/kubernetes.io~empty-dir/$2/${files[stream]}`,
       },
     ],
-    pipeline_stages: appStages,
   }));
   const containers = {
-    job_name: logs.containerJob,
-    kubernetes_sd_configs: [{ role: "pod" }],
-    relabel_configs: [
+    name: logs.containerJob,
+    composeJob: logs.containerJob,
+    // The kubelet writes container logs in the CRI format: decoded first, then the same stages.
+    cri: true,
+    relabel: [
       ...podRelabel,
       { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "container" },
       // service: the pod's app.kubernetes.io/name when it has one (as compose's service name), else the container's.
@@ -140,84 +159,110 @@ export function promtailConfig(source: PromtailSource = readPromtailSource()): O
         replacement: "/var/log/pods/*$1/*.log",
       },
     ],
-    // The kubelet writes container logs in the CRI format: decoded first, then the same stages.
-    pipeline_stages: [criStage, ...containerStages],
   };
+  return [...appJobs, containers];
+}
+
+export function promtailConfig(source: PromtailSource = readPromtailSource()): Obj {
+  const scrapeConfigs = kubernetesJobs(source).map((j) => {
+    const stages = job(source, j.composeJob).pipeline_stages!;
+    return {
+      job_name: j.name,
+      kubernetes_sd_configs: [{ role: "pod" }],
+      relabel_configs: j.relabel,
+      pipeline_stages: j.cri ? [criStage, ...stages] : stages,
+    };
+  });
   return {
     server: source.server,
     positions: { filename: `${promtail.positionsDir}/positions.yaml`, sync_period: "10s" },
     clients: source.clients.map((c) => ({ ...c, url: `http://${loki.write}:3100/loki/api/v1/push` })),
-    scrape_configs: [...appJobs, containers],
+    scrape_configs: scrapeConfigs,
   };
 }
 
 const partOf = { "app.kubernetes.io/part-of": "kali-agents" } as const;
-const labels = { "app.kubernetes.io/name": promtail.name, ...partOf } as const;
 
-/** Not measured here (no Promtail binary runs on these machines): requests for a node's few hundred lines a second. */
-export const promtailResources = {
+/** Not measured here (no Promtail or Alloy binary runs on these machines): requests for a node's few hundred lines a second. */
+export const agentResources = {
   requests: { cpu: "50m", memory: "128Mi" },
   limits: { memory: "256Mi" },
 } as const;
 
-export function promtailObjects(namespace: string): Obj[] {
-  const source = readPromtailSource();
-  const http = (source.server.http_listen_port as number | undefined) ?? 9080;
-  const configText =
-    `# ${promtailSourcePath}'s pipeline with Kubernetes pod discovery (deploy/src/promtail.ts).\n` +
-    stringify(promtailConfig(source), { aliasDuplicateObjects: false, lineWidth: 0 });
+/** What differs between the two agents' DaemonSets. */
+export interface LogAgent {
+  readonly name: string;
+  readonly image: string;
+  readonly args: readonly string[];
+  /** The ConfigMap key and where the file is mounted. */
+  readonly configFile: string;
+  readonly configPath: string;
+  readonly configText: string;
+  readonly httpPort: number;
+  readonly readyPath: string;
+  /** On the node, so that a restarted agent neither re-sends nor skips lines. */
+  readonly stateDir: string;
+  /** The compose file whose pipeline the configuration carries. */
+  readonly source: string;
+}
+
+/** ServiceAccount, ClusterRole and its binding, the configuration's ConfigMap and the DaemonSet. */
+export function logAgentObjects(agent: LogAgent, namespace: string): Obj[] {
+  const labels = { "app.kubernetes.io/name": agent.name, ...partOf };
   const meta = (name: string) => ({ name, labels: { ...labels } });
   return [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(promtail.name) },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(agent.name) },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRole",
-      metadata: meta(promtail.name),
+      metadata: meta(agent.name),
       // Pod discovery only: which pods run on which node, their labels and annotations.
       rules: [{ apiGroups: [""], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] }],
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRoleBinding",
-      metadata: meta(promtail.name),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: promtail.name },
+      metadata: meta(agent.name),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: agent.name },
       // The overlay's namespace, written out: a ClusterRoleBinding has none of its own to inherit.
-      subjects: [{ kind: "ServiceAccount", name: promtail.name, namespace }],
+      subjects: [{ kind: "ServiceAccount", name: agent.name, namespace }],
     },
     {
       apiVersion: "v1",
       kind: "ConfigMap",
-      metadata: { ...meta(promtail.config), annotations: { "kali-agents/source": promtailSourcePath } },
-      data: { "promtail.yaml": configText },
+      metadata: { ...meta(agent.name), annotations: { "kali-agents/source": agent.source } },
+      data: { [agent.configFile]: agent.configText },
     },
     {
       apiVersion: "apps/v1",
       kind: "DaemonSet",
-      metadata: meta(promtail.name),
+      metadata: meta(agent.name),
       spec: {
-        selector: { matchLabels: { "app.kubernetes.io/name": promtail.name } },
+        selector: { matchLabels: { "app.kubernetes.io/name": agent.name } },
         updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
         template: {
           metadata: { labels: { ...labels } },
           spec: {
-            serviceAccountName: promtail.name,
+            serviceAccountName: agent.name,
             // Logs of every node, control plane's included.
             tolerations: [{ operator: "Exists" }],
             containers: [
               {
-                name: "promtail",
-                image: `${upstream.promtail.image.repository}:${upstream.promtail.image.tag}`,
-                args: ["-config.file=/etc/promtail/promtail.yaml"],
+                name: agent.name.replace(/^kali-agents-/, ""),
+                image: agent.image,
+                args: [...agent.args],
+                // The node's name: Promtail keeps the targets whose __host__ is its HOSTNAME, Alloy
+                // asks the API server for this node's pods only.
                 env: [{ name: "HOSTNAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
-                ports: [{ name: "http", containerPort: http, protocol: "TCP" }],
+                ports: [{ name: "http", containerPort: agent.httpPort, protocol: "TCP" }],
                 readinessProbe: {
-                  httpGet: { path: "/ready", port: "http" },
+                  httpGet: { path: agent.readyPath, port: "http" },
                   periodSeconds: 10,
                   timeoutSeconds: 2,
                 },
                 resources: {
-                  requests: { ...promtailResources.requests },
-                  limits: { ...promtailResources.limits },
+                  requests: { ...agentResources.requests },
+                  limits: { ...agentResources.limits },
                 },
                 // Root, as in compose: the kubelet writes /var/log/pods as root with mode 0640, and an
                 // application's emptyDir files belong to its own user. Everything else is taken away:
@@ -231,24 +276,19 @@ export function promtailObjects(namespace: string): Obj[] {
                   seccompProfile: { type: "RuntimeDefault" },
                 },
                 volumeMounts: [
-                  {
-                    name: "config",
-                    mountPath: "/etc/promtail/promtail.yaml",
-                    subPath: "promtail.yaml",
-                    readOnly: true,
-                  },
+                  { name: "config", mountPath: agent.configPath, subPath: agent.configFile, readOnly: true },
                   { name: "pod-logs", mountPath: "/var/log/pods", readOnly: true },
                   { name: "pod-volumes", mountPath: "/var/lib/kubelet/pods", readOnly: true },
-                  { name: "positions", mountPath: promtail.positionsDir },
+                  { name: "state", mountPath: agent.stateDir },
                   { name: "tmp", mountPath: "/tmp" },
                 ],
               },
             ],
             volumes: [
-              { name: "config", configMap: { name: promtail.config } },
+              { name: "config", configMap: { name: agent.name } },
               { name: "pod-logs", hostPath: { path: "/var/log/pods", type: "Directory" } },
               { name: "pod-volumes", hostPath: { path: "/var/lib/kubelet/pods", type: "Directory" } },
-              { name: "positions", hostPath: { path: promtail.positionsDir, type: "DirectoryOrCreate" } },
+              { name: "state", hostPath: { path: agent.stateDir, type: "DirectoryOrCreate" } },
               { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
             ],
           },
@@ -256,4 +296,25 @@ export function promtailObjects(namespace: string): Obj[] {
       },
     },
   ];
+}
+
+export function promtailObjects(namespace: string): Obj[] {
+  const source = readPromtailSource();
+  return logAgentObjects(
+    {
+      name: promtail.name,
+      image: `${upstream.promtail.image.repository}:${upstream.promtail.image.tag}`,
+      args: ["-config.file=/etc/promtail/promtail.yaml"],
+      configFile: "promtail.yaml",
+      configPath: "/etc/promtail/promtail.yaml",
+      configText:
+        `# ${promtailSourcePath}'s pipeline with Kubernetes pod discovery (deploy/src/promtail.ts).\n` +
+        stringify(promtailConfig(source), { aliasDuplicateObjects: false, lineWidth: 0 }),
+      httpPort: (source.server.http_listen_port as number | undefined) ?? 9080,
+      readyPath: "/ready",
+      stateDir: promtail.positionsDir,
+      source: promtailSourcePath,
+    },
+    namespace,
+  );
 }

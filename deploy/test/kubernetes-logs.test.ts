@@ -4,7 +4,7 @@
 // retention are compose's) and passing the checks loki/test applies to loki.yaml; Promtail's pipeline
 // stages deep-equal to promtail/promtail.yaml's. No Loki or Promtail binary runs here: these stand in.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
@@ -31,6 +31,19 @@ import { readStage } from "../../promtail/test/promtail-config.ts";
 import { logsOverlay, outDir, overlay } from "../src/kubernetes.ts";
 import { loki, lokiChanges, memberlistPort, s3SecretKeys, setPath } from "../src/loki.ts";
 import { kubernetesOnlyLabels, promtail } from "../src/promtail.ts";
+import { alloy, alloySourcePath, blockText } from "../src/alloy.ts";
+import {
+  asList,
+  asRef,
+  asString,
+  attr,
+  block,
+  blocks,
+  parseAlloy,
+  type AlloyBlock,
+  type AlloyStatement,
+  type AlloyValue,
+} from "../../alloy/test/alloy-syntax.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -48,7 +61,9 @@ const models: Record<string, new (data: never) => { validate(): void }> = {
 
 const read = (path: string) => readFileSync(join(root, path), "utf8");
 const kustomization = parse(read(`${outDir}/logs/kustomization.yaml`)) as { resources: string[] };
-const all = kustomization.resources.flatMap((f) =>
+// Every file of logs/, promtail.yaml included (not applied by default: Alloy is).
+const files = readdirSync(join(root, outDir, "logs")).filter((f) => f !== "kustomization.yaml");
+const all = files.flatMap((f) =>
   parseAllDocuments(read(`${outDir}/logs/${f}`)).map((d) => {
     assert.deepEqual(d.errors, [], f);
     return { file: f, o: d.toJS() as Obj };
@@ -87,15 +102,18 @@ function differencesOutsideChanges(k8s: Obj, compose: Obj): string | undefined {
 }
 
 describe("deploy/kubernetes/logs: objects", () => {
-  test("the kustomization lists files that exist; its overlay takes it into the stack's namespace", () => {
+  test("the kustomization applies Loki and one agent, Alloy; its overlay takes it into the stack's namespace", () => {
     for (const f of kustomization.resources) assert.ok(existsSync(join(root, outDir, "logs", f)), f);
+    // Promtail and Alloy at once would send every line twice.
+    assert.deepEqual(kustomization.resources, ["loki.yaml", "alloy.yaml"]);
+    assert.deepEqual(files.sort(), ["alloy.yaml", "loki.yaml", "promtail.yaml"]);
     const o = parse(read(`${outDir}/overlays/${logsOverlay}/kustomization.yaml`)) as Obj;
     assert.deepEqual(o.resources, ["../../logs"]);
     assert.equal(o.namespace, overlay.namespace);
   });
 
   test("every object validates against its schema", () => {
-    assert.ok(all.length >= 12, `${all.length} objects`);
+    assert.ok(all.length >= 20, `${all.length} objects`);
     for (const { file, o } of all) {
       const Model = models[`${o.apiVersion}/${o.kind}`];
       assert.ok(Model, `${file}: no schema for ${o.apiVersion} ${o.kind}`);
@@ -285,7 +303,7 @@ describe("deploy/kubernetes/logs: Loki's configuration is compose's, for simple 
 
 describe("deploy/kubernetes/logs: Promtail as a DaemonSet with compose's pipeline", () => {
   const composePromtail = parse(read("promtail/promtail.yaml")) as Obj;
-  const config = parse(named("ConfigMap", promtail.config).data["promtail.yaml"]) as Obj;
+  const config = parse(named("ConfigMap", promtail.name).data["promtail.yaml"]) as Obj;
   const composeJob = (name: string) => composePromtail.scrape_configs.find((j: Obj) => j.job_name === name);
   const appJobs = (config.scrape_configs as Obj[]).filter((j) =>
     j.relabel_configs.some((r: Obj) => r.target_label === "job" && r.replacement === logs.appJob),
@@ -496,5 +514,125 @@ describe("deploy/kubernetes/logs: Promtail as a DaemonSet with compose's pipelin
     assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
     assert.ok(c.resources.requests.memory && c.resources.limits.memory);
     assert.equal(config.positions.filename.startsWith(`${promtail.positionsDir}/`), true);
+  });
+});
+
+describe("deploy/kubernetes/logs: Alloy as a DaemonSet with compose's pipeline and the Promtail DaemonSet's discovery", () => {
+  const text = named("ConfigMap", alloy.name).data["config.alloy"] as string;
+  const body = parseAlloy(text, "alloy.yaml config.alloy");
+  const compose = parseAlloy(read(alloySourcePath), alloySourcePath);
+  const promtailJobs = (parse(named("ConfigMap", promtail.name).data["promtail.yaml"]) as Obj)
+    .scrape_configs as Obj[];
+  /** A parsed block without its line numbers, to compare two files' blocks. */
+  const withoutLines = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(withoutLines)
+      : v && typeof v === "object"
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([k]) => k !== "line")
+              .map(([k, x]) => [k, withoutLines(x)]),
+          )
+        : v;
+  const components = (b: readonly AlloyStatement[]) => b.filter((s): s is AlloyBlock => s.kind === "block");
+
+  test('the pipeline block is compose\'s loki.process "json", parsed equal and copied byte for byte', () => {
+    assert.deepEqual(
+      withoutLines(block(body, "loki.process", "json")),
+      withoutLines(block(compose, "loki.process", "json")),
+    );
+    assert.ok(text.includes(blockText(read(alloySourcePath), "loki.process", "json")));
+  });
+
+  test("each discovery.relabel carries exactly the rules of the Promtail DaemonSet's job of the same name", () => {
+    const rules = (b: AlloyBlock) =>
+      blocks(b.body, "rule").map((r) =>
+        Object.fromEntries(
+          r.body.map((a) => {
+            assert.equal(a.kind, "attribute");
+            const v = (a as { value: AlloyValue }).value;
+            const name = (a as { name: string }).name;
+            return [
+              name,
+              v.type === "list" ? asList(v, name).map((x) => asString(x, name)) : asString(v, name),
+            ];
+          }),
+        ),
+      );
+    const relabels = blocks(body, "discovery.relabel");
+    assert.equal(relabels.length, promtailJobs.length);
+    for (const job of promtailJobs) {
+      const b = relabels.find((r) => r.label === (job.job_name as string).replace(/-/g, "_"));
+      assert.ok(b, `no discovery.relabel for ${job.job_name}`);
+      assert.deepEqual(rules(b), job.relabel_configs, job.job_name);
+      assert.equal(asRef(attr(b, "targets")!, "targets"), "discovery.kubernetes.pods.targets");
+    }
+  });
+
+  test("every line reaches the pipeline: application files directly, container files through the CRI decoding", () => {
+    const defined = new Set(components(body).map((b) => `${b.name}.${b.label}`));
+    const forwards = (b: AlloyBlock) =>
+      asList(attr(b, "forward_to")!, "forward_to").map((v) => asRef(v, "forward_to"));
+    for (const b of components(body))
+      for (const a of b.body)
+        if (a.kind === "attribute" && (a.value.type === "ref" || a.value.type === "list"))
+          for (const v of a.value.type === "ref" ? [a.value] : a.value.items)
+            if (v.type === "ref") {
+              const target = v.path.split(".").slice(0, -1).join(".");
+              assert.ok(defined.has(target), `${b.name} "${b.label}": ${v.path} names no component`);
+            }
+    const sources = blocks(body, "loki.source.file");
+    assert.equal(sources.length, promtailJobs.length);
+    for (const s of sources)
+      assert.deepEqual(
+        forwards(s),
+        [s.label === logs.containerJob ? "loki.process.cri.receiver" : "loki.process.json.receiver"],
+        s.label,
+      );
+    const cri = block(body, "loki.process", "cri");
+    assert.deepEqual(forwards(cri), ["loki.process.json.receiver"]);
+    assert.deepEqual(
+      components(cri.body).map((b) => b.name),
+      ["stage.cri"],
+    );
+    // The containers' glob is expanded by local.file_match; the application's paths are exact.
+    assert.equal(
+      asRef(attr(block(body, "loki.source.file", logs.containerJob), "targets")!, "targets"),
+      `local.file_match.${logs.containerJob}.targets`,
+    );
+  });
+
+  test("discovers this node's pods only, and pushes to the write Service", () => {
+    const sel = block(block(body, "discovery.kubernetes", "pods").body, "selectors");
+    const field = attr(sel, "field")!;
+    assert.deepEqual(withoutLines(field), {
+      type: "call",
+      name: "string.format",
+      args: [
+        { type: "string", value: "spec.nodeName=%s" },
+        { type: "call", name: "sys.env", args: [{ type: "string", value: "HOSTNAME" }] },
+      ],
+    });
+    const c = named("DaemonSet", alloy.name).spec.template.spec.containers[0];
+    assert.deepEqual(c.env, [{ name: "HOSTNAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }]);
+    assert.ok(c.args.includes(`--storage.path=${alloy.storageDir}`));
+    const url = asString(attr(block(block(body, "loki.write", "loki").body, "endpoint"), "url")!, "url");
+    assert.equal(
+      url,
+      `http://${loki.write}:${named("Service", loki.write).spec.ports[0].port}/loki/api/v1/push`,
+    );
+  });
+
+  test("its DaemonSet is Promtail's but for the image, arguments and configuration", () => {
+    const strip = (name: string) => {
+      const ds = structuredClone(named("DaemonSet", name));
+      const c = ds.spec.template.spec.containers[0];
+      for (const k of ["name", "image", "args", "ports", "readinessProbe", "volumeMounts"]) delete c[k];
+      return {
+        spec: ds.spec.template.spec.containers,
+        volumes: ds.spec.template.spec.volumes.filter((v: Obj) => v.name !== "config" && v.name !== "state"),
+      };
+    };
+    assert.deepEqual(strip(alloy.name), strip(promtail.name));
   });
 });
