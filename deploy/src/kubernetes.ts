@@ -412,7 +412,7 @@ already runs a Loki, or another log store, takes the metrics part alone.
 
 | file | what |
 | --- | --- |
-| \`logs/loki.yaml\` | Loki in simple scalable mode: the \`ConfigMap\` \`${loki.config}\` (the configuration), the \`ConfigMap\` \`${loki.rules}\` (the generated LogQL rule files of \`loki/rules/generated/\`, mounted in the backend pods where the ruler runs), the \`write\` and \`backend\` \`StatefulSet\`s, the \`read\` \`Deployment\`, their \`Service\`s and the headless \`${loki.memberlist}\` for the gossip ring |
+| \`logs/loki.yaml\` | Loki in simple scalable mode: the \`ConfigMap\` \`${loki.config}\` (the configuration), the \`ConfigMap\` \`${loki.rules}\` (the generated LogQL rule files of \`loki/rules/generated/\`, mounted in the backend pods where the ruler runs), the \`write\` and \`backend\` \`StatefulSet\`s (a \`PodDisruptionBudget\` each: one pod at a time), the \`read\` \`Deployment\`, their \`Service\`s and the headless \`${loki.memberlist}\` for the gossip ring |
 | \`logs/alloy.yaml\` | Grafana Alloy as a \`DaemonSet\` with its \`ServiceAccount\`, \`ClusterRole\` (get, list, watch pods and nodes), \`ClusterRoleBinding\` and \`ConfigMap\`: applied |
 | \`logs/promtail.yaml\` | the same for Promtail, same discovery, same pipeline: not applied (Promtail reached end of life on 2026-03-02); to keep Promtail, put it in place of \`alloy.yaml\` in \`logs/kustomization.yaml\`. Never both: every line would be sent twice |
 

@@ -305,7 +305,8 @@ function workload(target: LokiTarget, source: Obj): Obj {
     metadata: { name, labels: { ...labelsOf(target) } },
     spec: {
       replicas: t.replicas,
-      serviceName: target === "backend" ? loki.backendHeadless : name,
+      // The governing Service must be headless: the memberlist one selects every Loki pod.
+      serviceName: target === "backend" ? loki.backendHeadless : loki.memberlist,
       podManagementPolicy: "Parallel",
       selector,
       template: podTemplate(target, source),
@@ -399,5 +400,19 @@ export function lokiObjects(): Obj[] {
     workload("write", source),
     workload("read", source),
     workload("backend", source),
+    // A drained node takes one write pod at a time: with a replication factor of 3, two lost at
+    // once could hold the only unflushed copies of some streams. One backend too, for the compactor's
+    // and the ruler's handover.
+    ...(["write", "backend"] as const).map((target) => ({
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: { name: loki[target], labels: { ...labelsOf(target) } },
+      spec: {
+        maxUnavailable: 1,
+        selector: {
+          matchLabels: { "app.kubernetes.io/name": loki.name, "app.kubernetes.io/component": target },
+        },
+      },
+    })),
   ];
 }

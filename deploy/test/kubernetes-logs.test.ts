@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -52,6 +53,7 @@ const models: Record<string, new (data: never) => { validate(): void }> = {
   "apps/v1/DaemonSet": DaemonSet,
   "apps/v1/Deployment": Deployment,
   "apps/v1/StatefulSet": StatefulSet,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding,
   "v1/ConfigMap": ConfigMap,
@@ -252,6 +254,18 @@ describe("deploy/kubernetes/logs: Loki's configuration is compose's, for simple 
       if (target !== "read") assert.equal(w.kind, "StatefulSet", target);
     }
     assert.ok(podsOf("write")[0]!.spec.replicas >= get(k8sLoki, "common.replication_factor"));
+    // Each StatefulSet's governing Service is headless and selects its pods.
+    for (const target of ["write", "backend"]) {
+      const w = podsOf(target)[0]!;
+      const svc = named("Service", w.spec.serviceName);
+      assert.equal(svc.spec.clusterIP, "None", `${target}: ${w.spec.serviceName}`);
+      for (const [k, v] of Object.entries(svc.spec.selector as Obj))
+        assert.equal(w.spec.template.metadata.labels[k], v, `${target}: ${k}`);
+      // A drain takes one pod at a time, fewer than the replication factor.
+      const pdb = named("PodDisruptionBudget", w.metadata.name);
+      assert.deepEqual(pdb.spec.selector, w.spec.selector);
+      assert.ok(pdb.spec.maxUnavailable < get(k8sLoki, "common.replication_factor"));
+    }
   });
 
   test("the addresses in the configuration name Services that select the right pods on the right ports", () => {
