@@ -28,7 +28,7 @@ import {
 import { parseLogQL, selectorProblems } from "../../loki/test/logql.ts";
 import { literal, resolveLabel, type RelabelRule } from "../../promtail/test/agent-model.ts";
 import { relabel, withoutInternal } from "../../promtail/test/pipeline.ts";
-import { readStage } from "../../promtail/test/promtail-config.ts";
+import { expandEnv, readStage } from "../../promtail/test/promtail-config.ts";
 import { logsOverlay, outDir, overlay } from "../src/kubernetes.ts";
 import { loki, lokiChanges, memberlistPort, s3SecretKeys, setPath } from "../src/loki.ts";
 import { kubernetesOnlyLabels, promtail } from "../src/promtail.ts";
@@ -163,6 +163,38 @@ describe("deploy/kubernetes/logs: objects", () => {
 });
 
 describe("deploy/kubernetes/logs: Loki's configuration is compose's, for simple scalable mode", () => {
+  test("survives -config.expand-env: the Secret's values land in the S3 block, the optional ones default", () => {
+    // Loki expands as Promtail does (envsubst over the whole text): expandEnv refuses a backslash or a
+    // stray $, which it would rewrite.
+    const expanded = parse(
+      expandEnv(configText, {
+        LOKI_S3_ENDPOINT: "minio.storage:9000",
+        LOKI_S3_REGION: "eu-west-1",
+        LOKI_S3_BUCKET: "kali-agents-logs",
+        LOKI_S3_ACCESS_KEY_ID: "id",
+        LOKI_S3_SECRET_ACCESS_KEY: "secret",
+      }),
+    ) as Obj;
+    assert.deepEqual(expanded.common.storage.s3, {
+      endpoint: "minio.storage:9000",
+      region: "eu-west-1",
+      bucketnames: "kali-agents-logs",
+      access_key_id: "id",
+      secret_access_key: "secret",
+      s3forcepathstyle: false,
+      insecure: false,
+    });
+    const minio = parse(
+      expandEnv(configText, { LOKI_S3_FORCE_PATH_STYLE: "true", LOKI_S3_INSECURE: "true" }),
+    ) as Obj;
+    assert.equal(minio.common.storage.s3.s3forcepathstyle, true);
+    assert.equal(minio.common.storage.s3.insecure, true);
+    // Everything else reads the same before and after.
+    const { common: _a, ...rest } = expanded;
+    const { common: _b, ...before } = k8sLoki;
+    assert.deepEqual(rest, before);
+  });
+
   test("outside the changes deploy/src/loki.ts lists, it deep-equals loki/loki.yaml", () => {
     assert.equal(differencesOutsideChanges(k8sLoki, composeLoki), undefined);
   });
@@ -510,6 +542,9 @@ describe("deploy/kubernetes/logs: Promtail as a DaemonSet with compose's pipelin
       { apiGroups: [""], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] },
     ]);
     const c = ds.containers[0];
+    // The relabelling's $1 would be rewritten by -config.expand-env: Promtail runs without it here.
+    assert.ok(!c.args.some((a: string) => a.includes("expand-env")));
+    assert.throws(() => expandEnv(named("ConfigMap", promtail.name).data["promtail.yaml"], {}), /\$/);
     const hostPaths = new Map<string, string>(
       ds.volumes.filter((v: Obj) => v.hostPath).map((v: Obj) => [v.name, v.hostPath.path]),
     );
