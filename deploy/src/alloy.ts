@@ -65,7 +65,10 @@ function rule(r: RelabelConfig): string {
   return `  rule {\n${attrs.map(([k, v]) => `    ${k.padEnd(width)} = ${v}`).join("\n")}\n  }`;
 }
 
-export function alloyConfig(sourceText = readFileSync(`${root}${alloySourcePath}`, "utf8")): string {
+export function alloyConfig(
+  namespace: string,
+  sourceText = readFileSync(`${root}${alloySourcePath}`, "utf8"),
+): string {
   const pipeline = blockText(sourceText, pipelineComponent.name, pipelineComponent.label);
   const into = `${pipelineComponent.name}.${pipelineComponent.label}.receiver`;
   const parts: string[] = [
@@ -80,7 +83,7 @@ discovery.kubernetes "pods" {
   }
 }`,
   ];
-  for (const job of kubernetesJobs()) {
+  for (const job of kubernetesJobs(namespace)) {
     const id = ident(job.name);
     parts.push(`discovery.relabel ${str(id)} {
   targets = discovery.kubernetes.pods.targets
@@ -126,7 +129,7 @@ export function alloyObjects(namespace: string): Obj[] {
       ],
       configFile: "config.alloy",
       configPath: "/etc/alloy/config.alloy",
-      configText: alloyConfig(),
+      configText: alloyConfig(namespace),
       httpPort: alloy.httpPort,
       readyPath: "/-/ready",
       stateDir: alloy.storageDir,

@@ -31,7 +31,13 @@ import {
   s3SecretKeys,
   stackServices,
 } from "./loki.ts";
-import { kubernetesOnlyLabels, promtail, promtailObjects, promtailSourcePath } from "./promtail.ts";
+import {
+  kubernetesOnlyLabels,
+  promtail,
+  promtailObjects,
+  promtailSourcePath,
+  serviceLabel,
+} from "./promtail.ts";
 import { alloy, alloyObjects, alloySourcePath } from "./alloy.ts";
 
 export const outDir = "deploy/kubernetes";
@@ -452,10 +458,17 @@ Alloy's relabel rules equal to Promtail's). Only discovery is Kubernetes', the s
   \`${promtail.logVolumeAnnotation}: <volume name>\`; one job per stream reads that file on the node
   (\`/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>/\`), with \`job="${logs.appJob}"\`
   and the stream's \`stream\` label, as compose's job does, so the retention per stream applies;
-- every container's output from \`/var/log/pods\`, with \`job="${logs.containerJob}"\`, \`container\`, and
-  \`service\` from the pod's \`app.kubernetes.io/name\` label (else the container's name). The kubelet
-  writes these files in the CRI format, so a \`cri\` stage decodes each line first (it also sets
-  \`stream\` to \`stdout\` or \`stderr\` on these lines), then the same stages as compose's;
+- the output of the stack's containers from \`/var/log/pods\`: the pods of the \`${overlay.namespace}\` namespace
+  (kube-prometheus-stack, Loki, the agents, the exporter) and those labelled
+  \`app.kubernetes.io/part-of: kali-agents\` anywhere (label your API's, PostgreSQL's and Redis' pods so),
+  not every pod of the cluster: as compose collects one host's stack, and Loki's limits (3,000 streams)
+  are sized for that. Labels: \`job="${logs.containerJob}"\`, \`container\`, and \`service\`, the
+  container's name, which is compose's service name for the stack's images (\`exporter\`, \`loki\`,
+  \`prometheus\`, \`alertmanager\`, \`redis\`: the queries of the runbooks select on it), or the pod's
+  label \`${serviceLabel}\` where the container is named otherwise (a chart's \`postgresql\`: set
+  \`${serviceLabel}: postgres\`). The kubelet writes these files in the CRI format, so a \`cri\` stage
+  decodes each line first (it also sets \`stream\` to \`stdout\` or \`stderr\` on these lines), then the
+  same stages as compose's;
 - \`${hostLabel}\`: the node's name, as the metrics' \`${hostLabel}\` label in the multi-host setup. Each
   agent reads its own node's pods only (\`HOSTNAME\` is the node's name: Alloy asks the API server for
   that node's pods, Promtail drops the targets whose \`__host__\` differs).

@@ -85,6 +85,9 @@ const podRelabel = [
   { source_labels: ["__meta_kubernetes_pod_name"], target_label: kubernetesOnlyLabels[1] },
 ];
 
+/** The pod label that names a container's `service` where its container name is not compose's service name. */
+export const serviceLabel = "kali-agents/service";
+
 /** A Prometheus relabel rule, in the YAML names Promtail uses (Alloy's rule blocks use the same). */
 export interface RelabelConfig {
   readonly source_labels?: readonly string[];
@@ -105,7 +108,10 @@ export interface KubernetesJob {
 }
 
 /** The jobs of both agents (Promtail here, Alloy in alloy.ts): the application's files, then every container's output. */
-export function kubernetesJobs(source: PromtailSource = readPromtailSource()): KubernetesJob[] {
+export function kubernetesJobs(
+  namespace: string,
+  source: PromtailSource = readPromtailSource(),
+): KubernetesJob[] {
   const files = appFiles(source);
   // One job per stream: a pod's target is one file, and each line carries its file's stream.
   const appJobs = (Object.keys(files) as LogStream[]).map((stream) => ({
@@ -142,12 +148,26 @@ export function kubernetesJobs(source: PromtailSource = readPromtailSource()): K
     // The kubelet writes container logs in the CRI format: decoded first, then the same stages.
     cri: true,
     relabel: [
+      // The stack's pods, not the cluster's: those of the monitoring namespace (kube-prometheus-stack,
+      // Loki, the agents, the exporter) and those labelled part of Kali Agents anywhere (the API,
+      // PostgreSQL, Redis). Loki's limits are sized for a handful of containers, as compose collects.
+      {
+        source_labels: [
+          "__meta_kubernetes_namespace",
+          "__meta_kubernetes_pod_label_app_kubernetes_io_part_of",
+        ],
+        separator: ";",
+        regex: `${namespace};.*|.*;kali-agents`,
+        action: "keep" as const,
+      },
       ...podRelabel,
       { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "container" },
-      // service: the pod's app.kubernetes.io/name when it has one (as compose's service name), else the container's.
+      // service, as compose's service names that the queries select (service="exporter", "postgres"):
+      // the container's name (exporter, loki, prometheus, alertmanager, redis...), or the pod's label
+      // kali-agents/service where the container is named otherwise (a chart's "postgresql").
       { source_labels: ["__meta_kubernetes_pod_container_name"], target_label: "service" },
       {
-        source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+        source_labels: [`__meta_kubernetes_pod_label_${serviceLabel.replace(/[^A-Za-z0-9]/g, "_")}`],
         regex: "(.+)",
         target_label: "service",
       },
@@ -163,8 +183,8 @@ export function kubernetesJobs(source: PromtailSource = readPromtailSource()): K
   return [...appJobs, containers];
 }
 
-export function promtailConfig(source: PromtailSource = readPromtailSource()): Obj {
-  const scrapeConfigs = kubernetesJobs(source).map((j) => {
+export function promtailConfig(namespace: string, source: PromtailSource = readPromtailSource()): Obj {
+  const scrapeConfigs = kubernetesJobs(namespace, source).map((j) => {
     const stages = job(source, j.composeJob).pipeline_stages!;
     return {
       job_name: j.name,
@@ -309,7 +329,7 @@ export function promtailObjects(namespace: string): Obj[] {
       configPath: "/etc/promtail/promtail.yaml",
       configText:
         `# ${promtailSourcePath}'s pipeline with Kubernetes pod discovery (deploy/src/promtail.ts).\n` +
-        stringify(promtailConfig(source), { aliasDuplicateObjects: false, lineWidth: 0 }),
+        stringify(promtailConfig(namespace, source), { aliasDuplicateObjects: false, lineWidth: 0 }),
       httpPort: (source.server.http_listen_port as number | undefined) ?? 9080,
       readyPath: "/ready",
       stateDir: promtail.positionsDir,

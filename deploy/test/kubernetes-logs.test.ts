@@ -25,6 +25,7 @@ import {
   lokiRulePath,
   lokiTenant,
 } from "../../loki/rules/src/index.ts";
+import { loadCompose } from "../../loki/test/compose.ts";
 import { parseLogQL, selectorProblems } from "../../loki/test/logql.ts";
 import { literal, resolveLabel, type RelabelRule } from "../../promtail/test/agent-model.ts";
 import { relabel, withoutInternal } from "../../promtail/test/pipeline.ts";
@@ -422,6 +423,7 @@ describe("deploy/kubernetes/logs: Promtail as a DaemonSet with compose's pipelin
     __meta_kubernetes_pod_node_name: "node-1",
     __meta_kubernetes_pod_container_name: "api",
     __meta_kubernetes_pod_label_app_kubernetes_io_name: "kali-agents-api",
+    __meta_kubernetes_pod_label_app_kubernetes_io_part_of: "kali-agents",
     __meta_kubernetes_pod_annotation_kali_agents_log_volume: annotated ? "logs" : "",
   });
 
@@ -450,17 +452,54 @@ describe("deploy/kubernetes/logs: Promtail as a DaemonSet with compose's pipelin
     assert.deepEqual(withoutInternal(c), {
       job: logs.containerJob,
       container: "api",
-      service: "kali-agents-api",
+      service: "api",
       host: "node-1",
       namespace: "kali-agents",
       pod: "api-7d9f-abcde",
     });
-    const unnamed = { ...a, __meta_kubernetes_pod_label_app_kubernetes_io_name: "" };
+    const chart = { ...a, __meta_kubernetes_pod_container_name: "postgresql" };
+    assert.equal(target(containerJob, chart)!.service, "postgresql", "the container's name");
     assert.equal(
-      target(containerJob, unnamed)!.service,
-      "api",
-      "no app.kubernetes.io/name: the container's name",
+      target(containerJob, { ...chart, __meta_kubernetes_pod_label_kali_agents_service: "postgres" })!
+        .service,
+      "postgres",
+      "the pod's kali-agents/service label, where the container is named otherwise",
     );
+  });
+
+  test("container logs of the stack's pods only: the monitoring namespace's, and those part of Kali Agents", () => {
+    const other = { ...pod("web-1", "33", false), __meta_kubernetes_pod_label_app_kubernetes_io_part_of: "" };
+    assert.equal(target(containerJob, other), null, "another application's pod");
+    assert.ok(target(containerJob, { ...other, __meta_kubernetes_namespace: overlay.namespace }));
+    assert.ok(target(containerJob, pod("api-1", "44", false)), "part of kali-agents, in its own namespace");
+  });
+
+  test("the generated pods get compose's service names, which the shipped queries select", () => {
+    const compose = loadCompose();
+    const repo = (image: string) => image.replace(/^\$\{\w+:-(.*)\}$/, "$1").replace(/:[^:/]*$/, "");
+    const ours = [
+      ...all.map((x) => x.o),
+      ...parseAllDocuments(read(`${outDir}/base/exporter.yaml`)).map((d) => d.toJS() as Obj),
+    ].filter((o) => ["Deployment", "StatefulSet", "DaemonSet"].includes(o.kind));
+    const services = new Set<string>();
+    for (const w of ours) {
+      const meta = { ...pod("p", "1", false), __meta_kubernetes_namespace: overlay.namespace };
+      for (const c of w.spec.template.spec.containers as Obj[]) {
+        const service = target(containerJob, {
+          ...meta,
+          __meta_kubernetes_pod_container_name: c.name,
+        })!.service!;
+        const composeService = compose.services[service];
+        assert.ok(composeService, `${w.metadata.name}: service="${service}" is no compose service`);
+        assert.equal(
+          repo(String(composeService.image)),
+          repo(c.image),
+          `${w.metadata.name}: service="${service}"`,
+        );
+        services.add(service);
+      }
+    }
+    assert.deepEqual([...services].sort(), ["alloy", "exporter", "loki", "promtail"]);
   });
 
   test("two replicas of one Deployment on one node are two targets (Promtail keys targets by their labels)", () => {
