@@ -12,11 +12,11 @@
 // schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files;
 // deploy/test/kubernetes-logs.test.ts does the same for logs/.
 import { parse, stringify } from "yaml";
-import { hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { datasourceUids, hostLabel, jobs } from "../../definitions/thresholds.ts";
 import { logs } from "../../definitions/logs.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { folders } from "../../dashboards/src/common.ts";
+import { folders, lokiVariable as lokiDatasourceVariable } from "../../dashboards/src/common.ts";
 import { alertmanagerConfig, alertmanagerSecret, secretKeys } from "./alertmanager-config.ts";
 import { outputs as dashboardOutputs, dashboards } from "../../dashboards/src/index.ts";
 import { outputs as lokiRuleOutputs } from "../../loki/rules/src/index.ts";
@@ -427,7 +427,19 @@ from its own templates merged with \`loki.structuredConfig\`: what Loki would ru
 chart is rendered. Here the ConfigMap holds the exact configuration Loki reads, derived from
 \`${lokiSourcePath}\` (deploy/src/loki.ts) and checked by the same rules as compose's; every object
 validates against the Kubernetes schema. Pushes go to \`http://${loki.write}:3100\`, Grafana's Loki
-datasource reads \`http://${loki.read}:3100\` (no gateway in front).
+datasource reads \`http://${loki.read}:3100\` (no gateway in front). In kube-prometheus-stack's values:
+
+\`\`\`yaml
+prometheus:
+  prometheusSpec:
+    enableRemoteWriteReceiver: true # the ruler's recording rules (kali_agents:log_*)
+grafana:
+  additionalDataSources:
+    - name: Loki
+      type: loki
+      uid: ${datasourceUids.loki} # the dashboards' default; their $${lokiDatasourceVariable} variable lists every Loki datasource
+      url: http://${loki.read}.${overlay.namespace}:3100
+\`\`\`
 
 **The same retention, provably.** The configuration is \`${lokiSourcePath}\` with these changes only
 (deploy/test/kubernetes-logs.test.ts removes these paths from both and finds the rest deep-equal):
