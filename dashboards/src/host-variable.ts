@@ -88,12 +88,57 @@ export function withHostMatcher(expr: string): string {
   return out;
 }
 
+/**
+ * `expr` (LogQL) with `host=~"$host"` in every stream selector. Compose's Promtail and Alloy attach
+ * `host` (HOST_NAME, the variable the edge Prometheus' external label takes too), the Kubernetes
+ * Promtail the node's name. "All" (.*) also matches streams without the label, as in PromQL; Loki
+ * requires a matcher that does not match the empty string, which every selector here already has (a
+ * `job` or a `service`), and this pass only adds. Outside string literals and Grafana's `${...}`, a
+ * `{` in LogQL opens a stream selector: the scan skips strings (`"..."` with escapes, `` `...` ``).
+ */
+export function withLogHostMatcher(expr: string): string {
+  const inserts: { at: number; text: string }[] = [];
+  let i = 0;
+  while (i < expr.length) {
+    const c = expr[i]!;
+    if (c === '"' || c === "`") {
+      let j = i + 1;
+      while (j < expr.length && expr[j] !== c) j += c === '"' && expr[j] === "\\" ? 2 : 1;
+      if (j >= expr.length) throw new Error(`cannot add the host matcher: unterminated string in ${expr}`);
+      i = j + 1;
+    } else if (c === "$" && expr[i + 1] === "{") {
+      const end = expr.indexOf("}", i);
+      if (end < 0) throw new Error(`cannot add the host matcher: unterminated \${ in ${expr}`);
+      i = end + 1;
+    } else if (c === "{") {
+      let j = i + 1;
+      while (j < expr.length && expr[j] !== "}") {
+        if (expr[j] === '"' || expr[j] === "`") {
+          const q = expr[j]!;
+          j++;
+          while (j < expr.length && expr[j] !== q) j += q === '"' && expr[j] === "\\" ? 2 : 1;
+        }
+        j++;
+      }
+      if (j >= expr.length) throw new Error(`cannot add the host matcher: unclosed selector in ${expr}`);
+      const inside = expr.slice(i + 1, j);
+      if (!new RegExp(`(^|[{,\\s])${hostLabel}\\s*(=|!=|=~|!~)`).test(inside))
+        inserts.push({ at: j, text: inside.trim() === "" ? hostMatcher : `, ${hostMatcher}` });
+      i = j + 1;
+    } else i++;
+  }
+  let out = expr;
+  for (const ins of inserts.sort((a, b) => b.at - a.at))
+    out = out.slice(0, ins.at) + ins.text + out.slice(ins.at);
+  return out;
+}
+
 interface PromTarget {
   expr?: unknown;
   datasource?: { type?: unknown };
 }
 
-/** Adds the variable (after the datasource variables) and the matcher to every PromQL panel query and annotation. */
+/** Adds the variable (after the datasource variables) and the matcher to every PromQL and LogQL panel query and annotation. */
 export function applyHostVariable(json: Dashboard): Dashboard {
   const vars = json.templating.list ?? [];
   const afterDatasources = vars.filter((v) => v.type === "datasource").length;
@@ -109,14 +154,21 @@ export function applyHostVariable(json: Dashboard): Dashboard {
         typeof t.expr === "string"
       )
         t.expr = withHostMatcher(t.expr);
+      else if (
+        (t.datasource?.type ?? (p as { datasource?: { type?: unknown } }).datasource?.type) === "loki" &&
+        typeof t.expr === "string"
+      )
+        t.expr = withLogHostMatcher(t.expr);
     }
   }
   for (const a of json.annotations.list ?? []) {
-    if (a.datasource?.type !== "prometheus") continue;
+    const type = a.datasource?.type;
+    if (type !== "prometheus" && type !== "loki") continue;
+    const add = type === "prometheus" ? withHostMatcher : withLogHostMatcher;
     const target = a.target as PromTarget | undefined;
-    if (target && typeof target.expr === "string") target.expr = withHostMatcher(target.expr);
+    if (target && typeof target.expr === "string") target.expr = add(target.expr);
     if (typeof (a as { expr?: unknown }).expr === "string")
-      (a as { expr?: string }).expr = withHostMatcher((a as { expr: string }).expr);
+      (a as { expr?: string }).expr = add((a as { expr: string }).expr);
   }
   return json;
 }

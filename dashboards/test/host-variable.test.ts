@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parser } from "@prometheus-io/lezer-promql";
 import { dashboards } from "../src/index.ts";
-import { hostMatcher, hostVariable, withHostMatcher } from "../src/host-variable.ts";
+import { hostMatcher, hostVariable, withHostMatcher, withLogHostMatcher } from "../src/host-variable.ts";
+import { dashboardLokiQueries, parseLogQL, withoutGrafanaMacros } from "../../loki/test/logql.ts";
 import { allAnnotationQueries, allQueries } from "../src/queries.ts";
 
 const cases: [string, string][] = [
@@ -62,4 +63,50 @@ test("every series selector of every PromQL query and annotation matches on the 
     });
   }
   assert.deepEqual(without, []);
+});
+
+const logCases: [string, string][] = [
+  [`{job="x"}`, `{job="x", ${hostMatcher}}`],
+  [
+    `sum by (level) (count_over_time({job="x", stream="errors"} |= "a{b}" | json [$__interval]))`,
+    `sum by (level) (count_over_time({job="x", stream="errors", ${hostMatcher}} |= "a{b}" | json [$__interval]))`,
+  ],
+  // Braces inside strings (a line_format template, an escaped quote) and Grafana's ${...} are not selectors.
+  [
+    `{job="x"} | line_format "{{.msg}} \\"}{\\"" [\${__interval}]`,
+    `{job="x", ${hostMatcher}} | line_format "{{.msg}} \\"}{\\"" [\${__interval}]`,
+  ],
+  [`{job="x"} | line_format \`{{.msg}}\``, `{job="x", ${hostMatcher}} | line_format \`{{.msg}}\``],
+  [`{job="a"} or {job="b"}`, `{job="a", ${hostMatcher}} or {job="b", ${hostMatcher}}`],
+  [`{job="x", host="a"}`, `{job="x", host="a"}`],
+];
+for (const [input, want] of logCases) {
+  test(`withLogHostMatcher(${input})`, () => assert.equal(withLogHostMatcher(input), want));
+}
+
+test("a LogQL query cut short is an error naming it, not a half-rewritten query", () => {
+  assert.throws(() => withLogHostMatcher('{job="x"'), /unclosed selector in \{job="x"/);
+  assert.throws(() => withLogHostMatcher('{job="x"} |= "a'), /unterminated string/);
+});
+
+test("every stream selector of every LogQL panel query matches on the host variable, and still parses", () => {
+  const queries = dashboardLokiQueries(new URL("../generated", import.meta.url).pathname);
+  assert.ok(queries.length >= 5, `${queries.length} LogQL queries`);
+  for (const { file, expr } of queries) {
+    const parsed = parseLogQL(withoutGrafanaMacros(expr));
+    assert.ok(parsed.selectors.length > 0, expr);
+    for (const sel of parsed.selectors) {
+      assert.ok(
+        sel.some((m) => m.name === "host" && m.op === "=~" && m.value === ".*"),
+        `${file}: ${expr}`,
+      );
+      // Loki refuses a selector whose every matcher matches the empty string: another one must not.
+      assert.ok(
+        sel.some(
+          (m) => m.name !== "host" && !new RegExp(`^(?:${m.op.startsWith("=") ? m.value : ""})$`).test(""),
+        ),
+        `${file}: ${expr} would match every stream`,
+      );
+    }
+  }
 });

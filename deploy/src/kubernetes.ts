@@ -5,18 +5,40 @@
 // - PrometheusRule objects: one per generated rule file, its groups parsed from that file's text;
 // - the exporter as a Deployment, a Service named as the scrape job the rules select, a ServiceMonitor,
 //   and the same container as a sidecar snippet for the API's pod;
-// - the dashboards as ConfigMaps for Grafana's sidecar, the generated JSON as is, folder annotated.
+// - the dashboards as ConfigMaps for Grafana's sidecar, the generated JSON as is, folder annotated;
+// - apart, in logs/ with its own overlay: Loki in simple scalable mode (loki.ts) and the log agents as
+//   DaemonSets (alloy.ts, promtail.ts), from loki.yaml, config.alloy and promtail.yaml.
 // deploy/test/kubernetes.test.ts validates every object against the Kubernetes and Prometheus Operator
-// schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files.
+// schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files;
+// deploy/test/kubernetes-logs.test.ts does the same for logs/.
 import { parse, stringify } from "yaml";
-import { jobs } from "../../definitions/thresholds.ts";
+import { datasourceUids, hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { logs } from "../../definitions/logs.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { folders } from "../../dashboards/src/common.ts";
+import { folders, lokiVariable as lokiDatasourceVariable } from "../../dashboards/src/common.ts";
 import { alertmanagerConfig, alertmanagerSecret, secretKeys } from "./alertmanager-config.ts";
 import { outputs as dashboardOutputs, dashboards } from "../../dashboards/src/index.ts";
 import { outputs as lokiRuleOutputs } from "../../loki/rules/src/index.ts";
 import { generatedDir, outputs as ruleOutputs } from "../../prometheus/rules/src/index.ts";
+import {
+  loki,
+  lokiChanges,
+  lokiObjects,
+  lokiSourcePath,
+  lokiTargets,
+  readLokiSource,
+  s3SecretKeys,
+  stackServices,
+} from "./loki.ts";
+import {
+  kubernetesOnlyLabels,
+  promtail,
+  promtailObjects,
+  promtailSourcePath,
+  serviceLabel,
+} from "./promtail.ts";
+import { alloy, alloyObjects, alloySourcePath } from "./alloy.ts";
 
 export const outDir = "deploy/kubernetes";
 const root = new URL("../..", import.meta.url).pathname;
@@ -220,6 +242,23 @@ export const baseFiles = {
   "alertmanager-config.yaml": () => [alertmanagerConfig()],
 } as const;
 
+/**
+ * Loki and the log agents, apart from the base: a cluster that already runs a Loki (or another log store)
+ * takes the metrics part alone. Applied through their own overlay, into the same namespace.
+ */
+export const logsFiles = {
+  "loki.yaml": () => lokiObjects(),
+  "alloy.yaml": () => alloyObjects(overlay.namespace),
+  "promtail.yaml": () => promtailObjects(overlay.namespace),
+} as const;
+/**
+ * What logs/ applies: Loki and one agent. Alloy, maintained (Promtail's end of life was 2026-03-02);
+ * promtail.yaml is the same discovery and pipeline for a cluster that keeps Promtail: swap the two.
+ * Both at once would send every line twice.
+ */
+export const logsResources = ["loki.yaml", "alloy.yaml"] as const;
+export const logsOverlay = "kube-prometheus-stack-logs";
+
 /** The overlay for kube-prometheus-stack installed as release `kube-prometheus-stack` in `monitoring`. */
 export const overlay = {
   name: "kube-prometheus-stack",
@@ -250,9 +289,22 @@ function kustomizations(): Record<string, string> {
     // includeSelectors false: the Deployment's selector stays what the Service selects.
     labels: [{ pairs: { ...overlay.labels }, includeSelectors: false }],
   };
+  const logs = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: [...logsResources],
+  };
+  const logsOver = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    namespace: overlay.namespace,
+    resources: ["../../logs"],
+  };
   return {
     [`${outDir}/base/kustomization.yaml`]: banner + stringify(base),
     [`${outDir}/overlays/${overlay.name}/kustomization.yaml`]: banner + stringify(over),
+    [`${outDir}/logs/kustomization.yaml`]: banner + stringify(logs),
+    [`${outDir}/overlays/${logsOverlay}/kustomization.yaml`]: banner + stringify(logsOver),
   };
 }
 
@@ -333,14 +385,126 @@ rules on Prometheus' and Alertmanager's own metrics select \`job="${jobs.prometh
 (\`kube-prometheus-stack-prometheus\`, ...): the chart ships its own rules for those, so ours stay
 silent there rather than wrong.
 
-Not generated yet: Loki in
-simple scalable mode and Promtail/Alloy as a DaemonSet; the ops jobs as CronJobs.
+${logsReadme()}
+Not generated yet: the ops jobs as CronJobs.
+`;
+}
+
+function logsReadme(): string {
+  const changes = lokiChanges(readLokiSource())
+    .map(
+      (c) =>
+        `| \`${c.path.join(".")}\` | ${c.value === undefined ? "removed" : `\`${JSON.stringify(c.value)}\``} | ${c.why} |`,
+    )
+    .join("\n");
+  const targets = Object.entries(lokiTargets)
+    .map(
+      ([t, v]) =>
+        `\`${t}\` ${v.replicas} replicas, requests ${v.requests.cpu} CPU and ${v.requests.memory}, memory limit ${v.limits.memory}${"storage" in v ? `, a ${v.storage} volume claim each` : ""}`,
+    )
+    .join("; ");
+  return `## Logs: Loki (simple scalable) and Alloy (or Promtail)
+
+\`\`\`sh
+kubectl -n ${overlay.namespace} create secret generic ${loki.secret} \\
+${Object.keys(s3SecretKeys)
+  .map((k) => `  --from-literal=${k}=...`)
+  .join(" \\\n")}
+kubectl apply -k deploy/kubernetes/overlays/${logsOverlay}
+\`\`\`
+
+Apart from the base (\`logs/\`, applied by the overlay \`overlays/${logsOverlay}/\`): a cluster that
+already runs a Loki, or another log store, takes the metrics part alone.
+
+| file | what |
+| --- | --- |
+| \`logs/loki.yaml\` | Loki in simple scalable mode: the \`ConfigMap\` \`${loki.config}\` (the configuration), the \`ConfigMap\` \`${loki.rules}\` (the generated LogQL rule files of \`loki/rules/generated/\`, mounted in the backend pods where the ruler runs), the \`write\` and \`backend\` \`StatefulSet\`s (a \`PodDisruptionBudget\` each: one pod at a time), the \`read\` \`Deployment\`, their \`Service\`s and the headless \`${loki.memberlist}\` for the gossip ring |
+| \`logs/alloy.yaml\` | Grafana Alloy as a \`DaemonSet\` with its \`ServiceAccount\`, \`ClusterRole\` (get, list, watch pods and nodes), \`ClusterRoleBinding\` and \`ConfigMap\`: applied |
+| \`logs/promtail.yaml\` | the same for Promtail, same discovery, same pipeline: not applied (Promtail reached end of life on 2026-03-02); to keep Promtail, put it in place of \`alloy.yaml\` in \`logs/kustomization.yaml\`. Never both: every line would be sent twice |
+
+**Why plain manifests and not the grafana/loki chart's values.** The chart builds Loki's configuration
+from its own templates merged with \`loki.structuredConfig\`: what Loki would run is known only once the
+chart is rendered. Here the ConfigMap holds the exact configuration Loki reads, derived from
+\`${lokiSourcePath}\` (deploy/src/loki.ts) and checked by the same rules as compose's; every object
+validates against the Kubernetes schema. Pushes go to \`http://${loki.write}:3100\`, Grafana's Loki
+datasource reads \`http://${loki.read}:3100\` (no gateway in front). In kube-prometheus-stack's values:
+
+\`\`\`yaml
+prometheus:
+  prometheusSpec:
+    enableRemoteWriteReceiver: true # the ruler's recording rules (kali_agents:log_*)
+grafana:
+  additionalDataSources:
+    - name: Loki
+      type: loki
+      uid: ${datasourceUids.loki} # the dashboards' default; their $${lokiDatasourceVariable} variable lists every Loki datasource
+      url: http://${loki.read}.${overlay.namespace}:3100
+\`\`\`
+
+**The same retention, provably.** The configuration is \`${lokiSourcePath}\` with these changes only
+(deploy/test/kubernetes-logs.test.ts removes these paths from both and finds the rest deep-equal):
+\`limits_config\` (retention per stream, limits) and the compactor's retention settings are
+compose's.
+
+| path | value | why |
+| --- | --- | --- |
+${changes}
+
+Everything Loki keeps locally stays under \`/loki\`: on a volume claim in the write pods (the WAL)
+and the backend pods (compactor markers, ruler WAL), an \`emptyDir\` in the read pods (caches). The
+object storage's address and credentials come from the Secret \`${loki.secret}\` as environment
+variables (keys ${Object.entries(s3SecretKeys)
+    .map(([k, v]) => `\`${k}\`${v.optional ? " (optional)" : ""}`)
+    .join(", ")}), never from a file here. For the ruler's recording rules, kube-prometheus-stack's Prometheus
+must accept remote write (\`prometheus.prometheusSpec.enableRemoteWriteReceiver: true\`); its alerts go to
+\`${stackServices.alertmanager}\` (another release name: patch \`ruler.alertmanager_url\` and
+\`ruler.remote_write\` in the ConfigMap). Sizes: ${targets}. These are not measured (no Loki binary
+runs where this is generated): starting points for the volume of docs/operations/scaling.md.
+
+**The agents, with compose's pipeline.** Alloy's configuration carries the \`loki.process "json"\`
+block of \`${alloySourcePath}\` as it is; Promtail's the stages of \`${promtailSourcePath}\`, taken as
+parsed (deploy/src/alloy.ts, deploy/src/promtail.ts; the test holds both equal to compose's, and
+Alloy's relabel rules equal to Promtail's). Only discovery is Kubernetes', the same for both:
+
+- the application's four files: a pod that writes them into an \`emptyDir\` says so with the annotation
+  \`${promtail.logVolumeAnnotation}: <volume name>\`; one job per stream reads that file on the node
+  (\`/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>/\`), with \`job="${logs.appJob}"\`
+  and the stream's \`stream\` label, as compose's job does, so the retention per stream applies;
+- the output of the stack's containers from \`/var/log/pods\`: the pods of the \`${overlay.namespace}\` namespace
+  (kube-prometheus-stack, Loki, the agents, the exporter) and those labelled
+  \`app.kubernetes.io/part-of: kali-agents\` anywhere (label your API's, PostgreSQL's and Redis' pods so),
+  not every pod of the cluster: as compose collects one host's stack, and Loki's limits (3,000 streams)
+  are sized for that. Labels: \`job="${logs.containerJob}"\`, \`container\`, and \`service\`, the
+  container's name, which is compose's service name for the stack's images (\`exporter\`, \`loki\`,
+  \`prometheus\`, \`alertmanager\`, \`redis\`: the queries of the runbooks select on it), or the pod's
+  label \`${serviceLabel}\` where the container is named otherwise (a chart's \`postgresql\`: set
+  \`${serviceLabel}: postgres\`). The kubelet writes these files in the CRI format, so a \`cri\` stage
+  decodes each line first (it also sets \`stream\` to \`stdout\` or \`stderr\` on these lines), then the
+  same stages as compose's;
+- \`${hostLabel}\`: the node's name, as the metrics' \`${hostLabel}\` label in the multi-host setup. Each
+  agent reads its own node's pods only (\`HOSTNAME\` is the node's name: Alloy asks the API server for
+  that node's pods, Promtail drops the targets whose \`__host__\` differs).
+
+Two labels are added to compose's, ${kubernetesOnlyLabels.map((l) => `\`${l}\``).join(" and ")}: Promtail keys its file targets by their
+labels alone, so two replicas of one Deployment on one node would otherwise be one target, and the
+second pod's lines would never be read (Alloy keys them by path and labels, and carries the same
+labels so that both agents attach the same). They add no stream: \`filename\`, the file's path, already
+names the pod's uid (a new value per pod, where compose's is fixed). The queries, rules and
+dashboards select only the labels compose's agents attach, so they run unchanged.
+
+The agents run as **root**, as in compose: the kubelet writes \`/var/log/pods\` as root with mode
+0640, and an application's files belong to its own user. They keep only the capability to read any
+file, a read-only root filesystem and read-only \`hostPath\` mounts; their read positions live on
+the node (\`${alloy.storageDir}\`, \`${promtail.positionsDir}\`), so a restarted pod neither re-sends
+nor skips lines. Requests and limits are starting points, not measured. On nodes whose runtime is
+Docker (\`/var/log/pods\` entries are links into \`/var/lib/docker/containers\`), mount that directory too.
 `;
 }
 
 export function outputs(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [file, make] of Object.entries(baseFiles)) out[`${outDir}/base/${file}`] = docs(make());
+  for (const [file, make] of Object.entries(logsFiles)) out[`${outDir}/logs/${file}`] = docs(make());
   Object.assign(out, kustomizations());
   out[`${outDir}/snippets/exporter-sidecar.yaml`] = sidecarSnippet();
   out[`${outDir}/README.md`] = readme();

@@ -25,9 +25,12 @@ export interface ParsedLogQL {
 
 const opOf: Record<string, Matcher["op"]> = { Eq: "=", Neq: "!=", Re: "=~", Nre: "!~" };
 
-/** Grafana's range macros, replaced as Grafana does before the query reaches Loki. */
+/** Grafana's range macros and the host variable, replaced as Grafana does before the query reaches Loki. */
 export const withoutGrafanaMacros = (q: string): string =>
-  q.replace(/\$__(?:rate_interval|interval|auto|range)\b/g, "5m");
+  q
+    .replace(/\$__(?:rate_interval|interval|auto|range)\b/g, "5m")
+    // The dashboards' host variable at its default, All (dashboards/src/host-variable.ts).
+    .replace(/\$host\b/g, ".*");
 
 function hasAncestor(node: SyntaxNode, name: string, stopAt: string): boolean {
   for (let p = node.parent; p; p = p.parent) {
