@@ -24,6 +24,15 @@ export interface ScorecardRow {
   readonly previous: readonly (number | null)[];
 }
 
+/** A period's length as people say it: "7 days", "1 day", "6 hours", "15 minutes", "1.5 hours". */
+export function periodLength(period: { readonly days: number; readonly seconds?: number }): string {
+  const seconds = period.seconds ?? period.days * 86_400;
+  const say = (n: number, unit: string) => `${Number(n.toFixed(2))} ${unit}${n === 1 ? "" : "s"}`;
+  if (seconds % 86_400 === 0) return say(seconds / 86_400, "day");
+  if (seconds >= 3600) return say(seconds / 3600, "hour");
+  return say(seconds / 60, "minute");
+}
+
 export function formatValue(v: number | null, unit: Unit): string {
   if (v === null) return "no data";
   if (unit === "ratio") return `${Number((v * 100).toFixed(2))}%`;
@@ -184,7 +193,12 @@ export function lineChart(
 export function barChart(
   id: string,
   title: string,
-  bars: readonly { label: string; parts: readonly { name: string; value: number; color: string }[] }[],
+  bars: readonly {
+    label: string;
+    /** The text under the bar (the date without its year for a day). */
+    tick: string;
+    parts: readonly { name: string; value: number; color: string }[];
+  }[],
 ): string {
   const top = Math.max(1, ...bars.map((b) => b.parts.reduce((a, p) => a + p.value, 0))) * 1.1;
   const slot = (W - PAD.left - PAD.right) / Math.max(1, bars.length);
@@ -207,7 +221,7 @@ export function barChart(
       base += p.value;
     }
     out.push(
-      `<text x="${(x0 + slot * 0.35).toFixed(1)}" y="${H - 8}" font-size="11" text-anchor="middle" fill="#555">${esc(b.label.slice(5))}</text>`,
+      `<text x="${(x0 + slot * 0.35).toFixed(1)}" y="${H - 8}" font-size="11" text-anchor="middle" fill="#555">${esc(b.tick)}</text>`,
     );
   });
   const legend = (bars[0]?.parts ?? [])
@@ -254,17 +268,50 @@ function capacityCharts(kind: "fs" | "db", title: string, cs: readonly Capacity[
   return `${chart}<table style="border-collapse:collapse;font-size:13px"><tr><th style="text-align:left;padding:2px 8px">${kind === "fs" ? "mount point" : "database"}</th><th style="text-align:left;padding:2px 8px">growth</th><th style="text-align:left;padding:2px 8px">free</th><th style="text-align:left;padding:2px 8px">full on</th></tr>${rows}</table>`;
 }
 
+/** The scans charts' bars: per day, or per interval when the report has them (a period under a day). */
+function scanBars(c: Charts): {
+  per: string;
+  bars: { label: string; tick: string; middle: number; total: number; successful: number; failed: number }[];
+} {
+  const i = c.scans_per_interval;
+  if (i) {
+    const minutes = i.bucket_seconds / 60;
+    return {
+      per:
+        minutes < 60
+          ? `${minutes} minute${minutes === 1 ? "" : "s"}`
+          : `${minutes / 60} hour${minutes === 60 ? "" : "s"}`,
+      bars: i.buckets.map((b) => ({
+        ...b,
+        label: b.start.slice(0, 16).replace("T", " "),
+        tick: b.start.slice(11, 16),
+        middle: Date.parse(b.start) / 1000 + i.bucket_seconds / 2,
+      })),
+    };
+  }
+  return {
+    per: "day",
+    bars: c.scans_per_day.map((d) => ({
+      ...d,
+      label: d.date,
+      tick: d.date.slice(5),
+      middle: Date.parse(`${d.date}T12:00:00Z`) / 1000,
+    })),
+  };
+}
+
 function charts(c: Charts, from: number, to: number): string {
-  const day = (d: string) => Date.parse(`${d}T12:00:00Z`) / 1000;
-  const rate = c.scans_per_day
+  const { per, bars } = scanBars(c);
+  const rate = bars
     .filter((d) => d.successful + d.failed > 0)
-    .map((d): Point => [day(d.date), d.successful / (d.successful + d.failed)]);
+    .map((d): Point => [d.middle, d.successful / (d.successful + d.failed)]);
   return [
     barChart(
       "scans-per-day",
-      "Scans finished per day",
-      c.scans_per_day.map((d) => ({
-        label: d.date,
+      `Scans finished per ${per}`,
+      bars.map((d) => ({
+        label: d.label,
+        tick: d.tick,
         parts: [
           { name: "successful", value: d.successful, color: "#2ca02c" },
           { name: "failed", value: d.failed, color: "#d62728" },
@@ -274,7 +321,7 @@ function charts(c: Charts, from: number, to: number): string {
     ),
     lineChart(
       "success-rate",
-      "Scan success rate per day",
+      `Scan success rate per ${per}`,
       [{ name: "success rate", color: colors[2]!, points: rate }],
       from,
       to,
@@ -356,7 +403,7 @@ ${rows
 <body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;color:#222;background:#fafafa">
 <div style="max-width:680px;margin:0 auto;background:#fff;padding:16px">
 <h1 style="font-size:20px;margin:0 0 4px">Kali Agents weekly report</h1>
-<p style="margin:0 0 12px;color:#555">${esc(r.period.start.slice(0, 16).replace("T", " "))} to ${esc(r.period.end.slice(0, 16).replace("T", " "))} UTC (${r.period.days} days)</p>
+<p style="margin:0 0 12px;color:#555">${esc(r.period.start.slice(0, 16).replace("T", " "))} to ${esc(r.period.end.slice(0, 16).replace("T", " "))} UTC (${esc(periodLength(r.period))})</p>
 <h2 style="font-size:17px">Operations scorecard</h2>
 ${scorecard}
 <h2 style="font-size:17px">Incidents</h2>
@@ -379,7 +426,7 @@ export function renderText(r: Report, performanceRows: readonly [string, string,
   const s = r.scorecard;
   return [
     `Kali Agents weekly report`,
-    `${r.period.start} to ${r.period.end} (${r.period.days} days, UTC)`,
+    `${r.period.start} to ${r.period.end} (${periodLength(r.period)}, UTC)`,
     ``,
     `Operations scorecard`,
     ...scorecardText(r).map((l) => `- ${l}`),
