@@ -33,6 +33,11 @@ export function periodLength(period: { readonly days: number; readonly seconds?:
   return say(seconds / 60, "minute");
 }
 
+/** What the tables call the period: "week" for the weekly report's 7 days, else "period". */
+export function periodNoun(period: { readonly days: number; readonly seconds?: number }): string {
+  return (period.seconds ?? period.days * 86_400) === 7 * 86_400 ? "week" : "period";
+}
+
 export function formatValue(v: number | null, unit: Unit): string {
   if (v === null) return "no data";
   if (unit === "ratio") return `${Number((v * 100).toFixed(2))}%`;
@@ -369,10 +374,11 @@ export function renderHtml(r: Report, performanceRows: readonly [string, string,
   const td = (s: string, attrs = "") =>
     `<td style="padding:4px 8px;border-bottom:1px solid #eee"${attrs}>${s}</td>`;
   const rows = scorecardRows(r);
+  const noun = periodNoun(r.period);
   const weeks = Math.max(0, ...rows.map((x) => x.previous.length));
   const scorecard = rows.length
     ? `<table style="border-collapse:collapse;font-size:14px">
-<tr>${th("Metric")}${th("This week")}${th("Target")}${th("")}${Array.from({ length: weeks }, (_, i) => th(i === 0 ? "Last week" : `${i + 1} weeks ago`)).join("")}</tr>
+<tr>${th("Metric")}${th(`This ${noun}`)}${th("Target")}${th("")}${Array.from({ length: weeks }, (_, i) => th(i === 0 ? `Last ${noun}` : `${i + 1} ${noun}s ago`)).join("")}</tr>
 ${rows
   .map(
     (x) =>
@@ -392,7 +398,7 @@ ${rows
             `<tr>${td(esc(i.alertname))}${td(esc(i.severity))}${td(i.fired_at.slice(0, 16).replace("T", " "))}${td(i.resolved_at ? i.resolved_at.slice(0, 16).replace("T", " ") : "still firing")}${td(formatValue(i.recovery_seconds, "duration"))}${td(i.response_seconds === null ? "never acknowledged" : formatValue(i.response_seconds, "duration"))}</tr>`,
         )
         .join("")}</table>`
-    : "<p>No incident this week.</p>";
+    : `<p>No incident this ${noun}.</p>`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -409,7 +415,7 @@ ${scorecard}
 <h2 style="font-size:17px">Incidents</h2>
 ${incidents}
 <h2 style="font-size:17px">Performance</h2>
-<table style="border-collapse:collapse;font-size:14px"><tr>${th("Figure")}${th("This week")}${th("Previous week")}${th("Change")}</tr>
+<table style="border-collapse:collapse;font-size:14px"><tr>${th("Figure")}${th(`This ${noun}`)}${th(`Previous ${noun}`)}${th("Change")}</tr>
 ${performanceRows.map(([a, b, c, d]) => `<tr>${td(esc(a))}${td(esc(b))}${td(esc(c))}${td(esc(d))}</tr>`).join("\n")}
 </table>
 <h2 style="font-size:17px">Charts</h2>
@@ -439,7 +445,7 @@ export function renderText(r: Report, performanceRows: readonly [string, string,
         )
       : ["- none"]),
     ``,
-    `Performance (this week; previous week; change)`,
+    `Performance (this ${periodNoun(r.period)}; previous ${periodNoun(r.period)}; change)`,
     ...performanceRows.map(([a, b, c, d]) => `- ${a}: ${b}${c ? `; ${c}` : ""}${d ? `; ${d}` : ""}`),
     ``,
     `The charts are in the HTML version of this mail. Definitions: docs/operations/scorecard.md.`,

@@ -14,7 +14,14 @@ import { quoteIdent } from "../../lib/sql.ts";
 import { withClient } from "./pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
 import { scorecard, type Scorecard } from "./scorecard.ts";
-import { formatValue, periodLength, renderHtml, renderText, scorecardRows } from "./report-html.ts";
+import {
+  formatValue,
+  periodLength,
+  periodNoun,
+  renderHtml,
+  renderText,
+  scorecardRows,
+} from "./report-html.ts";
 import { readSmtpSettings, sendMail } from "./report-mail.ts";
 
 export interface Report {
@@ -109,9 +116,13 @@ export interface Capacity {
   readonly fills_at: string | null;
 }
 
-/** The PromQL of each figure, over window `w` (e.g. `604800s`). */
+/**
+ * The PromQL of each figure, over window `w` (e.g. `604800s`); `resolution` is the average memory's
+ * subquery step (5 minutes; finer for a period of minutes, which a 5-minute step would miss).
+ */
 export function reportQueries(
   w: string,
+  resolution = "5m",
 ): Record<keyof Report["performance"] | keyof Report["resources"], string> {
   const api = selectors.api;
   const exp = selectors.exporter;
@@ -124,7 +135,7 @@ export function reportQueries(
     // `or vector(0)`: a week without a single 5xx has no such series, and that is a 0 rate, not no data.
     error_rate: `(sum(${inc(series("http_requests_total", api, `code=~"5.."`))}) or vector(0)) / sum(${inc(series("http_requests_total", api))})`,
     avg_cpu_ratio: `1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`,
-    avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:5m])`,
+    avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:${resolution}])`,
     peak_concurrent_scans: `max_over_time(sum(${series("kali_agents_active_scans", exp, `status="running"`)})[${w}:1m])`,
   };
 }
@@ -438,13 +449,16 @@ export function performanceRows(r: Report): [string, string, string, string][] {
 
 export function renderMarkdown(r: Report): string {
   const sc = scorecardRows(r);
+  const noun = periodNoun(r.period);
   const lines = [
     `# Kali Agents weekly performance report`,
     ``,
     `Period: ${r.period.start} to ${r.period.end} (${periodLength(r.period)}, UTC).`,
-    r.previous ? `Previous week: ${r.previous.file}.` : `No report of the previous week to compare with.`,
+    r.previous
+      ? `Previous ${noun}: ${r.previous.file}.`
+      : `No report of the previous ${noun} to compare with.`,
     ``,
-    `| Figure | This week | Previous week | Change |`,
+    `| Figure | This ${noun} | Previous ${noun} | Change |`,
     `| --- | --- | --- | --- |`,
     ...performanceRows(r).map((cells) => `| ${cells.join(" | ")} |`),
     ``,
@@ -452,7 +466,7 @@ export function renderMarkdown(r: Report): string {
       ? [
           `## Operations scorecard`,
           ``,
-          `| Metric | This week | Target | Met | Previous weeks |`,
+          `| Metric | This ${noun} | Target | Met | Previous ${noun}s |`,
           `| --- | --- | --- | --- | --- |`,
           ...sc.map(
             (x) =>
@@ -484,7 +498,7 @@ export async function weeklyReport(
   const days = seconds / 86_400;
   const end = opts.until ?? new Date();
   const start = new Date(end.getTime() - seconds * 1000);
-  const queries = reportQueries(`${seconds}s`);
+  const queries = reportQueries(`${seconds}s`, `${Math.min(300, chartStepSeconds(seconds))}s`);
   const tolerance = Math.min(24, days * 12) * 3600 * 1000;
   const values: Record<string, number | null> = {};
   for (const [k, q] of Object.entries(queries)) values[k] = await scalar(config.prometheusUrl, q, end);

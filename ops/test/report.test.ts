@@ -249,7 +249,11 @@ describe(
       const page = readFileSync(html, "utf8");
       assert.match(page, /UTC \(3 hours\)<\/p>/);
       assert.match(page, />Scans finished per 15 minutes</);
-      assert.match(readFileSync(markdown, "utf8"), /\(3 hours, UTC\)\.$/m);
+      assert.match(page, />This period<\/th>/);
+      assert.doesNotMatch(page, /week<\/th>/);
+      const md = readFileSync(markdown, "utf8");
+      assert.match(md, /\(3 hours, UTC\)\.$/m);
+      assert.match(md, /^\| Figure \| This period \| Previous period \| Change \|$/m);
     });
 
     test("an unreachable Prometheus fails the report with one line naming it", async () => {
