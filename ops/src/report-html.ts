@@ -212,6 +212,8 @@ export function barChart(
     `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(0)}" y2="${y(0)}" stroke="#999"/>`,
     `<text x="${PAD.left - 6}" y="${y(top / 1.1) + 4}" font-size="11" text-anchor="end" fill="#555">${Math.round(top / 1.1)}</text>`,
   ];
+  // A tick text is about 35 px wide: under every bar up to 12 bars, under every 2nd of 13-24, ...
+  const tickEvery = Math.ceil(bars.length / 12);
   bars.forEach((b, i) => {
     let base = 0;
     const x0 = PAD.left + i * slot + slot * 0.15;
@@ -225,9 +227,10 @@ export function barChart(
       );
       base += p.value;
     }
-    out.push(
-      `<text x="${(x0 + slot * 0.35).toFixed(1)}" y="${H - 8}" font-size="11" text-anchor="middle" fill="#555">${esc(b.tick)}</text>`,
-    );
+    if (i % tickEvery === 0)
+      out.push(
+        `<text x="${(x0 + slot * 0.35).toFixed(1)}" y="${H - 8}" font-size="11" text-anchor="middle" fill="#555" data-tick="">${esc(b.tick)}</text>`,
+      );
   });
   const legend = (bars[0]?.parts ?? [])
     .map((p) => `<span style="color:${p.color};font-weight:bold">&#9632;</span> ${esc(p.name)}`)
@@ -283,9 +286,13 @@ function scanBars(c: Charts): {
     const minutes = i.bucket_seconds / 60;
     return {
       per:
-        minutes < 60
-          ? `${minutes} minute${minutes === 1 ? "" : "s"}`
-          : `${minutes / 60} hour${minutes === 60 ? "" : "s"}`,
+        minutes === 1
+          ? "minute"
+          : minutes < 60
+            ? `${minutes} minutes`
+            : minutes === 60
+              ? "hour"
+              : `${minutes / 60} hours`,
       bars: i.buckets.map((b) => ({
         ...b,
         label: b.start.slice(0, 16).replace("T", " "),

@@ -18,7 +18,7 @@ import {
 } from "../../test/support/servers.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
-import { periodLength } from "../src/report-html.ts";
+import { barChart, periodLength } from "../src/report-html.ts";
 import { chartStepSeconds, scanBucketSeconds, type Report } from "../src/report.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
@@ -290,6 +290,24 @@ describe("weekly report: a period's step, scan intervals and length in words", (
       [60, 60, 300, 300, 900, 1800, 3600],
     );
   });
+  test("a bar chart's ticks: under each of up to 12 bars, under every 2nd of 20", () => {
+    const ticks = (n: number) =>
+      [
+        ...barChart(
+          "c",
+          "t",
+          Array.from({ length: n }, (_, i) => ({
+            label: `bar ${i}`,
+            tick: `t${i}`,
+            parts: [{ name: "p", value: 1, color: "#000" }],
+          })),
+        ).matchAll(/data-tick="">([^<]*)</g),
+      ].map((m) => m[1]);
+    assert.deepEqual(ticks(7), ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]);
+    assert.equal(ticks(12).length, 12);
+    assert.deepEqual(ticks(20), ["t0", "t2", "t4", "t6", "t8", "t10", "t12", "t14", "t16", "t18"]);
+  });
+
   test("a period's length in words", () => {
     assert.deepEqual(
       [
