@@ -65,6 +65,14 @@ const log = (msg: string) =>
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 let cleaning: Promise<void> | undefined;
+/** Registers what to stop or remove on the way out; once that has begun (Ctrl-C), it is done at once. */
+function onExit(fn: () => Promise<unknown> | unknown): void {
+  if (!cleaning) cleanups.push(fn);
+  else
+    void Promise.resolve()
+      .then(fn)
+      .catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
+}
 /** Runs the registered cleanups newest first, once; each one's failure is printed, not thrown. */
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
@@ -80,7 +88,7 @@ function cleanup(): Promise<void> {
 }
 const scratch = (name: string) => {
   const d = tempDir(`demo-report-${name}`);
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  onExit(() => rmSync(d, { recursive: true, force: true }));
   return d;
 };
 
@@ -106,12 +114,12 @@ async function main(): Promise<void> {
     log(`${minutes} minutes: under ${READABLE_MINUTES}, an incident may still count as open at the end`);
 
   const [http, smtp]: [HttpSink, SmtpSink] = await Promise.all([startHttpSink(), startSmtpSink()]);
-  cleanups.push(() => Promise.allSettled([http.close(), smtp.close()]));
+  onExit(() => Promise.allSettled([http.close(), smtp.close()]));
   const [pg, redis]: [PostgresServer, RedisServer] = await Promise.all([
     startPostgres(),
     startRedis({ args: ["--maxmemory", "256mb"] }),
   ]);
-  cleanups.push(() => Promise.allSettled([pg.cleanup(), redis.cleanup()]));
+  onExit(() => Promise.allSettled([pg.cleanup(), redis.cleanup()]));
 
   const [apiPort, mcp1, mcp2, exporterPort] = await Promise.all([
     freePort(),
@@ -132,7 +140,7 @@ async function main(): Promise<void> {
   const demoLogDir = scratch("logs");
   const textfileDir = scratch("textfile");
   const processes: NodeProcess[] = [];
-  cleanups.push(() => Promise.allSettled(processes.map((p) => p.stop())));
+  onExit(() => Promise.allSettled(processes.map((p) => p.stop())));
   const demo = startNode("demo", "demo/src/main.ts", {
     DATABASE_URL: pg.url,
     REDIS_URL: redis.url,
@@ -177,7 +185,7 @@ async function main(): Promise<void> {
   amStarting.catch(() => {});
   promStarting.catch(() => {});
   const [am, prom]: [HttpServer, HttpServer] = await Promise.all([amStarting, promStarting]);
-  cleanups.push(() => Promise.allSettled([prom.cleanup(), am.cleanup()]));
+  onExit(() => Promise.allSettled([prom.cleanup(), am.cleanup()]));
   const rewritten = rewrite(String(prom.port), new URL(am.url).port);
   writeFileSync(join(prom.dir, "prometheus.yml"), rewritten.yaml);
   const reload = await fetch(`${prom.url}/-/reload`, { method: "POST" });
