@@ -22,11 +22,23 @@ const usage = `usage: npm run ops -- <command> [options]
   dr-drill [--from local|remote] backup, restore into a scratch database (from the off-site copy when
                                  OPS_S3_BUCKET is set), check, time it (the RTO, download included)
   cleanup                        old scans (batched), rotated logs, stale cache keys
-  report [--until ISO] [--days N]
-                                 weekly performance report into OPS_REPORT_DIR
+  report [--until ISO] [--days N | --hours H]
+                                 weekly performance report into OPS_REPORT_DIR: the N days (default 7)
+                                 before --until (default now), or a shorter period of H hours (a decimal
+                                 of at least a minute, e.g. 0.25 for 15 minutes, 6 for a shift)
   schedule                       run the jobs on their OPS_SCHEDULE_* times until SIGTERM`;
 
 class UsageError extends Error {}
+
+/** `--hours`: a plain decimal (`6`, `0.25`), one minute at least; no sign, exponent or unit. */
+function parseHours(text: string): number {
+  const h = Number(text);
+  if (!/^\d+(?:\.\d+)?$/.test(text) || !(h * 60 >= 1))
+    throw new UsageError(
+      `--hours ${JSON.stringify(text)} is not a number of hours of at least one minute (e.g. 0.25, 6)`,
+    );
+  return h;
+}
 
 /** Touched every 30 s by `schedule`; compose's healthcheck wants it younger than two minutes. */
 export const heartbeatFile = join(tmpdir(), "kali-ops-scheduler.alive");
@@ -44,7 +56,7 @@ const commandOptions = {
   },
   "dr-drill": { from: { type: "string" } },
   cleanup: {},
-  report: { until: { type: "string" }, days: { type: "string" } },
+  report: { until: { type: "string" }, days: { type: "string" }, hours: { type: "string" } },
   schedule: {},
 } as const satisfies Record<Command | "schedule", ParseArgsConfig["options"]>;
 
@@ -103,7 +115,11 @@ function parseCommandLine(argv: string[]): { command: Command | "schedule"; args
       throw new UsageError(`--until ${JSON.stringify(until)} is not a date`);
     if (days !== undefined && !/^[1-9]\d*$/.test(days))
       throw new UsageError(`--days ${JSON.stringify(days)} is not a whole number above 0`);
+    const hours = str("hours");
+    if (hours !== undefined && days !== undefined)
+      throw new UsageError("--days and --hours both give the period's length: give one of them");
     args.report = { until: u, days: days !== undefined ? Number(days) : undefined };
+    if (hours !== undefined) args.report = { ...args.report, hours: parseHours(hours) };
   }
   return { command, args };
 }

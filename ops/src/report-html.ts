@@ -24,6 +24,20 @@ export interface ScorecardRow {
   readonly previous: readonly (number | null)[];
 }
 
+/** A period's length as people say it: "7 days", "1 day", "6 hours", "15 minutes", "1.5 hours". */
+export function periodLength(period: { readonly days: number; readonly seconds?: number }): string {
+  const seconds = period.seconds ?? period.days * 86_400;
+  const say = (n: number, unit: string) => `${Number(n.toFixed(2))} ${unit}${n === 1 ? "" : "s"}`;
+  if (seconds % 86_400 === 0) return say(seconds / 86_400, "day");
+  if (seconds >= 3600) return say(seconds / 3600, "hour");
+  return say(seconds / 60, "minute");
+}
+
+/** What the tables call the period: "week" for the weekly report's 7 days, else "period". */
+export function periodNoun(period: { readonly days: number; readonly seconds?: number }): string {
+  return (period.seconds ?? period.days * 86_400) === 7 * 86_400 ? "week" : "period";
+}
+
 export function formatValue(v: number | null, unit: Unit): string {
   if (v === null) return "no data";
   if (unit === "ratio") return `${Number((v * 100).toFixed(2))}%`;
@@ -199,7 +213,12 @@ export function lineChart(
 export function barChart(
   id: string,
   title: string,
-  bars: readonly { label: string; parts: readonly { name: string; value: number; color: string }[] }[],
+  bars: readonly {
+    label: string;
+    /** The text under the bar (the date without its year for a day). */
+    tick: string;
+    parts: readonly { name: string; value: number; color: string }[];
+  }[],
 ): string {
   const top = Math.max(1, ...bars.map((b) => b.parts.reduce((a, p) => a + p.value, 0))) * 1.1;
   const slot = (W - PAD.left - PAD.right) / Math.max(1, bars.length);
@@ -208,6 +227,8 @@ export function barChart(
     `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(0)}" y2="${y(0)}" stroke="#999"/>`,
     `<text x="${PAD.left - 6}" y="${y(top / 1.1) + 4}" font-size="11" text-anchor="end" fill="#555">${Math.round(top / 1.1)}</text>`,
   ];
+  // A tick text is about 35 px wide: under every bar up to 12 bars, under every 2nd of 13-24, ...
+  const tickEvery = Math.ceil(bars.length / 12);
   bars.forEach((b, i) => {
     let base = 0;
     const x0 = PAD.left + i * slot + slot * 0.15;
@@ -221,9 +242,10 @@ export function barChart(
       );
       base += p.value;
     }
-    out.push(
-      `<text x="${(x0 + slot * 0.35).toFixed(1)}" y="${H - 8}" font-size="11" text-anchor="middle" fill="#555">${esc(b.label.slice(5))}</text>`,
-    );
+    if (i % tickEvery === 0)
+      out.push(
+        `<text x="${(x0 + slot * 0.35).toFixed(1)}" y="${H - 8}" font-size="11" text-anchor="middle" fill="#555" data-tick="">${esc(b.tick)}</text>`,
+      );
   });
   const legend = (bars[0]?.parts ?? [])
     .map((p) => `<span style="color:${p.color};font-weight:bold">&#9632;</span> ${esc(p.name)}`)
@@ -269,17 +291,54 @@ function capacityCharts(kind: "fs" | "db", title: string, cs: readonly Capacity[
   return `${chart}<table style="border-collapse:collapse;font-size:13px"><tr><th style="text-align:left;padding:2px 8px">${kind === "fs" ? "mount point" : "database"}</th><th style="text-align:left;padding:2px 8px">growth</th><th style="text-align:left;padding:2px 8px">free</th><th style="text-align:left;padding:2px 8px">full on</th></tr>${rows}</table>`;
 }
 
+/** The scans charts' bars: per day, or per interval when the report has them (a period under a day). */
+function scanBars(c: Charts): {
+  per: string;
+  bars: { label: string; tick: string; middle: number; total: number; successful: number; failed: number }[];
+} {
+  const i = c.scans_per_interval;
+  if (i) {
+    const minutes = i.bucket_seconds / 60;
+    return {
+      per:
+        minutes === 1
+          ? "minute"
+          : minutes < 60
+            ? `${minutes} minutes`
+            : minutes === 60
+              ? "hour"
+              : `${minutes / 60} hours`,
+      bars: i.buckets.map((b) => ({
+        ...b,
+        label: b.start.slice(0, 16).replace("T", " "),
+        tick: b.start.slice(11, 16),
+        middle: Date.parse(b.start) / 1000 + i.bucket_seconds / 2,
+      })),
+    };
+  }
+  return {
+    per: "day",
+    bars: c.scans_per_day.map((d) => ({
+      ...d,
+      label: d.date,
+      tick: d.date.slice(5),
+      middle: Date.parse(`${d.date}T12:00:00Z`) / 1000,
+    })),
+  };
+}
+
 function charts(c: Charts, from: number, to: number): string {
-  const day = (d: string) => Date.parse(`${d}T12:00:00Z`) / 1000;
-  const rate = c.scans_per_day
+  const { per, bars } = scanBars(c);
+  const rate = bars
     .filter((d) => d.successful + d.failed > 0)
-    .map((d): Point => [day(d.date), d.successful / (d.successful + d.failed)]);
+    .map((d): Point => [d.middle, d.successful / (d.successful + d.failed)]);
   return [
     barChart(
       "scans-per-day",
-      "Scans finished per day",
-      c.scans_per_day.map((d) => ({
-        label: d.date,
+      `Scans finished per ${per}`,
+      bars.map((d) => ({
+        label: d.label,
+        tick: d.tick,
         parts: [
           { name: "successful", value: d.successful, color: "#2ca02c" },
           { name: "failed", value: d.failed, color: "#d62728" },
@@ -289,7 +348,7 @@ function charts(c: Charts, from: number, to: number): string {
     ),
     lineChart(
       "success-rate",
-      "Scan success rate per day",
+      `Scan success rate per ${per}`,
       [{ name: "success rate", color: colors[2]!, points: rate }],
       from,
       to,
@@ -337,10 +396,11 @@ export function renderHtml(r: Report, performanceRows: readonly [string, string,
   const td = (s: string, attrs = "") =>
     `<td style="padding:4px 8px;border-bottom:1px solid #eee"${attrs}>${s}</td>`;
   const rows = scorecardRows(r);
+  const noun = periodNoun(r.period);
   const weeks = Math.max(0, ...rows.map((x) => x.previous.length));
   const scorecard = rows.length
     ? `<table style="border-collapse:collapse;font-size:14px">
-<tr>${th("Metric")}${th("This week")}${th("Target")}${th("")}${Array.from({ length: weeks }, (_, i) => th(i === 0 ? "Last week" : `${i + 1} weeks ago`)).join("")}</tr>
+<tr>${th("Metric")}${th(`This ${noun}`)}${th("Target")}${th("")}${Array.from({ length: weeks }, (_, i) => th(i === 0 ? `Last ${noun}` : `${i + 1} ${noun}s ago`)).join("")}</tr>
 ${rows
   .map(
     (x) =>
@@ -360,7 +420,7 @@ ${rows
             `<tr>${td(esc(i.alertname))}${td(esc(i.severity))}${td(i.fired_at.slice(0, 16).replace("T", " "))}${td(i.resolved_at ? i.resolved_at.slice(0, 16).replace("T", " ") : "still firing")}${td(formatValue(i.recovery_seconds, "duration"))}${td(i.response_seconds === null ? "never acknowledged" : formatValue(i.response_seconds, "duration"))}</tr>`,
         )
         .join("")}</table>`
-    : "<p>No incident this week.</p>";
+    : `<p>No incident this ${noun}.</p>`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -371,13 +431,13 @@ ${rows
 <body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;color:#222;background:#fafafa">
 <div style="max-width:680px;margin:0 auto;background:#fff;padding:16px">
 <h1 style="font-size:20px;margin:0 0 4px">Kali Agents weekly report</h1>
-<p style="margin:0 0 12px;color:#555">${esc(r.period.start.slice(0, 16).replace("T", " "))} to ${esc(r.period.end.slice(0, 16).replace("T", " "))} UTC (${r.period.days} days)</p>
+<p style="margin:0 0 12px;color:#555">${esc(r.period.start.slice(0, 16).replace("T", " "))} to ${esc(r.period.end.slice(0, 16).replace("T", " "))} UTC (${esc(periodLength(r.period))})</p>
 <h2 style="font-size:17px">Operations scorecard</h2>
 ${scorecard}
 <h2 style="font-size:17px">Incidents</h2>
 ${incidents}
 <h2 style="font-size:17px">Performance</h2>
-<table style="border-collapse:collapse;font-size:14px"><tr>${th("Figure")}${th("This week")}${th("Previous week")}${th("Change")}</tr>
+<table style="border-collapse:collapse;font-size:14px"><tr>${th("Figure")}${th(`This ${noun}`)}${th(`Previous ${noun}`)}${th("Change")}</tr>
 ${performanceRows.map(([a, b, c, d]) => `<tr>${td(esc(a))}${td(esc(b))}${td(esc(c))}${td(esc(d))}</tr>`).join("\n")}
 </table>
 <h2 style="font-size:17px">Charts</h2>
@@ -394,7 +454,7 @@ export function renderText(r: Report, performanceRows: readonly [string, string,
   const s = r.scorecard;
   return [
     `Kali Agents weekly report`,
-    `${r.period.start} to ${r.period.end} (${r.period.days} days, UTC)`,
+    `${r.period.start} to ${r.period.end} (${periodLength(r.period)}, UTC)`,
     ``,
     `Operations scorecard`,
     ...scorecardText(r).map((l) => `- ${l}`),
@@ -407,7 +467,7 @@ export function renderText(r: Report, performanceRows: readonly [string, string,
         )
       : ["- none"]),
     ``,
-    `Performance (this week; previous week; change)`,
+    `Performance (this ${periodNoun(r.period)}; previous ${periodNoun(r.period)}; change)`,
     ...performanceRows.map(([a, b, c, d]) => `- ${a}: ${b}${c ? `; ${c}` : ""}${d ? `; ${d}` : ""}`),
     ``,
     `The charts are in the HTML version of this mail. Definitions: docs/operations/scorecard.md.`,

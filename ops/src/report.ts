@@ -14,11 +14,24 @@ import { quoteIdent } from "../../lib/sql.ts";
 import { withClient } from "./pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
 import { apiErrorRatioQuery, scorecard, type Scorecard } from "./scorecard.ts";
-import { formatValue, renderHtml, renderText, scorecardRows } from "./report-html.ts";
+import {
+  formatValue,
+  periodLength,
+  periodNoun,
+  renderHtml,
+  renderText,
+  scorecardRows,
+} from "./report-html.ts";
 import { readSmtpSettings, sendMail } from "./report-mail.ts";
 
 export interface Report {
-  readonly period: { readonly start: string; readonly end: string; readonly days: number };
+  readonly period: {
+    readonly start: string;
+    readonly end: string;
+    /** The period's length in days: a fraction for a period of `--hours`. */
+    readonly days: number;
+    readonly seconds: number;
+  };
   readonly scans: { total: number; successful: number; failed: number; avg_duration_seconds: number | null };
   readonly performance: {
     avg_response_time_seconds: number | null;
@@ -78,6 +91,14 @@ export interface Charts {
   readonly step_seconds: number;
   /** Finished scans per UTC day of the period. */
   readonly scans_per_day: readonly { date: string; total: number; successful: number; failed: number }[];
+  /**
+   * For a period shorter than a day (`--hours`), where a day is one bar: finished scans per interval
+   * of `bucket_seconds` (scanBucketSeconds), each from `start` (UTC), the last one cut at the period's end.
+   */
+  readonly scans_per_interval?: {
+    readonly bucket_seconds: number;
+    readonly buckets: readonly { start: string; total: number; successful: number; failed: number }[];
+  };
   readonly api_p95_seconds: readonly Point[];
   readonly api_error_rate: readonly Point[];
   readonly cpu_ratio: readonly Point[];
@@ -99,9 +120,13 @@ export interface Capacity {
   readonly fills_at: string | null;
 }
 
-/** The PromQL of each figure, over window `w` (e.g. `604800s`). */
+/**
+ * The PromQL of each figure, over window `w` (e.g. `604800s`); `resolution` is the average memory's
+ * subquery step (5 minutes; finer for a period of minutes, which a 5-minute step would miss).
+ */
 export function reportQueries(
   w: string,
+  resolution = "5m",
 ): Record<keyof Report["performance"] | keyof Report["resources"], string> {
   const api = selectors.api;
   const exp = selectors.exporter;
@@ -113,7 +138,7 @@ export function reportQueries(
     p95_response_time_seconds: `histogram_quantile(0.95, sum by (le) (${inc(hist("bucket"))}))`,
     error_rate: apiErrorRatioQuery(increase, w),
     avg_cpu_ratio: `1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`,
-    avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:5m])`,
+    avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:${resolution}])`,
     peak_concurrent_scans: `max_over_time(sum(${series("kali_agents_active_scans", exp, `status="running"`)})[${w}:1m])`,
   };
 }
@@ -214,10 +239,28 @@ function capacity(
   };
 }
 
+/**
+ * The charts' step for a period of `windowSeconds`: about a point an hour over a week (168 points),
+ * never finer than a minute, which is 4 scrape intervals of compose's 15 s (Grafana's $__rate_interval
+ * rule): each point's rate() covers one step, so it needs a few samples. A day gets a point every
+ * 514 s, a 15-minute period one a minute.
+ */
+export function chartStepSeconds(windowSeconds: number): number {
+  return Math.max(60, Math.round(windowSeconds / 168));
+}
+
+/**
+ * The scans chart's interval for a period shorter than a day: the shortest of 1, 5, 15, 30 minutes or
+ * 1, 2, 3 hours that gives at most 24 bars (15 bars of a minute for 15 minutes, 24 of an hour for 23 hours).
+ */
+export function scanBucketSeconds(windowSeconds: number): number {
+  const choices = [60, 300, 900, 1800, 3600, 7200, 10800];
+  return choices.find((b) => windowSeconds / b <= 24) ?? choices.at(-1)!;
+}
+
 async function chartSeries(config: Config, start: Date, end: Date): Promise<Charts> {
   const window = (end.getTime() - start.getTime()) / 1000;
-  // About a point an hour over a week; never finer than 5 minutes.
-  const step = Math.max(300, Math.round(window / 168));
+  const step = chartStepSeconds(window);
   const range = async (q: string) => {
     const r = await queryRange(config.prometheusUrl, q, start, end, step);
     return r.map((s) => ({ metric: s.metric, points: s.points.filter(([, v]) => Number.isFinite(v)) }));
@@ -266,6 +309,7 @@ async function chartSeries(config: Config, start: Date, end: Date): Promise<Char
   return {
     step_seconds: step,
     scans_per_day: await scansPerDay(config, start, end),
+    ...(window < 86_400 ? { scans_per_interval: await scansPerInterval(config, start, end, window) } : {}),
     api_p95_seconds: p95,
     api_error_rate: errors,
     cpu_ratio: cpu,
@@ -321,6 +365,42 @@ async function scansPerDay(config: Config, start: Date, end: Date): Promise<Char
   });
 }
 
+async function scansPerInterval(
+  config: Config,
+  start: Date,
+  end: Date,
+  window: number,
+): Promise<NonNullable<Charts["scans_per_interval"]>> {
+  const url = required(config, "databaseUrl", "report");
+  const { schema, table } = config.scansTable;
+  const bucket = scanBucketSeconds(window);
+  const n = Math.ceil(window / bucket);
+  return withClient(url, async (c) => {
+    const r = await c.query<{ i: number; total: string; ok: string; failed: string }>(
+      `SELECT b.i,
+              count(s.*) AS total,
+              count(s.*) FILTER (WHERE s.status = 'success') AS ok,
+              count(s.*) FILTER (WHERE s.status = 'failed') AS failed
+         FROM generate_series(0, $3::int - 1) AS b(i)
+         LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
+           ON s.finished_at >= $1 AND s.finished_at < $2
+          AND s.finished_at >= $1::timestamptz + b.i * make_interval(secs => $4)
+          AND s.finished_at < $1::timestamptz + (b.i + 1) * make_interval(secs => $4)
+        GROUP BY b.i ORDER BY b.i`,
+      [start, end, n, bucket],
+    );
+    return {
+      bucket_seconds: bucket,
+      buckets: r.rows.map((row) => ({
+        start: new Date(start.getTime() + row.i * bucket * 1000).toISOString(),
+        total: Number(row.total),
+        successful: Number(row.ok),
+        failed: Number(row.failed),
+      })),
+    };
+  });
+}
+
 const fmt = (v: number | null, unit: "s" | "%" | "n"): string => {
   if (v === null) return "no data";
   if (unit === "%") return `${(v * 100).toFixed(2)}%`;
@@ -370,13 +450,16 @@ export function performanceRows(r: Report): [string, string, string, string][] {
 
 export function renderMarkdown(r: Report): string {
   const sc = scorecardRows(r);
+  const noun = periodNoun(r.period);
   const lines = [
     `# Kali Agents weekly performance report`,
     ``,
-    `Period: ${r.period.start} to ${r.period.end} (${r.period.days} days, UTC).`,
-    r.previous ? `Previous week: ${r.previous.file}.` : `No report of the previous week to compare with.`,
+    `Period: ${r.period.start} to ${r.period.end} (${periodLength(r.period)}, UTC).`,
+    r.previous
+      ? `Previous ${noun}: ${r.previous.file}.`
+      : `No report of the previous ${noun} to compare with.`,
     ``,
-    `| Figure | This week | Previous week | Change |`,
+    `| Figure | This ${noun} | Previous ${noun} | Change |`,
     `| --- | --- | --- | --- |`,
     ...performanceRows(r).map((cells) => `| ${cells.join(" | ")} |`),
     ``,
@@ -384,7 +467,7 @@ export function renderMarkdown(r: Report): string {
       ? [
           `## Operations scorecard`,
           ``,
-          `| Metric | This week | Target | Met | Previous weeks |`,
+          `| Metric | This ${noun} | Target | Met | Previous ${noun}s |`,
           `| --- | --- | --- | --- | --- |`,
           ...sc.map(
             (x) =>
@@ -401,6 +484,8 @@ export interface ReportOptions {
   /** End of the period (default now). */
   readonly until?: Date;
   readonly days?: number;
+  /** A period shorter than a day, in hours (`--hours`); instead of `days`. */
+  readonly hours?: number;
 }
 
 export async function weeklyReport(
@@ -408,15 +493,18 @@ export async function weeklyReport(
   log: Logger,
   opts: ReportOptions = {},
 ): Promise<{ report: Report; json: string; markdown: string; html: string }> {
-  const days = opts.days ?? 7;
+  if (opts.days !== undefined && opts.hours !== undefined)
+    throw new Error("a report's period is given in days or in hours, not both");
+  const seconds = opts.hours !== undefined ? Math.round(opts.hours * 3600) : (opts.days ?? 7) * 86_400;
+  const days = seconds / 86_400;
   const end = opts.until ?? new Date();
-  const start = new Date(end.getTime() - days * 24 * 3600 * 1000);
-  const queries = reportQueries(`${days * 24 * 3600}s`);
+  const start = new Date(end.getTime() - seconds * 1000);
+  const queries = reportQueries(`${seconds}s`, `${Math.min(300, chartStepSeconds(seconds))}s`);
   const tolerance = Math.min(24, days * 12) * 3600 * 1000;
   const values: Record<string, number | null> = {};
   for (const [k, q] of Object.entries(queries)) values[k] = await scalar(config.prometheusUrl, q, end);
   const report: Report = {
-    period: { start: start.toISOString(), end: end.toISOString(), days },
+    period: { start: start.toISOString(), end: end.toISOString(), days, seconds },
     scans: await scanFigures(config, start, end),
     performance: {
       avg_response_time_seconds: values.avg_response_time_seconds ?? null,

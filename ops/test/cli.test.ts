@@ -32,6 +32,22 @@ describe("ops CLI: command line", () => {
       argv: ["report"],
       want: { command: "report", args: { report: { until: undefined, days: undefined } } },
     },
+    {
+      argv: ["report", "--until", "2026-12-02T04:00:00Z", "--hours", "0.25"],
+      want: {
+        command: "report",
+        args: { report: { until: new Date("2026-12-02T04:00:00Z"), days: undefined, hours: 0.25 } },
+      },
+    },
+    {
+      argv: ["report", "--hours=6"],
+      want: { command: "report", args: { report: { until: undefined, days: undefined, hours: 6 } } },
+    },
+    {
+      // One minute: 1/60 of an hour, to the digits given.
+      argv: ["report", "--hours", "0.0167"],
+      want: { command: "report", args: { report: { until: undefined, days: undefined, hours: 0.0167 } } },
+    },
   ];
   for (const c of accepted)
     test(`reads ${c.argv.join(" ")}`, () => assert.deepEqual(readCommandLine(c.argv), c.want));
@@ -61,6 +77,19 @@ describe("ops CLI: command line", () => {
     [["report", "--until", "last monday"], /^--until "last monday" is not a date$/],
     [["report", "--days", "0"], /^--days "0" is not a whole number above 0$/],
     [["report", "--days", "7.5"], /^--days "7.5" is not a whole number above 0$/],
+    ...["0", "0.0166", "-1", "+1", ".5", "1.", "1e-1", "0x10", "6h", " 6", "Infinity", "NaN"].map(
+      (h): [string[], RegExp] => [
+        ["report", `--hours=${h}`],
+        new RegExp(
+          `^--hours ${JSON.stringify(h).replace(/[.+*]/g, "\\$&")} is not a number of hours of at least one minute \\(e\\.g\\. 0\\.25, 6\\)$`,
+        ),
+      ],
+    ),
+    [
+      ["report", "--days", "1", "--hours", "6"],
+      /^--days and --hours both give the period's length: give one of them$/,
+    ],
+    [["report", "--hours", "6", "--hours", "7"], /^--hours is given twice$/],
   ];
   for (const [argv, want] of refused)
     test(`refuses ${JSON.stringify(argv)}`, () => {

@@ -18,7 +18,8 @@ import {
 } from "../../test/support/servers.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
-import type { Report } from "../src/report.ts";
+import { barChart, periodLength } from "../src/report-html.ts";
+import { chartStepSeconds, scanBucketSeconds, type Report } from "../src/report.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
 const STEP = 300; // seconds between samples
@@ -218,6 +219,43 @@ describe(
       );
     });
 
+    test("a period of hours (`--hours 3`): scans per 15-minute interval, its length in words", async () => {
+      const r = await runJob(config, log, "report", { report: { until: new Date(end * 1000), hours: 3 } });
+      assert.equal(r.ok, true, r.error?.message);
+      const { json, html, markdown } = r.summary as { json: string; html: string; markdown: string };
+      const rep = JSON.parse(readFileSync(json, "utf8")) as Report;
+      assert.deepEqual(rep.period, {
+        start: new Date((end - 3 * 3600) * 1000).toISOString(),
+        end: new Date(end * 1000).toISOString(),
+        days: 0.125,
+        seconds: 10_800,
+      });
+      // The 4 successes finished 3600-3603 s before the end, the failure 7200 s before.
+      assert.deepEqual(rep.scans, { total: 5, successful: 4, failed: 1, avg_duration_seconds: 80 });
+      assert.ok(Math.abs(rep.performance.error_rate! - 0.1) < 1e-9, `${rep.performance.error_rate}`);
+      const c = rep.charts!;
+      assert.equal(c.step_seconds, 64);
+      assert.equal(c.scans_per_interval?.bucket_seconds, 900);
+      const buckets = c.scans_per_interval!.buckets;
+      assert.equal(buckets.length, 12);
+      assert.equal(buckets[0]!.start, rep.period.start);
+      const busy = buckets.flatMap((b, i) => (b.total ? [[i, b.successful, b.failed]] : []));
+      // Bucket 8 starts exactly 3600 s before the end (start inclusive): the success at end-3600.
+      assert.deepEqual(busy, [
+        [4, 0, 1],
+        [7, 3, 0],
+        [8, 1, 0],
+      ]);
+      const page = readFileSync(html, "utf8");
+      assert.match(page, /UTC \(3 hours\)<\/p>/);
+      assert.match(page, />Scans finished per 15 minutes</);
+      assert.match(page, />This period<\/th>/);
+      assert.doesNotMatch(page, /week<\/th>/);
+      const md = readFileSync(markdown, "utf8");
+      assert.match(md, /\(3 hours, UTC\)\.$/m);
+      assert.match(md, /^\| Figure \| This period \| Previous period \| Change \|$/m);
+    });
+
     test("an unreachable Prometheus fails the report with one line naming it", async () => {
       const { config: c } = opsConfig({
         DATABASE_URL: pgs.url,
@@ -241,3 +279,46 @@ describe(
     });
   },
 );
+
+describe("weekly report: a period's step, scan intervals and length in words", () => {
+  test("the charts' step: a point an hour over a week, a minute at the finest", () => {
+    assert.deepEqual([7 * DAY, DAY, 3 * 3600, 3600, 900].map(chartStepSeconds), [3600, 514, 64, 60, 60]);
+  });
+  test("the scans' interval under a day: at most 24 bars", () => {
+    assert.deepEqual(
+      [900, 1200, 1500, 3600, 6 * 3600, 12 * 3600, 23 * 3600].map(scanBucketSeconds),
+      [60, 60, 300, 300, 900, 1800, 3600],
+    );
+  });
+  test("a bar chart's ticks: under each of up to 12 bars, under every 2nd of 20", () => {
+    const ticks = (n: number) =>
+      [
+        ...barChart(
+          "c",
+          "t",
+          Array.from({ length: n }, (_, i) => ({
+            label: `bar ${i}`,
+            tick: `t${i}`,
+            parts: [{ name: "p", value: 1, color: "#000" }],
+          })),
+        ).matchAll(/data-tick="">([^<]*)</g),
+      ].map((m) => m[1]);
+    assert.deepEqual(ticks(7), ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]);
+    assert.equal(ticks(12).length, 12);
+    assert.deepEqual(ticks(20), ["t0", "t2", "t4", "t6", "t8", "t10", "t12", "t14", "t16", "t18"]);
+  });
+
+  test("a period's length in words", () => {
+    assert.deepEqual(
+      [
+        { days: 7, seconds: 7 * DAY },
+        { days: 1 },
+        { days: 0.25, seconds: 6 * 3600 },
+        { days: 1 / 16, seconds: 5400 },
+        { days: 0, seconds: 900 },
+        { days: 0, seconds: 60 },
+      ].map(periodLength),
+      ["7 days", "1 day", "6 hours", "1.5 hours", "15 minutes", "1 minute"],
+    );
+  });
+});

@@ -512,7 +512,8 @@ describe(
           await page.goto(`file://${html}`);
           const shot = await page.screenshot({ fullPage: true });
           assert.ok(shot.length > 10_000, `screenshot of ${shot.length} bytes`);
-          // Set REPORT_SCREENSHOT=<path> to keep it (docs/operations/weekly-report.png comes from here).
+          // Set REPORT_SCREENSHOT=<path> to keep it for a look (the docs' picture is the demo's, made by
+          // `npm run demo:report`: docs/operations/scorecard.md).
           if (process.env.REPORT_SCREENSHOT) writeFileSync(process.env.REPORT_SCREENSHOT, shot);
 
           assert.deepEqual(errors, []);

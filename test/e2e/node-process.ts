@@ -22,8 +22,13 @@ function spawnTsx(entry: string, args: string[], env: Record<string, string>): S
   });
 }
 
-export function startNode(name: string, entry: string, env: Record<string, string>): NodeProcess {
-  const { child, output } = spawnTsx(entry, [], env);
+export function startNode(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): NodeProcess {
+  const { child, output } = spawnTsx(entry, args, env);
   let done = false;
   const exit = new Promise<void>((r) =>
     child.once("exit", () => {
