@@ -23,7 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import { localAlertmanagerConfig, writeLocalSecrets } from "../alertmanager/src/local.ts";
 import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../alertmanager/src/sinks.ts";
 import { jobs } from "../definitions/thresholds.ts";
-import type { Report } from "../ops/src/report.ts";
+import type { Report } from "../ops/src/report-model.ts";
 import { runNode, startNode, type NodeProcess } from "../test/e2e/node-process.ts";
 import { rewritePrometheusConfig } from "../test/e2e/prometheus-config.ts";
 import {

@@ -7,7 +7,8 @@ import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
 import type { Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
-import { headline, weeklyReport, type ReportOptions } from "./report.ts";
+import { headline } from "./report-model.ts";
+import { weeklyReport, type ReportOptions } from "./report.ts";
 import { drDrill, restore, verify, type RestoreOptions, type Source } from "./restore.ts";
 
 export interface JobArgs {

@@ -19,7 +19,8 @@ import {
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
 import { barChart, periodLength } from "../src/report-html.ts";
-import { chartStepSeconds, scanBucketSeconds, type Report } from "../src/report.ts";
+import { chartStepSeconds, scanBucketSeconds } from "../src/report.ts";
+import type { Report } from "../src/report-model.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
 const STEP = 300; // seconds between samples

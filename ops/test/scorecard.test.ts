@@ -23,11 +23,11 @@ import {
 } from "../../test/support/servers.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
-import type { Report } from "../src/report.ts";
+import type { Report } from "../src/report-model.ts";
 import { startSmtpSink } from "../../alertmanager/src/sinks.ts";
 import { loadConfig } from "../src/config.ts";
 import { formatValue, scorecardRows } from "../src/report-html.ts";
-import { headline } from "../src/report.ts";
+import { headline } from "../src/report-model.ts";
 import { readSmtpSettings } from "../src/report-mail.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
