@@ -150,7 +150,10 @@ local history) and sends every sample with \`remote_write\` to one store. The ru
 every host; Grafana reads there; the \`host\` dashboard variable picks a host or all of them.
 
 Each edge sets the \`${hostLabel}\` external label from the \`${hostNameVariable}\` environment variable
-(Prometheus 3 expands \`\${VAR}\` in external labels). External labels are added on the way out, not
+(Prometheus 3 expands \`\${VAR}\` in external labels). Set it on every edge, to the same value the host's
+log agent uses (compose passes \`HOST_NAME\` to Promtail and Alloy, default \`kali-agents\`), so that the
+dashboards' \`host\` variable narrows metrics and logs alike: an unset variable expands to nothing, the
+label is dropped, and the store would merge that host's series with another unlabelled host's. External labels are added on the way out, not
 to the edge's own TSDB, so prometheus.yml, its rules and dashboards stay what they are on one host. On
 the store, every series carries its host, and every rule that aggregates keeps it
 (\`definitions/thresholds.ts\` \`aggregationLabels\`): two hosts whose exporters are both
