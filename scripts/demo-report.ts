@@ -22,10 +22,9 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { localAlertmanagerConfig, writeLocalSecrets } from "../alertmanager/src/local.ts";
 import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../alertmanager/src/sinks.ts";
-import { jobs } from "../definitions/thresholds.ts";
 import type { Report } from "../ops/src/report-model.ts";
 import { runNode, startNode, type NodeProcess } from "../test/e2e/node-process.ts";
-import { rewritePrometheusConfig } from "../test/e2e/prometheus-config.ts";
+import { localStackPrometheusConfig } from "../test/e2e/prometheus-config.ts";
 import {
   findBinary,
   freePort,
@@ -166,17 +165,12 @@ async function main(): Promise<void> {
   });
   processes.push(exporter);
   // Prometheus scrapes itself and Alertmanager on ports known once they run: placeholders, then reload.
-  const rewrite = (promPort: string, amPort: string) =>
-    rewritePrometheusConfig(readFileSync(join(root, "prometheus/prometheus.yml"), "utf8"), {
-      configPath: join(root, "prometheus/prometheus.yml"),
-      targets: {
-        [jobs.exporter]: `127.0.0.1:${exporterPort}`,
-        [jobs.api]: `127.0.0.1:${apiPort}`,
-        [jobs.prometheus]: `127.0.0.1:${promPort}`,
-        [jobs.alertmanager]: `127.0.0.1:${amPort}`,
-      },
-      removeJobs: [jobs.loki, jobs.promtail, jobs.grafana],
-      alertmanager: `127.0.0.1:${amPort}`,
+  const rewrite = (prometheusPort: string, alertmanagerPort: string) =>
+    localStackPrometheusConfig({
+      exporterPort,
+      apiPort,
+      prometheusPort,
+      alertmanagerPort,
       scrapeInterval: INTERVAL,
       evaluationInterval: INTERVAL,
     });

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { parse, stringify } from "yaml";
+import { jobs } from "../../definitions/thresholds.ts";
 
 export interface LocalPrometheus {
   /** Local `host:port` for each scrape job that stays; a job that is neither here nor removed is an error. */
@@ -138,4 +139,33 @@ function expand(path: string): string[] {
     .filter((f) => re.test(f))
     .sort()
     .map((f) => join(dir, f));
+}
+
+/**
+ * prometheus.yml for one stack on this machine, as the stack e2e and the demo's report run it: the
+ * committed file with the exporter, the API, Prometheus and Alertmanager on 127.0.0.1 at the given
+ * ports, and without the jobs of what does not run there (Loki, Promtail, Grafana).
+ */
+export function localStackPrometheusConfig(o: {
+  readonly exporterPort: number;
+  readonly apiPort: number;
+  readonly prometheusPort: string;
+  readonly alertmanagerPort: string;
+  readonly scrapeInterval: string;
+  readonly evaluationInterval: string;
+}): Rewritten {
+  const configPath = new URL("../../prometheus/prometheus.yml", import.meta.url).pathname;
+  return rewritePrometheusConfig(readFileSync(configPath, "utf8"), {
+    configPath,
+    targets: {
+      [jobs.exporter]: `127.0.0.1:${o.exporterPort}`,
+      [jobs.api]: `127.0.0.1:${o.apiPort}`,
+      [jobs.prometheus]: `127.0.0.1:${o.prometheusPort}`,
+      [jobs.alertmanager]: `127.0.0.1:${o.alertmanagerPort}`,
+    },
+    removeJobs: [jobs.loki, jobs.promtail, jobs.grafana],
+    alertmanager: `127.0.0.1:${o.alertmanagerPort}`,
+    scrapeInterval: o.scrapeInterval,
+    evaluationInterval: o.evaluationInterval,
+  });
 }

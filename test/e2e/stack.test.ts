@@ -41,7 +41,7 @@ import {
   type RedisServer,
 } from "../support/servers.ts";
 import { runNode, startNode, type NodeProcess, type NodeRun } from "./node-process.ts";
-import { rewritePrometheusConfig } from "./prometheus-config.ts";
+import { localStackPrometheusConfig } from "./prometheus-config.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const SCRAPE_INTERVAL = "2s";
@@ -233,17 +233,12 @@ describe(
       });
       // Prometheus scrapes itself and Alertmanager on ports the harness picks when it starts them:
       // start with placeholders, then write the final configuration and reload (the lifecycle API).
-      const rewrite = (promPort: string, amPort: string) =>
-        rewritePrometheusConfig(readFileSync(join(root, "prometheus/prometheus.yml"), "utf8"), {
-          configPath: join(root, "prometheus/prometheus.yml"),
-          targets: {
-            [jobs.exporter]: `127.0.0.1:${exporterPort}`,
-            [jobs.api]: `127.0.0.1:${apiPort}`,
-            [jobs.prometheus]: `127.0.0.1:${promPort}`,
-            [jobs.alertmanager]: `127.0.0.1:${amPort}`,
-          },
-          removeJobs: [jobs.loki, jobs.promtail, jobs.grafana],
-          alertmanager: `127.0.0.1:${amPort}`,
+      const rewrite = (prometheusPort: string, alertmanagerPort: string) =>
+        localStackPrometheusConfig({
+          exporterPort,
+          apiPort,
+          prometheusPort,
+          alertmanagerPort,
           scrapeInterval: SCRAPE_INTERVAL,
           evaluationInterval: EVALUATION_INTERVAL,
         });
