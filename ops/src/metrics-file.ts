@@ -56,6 +56,18 @@ async function previous(dir: string, job: JobName): Promise<ReadonlyMap<string, 
   }
 }
 
+const runs = "kali_agents_job_runs_total";
+
+/** One run-counter sample per result and trigger, in a fixed order, valued by `count`. */
+const runSamples = (job: JobName, count: (result: "success" | "failure", trigger: JobTrigger) => number) =>
+  (["success", "failure"] as const).flatMap((result) =>
+    jobTriggers.map((trigger): Sample => ({
+      name: runs,
+      labels: { job, result, trigger },
+      value: count(result, trigger),
+    })),
+  );
+
 export function renderJobMetrics(result: JobResult, prev: ReadonlyMap<string, MetricFamily>): string {
   const def = (name: JobMetricName) => jobMetrics.find((m) => m.name === name)!;
   const families: MetricFamily[] = [];
@@ -90,19 +102,17 @@ export function renderJobMetrics(result: JobResult, prev: ReadonlyMap<string, Me
   // The run counters: the previous file's counts plus this run. A rate over 30 days needs every run,
   // not the last one's gauge; all four series are written from the first run on, so a first failure
   // is an increase from 0, not a new series whose first sample Prometheus cannot count.
-  const runs = "kali_agents_job_runs_total";
   const prevRuns = prev.get(runs)?.samples ?? [];
   const trigger = result.trigger ?? "manual";
-  const runSamples: Sample[] = [];
-  for (const r of ["success", "failure"] as const)
-    for (const t of jobTriggers) {
+  add(
+    runs,
+    runSamples(result.job, (r, t) => {
       const before =
         prevRuns.find((s) => s.labels.job === result.job && s.labels.result === r && s.labels.trigger === t)
           ?.value ?? 0;
-      const mine = (r === "success") === result.ok && t === trigger ? 1 : 0;
-      runSamples.push({ name: runs, labels: { ...jobLabel, result: r, trigger: t }, value: before + mine });
-    }
-  add(runs, runSamples);
+      return before + ((r === "success") === result.ok && t === trigger ? 1 : 0);
+    }),
+  );
   for (const name of ownedMetrics[result.job]) {
     const given = result.values?.[name];
     const samples: Sample[] = given
@@ -114,15 +124,18 @@ export function renderJobMetrics(result: JobResult, prev: ReadonlyMap<string, Me
 }
 
 /** Writes `<dir>/<job>.prom` atomically (temporary name in the same folder, then rename). */
-export async function writeJobMetrics(dir: string, result: JobResult): Promise<string> {
-  await fs.mkdir(dir, { recursive: true });
-  const text = renderJobMetrics(result, await previous(dir, result.job));
-  const path = promFile(dir, result.job);
+async function writePromFile(dir: string, job: JobName, text: string): Promise<string> {
+  const path = promFile(dir, job);
   // The textfile collector reads only `*.prom`: the temporary name must not end so.
-  const tmp = join(dir, `.${result.job}.prom.${process.pid}.tmp`);
+  const tmp = join(dir, `.${job}.prom.${process.pid}.tmp`);
   await fs.writeFile(tmp, text, { mode: 0o644 });
   await fs.rename(tmp, path);
   return path;
+}
+
+export async function writeJobMetrics(dir: string, result: JobResult): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  return writePromFile(dir, result.job, renderJobMetrics(result, await previous(dir, result.job)));
 }
 
 /**
@@ -133,22 +146,13 @@ export async function writeJobMetrics(dir: string, result: JobResult): Promise<s
  */
 export async function initRunCounters(dir: string, jobs: readonly JobName[]): Promise<JobName[]> {
   await fs.mkdir(dir, { recursive: true });
-  const runs = "kali_agents_job_runs_total";
-  const def = jobMetrics.find((m) => m.name === runs)!;
+  const help = jobMetrics.find((m) => m.name === runs)!.help;
   const written: JobName[] = [];
   for (const job of jobs) {
     const prev = await previous(dir, job);
     if (prev.has(runs)) continue;
-    const samples: Sample[] = (["success", "failure"] as const).flatMap((result) =>
-      jobTriggers.map((trigger) => ({ name: runs, labels: { job, result, trigger }, value: 0 })),
-    );
-    const text = formatExposition([
-      ...prev.values(),
-      { name: runs, type: "counter", help: def.help, samples },
-    ]);
-    const tmp = join(dir, `.${job}.prom.${process.pid}.tmp`);
-    await fs.writeFile(tmp, text, { mode: 0o644 });
-    await fs.rename(tmp, promFile(dir, job));
+    const zeros = { name: runs, type: "counter" as const, help, samples: runSamples(job, () => 0) };
+    await writePromFile(dir, job, formatExposition([...prev.values(), zeros]));
     written.push(job);
   }
   return written;
