@@ -25,6 +25,7 @@ import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../a
 import type { Report } from "../ops/src/report-model.ts";
 import { runNode, startNode, type NodeProcess } from "../test/e2e/node-process.ts";
 import { localStackPrometheusConfig } from "../test/e2e/prometheus-config.ts";
+import { launchChromium } from "../test/support/chromium.ts";
 import {
   findBinary,
   freePort,
@@ -374,13 +375,7 @@ function emptyCharts(r: Report): string[] {
 
 /** Debian's chromium, headless, as the scorecard test launches it: a full-page screenshot of `html`. */
 async function screenshotPage(html: string, out: string, profile: string): Promise<void> {
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: findBinary("chromium")!,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    viewport: { width: 760, height: 1000 },
-  });
+  const browser = await launchChromium(profile);
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

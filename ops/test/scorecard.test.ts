@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { jobs } from "../../definitions/thresholds.ts";
 import {
-  findBinary,
   requireBinaries,
   run,
   startAlertmanager,
@@ -29,6 +28,7 @@ import { loadConfig } from "../src/config.ts";
 import { formatValue, scorecardRows } from "../src/report-html.ts";
 import { headline } from "../src/report-model.ts";
 import { readSmtpSettings } from "../src/report-mail.ts";
+import { launchChromium } from "../../test/support/chromium.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
 const DAY = 86_400;
@@ -491,14 +491,7 @@ describe(
       "the HTML page in headless Chromium: every chart drawn, no console error, the JSON's figures",
       { skip: requireBinaries("chromium") },
       async () => {
-        const { chromium } = await import("playwright-core");
-        const profile = join(f.dirs.root!, "chromium-profile");
-        const browser = await chromium.launchPersistentContext(profile, {
-          executablePath: findBinary("chromium")!,
-          headless: true,
-          args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-          viewport: { width: 760, height: 1000 },
-        });
+        const browser = await launchChromium(join(f.dirs.root!, "chromium-profile"));
         try {
           const page = await browser.newPage();
           const errors: string[] = [];
