@@ -16,7 +16,7 @@ import {
   tempDir,
   waitFor,
 } from "../test/support/servers.ts";
-import { startNode } from "../test/e2e/node-process.ts";
+import { demoWiring, startNode } from "../test/e2e/node-process.ts";
 
 const seconds = Number(process.argv[2] ?? 60);
 const log = (m: string) => console.log(`scaling: ${m}`);
@@ -51,12 +51,14 @@ const [apiPort, mcp1, mcp2, exporterPort] = await Promise.all([
 ]);
 // Traffic at the demo's default (5 requests/s); scans faster than its default (one every 0.5s instead of
 // 5s, durations x0.01) so that enough finish in a minute: the lines a scan writes do not depend on pace.
+const wiring = demoWiring({
+  databaseUrl: pg.url,
+  redisUrl: redis.url,
+  apiPort,
+  mcpPorts: [mcp1, mcp2],
+});
 const demo = startNode("demo", "demo/src/main.ts", {
-  DATABASE_URL: pg.url,
-  REDIS_URL: redis.url,
-  DEMO_LISTEN_HOST: "127.0.0.1",
-  DEMO_API_PORT: String(apiPort),
-  DEMO_MCP_PORTS: `${mcp1},${mcp2}`,
+  ...wiring.demo,
   DEMO_LOG_DIR: logDir,
   DEMO_SCAN_INTERVAL_SECONDS: "0.5",
   DEMO_SCAN_TIME_SCALE: "0.01",
@@ -65,10 +67,7 @@ const demo = startNode("demo", "demo/src/main.ts", {
 });
 const exporter = startNode("exporter", "exporter/src/main.ts", {
   EXPORTER_LISTEN_ADDRESS: `127.0.0.1:${exporterPort}`,
-  DATABASE_URL: pg.url,
-  REDIS_URL: redis.url,
-  API_HEALTH_URL: `http://127.0.0.1:${apiPort}/health`,
-  MCP_SERVERS: `nmap-mcp=http://127.0.0.1:${mcp1}/health,web-mcp=http://127.0.0.1:${mcp2}/health`,
+  ...wiring.exporter,
   EXPORTER_TEXTFILE_DIR: tempDir("scaling-textfile"),
 });
 try {

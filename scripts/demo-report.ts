@@ -23,7 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import { localAlertmanagerConfig, writeLocalSecrets } from "../alertmanager/src/local.ts";
 import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../alertmanager/src/sinks.ts";
 import type { Report } from "../ops/src/report-model.ts";
-import { runNode, startNode, type NodeProcess } from "../test/e2e/node-process.ts";
+import { demoWiring, runNode, startNode, type NodeProcess } from "../test/e2e/node-process.ts";
 import { localStackPrometheusConfig } from "../test/e2e/prometheus-config.ts";
 import { launchChromium } from "../test/support/chromium.ts";
 import {
@@ -141,12 +141,14 @@ async function main(): Promise<void> {
   const textfileDir = scratch("textfile");
   const processes: NodeProcess[] = [];
   onExit(() => Promise.allSettled(processes.map((p) => p.stop())));
+  const wiring = demoWiring({
+    databaseUrl: pg.url,
+    redisUrl: redis.url,
+    apiPort,
+    mcpPorts: [mcp1, mcp2],
+  });
   const demo = startNode("demo", "demo/src/main.ts", {
-    DATABASE_URL: pg.url,
-    REDIS_URL: redis.url,
-    DEMO_LISTEN_HOST: "127.0.0.1",
-    DEMO_API_PORT: String(apiPort),
-    DEMO_MCP_PORTS: `${mcp1},${mcp2}`,
+    ...wiring.demo,
     DEMO_LOG_DIR: demoLogDir,
     // A scan every 2 s lasting seconds, not minutes: hundreds of finished scans in the period.
     DEMO_SCAN_INTERVAL_SECONDS: "2",
@@ -158,10 +160,7 @@ async function main(): Promise<void> {
   const exporterUrl = `http://127.0.0.1:${exporterPort}`;
   const exporter = startNode("exporter", "exporter/src/main.ts", {
     EXPORTER_LISTEN_ADDRESS: `127.0.0.1:${exporterPort}`,
-    DATABASE_URL: pg.url,
-    REDIS_URL: redis.url,
-    API_HEALTH_URL: `${demoUrl}/health`,
-    MCP_SERVERS: `nmap-mcp=http://127.0.0.1:${mcp1}/health,web-mcp=http://127.0.0.1:${mcp2}/health`,
+    ...wiring.exporter,
     EXPORTER_TEXTFILE_DIR: textfileDir,
   });
   processes.push(exporter);

@@ -34,7 +34,7 @@ import {
   type PostgresServer,
   type RedisServer,
 } from "../support/servers.ts";
-import { startNode, type NodeProcess } from "./node-process.ts";
+import { demoWiring, startNode, type NodeProcess } from "./node-process.ts";
 import { retimeRuleFiles, rewritePrometheusConfig } from "./prometheus-config.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -123,12 +123,14 @@ describe(
       ]);
       const logDir = tempDir(`multi-host-logs-${name}`);
       scratch.push(logDir);
+      const wiring = demoWiring({
+        databaseUrl: pg.url,
+        redisUrl: redis.url,
+        apiPort,
+        mcpPorts: [mcp1, mcp2],
+      });
       const demo = startNode(`demo ${name}`, "demo/src/main.ts", {
-        DATABASE_URL: pg.url,
-        REDIS_URL: redis.url,
-        DEMO_LISTEN_HOST: "127.0.0.1",
-        DEMO_API_PORT: String(apiPort),
-        DEMO_MCP_PORTS: `${mcp1},${mcp2}`,
+        ...wiring.demo,
         DEMO_LOG_DIR: logDir,
         DEMO_SCAN_INTERVAL_SECONDS: "0.2",
         DEMO_SCAN_TIME_SCALE: "0.005",
@@ -139,10 +141,7 @@ describe(
       scratch.push(textfileDir);
       const exporter = startNode(`exporter ${name}`, "exporter/src/main.ts", {
         EXPORTER_LISTEN_ADDRESS: `127.0.0.1:${exporterPort}`,
-        DATABASE_URL: pg.url,
-        REDIS_URL: redis.url,
-        API_HEALTH_URL: `http://127.0.0.1:${apiPort}/health`,
-        MCP_SERVERS: `nmap-mcp=http://127.0.0.1:${mcp1}/health,web-mcp=http://127.0.0.1:${mcp2}/health`,
+        ...wiring.exporter,
         EXPORTER_TEXTFILE_DIR: textfileDir,
       });
       // Some 5xx, so the error-rate panels have data (the demo answers none in its normal mode).

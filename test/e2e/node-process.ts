@@ -77,3 +77,31 @@ export function runNode(entry: string, args: string[], env: Record<string, strin
     child.once("close", end);
   });
 }
+
+/**
+ * How the demo and the exporter are wired on this machine: the demo's API and two MCP servers on
+ * 127.0.0.1, and the exporter probing exactly those, both on the same PostgreSQL and Redis. The callers
+ * add what differs: the demo's pace and log folder, the exporter's address and textfile folder.
+ */
+export function demoWiring(o: {
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly apiPort: number;
+  readonly mcpPorts: readonly [number, number];
+}): { demo: Record<string, string>; exporter: Record<string, string> } {
+  const [mcp1, mcp2] = o.mcpPorts;
+  const stores = { DATABASE_URL: o.databaseUrl, REDIS_URL: o.redisUrl };
+  return {
+    demo: {
+      ...stores,
+      DEMO_LISTEN_HOST: "127.0.0.1",
+      DEMO_API_PORT: String(o.apiPort),
+      DEMO_MCP_PORTS: `${mcp1},${mcp2}`,
+    },
+    exporter: {
+      ...stores,
+      API_HEALTH_URL: `http://127.0.0.1:${o.apiPort}/health`,
+      MCP_SERVERS: `nmap-mcp=http://127.0.0.1:${mcp1}/health,web-mcp=http://127.0.0.1:${mcp2}/health`,
+    },
+  };
+}

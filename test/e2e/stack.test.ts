@@ -40,7 +40,7 @@ import {
   type PostgresServer,
   type RedisServer,
 } from "../support/servers.ts";
-import { runNode, startNode, type NodeProcess, type NodeRun } from "./node-process.ts";
+import { demoWiring, runNode, startNode, type NodeProcess, type NodeRun } from "./node-process.ts";
 import { localStackPrometheusConfig } from "./prometheus-config.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -209,12 +209,14 @@ describe(
       // yet, and the next one will), Alertmanager and Prometheus.
       const amStarting = startAlertmanager(amLocal);
       demoUrl = `http://127.0.0.1:${apiPort}`;
+      const wiring = demoWiring({
+        databaseUrl: pg.url,
+        redisUrl: redis.url,
+        apiPort,
+        mcpPorts: [mcp1, mcp2],
+      });
       demo = startNode("demo", "demo/src/main.ts", {
-        DATABASE_URL: pg.url,
-        REDIS_URL: redis.url,
-        DEMO_LISTEN_HOST: "127.0.0.1",
-        DEMO_API_PORT: String(apiPort),
-        DEMO_MCP_PORTS: `${mcp1},${mcp2}`,
+        ...wiring.demo,
         DEMO_LOG_DIR: (demoLogDir = scratch("e2e-logs")),
         // Fast enough that scans finish every second: the scan panels need finished scans.
         DEMO_SCAN_INTERVAL_SECONDS: "0.2",
@@ -225,10 +227,7 @@ describe(
       exporterUrl = `http://127.0.0.1:${exporterPort}`;
       exporter = startNode("exporter", "exporter/src/main.ts", {
         EXPORTER_LISTEN_ADDRESS: `127.0.0.1:${exporterPort}`,
-        DATABASE_URL: pg.url,
-        REDIS_URL: redis.url,
-        API_HEALTH_URL: `${demoUrl}/health`,
-        MCP_SERVERS: `nmap-mcp=http://127.0.0.1:${mcp1}/health,web-mcp=http://127.0.0.1:${mcp2}/health`,
+        ...wiring.exporter,
         EXPORTER_TEXTFILE_DIR: (textfileDir = scratch("e2e-textfile")),
       });
       // Prometheus scrapes itself and Alertmanager on ports the harness picks when it starts them:
