@@ -5,9 +5,7 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import YAML from "yaml";
-
-/** Where the committed config expects its secret files (compose mounts secrets there). */
-export const secretsMount = "/run/secrets/";
+import { secretFileIn, secretsMount, underSecretsMount } from "../../lib/secrets.ts";
 
 export interface LocalSinks {
   /** Base URL of an HTTP sink: PagerDuty posts to <httpUrl>/pagerduty/<receiver>, webhooks to
@@ -51,9 +49,9 @@ function remapSecretFiles(node: unknown, secretsDir: string, path: string): void
   if (!isNode(node)) return;
   for (const [k, v] of Object.entries(node)) {
     if (/_file$/.test(k) && typeof v === "string") {
-      if (!v.startsWith(secretsMount))
+      if (!underSecretsMount(v))
         throw new Error(`${path}.${k} is ${v}: secret files must live under ${secretsMount}`);
-      node[k] = join(secretsDir, v.slice(secretsMount.length));
+      node[k] = secretFileIn(v, secretsDir);
     } else remapSecretFiles(v, secretsDir, `${path}.${k}`);
   }
 }

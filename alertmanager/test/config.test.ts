@@ -11,7 +11,8 @@ import { isAlert, type RuleGroup } from "../../definitions/rules.ts";
 import { lokiRuleGroups, prometheusLogRuleGroups } from "../../loki/rules/src/index.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
 import { findBinary, requireBinaries, run, tempDir } from "../../test/support/servers.ts";
-import { localAlertmanagerConfig, secretsMount } from "../src/local.ts";
+import { secretsMount } from "../../lib/secrets.ts";
+import { localAlertmanagerConfig } from "../src/local.ts";
 
 const amDir = new URL("..", import.meta.url).pathname;
 const repo = new URL("../..", import.meta.url).pathname;

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parse } from "yaml";
+import { secretsMount, underSecretsMount } from "../../lib/secrets.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 export const sourcePath = "alertmanager/alertmanager.yml";
@@ -37,8 +38,8 @@ export function matcher(text: string): Matcher {
 
 /** A `*_file` path under /run/secrets/ as a reference to a key of the Secret. */
 export function secretRef(file: unknown): { name: string; key: string } {
-  if (typeof file !== "string" || !file.startsWith("/run/secrets/"))
-    throw new Error(`${sourcePath}: a secret file outside /run/secrets/: ${String(file)}`);
+  if (typeof file !== "string" || !underSecretsMount(file))
+    throw new Error(`${sourcePath}: a secret file outside ${secretsMount}: ${String(file)}`);
   return { name: alertmanagerSecret, key: basename(file).replace(/^alertmanager_/, "") };
 }
 

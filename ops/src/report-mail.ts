@@ -5,7 +5,7 @@
 // nodemailer speaks SMTP (STARTTLS, AUTH, MIME multipart/alternative): a protocol client, not ours to
 // rewrite.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { secretFileIn, underSecretsMount } from "../../lib/secrets.ts";
 import nodemailer from "nodemailer";
 import YAML from "yaml";
 
@@ -18,9 +18,6 @@ export interface SmtpSettings {
   readonly requireTls: boolean;
   readonly hello?: string;
 }
-
-/** Where Alertmanager's configuration expects its secret files (compose mounts them there). */
-export const alertmanagerSecretsMount = "/run/secrets/";
 
 /**
  * `global.smtp_*` of an Alertmanager configuration file; errors name the file and the field. With
@@ -50,9 +47,7 @@ export function readSmtpSettings(path: string, secretsDir?: string): SmtpSetting
   let password = str("smtp_auth_password");
   const written = str("smtp_auth_password_file");
   const passwordFile =
-    written && secretsDir && written.startsWith(alertmanagerSecretsMount)
-      ? join(secretsDir, written.slice(alertmanagerSecretsMount.length))
-      : written;
+    written && secretsDir && underSecretsMount(written) ? secretFileIn(written, secretsDir) : written;
   if (passwordFile) {
     try {
       password = readFileSync(passwordFile, "utf8").replace(/\r?\n$/, "");
