@@ -326,8 +326,8 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
       assert.notEqual(refused.status, 0);
       assert.match(refused.stderr, /scans_finish_xid_idx is missing on a table of about 100001 rows/);
       assert.match(refused.stderr, /exporter\/sql\/scans-finish-xid\.sql/);
-      for (let i = 0; i < 2; i++) {
-        const r = run("psql", [
+      const migrate = () =>
+        run("psql", [
           url,
           "-v",
           "ON_ERROR_STOP=1",
@@ -335,20 +335,15 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
           "-f",
           repoPath("exporter/sql/scans-finish-xid.sql"),
         ]);
+      for (let i = 0; i < 2; i++) {
+        const r = migrate();
         assert.equal(r.status, 0, r.stderr);
       }
       // An interrupted build leaves an invalid index: the script drops it and builds it again.
       await server.query(
         `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'mig.scans_finish_xid_idx'::regclass`,
       );
-      const again = run("psql", [
-        url,
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-q",
-        "-f",
-        repoPath("exporter/sql/scans-finish-xid.sql"),
-      ]);
+      const again = migrate();
       assert.equal(again.status, 0, again.stderr);
       const [idx] = await server.query<{ valid: boolean; def: string }>(`SELECT i.indisvalid AS valid,
         pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indexrelid = 'mig.scans_finish_xid_idx'::regclass`);
