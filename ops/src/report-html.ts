@@ -291,8 +291,18 @@ function capacityCharts(kind: "fs" | "db", title: string, cs: readonly Capacity[
   return `${chart}<table style="border-collapse:collapse;font-size:13px"><tr><th style="text-align:left;padding:2px 8px">${kind === "fs" ? "mount point" : "database"}</th><th style="text-align:left;padding:2px 8px">growth</th><th style="text-align:left;padding:2px 8px">free</th><th style="text-align:left;padding:2px 8px">full on</th></tr>${rows}</table>`;
 }
 
-/** The scans charts' bars: per day, or per interval when the report has them (a period under a day). */
-function scanBars(c: Charts): {
+/**
+ * The scans charts' bars: per day, or per interval when the report has them (a period under a day).
+ * A bar's `middle` (where the success-rate line puts its point) is the middle of the part of its day or
+ * interval inside the period: the first and last days of a period that starts or ends mid-day are
+ * partial, and their calendar noon can lie outside the chart (a report made at 19:30 drew its first
+ * point left of the frame).
+ */
+function scanBars(
+  c: Charts,
+  from: number,
+  to: number,
+): {
   per: string;
   bars: { label: string; tick: string; middle: number; total: number; successful: number; failed: number }[];
 } {
@@ -312,7 +322,7 @@ function scanBars(c: Charts): {
         ...b,
         label: b.start.slice(0, 16).replace("T", " "),
         tick: b.start.slice(11, 16),
-        middle: Date.parse(b.start) / 1000 + i.bucket_seconds / 2,
+        middle: inside(Date.parse(b.start) / 1000, i.bucket_seconds, from, to),
       })),
     };
   }
@@ -322,13 +332,20 @@ function scanBars(c: Charts): {
       ...d,
       label: d.date,
       tick: d.date.slice(5),
-      middle: Date.parse(`${d.date}T12:00:00Z`) / 1000,
+      middle: inside(Date.parse(`${d.date}T00:00:00Z`) / 1000, 86_400, from, to),
     })),
   };
 }
 
+/** The middle of [start, start + seconds) cut to the period [from, to] (unix seconds). */
+function inside(start: number, seconds: number, from: number, to: number): number {
+  const a = Math.max(start, from);
+  const b = Math.min(start + seconds, to);
+  return a <= b ? (a + b) / 2 : Math.min(Math.max(start + seconds / 2, from), to);
+}
+
 function charts(c: Charts, from: number, to: number): string {
-  const { per, bars } = scanBars(c);
+  const { per, bars } = scanBars(c, from, to);
   const rate = bars
     .filter((d) => d.successful + d.failed > 0)
     .map((d): Point => [d.middle, d.successful / (d.successful + d.failed)]);
