@@ -192,11 +192,14 @@ export function lineChart(
   );
   lines.forEach((l) => {
     if (l.points.length === 0) return;
-    const d = l.points
+    // A line of one point (a success rate on the one day of the period with scans) would be a bare
+    // move-to, which draws nothing: a zero-length segment with round caps draws it as a dot.
+    const points = l.points.length === 1 ? [l.points[0]!, l.points[0]!] : l.points;
+    const d = points
       .map(([t, v], i) => `${i ? "L" : "M"}${x(t).toFixed(1)} ${y(Math.min(v, top)).toFixed(1)}`)
       .join(" ");
     parts.push(
-      `<path d="${d}" fill="none" stroke="${l.color}" stroke-width="2" data-series="${esc(l.name)}"/>`,
+      `<path d="${d}" fill="none" stroke="${l.color}" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" data-series="${esc(l.name)}"/>`,
     );
   });
   if (all.length === 0)

@@ -147,7 +147,10 @@ describe("the report page's charts stay inside their frames at any hour", () => 
           }
         }
         // One success-rate point per day (or interval) with scans, in time order.
-        const rate = charts.get("success-rate")!.points;
+        // (a single point is drawn as a zero-length segment: its repeat is not another point)
+        const rate = charts
+          .get("success-rate")!
+          .points.filter((p, i, all) => i === 0 || p[0] !== all[i - 1]![0] || p[1] !== all[i - 1]![1]);
         const want =
           seconds < DAY
             ? Math.ceil(seconds / 3600)
@@ -159,4 +162,19 @@ describe("the report page's charts stay inside their frames at any hour", () => 
         for (let i = 1; i < rate.length; i++)
           assert.ok(rate[i]![0] > rate[i - 1]![0], "points in time order");
       });
+});
+
+test("a line of one point is drawn as a dot, not a bare move-to that shows nothing", () => {
+  const r = report("2026-12-07T20:45:00.000Z", DAY);
+  // Scans on the period's second (partial) day only: the success-rate line has one point.
+  const charts = {
+    ...r.charts!,
+    scans_per_day: r.charts!.scans_per_day.map((d, i) =>
+      i === 0 ? { ...d, total: 0, successful: 0, failed: 0 } : d,
+    ),
+  };
+  const html = renderHtml({ ...r, charts }, []);
+  const rate = /<svg[^>]*data-chart="success-rate"[\s\S]*?<path d="([^"]*)"/.exec(html)![1]!;
+  assert.match(rate, /^M([\d.]+) ([\d.]+) L\1 \2$/);
+  assert.match(html, /data-chart="success-rate"[\s\S]*?stroke-linecap="round"/);
 });
