@@ -490,11 +490,20 @@ async function restoreFile(
       `restore: the checked copy ${scratch} could not take the name "${opts.target}" (${(e as Error).message}); "${opts.target}" is back as it was; drop ${scratch} when done`,
     );
   }
-  if (kept)
+  if (kept) {
+    // Its disk stays in use until it is dropped: the size says how much.
+    const size = await withClient(adminUrl(config, "restore"), (c) =>
+      c.query<{ b: string }>("SELECT pg_database_size($1)::text AS b", [kept]),
+    ).then(
+      (r) => Number(r.rows[0]!.b),
+      () => undefined,
+    );
     log.warn("the previous database is kept under a dated name: drop it when no longer needed", {
       database: kept,
       replaced_by: opts.target,
+      size_bytes: size,
     });
+  }
   const restoreSeconds = (performance.now() - t0) / 1000;
   log.info("backup restored", {
     file,

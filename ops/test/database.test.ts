@@ -264,7 +264,8 @@ describe(
           lines.some(
             (l) =>
               String(l.msg).startsWith("the previous database is kept") &&
-              l.database === "busy_before_20261207T030405Z",
+              l.database === "busy_before_20261207T030405Z" &&
+              Number(l.size_bytes) > 1_000_000,
           ),
         );
         await assert.rejects(session.query("SELECT 1"), "the client's session was ended");
