@@ -6,6 +6,7 @@
 // concurrently: this file is what the suite pays for the majors, so it stays one file.
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import pg from "pg";
 import { after, before, describe, test } from "node:test";
 import { postgresMetrics, publishedOn, type PostgresMajor } from "../definitions/metrics.ts";
 import { captureLog, collectOnce, readRepoFile } from "../exporter/test/collector-support.ts";
@@ -30,6 +31,7 @@ import {
 
 const ROWS = 500;
 const MONITOR_PASSWORD = "monitor-pw-514";
+const RESTORE_PASSWORD = "restore-pw-388";
 
 /** The pg_* families that have at least one sample. */
 const publishedPg = (f: Families) =>
@@ -62,6 +64,9 @@ describe(
           // The collectors run as the shipped least-privilege role, as users are told to.
           await s.query(readRepoFile("exporter/sql/monitoring-role.sql"), [], "kali");
           await s.query(`ALTER ROLE kali_agents_exporter PASSWORD '${MONITOR_PASSWORD}'`);
+          // verify and restore run as the shipped restore role (no superuser), as users are told to.
+          await s.query(readRepoFile("ops/sql/restore-role.sql"));
+          await s.query(`ALTER ROLE kali_agents_restore PASSWORD '${RESTORE_PASSWORD}'`);
           await s.query(
             `INSERT INTO scans (tool, target, status, created_at, started_at, finished_at)
              SELECT CASE WHEN i % 2 = 0 THEN 'nmap' ELSE 'nikto' END, 'host-' || i,
@@ -220,6 +225,11 @@ describe(
         const { log } = quietLogger();
         const { config, dirs } = opsConfig({
           DATABASE_URL: s.urlFor({ database: "kali" }),
+          OPS_RESTORE_DATABASE_URL: s.urlFor({
+            database: "kali",
+            user: "kali_agents_restore",
+            password: RESTORE_PASSWORD,
+          }),
           OPS_PG_BIN_DIR: s.clientDir!,
         });
         roots.push(dirs.root!);
@@ -242,6 +252,68 @@ describe(
         );
         assert.equal(Number(copy!.n), ROWS);
         assert.equal(Number(copy!.past), ROWS / 10);
+        // Restored as the restore role: it owns the copy, and is no superuser.
+        const [owner] = await s.query<{ owner: string; su: boolean }>(
+          `SELECT pg_get_userbyid(d.datdba) AS owner, r.rolsuper AS su
+             FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = 'kali_restored'`,
+        );
+        assert.deepEqual(owner, { owner: "kali_agents_restore", su: false });
+      });
+
+      test(`PostgreSQL ${major}: the monitoring role can do exactly what docs/database.md says`, async () => {
+        const s = server(major);
+        const client = new pg.Client({ connectionString: connection(major).url });
+        client.on("error", () => {});
+        await client.connect();
+        // Another role's session, its query text holding a marker: visible through pg_read_all_stats.
+        const marker = `secret-${major}-${Date.now()}`;
+        const other = s.query(`SELECT pg_sleep(3) AS "${marker}"`, [], "kali").catch(() => undefined);
+        try {
+          const can = async (sql: string) =>
+            client.query(sql).then(
+              () => true,
+              (e: Error) => {
+                assert.match(e.message, /permission denied|must be owner/, sql);
+                return false;
+              },
+            );
+          assert.equal(await can("INSERT INTO scans (tool, target) VALUES ('x', 'y')"), false);
+          assert.equal(await can("UPDATE scans SET target = 'x'"), false);
+          assert.equal(await can("DELETE FROM scans"), false);
+          assert.equal(await can("CREATE SCHEMA exporter_owned"), false);
+          assert.equal(await can("CREATE TABLE public.exporter_owned (x int)"), false, "CREATE on public");
+          assert.equal(await can("SELECT count(*) FROM scans"), true);
+          // PUBLIC's TEMPORARY, left as is by the script: a temporary table of its own session.
+          assert.equal(await can("CREATE TEMP TABLE exporter_scratch (x int)"), true, "TEMP is PUBLIC's");
+          await waitFor(
+            "the other session's query text",
+            async () =>
+              (
+                await client.query(
+                  "SELECT 1 FROM pg_stat_activity WHERE query LIKE $1 AND usename = 'postgres'",
+                  [`%${marker}%`],
+                )
+              ).rowCount === 1,
+            3000,
+            50,
+          );
+        } finally {
+          await client.end();
+          await other;
+        }
+        // The database-wide change docs/database.md gives for TEMPORARY: then the role has none.
+        await s.query("REVOKE TEMPORARY ON DATABASE kali FROM PUBLIC");
+        try {
+          const fresh = new pg.Client({ connectionString: connection(major).url });
+          await fresh.connect();
+          try {
+            await assert.rejects(fresh.query("CREATE TEMP TABLE t2 (x int)"), /permission denied/);
+          } finally {
+            await fresh.end();
+          }
+        } finally {
+          await s.query("GRANT TEMPORARY ON DATABASE kali TO PUBLIC");
+        }
       });
     }
 
@@ -264,6 +336,29 @@ describe(
       assert.equal(made.ok, true, made.error?.message);
       const v = await runJob(config, log, "verify");
       assert.equal(v.ok, false);
+      // restore --force with that pg_restore: refused before the target is touched.
+      await s.query("CREATE DATABASE prod");
+      await s.query(
+        "CREATE TABLE t1 (x int); CREATE TABLE t2 (x int); INSERT INTO t1 SELECT generate_series(1, 7)",
+        [],
+        "prod",
+      );
+      const forced = await runJob(config, log, "restore", { restore: { target: "prod", force: true } });
+      assert.equal(forced.ok, false);
+      assert.match(
+        forced.error!.message,
+        new RegExp(`pg_restore ${oldest}\\.\\d+ is older than the pg_dump`),
+      );
+      assert.deepEqual(
+        await s.query("SELECT count(*)::int AS n FROM t1", [], "prod"),
+        [{ n: 7 }],
+        "prod intact",
+      );
+      assert.deepEqual(
+        await s.query("SELECT datname FROM pg_database WHERE datname LIKE 'prod%'"),
+        [{ datname: "prod" }],
+        "nothing created, nothing renamed",
+      );
       assert.match(
         v.error!.message,
         new RegExp(

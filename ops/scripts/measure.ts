@@ -6,7 +6,8 @@
 // docs/operations/backup-and-recovery.md come from:
 //   npx tsx ops/scripts/measure.ts [rows=100000] [--s3] [--encrypt]
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { startS3Server, s3Credentials, type S3Server } from "../../test/support/s3.ts";
 import { startPostgres } from "../../test/support/servers.ts";
 import { runJob } from "../src/jobs.ts";
@@ -22,8 +23,16 @@ if (!Number.isInteger(rows) || rows < 1)
 
 const pgs = await startPostgres();
 const s3: S3Server | undefined = withS3 ? await startS3Server() : undefined;
+// Off-site copies restore as the restore role (ops/sql/restore-role.sql), never as the superuser.
+await pgs.query(readFileSync(join(import.meta.dirname, "..", "sql", "restore-role.sql"), "utf8"));
+await pgs.query("ALTER ROLE kali_agents_restore PASSWORD 'measure'");
 const { config, dirs } = opsConfig({
   DATABASE_URL: pgs.urlFor({ database: "kali" }),
+  OPS_RESTORE_DATABASE_URL: pgs.urlFor({
+    database: "kali",
+    user: "kali_agents_restore",
+    password: "measure",
+  }),
   ...(s3
     ? {
         OPS_S3_ENDPOINT: s3.endpoint,

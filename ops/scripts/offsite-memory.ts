@@ -48,7 +48,8 @@ try {
   const off = offsiteOf(config)!;
   const { log } = quietLogger();
   const manifest = {
-    file: "x",
+    file: "kali-agents-2026-12-01T02-00-00-000Z.dump",
+    createdAt: "2026-12-01T02:00:00.000Z",
     sha256: digest,
     sizeBytes: mib * 1024 * 1024,
     rowCounts: {},

@@ -115,10 +115,53 @@ export async function checkChecksum(file: string): Promise<string> {
   return actual;
 }
 
+/** Files of the backups: readable by the ops user only (they hold the whole database). */
+export const FILE_MODE = 0o600;
+/** Folders of the backups and downloads. */
+export const DIR_MODE = 0o700;
+
+/** Creates `dir` (and its parents) and makes it 0700, whatever the umask or its mode was. */
+export async function privateDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  await fs.chmod(dir, DIR_MODE);
+}
+
+/** Creates (or empties) `path` as a 0600 file, before anything is written into it. */
+export async function privateFile(path: string): Promise<void> {
+  const fh = await fs.open(path, "w", FILE_MODE);
+  try {
+    await fh.chmod(FILE_MODE);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Flushes a file's data (or a folder's entries) to disk. */
+export async function fsyncPath(path: string): Promise<void> {
+  const fh = await fs.open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Moves a finished temporary file into place durably: its data is on disk before the rename, and the
+ * rename is (the folder is fsynced after it), so a crash leaves the old name or the complete new file,
+ * never a named, empty one.
+ */
+export async function renameDurably(tmp: string, path: string): Promise<void> {
+  await fsyncPath(tmp);
+  await fs.rename(tmp, path);
+  await fsyncPath(join(path, ".."));
+}
+
 export async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = join(path, "..", `.${basename(path)}.tmp`);
+  await privateFile(tmp);
   await fs.writeFile(tmp, text);
-  await fs.rename(tmp, path);
+  await renameDurably(tmp, path);
 }
 
 /**

@@ -2,13 +2,17 @@
 // parallel) of DATABASE_URL into OPS_BACKUP_DIR, with a sha256 sidecar and a JSON manifest. The dump and
 // the manifest's row counts come from ONE snapshot (pg_export_snapshot, pg_dump --snapshot), so
 // `verify` can demand exactly the manifest's counts from the restored copy. Every file is written under
-// a temporary name and renamed; the manifest comes last, so a backup with a manifest is complete.
+// a temporary name (0600, in a 0700 folder), fsynced and renamed, the folder fsynced after; the
+// manifest comes last, so a backup with a manifest is complete.
 import { promises as fs } from "node:fs";
 import { basename, join } from "node:path";
 import {
   applyRetention,
   backupName,
   manifestPath,
+  privateDir,
+  privateFile,
+  renameDurably,
   sha256,
   sidecar,
   writeAtomic,
@@ -42,7 +46,7 @@ export class OffsiteFailure extends Error {
 export async function backup(config: Config, log: Logger, now = () => new Date()): Promise<BackupOutcome> {
   const url = required(config, "databaseUrl", "backup");
   const dir = config.backupDir;
-  await fs.mkdir(dir, { recursive: true });
+  await privateDir(dir);
   const started = now();
   const file = join(dir, backupName(started));
   const tmp = join(dir, `.${basename(file)}.tmp`);
@@ -51,6 +55,8 @@ export async function backup(config: Config, log: Logger, now = () => new Date()
   let rowCounts: Record<string, number> = {};
   let serverVersion = "";
   try {
+    // pg_dump writes into the file as it finds it: created 0600 first, it is never readable by others.
+    await privateFile(tmp);
     await withClient(url, async (c) => {
       // The snapshot lives as long as this transaction: it stays open until pg_dump has finished.
       await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -75,7 +81,7 @@ export async function backup(config: Config, log: Logger, now = () => new Date()
   }
   const sizeBytes = (await fs.stat(tmp)).size;
   const digest = await sha256(tmp);
-  await fs.rename(tmp, file);
+  await renameDurably(tmp, file);
   const manifest: Manifest = {
     file: basename(file),
     createdAt: started.toISOString(),

@@ -15,10 +15,17 @@ import { jobNames } from "../../definitions/metrics.ts";
 const usage = `usage: npm run ops -- <command> [options]
   backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention;
                                  with OPS_S3_BUCKET, upload it off-site (encrypted with a key) and apply retention there
-  verify [--from local|remote] [--file F]
+  verify [--from local|remote] [--file F] [--allow-unauthenticated]
                                  restore the newest backup (or F) into a scratch database and check it
-  restore --target DB [--from local|remote] [--file F] [--force]
-                                 restore the newest backup (or F) into DB; a non-empty DB only with --force
+  restore --target DB [--from local|remote] [--file F] [--force] [--replace-live-database]
+          [--allow-unauthenticated]
+                                 restore the newest backup (or F) into a scratch database, check it, then
+                                 rename it to DB; an existing DB is kept as DB_before_<time>; a non-empty
+                                 DB only with --force (which also ends its sessions); DATABASE_URL's own
+                                 database only with --replace-live-database as well
+                                 --allow-unauthenticated: with OPS_BACKUP_ENCRYPTION_KEY set, accept an
+                                 off-site copy the key does not authenticate (plain, or written before
+                                 copies were authenticated); refused otherwise
   dr-drill [--from local|remote] backup, restore into a scratch database (from the off-site copy when
                                  OPS_S3_BUCKET is set), check, time it (the RTO, download included)
   cleanup                        old scans (batched), rotated logs, stale cache keys
@@ -44,15 +51,21 @@ function parseHours(text: string): number {
 export const heartbeatFile = join(tmpdir(), "kali-ops-scheduler.alive");
 
 // Each command's options, read by node:util's parseArgs: `--name value` or `--name=value` for a string,
-// a bare `--force` for the one switch (`--force=false` is refused, not read as on).
+// a bare `--force` for a switch (`--force=false` is refused, not read as on).
 const commandOptions = {
   backup: {},
-  verify: { file: { type: "string" }, from: { type: "string" } },
+  verify: {
+    file: { type: "string" },
+    from: { type: "string" },
+    "allow-unauthenticated": { type: "boolean" },
+  },
   restore: {
     target: { type: "string" },
     file: { type: "string" },
     force: { type: "boolean" },
     from: { type: "string" },
+    "replace-live-database": { type: "boolean" },
+    "allow-unauthenticated": { type: "boolean" },
   },
   "dr-drill": { from: { type: "string" } },
   cleanup: {},
@@ -97,6 +110,8 @@ function parseCommandLine(argv: string[]): { command: Command | "schedule"; args
   if (from !== undefined && from !== "local" && from !== "remote")
     throw new UsageError(`--from ${JSON.stringify(from)} is not local or remote`);
   if (from) args.source = from;
+  const allowUnauthenticated = values["allow-unauthenticated"] === true;
+  if (allowUnauthenticated) args.allowUnauthenticated = true;
   if (command === "restore") {
     const target = str("target");
     if (!target) throw new UsageError("restore needs --target <database>");
@@ -104,6 +119,8 @@ function parseCommandLine(argv: string[]): { command: Command | "schedule"; args
       target,
       from: str("file"),
       force: values.force === true,
+      ...(values["replace-live-database"] === true ? { replaceLive: true } : {}),
+      ...(allowUnauthenticated ? { allowUnauthenticated } : {}),
       ...(args.source ? { source: args.source } : {}),
     };
   }

@@ -114,6 +114,14 @@ export const variables = {
       "PostgreSQL URL of the application database, naming the database (`postgres://user:password@host:5432/db`). Needed by backup, verify, restore, dr-drill, cleanup and report. The role needs CREATEDB for verify, restore and dr-drill (they create scratch databases).",
     parse: namingDatabase(shared.databaseUrl.parse),
   }),
+  // The role verify, restore and the drill restore as (ops/sql/restore-role.sql): a dump is SQL that
+  // runs as whoever restores it, and one from a tampered bucket must not run as a superuser.
+  restoreDatabaseUrl: optional({
+    ...shared.databaseUrl,
+    env: "OPS_RESTORE_DATABASE_URL",
+    description:
+      "PostgreSQL URL of the restore role (`ops/sql/restore-role.sql`: CREATEDB, no superuser, no `pg_execute_server_program`), on DATABASE_URL's server. verify, restore and dr-drill create their scratch database, run `pg_restore` and check the copy as this role. Unset: as DATABASE_URL's role, refused for an off-site copy when that role could run programs on the server (superuser, or member of `pg_execute_server_program`, `pg_read_server_files` or `pg_write_server_files`).",
+  }),
   adminDatabase: withDefault({
     env: "OPS_ADMIN_DATABASE",
     default: "postgres",
@@ -352,7 +360,7 @@ export function required<K extends keyof Config>(
 /** Replaces the secrets of `config` (whole values and URL passwords) and any URL password in a text. */
 export function redactor(config: Config): (text: string) => string {
   const secrets: string[] = [];
-  for (const key of ["databaseUrl", "redisUrl"] as const) {
+  for (const key of ["databaseUrl", "redisUrl", "restoreDatabaseUrl"] as const) {
     const value = config[key];
     if (value) secrets.push(value, ...urlPasswords(value));
   }

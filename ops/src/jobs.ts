@@ -15,6 +15,8 @@ export interface JobArgs {
   readonly file?: string;
   /** verify, dr-drill: the local backups or the off-site copy. */
   readonly source?: Source;
+  /** verify: accept an off-site copy the key does not authenticate (--allow-unauthenticated). */
+  readonly allowUnauthenticated?: boolean;
   readonly restore?: RestoreOptions;
   readonly report?: ReportOptions;
   /** Who started the run (default `manual`); `ops schedule` passes `scheduler`. */
@@ -74,7 +76,7 @@ export const commands = {
   verify: {
     job: "verify",
     run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
-      const v = await verify(c, l, a.file, "verify", a.source);
+      const v = await verify(c, l, a.file, "verify", a.source, a.allowUnauthenticated);
       return { summary: v, values: { kali_agents_backup_verification_success: [{ value: 1 }] } };
     },
     // A failed verification is a measured 0, not a missing figure.

@@ -6,6 +6,13 @@
 // time, multipart above OPS_S3_PART_SIZE_MIB. Each request carries the SHA-256 of its bytes, which S3
 // (and MinIO) check on receipt; after the upload the part ETags (MD5 of each part) and the object's
 // size are compared with what was sent. A download is checked end to end against the sha256 file.
+//
+// With a key, the bucket is not trusted: whoever can write to it could swap a copy for a plain dump of
+// their own, or put an older copy under a newer name. So the manifest is authenticated (an HMAC under
+// a key derived from the backup key, over all of it, the backup's name and time included) and the name
+// is in every chunk's associated data (encryption.ts); a download with a key set accepts only such a
+// copy, under its own name, unless the operator says otherwise (--allow-unauthenticated). A name dated
+// in the future is never the newest backup, and refused when named.
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -24,9 +31,30 @@ import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import type { Logger } from "../../lib/log.ts";
-import { backupTime, checkChecksum, manifestPath, sidecar, type Manifest } from "./backup-files.ts";
+import {
+  backupTime,
+  checkChecksum,
+  FILE_MODE,
+  manifestPath,
+  privateDir,
+  renameDurably,
+  sidecar,
+  writeAtomic,
+  type Manifest,
+} from "./backup-files.ts";
 import type { Config } from "./config.ts";
-import { cipherName, decrypt, DecryptionError, encrypt, keyFingerprint } from "./encryption.ts";
+import {
+  checkManifestMac,
+  cipherName,
+  decrypt,
+  DecryptionError,
+  encrypt,
+  keyFingerprint,
+  legacyCipherName,
+  legacyKeyFingerprint,
+  macName,
+  manifestMac,
+} from "./encryption.ts";
 
 /** What the remote manifest adds to the local one. */
 export interface OffsiteInfo {
@@ -35,6 +63,8 @@ export interface OffsiteInfo {
   readonly objectSizeBytes: number;
   readonly objectSha256: string;
   readonly encryption: null | { readonly cipher: string; readonly keyFingerprint: string };
+  /** The MAC of the whole manifest but this field (encryption.ts manifestMac); with a key only. */
+  readonly authentication?: { readonly algorithm: string; readonly mac: string };
 }
 export type RemoteManifest = Manifest & { readonly offsite: OffsiteInfo };
 
@@ -252,7 +282,7 @@ export async function upload(
   const t0 = performance.now();
   const name = basename(file);
   const key = off.prefix + name;
-  const source = off.key ? encrypt(fileChunks(file), off.key) : fileChunks(file);
+  const source = off.key ? encrypt(fileChunks(file), off.key, name) : fileChunks(file);
   const sent = await putStream(off, key, source);
   let size: number | undefined;
   try {
@@ -263,15 +293,19 @@ export async function upload(
   if (size !== sent.bytes)
     throw new Error(`off-site upload ${off.where}: ${key} holds ${size} bytes, ${sent.bytes} were sent`);
   await putText(off, sidecar(key), await fs.readFile(sidecar(file), "utf8"));
-  const remote: RemoteManifest = {
-    ...manifest,
-    offsite: {
-      uploadedAt: new Date().toISOString(),
-      objectSizeBytes: sent.bytes,
-      objectSha256: sent.sha256,
-      encryption: off.key ? { cipher: cipherName, keyFingerprint: keyFingerprint(off.key) } : null,
-    },
+  const offsite: OffsiteInfo = {
+    uploadedAt: new Date().toISOString(),
+    objectSizeBytes: sent.bytes,
+    objectSha256: sent.sha256,
+    encryption: off.key ? { cipher: cipherName, keyFingerprint: keyFingerprint(off.key) } : null,
   };
+  const unsigned: RemoteManifest = { ...manifest, offsite };
+  const remote: RemoteManifest = off.key
+    ? {
+        ...manifest,
+        offsite: { ...offsite, authentication: { algorithm: macName, mac: manifestMac(off.key, unsigned) } },
+      }
+    : unsigned;
   await putText(off, manifestPath(key), JSON.stringify(remote, null, 2) + "\n");
   const seconds = (performance.now() - t0) / 1000;
   log.info("backup uploaded off-site", {
@@ -289,6 +323,20 @@ export interface RemoteBackup {
   readonly at: Date;
   readonly complete: boolean;
   readonly keys: string[];
+}
+
+/** A backup's name may be this far ahead of this host's clock (clocks of two hosts differ a little). */
+export const FUTURE_TOLERANCE_MS = 10 * 60 * 1000;
+
+/** Whether a backup of time `at` is dated in the future of `now` (beyond the tolerance). */
+export const inFuture = (at: Date, now: Date) => at.getTime() > now.getTime() + FUTURE_TOLERANCE_MS;
+
+/**
+ * The newest complete remote backup that is not dated in the future: a name ahead of every clock is
+ * what a tampered bucket looks like (it would be the "newest" for ever, and kept by retention).
+ */
+export function newestRemote(all: readonly RemoteBackup[], now: Date): RemoteBackup | undefined {
+  return all.find((b) => b.complete && !inFuture(b.at, now));
 }
 
 /** The remote backups under the prefix, newest first; complete when dump, sha256 and manifest exist. */
@@ -349,58 +397,161 @@ export interface DownloadOutcome {
   readonly file: string;
   readonly manifest: RemoteManifest;
   readonly seconds: number;
+  /** Whether the key authenticated the copy (manifest MAC, name in every chunk). */
+  readonly authenticated: boolean;
+}
+
+export interface DownloadOptions {
+  /** Accept, with a key set, a copy the key does not authenticate: plain, or format 1 (--allow-unauthenticated). */
+  readonly allowUnauthenticated?: boolean;
+  /** This host's time, for the names dated in the future. */
+  readonly now?: Date;
+}
+
+const allowHint =
+  "pass --allow-unauthenticated only if you know this copy was written so (e.g. before OPS_BACKUP_ENCRYPTION_KEY was set)";
+
+/**
+ * Checks what the remote manifest says against the key before anything is downloaded; returns how the
+ * dump is to be opened (format 2 with the name, format 1, or plain) and whether it is authenticated.
+ */
+function checkRemoteManifest(
+  off: Offsite,
+  key: string,
+  name: string,
+  manifest: RemoteManifest,
+  opts: DownloadOptions,
+): { open: "v2" | "v1" | "plain"; authenticated: boolean } {
+  const enc = manifest.offsite.encryption;
+  if (!enc) {
+    if (off.key && !opts.allowUnauthenticated)
+      throw new Error(
+        `off-site ${key} is not encrypted and OPS_BACKUP_ENCRYPTION_KEY is set: with a key, only copies it encrypted and authenticated are accepted (a plain copy is what a tampered bucket looks like); ${allowHint}`,
+      );
+    if (manifest.file !== name)
+      throw new Error(`off-site ${key}: its manifest is that of another backup (${String(manifest.file)})`);
+    return { open: "plain", authenticated: false };
+  }
+  if (!off.key)
+    throw new Error(
+      `off-site ${key} is encrypted (key ${enc.keyFingerprint}) and OPS_BACKUP_ENCRYPTION_KEY is not set`,
+    );
+  if (enc.cipher === legacyCipherName) {
+    if (legacyKeyFingerprint(off.key) !== enc.keyFingerprint)
+      throw new Error(
+        `off-site ${key} was encrypted with key ${enc.keyFingerprint}; OPS_BACKUP_ENCRYPTION_KEY is key ${legacyKeyFingerprint(off.key)} (wrong key)`,
+      );
+    if (!opts.allowUnauthenticated)
+      throw new Error(
+        `off-site ${key} is in the format of before manifests were authenticated (${legacyCipherName}): nothing proves it is the copy written under this name; ${allowHint.replace("e.g. before OPS_BACKUP_ENCRYPTION_KEY was set", "an upload of before this version")}`,
+      );
+    if (manifest.file !== name)
+      throw new Error(`off-site ${key}: its manifest is that of another backup (${String(manifest.file)})`);
+    return { open: "v1", authenticated: false };
+  }
+  if (enc.cipher !== cipherName)
+    throw new Error(`off-site ${key}: unknown cipher ${JSON.stringify(enc.cipher)} in its manifest`);
+  if (keyFingerprint(off.key) !== enc.keyFingerprint)
+    throw new Error(
+      `off-site ${key} was encrypted with key ${enc.keyFingerprint}; OPS_BACKUP_ENCRYPTION_KEY is key ${keyFingerprint(off.key)} (wrong key)`,
+    );
+  const { authentication, ...unsigned } = manifest.offsite;
+  if (
+    authentication?.algorithm !== macName ||
+    !checkManifestMac(off.key, { ...manifest, offsite: unsigned }, authentication.mac)
+  )
+    throw new Error(
+      `off-site ${manifestPath(key)} fails authentication: the manifest was altered, or not written with this key; nothing was downloaded`,
+    );
+  // The manifest is the key's own: its name and time are those the backup was written under.
+  const at = backupTime(name)!;
+  if (manifest.file !== name || manifest.createdAt !== at.toISOString()) {
+    const was = new Date(manifest.createdAt);
+    if (was.getTime() < at.getTime())
+      throw new Error(
+        `off-site ${key} is an older backup replayed under a newer name: its authenticated name is ${manifest.file} (taken ${manifest.createdAt}); refused`,
+      );
+    throw new Error(
+      `off-site ${key} is another backup moved under this name: its authenticated name is ${manifest.file} (taken ${manifest.createdAt}); refused`,
+    );
+  }
+  return { open: "v2", authenticated: true };
 }
 
 /**
  * Downloads a remote backup (`name`, or the newest complete one) into `dir`, decrypting it when it
  * was encrypted, and checks it against its sha256: an altered or truncated object fails here, named.
+ * With a key set, the copy must be encrypted and authenticated under its own name (checkRemoteManifest)
+ * before a byte of the dump is downloaded. Every file is 0600 in a 0700 folder.
  */
 export async function download(
   off: Offsite,
   dir: string,
   log: Logger,
   name?: string,
+  opts: DownloadOptions = {},
 ): Promise<DownloadOutcome> {
   const t0 = performance.now();
-  const chosen = name ?? (await listRemote(off)).find((b) => b.complete)?.name;
+  const now = opts.now ?? new Date();
+  let chosen = name;
+  if (chosen === undefined) {
+    const all = await listRemote(off);
+    for (const b of all.filter((b) => b.complete && inFuture(b.at, now)))
+      log.warn("off-site backup dated in the future ignored (not restored, not the newest)", {
+        key: off.prefix + b.name,
+        now: now.toISOString(),
+      });
+    chosen = newestRemote(all, now)?.name;
+  }
   if (!chosen) throw new Error(`off-site: no complete backup (.dump with .sha256 and .json) in ${off.where}`);
   const key = off.prefix + chosen;
+  const at = backupTime(chosen);
+  if (!at) throw new Error(`off-site ${key}: not a backup's name (kali-agents-<time>.dump)`);
+  if (inFuture(at, now))
+    throw new Error(
+      `off-site ${key} is dated in the future (${at.toISOString()}; this host's clock says ${now.toISOString()}): no backup can have been taken then; refused`,
+    );
   const manifestText = await getText(off, manifestPath(key));
   let manifest: RemoteManifest;
   try {
     manifest = JSON.parse(manifestText) as RemoteManifest;
-    if (typeof manifest.sha256 !== "string" || typeof manifest.offsite !== "object")
+    if (
+      typeof manifest.sha256 !== "string" ||
+      typeof manifest.offsite !== "object" ||
+      manifest.offsite === null
+    )
       throw new Error("fields missing");
   } catch (e) {
     throw new Error(`off-site ${manifestPath(key)}: not a backup manifest: ${(e as Error).message}`);
   }
-  const enc = manifest.offsite.encryption;
-  if (enc) {
-    if (!off.key)
-      throw new Error(
-        `off-site ${key} is encrypted (key ${enc.keyFingerprint}) and OPS_BACKUP_ENCRYPTION_KEY is not set`,
-      );
-    if (keyFingerprint(off.key) !== enc.keyFingerprint)
-      throw new Error(
-        `off-site ${key} was encrypted with key ${enc.keyFingerprint}; OPS_BACKUP_ENCRYPTION_KEY is key ${keyFingerprint(off.key)} (wrong key)`,
-      );
-  }
-  await fs.mkdir(dir, { recursive: true });
+  const how = checkRemoteManifest(off, key, chosen, manifest, opts);
+  if (!how.authenticated && off.key)
+    log.warn("off-site backup accepted without authentication (--allow-unauthenticated)", {
+      key,
+      format: how.open,
+    });
+  await privateDir(dir);
   const file = join(dir, chosen);
   const tmp = join(dir, `.${chosen}.tmp`);
   try {
     const body = await getBody(off, key);
-    const plain = enc ? decrypt(body as AsyncIterable<Buffer>, off.key!) : body;
-    await pipeline(plain, createWriteStream(tmp));
-    await fs.rename(tmp, file);
+    const source = body as AsyncIterable<Buffer>;
+    const plain =
+      how.open === "v2"
+        ? decrypt(source, off.key!, chosen)
+        : how.open === "v1"
+          ? decrypt(source, off.key!, null)
+          : body;
+    await pipeline(plain, createWriteStream(tmp, { mode: FILE_MODE }));
+    await renameDurably(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
     if (e instanceof DecryptionError) throw new Error(`off-site ${key}: decryption failed: ${e.message}`);
     if (e instanceof Error && e.message.startsWith("off-site")) throw e;
     throw storeError(off, `download of ${key} from`, e);
   }
-  await fs.writeFile(sidecar(file), await getText(off, sidecar(key)));
-  await fs.writeFile(manifestPath(file), manifestText);
+  await writeAtomic(sidecar(file), await getText(off, sidecar(key)));
+  await writeAtomic(manifestPath(file), manifestText);
   try {
     const actual = await checkChecksum(file);
     if (actual !== manifest.sha256)
@@ -411,18 +562,27 @@ export async function download(
     throw new Error(`off-site ${key} (downloaded to ${file}): ${(e as Error).message}`);
   }
   const seconds = (performance.now() - t0) / 1000;
-  log.info("backup downloaded from off-site", { key, file, encrypted: Boolean(enc), seconds });
-  return { file, manifest, seconds };
+  log.info("backup downloaded from off-site", {
+    key,
+    file,
+    encrypted: how.open !== "plain",
+    authenticated: how.authenticated,
+    seconds,
+  });
+  return { file, manifest, seconds, authenticated: how.authenticated };
 }
 
 /**
- * Remote retention, the local rule: backups older than `days` go, the newest complete one never.
+ * Remote retention, the local rule: backups older than `days` go, the newest complete one never (of
+ * those not dated in the future; those are left alone: refused by restore, kept as evidence).
  * The manifest is deleted first, so a half-deleted backup counts as incomplete, never as good.
  */
 export async function applyRemoteRetention(off: Offsite, days: number, now: Date): Promise<string[]> {
   const cutoff = now.getTime() - days * 24 * 3600 * 1000;
   const all = await listRemote(off);
-  const keep = all.find((b) => b.complete)?.name;
+  // The newest complete backup of this clock's past: one dated in the future (restored never) must
+  // not stand in for it, or the true newest would be deleted once past retention.
+  const keep = newestRemote(all, now)?.name;
   const deleted: string[] = [];
   for (const b of all) {
     if (b.name === keep || b.at.getTime() >= cutoff) continue;

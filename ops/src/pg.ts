@@ -1,6 +1,7 @@
 // PostgreSQL plumbing shared by the jobs: client connections, the libpq environment for pg_dump and
 // pg_restore (the password goes in PGPASSWORD, never on a command line that `ps` shows), and running
-// those tools with their error output kept for the one-line error.
+// those tools with their error output kept for the one-line error. The tools get only the variables
+// they need (childEnv), never the ops process's whole environment (its S3 secrets, its key).
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import pg from "pg";
@@ -47,6 +48,25 @@ function libpqEnv(url: string): Record<string, string> {
   return env;
 }
 
+/**
+ * What a pg_dump or pg_restore child sees: the connection of `url` (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+ * PGSSLMODE), libpq's other PG* settings of the parent (PGSSLROOTCERT, PGOPTIONS, …; never its
+ * PGPASSWORD), and PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE and LC_* (messages, time zone). Nothing else:
+ * no S3 credential, no encryption key, no variable of another program.
+ */
+export function childEnv(url: string, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) {
+    if (v === undefined) continue;
+    const keep =
+      ["PATH", "HOME", "TMPDIR", "TZ", "LANG", "LANGUAGE"].includes(k) ||
+      k.startsWith("LC_") ||
+      (k.startsWith("PG") && k !== "PGPASSWORD");
+    if (keep) env[k] = v;
+  }
+  return { ...env, ...libpqEnv(url), PGCONNECT_TIMEOUT: "10" };
+}
+
 export type PgTool = "pg_dump" | "pg_restore";
 export const toolPath = (binDir: string | undefined, tool: PgTool) => (binDir ? join(binDir, tool) : tool);
 
@@ -70,7 +90,7 @@ export function runPgTool(
         ? args
         : [...(database !== undefined ? [`--dbname=${database}`] : []), "--no-password", ...args];
     const child = spawn(toolPath(binDir, tool), full, {
-      env: { ...process.env, ...libpqEnv(url), PGCONNECT_TIMEOUT: "10" },
+      env: childEnv(url),
       stdio: ["ignore", "pipe", "pipe"],
       signal,
     });
@@ -90,7 +110,11 @@ export function runPgTool(
         .trim()
         .split("\n")
         .filter((l) => l.trim() !== "");
-      const tail = lines.slice(-2).join(" / ") || "no error output";
+      // The first "error:" line says what failed (pg_restore's context lines follow it), the last where.
+      const first = lines.find((l) => /\berror:/.test(l));
+      const last = lines.slice(-2);
+      const tail =
+        (first && !last.includes(first) ? [first, lines.at(-1)!] : last).join(" / ") || "no error output";
       reject(new Error(`${tool} exited with ${code ?? sig}: ${tail}`));
     });
   });

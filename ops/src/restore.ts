@@ -1,6 +1,11 @@
-// `verify`, `restore` and `dr-drill`: a backup restored with pg_restore into a database of its own,
-// then checked. verify and dr-drill use a scratch database (created, then dropped whatever happens);
-// restore writes into a named target and refuses a non-empty one unless forced.
+// `verify`, `restore` and `dr-drill`: a backup restored with pg_restore into a scratch database of its
+// own, then checked. verify and dr-drill drop the scratch database whatever happens. restore never
+// loses its target: every check (the tools' and servers' majors, `pg_restore --list`, the checksum,
+// the off-site copy's authentication) runs before anything is touched; the dump goes into a scratch
+// database, is checked, and only then takes the target's name (ALTER DATABASE RENAME); the previous
+// database is kept under a dated name until the operator drops it. A dump is SQL that runs as the
+// role that restores it: the restore role (OPS_RESTORE_DATABASE_URL, ops/sql/restore-role.sql) can
+// create databases and nothing more, so a tampered copy cannot run programs on the server.
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { basename, join } from "node:path";
@@ -11,42 +16,110 @@ import { backup } from "./backup.ts";
 import { checkChecksum, newestBackup, readManifest, type Manifest } from "./backup-files.ts";
 import { quoteIdent } from "../../lib/sql.ts";
 import { download, offsiteOf } from "./offsite.ts";
-import { checkToolMajor, majorOfVersion, runPgTool, tableCounts, withClient, withDatabase } from "./pg.ts";
+import {
+  checkToolMajor,
+  databaseOf,
+  majorOfVersion,
+  runPgTool,
+  tableCounts,
+  withClient,
+  withDatabase,
+} from "./pg.ts";
 
 const adminUrl = (config: Config, job: string) =>
   withDatabase(required(config, "databaseUrl", job), config.adminDatabase);
 
-async function createDatabase(config: Config, job: string, name: string): Promise<void> {
-  await withClient(adminUrl(config, job), (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
+/**
+ * The role a dump is restored as: the URL (any database; its credentials are what counts), and
+ * whether it may run programs on the server.
+ */
+interface Restorer {
+  readonly url: string;
+  readonly role: string;
+  readonly dedicated: boolean;
+  readonly serverMajor: number;
 }
 
-async function dropDatabase(config: Config, job: string, name: string): Promise<void> {
-  // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected, e.g. a pg_restore killed mid-way.
-  await withClient(adminUrl(config, job), (c) =>
-    c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`),
+/**
+ * The restore role, checked: it must be able to create databases, and, for an off-site copy (`remote`),
+ * must not be able to run programs or touch files on the server: not a superuser nor able to become
+ * one, not a member of pg_execute_server_program, pg_read_server_files or pg_write_server_files.
+ */
+async function restorer(config: Config, job: string, remote: boolean): Promise<Restorer> {
+  const dedicated = Boolean(config.restoreDatabaseUrl);
+  const url = config.restoreDatabaseUrl ?? required(config, "databaseUrl", job);
+  const r = await withClient(withDatabase(url, config.adminDatabase), (c) =>
+    c.query<{ role: string; createdb: boolean; powers: string[]; v: string }>(
+      `SELECT r.rolname AS role, r.rolcreatedb OR r.rolsuper AS createdb,
+              array_remove(ARRAY[
+                CASE WHEN r.rolsuper THEN 'superuser' END,
+                CASE WHEN NOT r.rolsuper AND EXISTS (
+                  SELECT 1 FROM pg_roles s WHERE s.rolsuper AND pg_has_role(r.oid, s.oid, 'MEMBER'))
+                  THEN 'member of a superuser role' END,
+                CASE WHEN NOT r.rolsuper AND pg_has_role(r.oid, 'pg_execute_server_program', 'MEMBER')
+                  THEN 'member of pg_execute_server_program' END,
+                CASE WHEN NOT r.rolsuper AND pg_has_role(r.oid, 'pg_write_server_files', 'MEMBER')
+                  THEN 'member of pg_write_server_files' END,
+                CASE WHEN NOT r.rolsuper AND pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER')
+                  THEN 'member of pg_read_server_files' END
+              ], NULL) AS powers,
+              current_setting('server_version') AS v
+         FROM pg_roles r WHERE r.rolname = current_user`,
+    ),
   );
+  const row = r.rows[0]!;
+  const variable = dedicated ? "OPS_RESTORE_DATABASE_URL" : "DATABASE_URL";
+  if (remote && row.powers.length > 0)
+    throw new Error(
+      `${job}: an off-site copy is not restored as role "${row.role}" (${variable}): it can run programs or touch files on the database server (${row.powers.join(", ")}), and a tampered copy would run them; set OPS_RESTORE_DATABASE_URL to the restore role of ops/sql/restore-role.sql`,
+    );
+  if (!row.createdb)
+    throw new Error(`${job}: role "${row.role}" (${variable}) needs CREATEDB to create the scratch database`);
+  return { url, role: row.role, dedicated, serverMajor: majorOfVersion(row.v) ?? 0 };
 }
 
-async function pgRestore(
-  config: Config,
-  job: string,
-  file: string,
-  database: string,
-  manifest: Manifest,
-): Promise<void> {
-  const url = required(config, "databaseUrl", job);
+async function createDatabase(url: string, name: string): Promise<void> {
+  await withClient(url, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
+}
+
+async function dropDatabase(url: string, name: string): Promise<void> {
+  // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected, e.g. a pg_restore killed mid-way. Only
+  // ever on a scratch database of this run.
+  await withClient(url, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+}
+
+/**
+ * What is checked before anything is created or dropped: pg_restore reads archives of its own major
+ * and older, the server must not be of an older major than the one the backup was taken from, and the
+ * file must be an archive pg_restore can read (`--list`).
+ */
+async function preflight(config: Config, who: Restorer, file: string, manifest: Manifest): Promise<void> {
   const dumpMajor = majorOfVersion(manifest.pgDumpVersion);
   if (dumpMajor !== undefined) {
-    const version = (await runPgTool(config.pgBinDir, "pg_restore", url, ["--version"], undefined)).trim();
+    const version = (
+      await runPgTool(config.pgBinDir, "pg_restore", who.url, ["--version"], undefined)
+    ).trim();
     checkToolMajor("pg_restore", version, dumpMajor, `the pg_dump that wrote ${file}`);
   }
+  const sourceMajor = majorOfVersion(manifest.serverVersion);
+  if (sourceMajor !== undefined && who.serverMajor < sourceMajor)
+    throw new Error(
+      `${file} was taken from PostgreSQL ${sourceMajor}; this server is PostgreSQL ${who.serverMajor}: a backup restores into its own major or a newer one`,
+    );
   try {
-    // The table of contents first: a file that is no custom-format archive fails here, fast.
-    await runPgTool(config.pgBinDir, "pg_restore", url, ["--list", file], undefined);
+    // The table of contents: a file that is no custom-format archive fails here, before anything else.
+    await runPgTool(config.pgBinDir, "pg_restore", who.url, ["--list", file], undefined);
+  } catch (e) {
+    throw new Error(`${file}: not an archive pg_restore can read: ${(e as Error).message}`);
+  }
+}
+
+async function pgRestore(config: Config, who: Restorer, file: string, database: string): Promise<void> {
+  try {
     await runPgTool(
       config.pgBinDir,
       "pg_restore",
-      url,
+      who.url,
       // Owners and grants name roles the target server may not have; the data is what is checked.
       ["--exit-on-error", "--no-owner", "--no-privileges", file],
       database,
@@ -59,12 +132,14 @@ async function pgRestore(
 /** The checks on a restored copy: the scans table is there and every table has the manifest's rows. */
 export async function checkRestored(
   config: Config,
-  job: string,
+  base: string,
   database: string,
   file: string,
   manifest: Manifest,
 ): Promise<{ tables: number; rows: number }> {
-  const url = withDatabase(required(config, "databaseUrl", job), database);
+  // As the role that restored it: the copy's objects are its own, and whatever function a tampered copy
+  // hides in them (a policy, a trigger) runs with that role's rights, never a superuser's.
+  const url = withDatabase(base, database);
   return withClient(url, async (c) => {
     const { schema, table } = config.scansTable;
     const reg = await c.query<{ r: string | null }>("SELECT to_regclass($1)::text AS r", [
@@ -102,8 +177,8 @@ export const stampBatch = 5000;
  * scans finished before the triggers existed: already counted. Restored onto its own cluster, no stamp
  * is ahead and nothing changes. Keyset batches on the (finish_xid, id) index; returns the rows cleared.
  */
-export async function clearForeignStamps(config: Config, job: string, database: string): Promise<number> {
-  const url = withDatabase(required(config, "databaseUrl", job), database);
+export async function clearForeignStamps(config: Config, base: string, database: string): Promise<number> {
+  const url = withDatabase(base, database);
   const { schema, table } = config.scansTable;
   const t = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   return withClient(url, async (c) => {
@@ -138,6 +213,8 @@ export interface VerifyOutcome {
   readonly restoreSeconds: number;
   /** restore: scans whose finish_xid stamp, from another cluster, was ahead of this one's and cleared. */
   readonly clearedStamps?: number;
+  /** restore: the name the replaced database is kept under. */
+  readonly keptPrevious?: string;
 }
 
 export type Source = "local" | "remote";
@@ -159,6 +236,7 @@ export async function fetchBackup(
   log: Logger,
   source: Source,
   name?: string,
+  allowUnauthenticated = false,
 ): Promise<Fetched> {
   if (source === "local")
     return { file: name ?? (await newestBackup(config.backupDir)), downloadSeconds: 0, done: async () => {} };
@@ -166,7 +244,7 @@ export async function fetchBackup(
   if (!off) throw new Error("--from remote needs the off-site store (OPS_S3_BUCKET is not set)");
   const dir = join(config.backupDir, `.offsite-${randomBytes(4).toString("hex")}`);
   try {
-    const d = await download(off, dir, log, name);
+    const d = await download(off, dir, log, name, { allowUnauthenticated });
     return {
       file: d.file,
       downloadSeconds: d.seconds,
@@ -190,11 +268,12 @@ export async function verify(
   file?: string,
   job = "verify",
   source: Source = "local",
+  allowUnauthenticated = false,
 ): Promise<VerifyOutcome & { downloadSeconds: number }> {
-  const fetched = await fetchBackup(config, log, source, file);
+  const fetched = await fetchBackup(config, log, source, file, allowUnauthenticated);
   try {
     return {
-      ...(await verifyFile(config, log, fetched.file, job)),
+      ...(await verifyFile(config, log, fetched.file, job, source === "remote")),
       downloadSeconds: fetched.downloadSeconds,
     };
   } finally {
@@ -202,25 +281,34 @@ export async function verify(
   }
 }
 
-async function verifyFile(config: Config, log: Logger, target: string, job: string): Promise<VerifyOutcome> {
+async function verifyFile(
+  config: Config,
+  log: Logger,
+  target: string,
+  job: string,
+  remote: boolean,
+): Promise<VerifyOutcome> {
   const manifest = await readManifest(target);
   await checkChecksum(target);
+  const who = await restorer(config, job, remote);
+  await preflight(config, who, target, manifest);
   const scratch = scratchName(job);
   const t0 = performance.now();
-  await createDatabase(config, job, scratch);
+  await createDatabase(withDatabase(who.url, config.adminDatabase), scratch);
   try {
-    await pgRestore(config, job, target, scratch, manifest);
-    const checked = await checkRestored(config, job, scratch, target, manifest);
+    await pgRestore(config, who, target, scratch);
+    const checked = await checkRestored(config, who.url, scratch, target, manifest);
     const restoreSeconds = (performance.now() - t0) / 1000;
     log.info("backup verified", {
       file: target,
       scratch_database: scratch,
+      role: who.role,
       ...checked,
       restore_seconds: restoreSeconds,
     });
     return { file: target, ...checked, restoreSeconds };
   } finally {
-    await dropDatabase(config, job, scratch).catch((e: unknown) =>
+    await dropDatabase(withDatabase(who.url, config.adminDatabase), scratch).catch((e: unknown) =>
       log.error("cannot drop the scratch database", { database: scratch, error: e }),
     );
   }
@@ -229,11 +317,26 @@ async function verifyFile(config: Config, log: Logger, target: string, job: stri
 export interface RestoreOptions {
   readonly target: string;
   readonly from?: string;
+  /** Replace a non-empty target (kept under a dated name), ending its sessions. */
   readonly force?: boolean;
   readonly source?: Source;
+  /** The second confirmation when the target is DATABASE_URL's own database. */
+  readonly replaceLive?: boolean;
+  /** Accept an off-site copy the key does not authenticate (plain, or format 1). */
+  readonly allowUnauthenticated?: boolean;
+  /** The time in the name the previous database is kept under (default now). */
+  readonly now?: Date;
 }
 
-/** Restores a backup into `target`, created when missing; a non-empty one only with `force` (dropped first). */
+/** `kali_before_20261207T201500Z`: the name a replaced database is kept under (63 bytes at most). */
+export const keptName = (target: string, at: Date) =>
+  `${target.slice(0, 39)}_before_${at.toISOString().slice(0, 19).replace(/[-:]/g, "")}Z`;
+
+/**
+ * Restores a backup into `target`: into a scratch database first, checked, then renamed to `target`.
+ * An existing `target` is renamed to keptName (non-empty: only with `force`); the live database of
+ * DATABASE_URL only with `replaceLive` too.
+ */
 export async function restore(config: Config, log: Logger, opts: RestoreOptions): Promise<VerifyOutcome> {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(opts.target))
     throw new Error(
@@ -243,13 +346,76 @@ export async function restore(config: Config, log: Logger, opts: RestoreOptions)
     throw new Error(
       `restore: the target may not be the admin database "${config.adminDatabase}" (OPS_ADMIN_DATABASE)`,
     );
-  const fetched = await fetchBackup(config, log, opts.source ?? "local", opts.from);
+  const live = databaseOf(required(config, "databaseUrl", "restore"));
+  if (opts.target === live && !opts.replaceLive)
+    throw new Error(
+      `restore: "${opts.target}" is the live database of DATABASE_URL; to replace it, stop its writers and pass --replace-live-database as well (the current one is then kept as ${keptName(opts.target, opts.now ?? new Date())})`,
+    );
+  const fetched = await fetchBackup(
+    config,
+    log,
+    opts.source ?? "local",
+    opts.from,
+    opts.allowUnauthenticated,
+  );
   try {
-    const r = await restoreFile(config, log, opts, fetched.file);
+    const r = await restoreFile(config, log, opts, fetched.file, (opts.source ?? "local") === "remote");
     return { ...r, restoreSeconds: r.restoreSeconds + fetched.downloadSeconds };
   } finally {
     await fetched.done();
   }
+}
+
+interface TargetState {
+  readonly exists: boolean;
+  readonly relations: number;
+  readonly sessions: number;
+}
+
+async function targetState(config: Config, target: string): Promise<TargetState> {
+  const admin = adminUrl(config, "restore");
+  const head = await withClient(admin, async (c) => {
+    const r = await c.query<{ n: string }>(
+      `SELECT (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid()) AS n
+         FROM pg_database d WHERE d.datname = $1`,
+      [target],
+    );
+    return r.rowCount === 1 ? Number(r.rows[0]!.n) : undefined;
+  });
+  if (head === undefined) return { exists: false, relations: 0, sessions: 0 };
+  const relations = await withClient(withDatabase(admin, target), async (c) => {
+    const r = await c.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+          AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'`,
+    );
+    return Number(r.rows[0]!.n);
+  });
+  return { exists: true, relations, sessions: head };
+}
+
+/**
+ * Renames `from` to `to` as `url`'s role. With `endSessions`, the sessions on `from` are ended first
+ * (the rename needs none), a few times over: a client that reconnects at once is ended again.
+ */
+async function renameDatabase(url: string, from: string, to: string, endSessions: boolean): Promise<void> {
+  await withClient(url, async (c) => {
+    for (let attempt = 1; ; attempt++) {
+      if (endSessions)
+        await c.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+          [from],
+        );
+      try {
+        await c.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
+        return;
+      } catch (e) {
+        // 55006 object_in_use: "database … is being accessed by other users".
+        if ((e as { code?: string }).code !== "55006" || !endSessions || attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  });
 }
 
 async function restoreFile(
@@ -257,50 +423,98 @@ async function restoreFile(
   log: Logger,
   opts: RestoreOptions,
   file: string,
+  remote: boolean,
 ): Promise<VerifyOutcome> {
   const manifest = await readManifest(file);
   await checkChecksum(file);
+  const who = await restorer(config, "restore", remote);
+  await preflight(config, who, file, manifest);
+  const before = await targetState(config, opts.target);
+  if (before.relations > 0 && !opts.force)
+    throw new Error(
+      `restore: database "${opts.target}" is not empty (${before.relations} relations); pass --force to replace it (it is kept under a dated name)`,
+    );
+  if (before.sessions > 0 && !opts.force)
+    throw new Error(
+      `restore: database "${opts.target}" has ${before.sessions} open sessions; stop its clients, or pass --force to end them when the restored copy takes its name`,
+    );
   const t0 = performance.now();
-  const existing = await withClient(adminUrl(config, "restore"), async (c) => {
-    const r = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [opts.target]);
-    return r.rowCount === 1;
-  });
-  if (existing) {
-    const relations = await withClient(withDatabase(adminUrl(config, "restore"), opts.target), async (c) => {
-      const r = await c.query<{ n: string }>(
-        `SELECT count(*) AS n FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace
-          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-            AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'`,
-      );
-      return Number(r.rows[0]!.n);
-    });
-    if (relations > 0 && !opts.force)
-      throw new Error(
-        `restore: database "${opts.target}" is not empty (${relations} relations); pass --force to drop and recreate it`,
-      );
-    if (relations > 0) {
-      log.warn("dropping the non-empty target database (--force)", { database: opts.target, relations });
-      await dropDatabase(config, "restore", opts.target);
-      await createDatabase(config, "restore", opts.target);
-    }
-  } else await createDatabase(config, "restore", opts.target);
-  await pgRestore(config, "restore", file, opts.target, manifest);
-  const checked = await checkRestored(config, "restore", opts.target, file, manifest);
-  const clearedStamps = await clearForeignStamps(config, "restore", opts.target);
+  const whoAdmin = withDatabase(who.url, config.adminDatabase);
+  const scratch = scratchName("restore");
+  await createDatabase(whoAdmin, scratch);
+  let checked: { tables: number; rows: number };
+  let clearedStamps: number;
+  try {
+    await pgRestore(config, who, file, scratch);
+    checked = await checkRestored(config, who.url, scratch, file, manifest);
+    clearedStamps = await clearForeignStamps(config, who.url, scratch);
+  } catch (e) {
+    await dropDatabase(whoAdmin, scratch).catch((d: unknown) =>
+      log.error("cannot drop the scratch database", { database: scratch, error: d }),
+    );
+    throw e;
+  }
   if (clearedStamps > 0)
     log.warn("finish_xid stamps of another cluster cleared (those scans are not counted again)", {
-      database: opts.target,
+      database: scratch,
       rows: clearedStamps,
     });
+  // The checked copy takes the target's name; the previous database steps aside, kept.
+  let kept: string | undefined;
+  try {
+    const now = await targetState(config, opts.target);
+    if (now.exists) {
+      if (now.relations > 0 && !opts.force)
+        throw new Error(
+          `restore: database "${opts.target}" was filled during the restore (${now.relations} relations); pass --force to replace it`,
+        );
+      kept = keptName(opts.target, opts.now ?? new Date());
+      if (now.sessions > 0)
+        log.warn("ending the sessions of the database being replaced (--force)", {
+          database: opts.target,
+          sessions: now.sessions,
+        });
+      await renameDatabase(adminUrl(config, "restore"), opts.target, kept, Boolean(opts.force));
+    }
+  } catch (e) {
+    await dropDatabase(whoAdmin, scratch).catch(() => undefined);
+    throw new Error(`restore: database "${opts.target}" is left as it was: ${(e as Error).message}`);
+  }
+  try {
+    await renameDatabase(whoAdmin, scratch, opts.target, false);
+  } catch (e) {
+    // Put the previous database back under its name; the checked copy stays for the operator.
+    if (kept)
+      await renameDatabase(adminUrl(config, "restore"), kept, opts.target, true).catch(() => undefined);
+    throw new Error(
+      `restore: the checked copy ${scratch} could not take the name "${opts.target}" (${(e as Error).message}); "${opts.target}" is back as it was; drop ${scratch} when done`,
+    );
+  }
+  if (kept) {
+    // Its disk stays in use until it is dropped: the size says how much.
+    const size = await withClient(adminUrl(config, "restore"), (c) =>
+      c.query<{ b: string }>("SELECT pg_database_size($1)::text AS b", [kept]),
+    ).then(
+      (r) => Number(r.rows[0]!.b),
+      () => undefined,
+    );
+    log.warn("the previous database is kept under a dated name: drop it when no longer needed", {
+      database: kept,
+      replaced_by: opts.target,
+      size_bytes: size,
+    });
+  }
   const restoreSeconds = (performance.now() - t0) / 1000;
   log.info("backup restored", {
     file,
     database: opts.target,
+    role: who.role,
+    kept_previous: kept,
     ...checked,
     cleared_stamps: clearedStamps,
     restore_seconds: restoreSeconds,
   });
-  return { file, ...checked, restoreSeconds, clearedStamps };
+  return { file, ...checked, restoreSeconds, clearedStamps, ...(kept ? { keptPrevious: kept } : {}) };
 }
 
 export interface DrillOutcome {

@@ -25,6 +25,35 @@ describe("ops CLI: command line", () => {
       },
     },
     {
+      argv: [
+        "restore",
+        "--target",
+        "kali",
+        "--replace-live-database",
+        "--from=remote",
+        "--allow-unauthenticated",
+      ],
+      want: {
+        command: "restore",
+        args: {
+          source: "remote",
+          allowUnauthenticated: true,
+          restore: {
+            target: "kali",
+            from: undefined,
+            force: false,
+            replaceLive: true,
+            allowUnauthenticated: true,
+            source: "remote",
+          },
+        },
+      },
+    },
+    {
+      argv: ["verify", "--from", "remote", "--allow-unauthenticated"],
+      want: { command: "verify", args: { source: "remote", allowUnauthenticated: true } },
+    },
+    {
       argv: ["report", "--until", "2026-11-30T00:00:00Z", "--days=7"],
       want: { command: "report", args: { report: { until: new Date("2026-11-30T00:00:00Z"), days: 7 } } },
     },
@@ -60,11 +89,11 @@ describe("ops CLI: command line", () => {
     [["restore", "--target", "scratch", "--force=false"], /^Option '--force' does not take an argument$/],
     [
       ["restore", "--target", "scratch", "--forse"],
-      /^restore does not take --forse: it takes --target, --file, --force, --from$/,
+      /^restore does not take --forse: it takes --target, --file, --force, --from, --replace-live-database, --allow-unauthenticated$/,
     ],
     [
       ["restore", "--target", "scratch", "-f"],
-      /^restore does not take -f: it takes --target, --file, --force, --from$/,
+      /^restore does not take -f: it takes --target, --file, --force, --from, --replace-live-database, --allow-unauthenticated$/,
     ],
     [["backup", "--file", "x"], /^backup does not take --file: it takes no options$/],
     [["verify", "x.dump"], /^unexpected argument "x.dump"$/],

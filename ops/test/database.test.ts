@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -15,6 +16,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import pg from "pg";
 import {
   requireBinaries,
   startPostgres,
@@ -93,7 +95,16 @@ describe(
       ).map((r) => r.datname);
 
     test("backup writes a custom-format dump, its sha256 and a manifest with the row counts, and backup.prom", async () => {
-      const r = await runJob(config, log, "backup");
+      // A folder someone made world-readable, and a lax umask: the backup is still the ops user's alone.
+      mkdirSync(dirs.backups!, { recursive: true });
+      chmodSync(dirs.backups!, 0o755);
+      const umask = process.umask(0o002);
+      let r;
+      try {
+        r = await runJob(config, log, "backup");
+      } finally {
+        process.umask(umask);
+      }
       assert.equal(r.ok, true, r.error?.message);
       const [b] = await listBackups(dirs.backups!);
       assert.ok(b?.complete, "a complete backup is listed");
@@ -103,6 +114,9 @@ describe(
       const m = JSON.parse(readFileSync(manifestPath(file), "utf8")) as Record<string, unknown>;
       assert.deepEqual(m.rowCounts, { "public.scans": ROWS });
       assert.equal(m.sizeBytes, statSync(file).size);
+      for (const f of [file, sidecar(file), manifestPath(file)])
+        assert.equal((statSync(f).mode & 0o777).toString(8), "600", `${f} is 0600`);
+      assert.equal((statSync(dirs.backups!).mode & 0o777).toString(8), "700", "the folder is 0700");
       assert.match(String(m.serverVersion), /^15\./);
       assert.deepEqual(
         readdirSync(dirs.backups!).filter((n) => n.endsWith(".tmp")),
@@ -191,12 +205,100 @@ describe(
         String(ROWS),
       );
 
-      const forced = await runJob(config, log, "restore", { restore: { target: "busy", force: true } });
-      assert.equal(forced.ok, true, forced.error?.message);
-      assert.equal(
-        (await pgs.query("SELECT to_regclass('keepme') AS r", [], "busy"))[0]!.r,
-        null,
-        "replaced",
+      // --force with a backup that fails on restore (damaged, its checksum made to match): the target is
+      // never touched, whichever check fails.
+      const [b] = await listBackups(dirs.backups!);
+      const original = readFileSync(b!.file);
+      const keepme = async () => (await pgs.query("SELECT to_regclass('keepme') AS r", [], "busy"))[0]!.r;
+      try {
+        for (const [cut, where] of [
+          [0.7, /restore into database "kali_ops_restore_\w+" failed/],
+          [0.0001, /not an archive pg_restore can read/],
+        ] as const) {
+          writeFileSync(b!.file, original.subarray(0, Math.ceil(original.length * cut)));
+          writeFileSync(sidecar(b!.file), `${await sha256(b!.file)}  x\n`);
+          const bad = await runJob(config, log, "restore", { restore: { target: "busy", force: true } });
+          assert.equal(bad.ok, false);
+          assert.match(bad.error!.message, where);
+          assert.equal(await keepme(), "keepme", "the target is intact");
+          assert.deepEqual(await scratchDatabases(), [], "the scratch database is dropped");
+        }
+      } finally {
+        writeFileSync(b!.file, original);
+        writeFileSync(sidecar(b!.file), `${await sha256(b!.file)}  ${b!.file.split("/").pop()}\n`);
+      }
+
+      // A client connected to the target: refused without --force, ended with it.
+      const session = new pg.Client({ connectionString: pgs.urlFor({ database: "busy" }) });
+      session.on("error", () => {});
+      await session.connect();
+      try {
+        await pgs.query("DROP TABLE keepme", [], "busy");
+        const open = await runJob(config, log, "restore", { restore: { target: "busy" } });
+        assert.equal(open.ok, false);
+        assert.match(
+          open.error!.message,
+          /database "busy" has 1 open sessions; stop its clients, or pass --force/,
+        );
+        await pgs.query("CREATE TABLE keepme (x int); INSERT INTO keepme VALUES (42)", [], "busy");
+
+        const at = new Date("2026-12-07T03:04:05.678Z");
+        const forced = await runJob(config, log, "restore", {
+          restore: { target: "busy", force: true, now: at },
+        });
+        assert.equal(forced.ok, true, forced.error?.message);
+        assert.equal(
+          (forced.summary as { keptPrevious: string }).keptPrevious,
+          "busy_before_20261207T030405Z",
+        );
+        assert.equal(await keepme(), null, "replaced");
+        assert.equal(
+          (await pgs.query<{ n: string }>("SELECT count(*) AS n FROM scans", [], "busy"))[0]!.n,
+          String(ROWS),
+        );
+        // The previous database is kept, whole, until the operator drops it.
+        assert.deepEqual(await pgs.query("SELECT x FROM keepme", [], "busy_before_20261207T030405Z"), [
+          { x: 42 },
+        ]);
+        assert.ok(
+          lines.some(
+            (l) =>
+              String(l.msg).startsWith("the previous database is kept") &&
+              l.database === "busy_before_20261207T030405Z" &&
+              Number(l.size_bytes) > 1_000_000,
+          ),
+        );
+        await assert.rejects(session.query("SELECT 1"), "the client's session was ended");
+      } finally {
+        await session.end().catch(() => undefined);
+      }
+    });
+
+    test("restore refuses the live database of DATABASE_URL without --replace-live-database, then replaces it keeping the previous one", async () => {
+      const before = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM scans", [], "kali");
+      for (const opts of [{}, { force: true }]) {
+        const r = await runJob(config, log, "restore", { restore: { target: "kali", ...opts } });
+        assert.equal(r.ok, false);
+        assert.match(
+          r.error!.message,
+          /^restore: "kali" is the live database of DATABASE_URL; to replace it, stop its writers and pass --replace-live-database as well \(the current one is then kept as kali_before_\d{8}T\d{6}Z\)$/,
+        );
+      }
+      assert.deepEqual(await pgs.query<{ n: string }>("SELECT count(*) AS n FROM scans", [], "kali"), before);
+      // Confirmed, but not forced: the live database is not empty.
+      const unforced = await runJob(config, log, "restore", {
+        restore: { target: "kali", replaceLive: true },
+      });
+      assert.match(unforced.error!.message, /database "kali" is not empty .*--force/);
+      const at = new Date("2026-12-07T23:59:59.999Z");
+      const r = await runJob(config, log, "restore", {
+        restore: { target: "kali", replaceLive: true, force: true, now: at },
+      });
+      assert.equal(r.ok, true, r.error?.message);
+      assert.deepEqual(await pgs.query<{ n: string }>("SELECT count(*) AS n FROM scans", [], "kali"), before);
+      assert.deepEqual(
+        await pgs.query<{ n: string }>("SELECT count(*) AS n FROM scans", [], "kali_before_20261207T235959Z"),
+        before,
       );
     });
 

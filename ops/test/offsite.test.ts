@@ -5,22 +5,31 @@
 // textfile collector.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { requireBinaries, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
 import { cutAfter, s3Credentials, startS3Server, type S3Server } from "../../test/support/s3.ts";
-import { backupName, checkChecksum, listBackups, manifestPath } from "../src/backup-files.ts";
+import {
+  backupName,
+  backupTime,
+  checkChecksum,
+  listBackups,
+  manifestPath,
+  sha256,
+} from "../src/backup-files.ts";
 import type { Config } from "../src/config.ts";
+import { encrypt, legacyKeyFingerprint } from "../src/encryption.ts";
 import { runJob } from "../src/jobs.ts";
-import { applyRemoteRetention, listRemote, offsiteOf } from "../src/offsite.ts";
+import { applyRemoteRetention, download, listRemote, offsiteOf } from "../src/offsite.ts";
 import { opsConfig, publishedFrom, quietLogger, repoRoot, scansDdl, valueOf } from "./support.ts";
 
 const SCANS = 20_000;
 const KEY = "3f".repeat(32);
 const OTHER_KEY = "a5".repeat(32);
+const RESTORE_PASSWORD = "restore-pw-716";
 
 describe(
   "off-site backups in an S3-compatible store",
@@ -81,8 +90,17 @@ describe(
       );
       const keyFile = join(s3.dir, "..", `kali-s3-secret-${s3.port}`);
       writeFileSync(keyFile, `${s3Credentials.secretAccessKey}\n`);
+      // Off-site copies are restored as the restore role (ops/sql/restore-role.sql), never the superuser.
+      await pgs.query(readFileSync(join(repoRoot, "ops/sql/restore-role.sql"), "utf8"));
+      await pgs.query(readFileSync(join(repoRoot, "ops/sql/restore-role.sql"), "utf8"));
+      await pgs.query(`ALTER ROLE kali_agents_restore PASSWORD '${RESTORE_PASSWORD}'`);
       base = {
         DATABASE_URL: pgs.urlFor({ database: "kali" }),
+        OPS_RESTORE_DATABASE_URL: pgs.urlFor({
+          database: "kali",
+          user: "kali_agents_restore",
+          password: RESTORE_PASSWORD,
+        }),
         OPS_S3_ENDPOINT: s3.endpoint,
         OPS_S3_BUCKET: s3.bucket,
         OPS_S3_PREFIX: "kali-agents/test",
@@ -193,11 +211,12 @@ describe(
       const name = (await listBackups(dirs.backups!))[0]!.file.split("/").pop()!;
       const key = `kali-agents/test/${name}`;
       const stored = readFileSync(s3.objectFile(key));
-      assert.equal(stored.subarray(0, 8).toString(), "KABKENC1");
+      assert.equal(stored.subarray(0, 8).toString(), "KABKENC2");
       assert.ok(!stored.includes(Buffer.from("PGDMP")), "no plain dump header in the object");
       const manifestText = readFileSync(s3.objectFile(`${key}.json`), "utf8");
       assert.ok(!manifestText.toLowerCase().includes(KEY), "the key is not in the manifest");
-      assert.match(manifestText, /"cipher": "aes-256-gcm-chunked-v1"/);
+      assert.match(manifestText, /"cipher": "aes-256-gcm-chunked-v2"/);
+      assert.match(manifestText, /"algorithm": "hmac-sha256-v2",\s*"mac": "[0-9a-f]{64}"/);
       assert.ok(!lines.some((l) => JSON.stringify(l).includes(KEY)), "the key is never logged");
 
       const r = await runJob(config, log, "restore", {
@@ -205,6 +224,21 @@ describe(
       });
       assert.equal(r.ok, true, r.error?.message);
       assert.deepEqual(await tableDigests("kali_decrypted"), await tableDigests("kali"));
+
+      // What a download writes is the ops user's alone: files 0600 in a 0700 folder, whatever the umask.
+      const off = offsiteOf(config)!;
+      const into = join(dirs.root!, "download", "here");
+      const previous = process.umask(0o002);
+      try {
+        const d = await download(off, into, log, name);
+        assert.equal(d.authenticated, true);
+        for (const f of [d.file, `${d.file}.sha256`, `${d.file}.json`])
+          assert.equal(statSync(f).mode & 0o777, 0o600, f);
+        assert.equal(statSync(into).mode & 0o777, 0o700);
+      } finally {
+        process.umask(previous);
+        off.client.destroy();
+      }
 
       const { config: wrong } = configWith({ OPS_BACKUP_ENCRYPTION_KEY: OTHER_KEY });
       const w = await runJob(wrong, log, "verify", { source: "remote", file: name });
@@ -227,6 +261,286 @@ describe(
       } finally {
         writeFileSync(s3.objectFile(key), stored);
       }
+    });
+
+    /** Copies a remote backup's three objects (dump, sha256, manifest) to another name, as an attacker would. */
+    const copyRemote = async (config: Config, from: string, to: string) => {
+      const off = offsiteOf(config)!;
+      for (const ext of ["", ".sha256", ".json"])
+        await off.client.send(
+          new PutObjectCommand({
+            Bucket: off.bucket,
+            Key: `${off.prefix}${to}${ext}`,
+            Body: readFileSync(s3.objectFile(`${off.prefix}${from}${ext}`)),
+          }),
+        );
+      off.client.destroy();
+    };
+    const putRemote = async (config: Config, key: string, body: Buffer | string) => {
+      const off = offsiteOf(config)!;
+      await off.client.send(new PutObjectCommand({ Bucket: off.bucket, Key: off.prefix + key, Body: body }));
+      off.client.destroy();
+    };
+    const databases = async (like: string) =>
+      (
+        await pgs.query<{ d: string }>("SELECT datname AS d FROM pg_database WHERE datname LIKE $1", [like])
+      ).map((r) => r.d);
+
+    test("with the key set, a plain dump planted in the bucket is refused; with --allow-unauthenticated it is restored as the restore role, and its COPY … TO PROGRAM does not run", async () => {
+      const { config, dirs } = configWith({
+        OPS_BACKUP_ENCRYPTION_KEY: KEY,
+        OPS_S3_PREFIX: "kali-agents/planted/",
+      });
+      const b = await runJob(config, log, "backup");
+      assert.equal(b.ok, true, b.error?.message);
+      const name = (await listBackups(dirs.backups!))[0]!.file.split("/").pop()!;
+      // The attacker's dump: a materialized view whose function runs a program on the database server
+      // when the view is refreshed anywhere but in the attacker's own database (so, on restore).
+      const marker = `/tmp/kali-ops-pwned-${randomBytes(6).toString("hex")}`;
+      await pgs.query("CREATE DATABASE evil");
+      await pgs.query(scansDdl, [], "evil");
+      await pgs.query(
+        `CREATE TABLE planted (x text); INSERT INTO planted VALUES ('from the attacker');
+         CREATE FUNCTION pwn() RETURNS int LANGUAGE plpgsql AS $f$
+         BEGIN
+           IF current_database() <> 'evil' THEN
+             EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'touch ${marker}');
+           END IF;
+           RETURN 1;
+         END $f$;
+         CREATE MATERIALIZED VIEW pwned AS SELECT pwn() AS x;`,
+        [],
+        "evil",
+      );
+      const evilDump = join(dirs.root!, "evil.dump");
+      const pgDump = spawnSync(
+        join(config.pgBinDir!, "pg_dump"),
+        ["-Fc", "-f", evilDump, pgs.urlFor({ database: "evil" })],
+        { encoding: "utf8" },
+      );
+      assert.equal(pgDump.status, 0, pgDump.stderr);
+      // Swapped in as the issue tells: the object, its .sha256, and the manifest with encryption null.
+      const plain = readFileSync(evilDump);
+      const digest = await sha256(evilDump);
+      const manifest = JSON.parse(
+        readFileSync(s3.objectFile(`kali-agents/planted/${name}.json`), "utf8"),
+      ) as Record<string, unknown> & { offsite: Record<string, unknown> };
+      manifest.sha256 = digest;
+      manifest.sizeBytes = plain.length;
+      manifest.offsite = {
+        ...manifest.offsite,
+        encryption: null,
+        objectSha256: digest,
+        objectSizeBytes: plain.length,
+        authentication: undefined,
+      };
+      await putRemote(config, name, plain);
+      await putRemote(config, `${name}.sha256`, `${digest}  ${name}\n`);
+      await putRemote(config, `${name}.json`, JSON.stringify(manifest, null, 2));
+      const refusal = new RegExp(
+        `^off-site kali-agents/planted/${name} is not encrypted and OPS_BACKUP_ENCRYPTION_KEY is set: .*pass --allow-unauthenticated only if`,
+      );
+      const v = await runJob(config, log, "verify", { source: "remote", file: name });
+      assert.equal(v.ok, false);
+      assert.match(v.error!.message, refusal);
+      const r = await runJob(config, log, "restore", {
+        restore: { target: "kali_planted", source: "remote" },
+      });
+      assert.equal(r.ok, false);
+      assert.match(r.error!.message, refusal);
+      assert.deepEqual(await databases("kali_planted%"), []);
+
+      // Told to accept it, the restore runs as kali_agents_restore: the program is refused by the server.
+      const a = await runJob(config, log, "restore", {
+        restore: { target: "kali_planted", source: "remote", allowUnauthenticated: true },
+      });
+      assert.equal(a.ok, false);
+      assert.match(
+        a.error!.message,
+        /restore into database "kali_ops_restore_\w+" failed: pg_restore exited with 1: .*pg_execute_server_program/,
+      );
+      assert.equal(existsSync(marker), false, "the program did not run on the server");
+      assert.deepEqual(await databases("kali_planted%"), [], "no target was created");
+      assert.deepEqual(await databases("kali_ops_%"), [], "the scratch database is dropped");
+      assert.ok(
+        lines.some(
+          (l) => l.msg === "off-site backup accepted without authentication (--allow-unauthenticated)",
+        ),
+      );
+
+      // Restored as a superuser (DATABASE_URL's role, OPS_RESTORE_DATABASE_URL unset), the job refuses…
+      const { config: asSuperuser } = configWith({
+        OPS_BACKUP_ENCRYPTION_KEY: KEY,
+        OPS_S3_PREFIX: "kali-agents/planted/",
+        OPS_RESTORE_DATABASE_URL: "",
+      });
+      const su = await runJob(asSuperuser, log, "verify", {
+        source: "remote",
+        file: name,
+        allowUnauthenticated: true,
+      });
+      assert.equal(su.ok, false);
+      assert.match(
+        su.error!.message,
+        /^verify: an off-site copy is not restored as role "postgres" \(DATABASE_URL\): it can run programs or touch files on the database server \(superuser\).*OPS_RESTORE_DATABASE_URL/,
+      );
+      assert.equal(existsSync(marker), false);
+      // … because pg_restore as a superuser does run it: what the tests above keep from happening.
+      await pgs.query("CREATE DATABASE evil_as_superuser");
+      const byHand = spawnSync(
+        join(config.pgBinDir!, "pg_restore"),
+        ["--no-owner", "-d", pgs.urlFor({ database: "evil_as_superuser" }), evilDump],
+        { encoding: "utf8" },
+      );
+      assert.equal(byHand.status, 0, byHand.stderr);
+      assert.equal(existsSync(marker), true, "as a superuser, the dump ran its program");
+      rmSync(marker, { force: true });
+    });
+
+    test("with the key set, an older copy replayed under a newer name, a copy moved under another name and a name dated in the future are each refused by name", async () => {
+      const prefix = "kali-agents/moved/";
+      const { config, dirs } = configWith({ OPS_BACKUP_ENCRYPTION_KEY: KEY, OPS_S3_PREFIX: prefix });
+      for (let i = 0; i < 2; i++) assert.equal((await runJob(config, log, "backup")).ok, true);
+      const [newer, older] = (await listBackups(dirs.backups!)).map((b) => b.file.split("/").pop()!);
+      assert.ok(newer && older && newer !== older);
+      const off = offsiteOf(config)!;
+      const objects = (n: string) =>
+        ["", ".sha256", ".json"].map((e) => readFileSync(s3.objectFile(`${prefix}${n}${e}`)));
+      const newerObjects = objects(newer);
+
+      // A name a year ahead: not the newest (the true newest is verified), refused when named, and
+      // not what retention keeps in place of the true newest.
+      const future = backupName(new Date(Date.now() + 365 * 86400_000));
+      await copyRemote(config, newer, future);
+      const ok = await runJob(config, log, "verify", { source: "remote" });
+      assert.equal(ok.ok, true, ok.error?.message);
+      assert.equal((ok.summary as { file: string }).file.split("/").pop(), newer);
+      assert.ok(
+        lines.some(
+          (l) =>
+            String(l.msg).startsWith("off-site backup dated in the future ignored") &&
+            l.key === prefix + future,
+        ),
+      );
+      const f = await runJob(config, log, "verify", { source: "remote", file: future });
+      assert.equal(f.ok, false);
+      assert.match(
+        f.error!.message,
+        new RegExp(
+          `^off-site ${prefix}${future} is dated in the future \\(${backupTime(future)!.toISOString()}; this host's clock says .*\\): .*refused$`,
+        ),
+      );
+
+      // The older copy, checksum and manifest and all, under the newer name: a rollback.
+      await copyRemote(config, older, newer);
+      for (const file of [undefined, newer]) {
+        const r = await runJob(config, log, "verify", { source: "remote", ...(file ? { file } : {}) });
+        assert.equal(r.ok, false);
+        assert.match(
+          r.error!.message,
+          new RegExp(
+            `^off-site ${prefix}${newer} is an older backup replayed under a newer name: its authenticated name is ${older} \\(taken ${backupTime(older)!.toISOString()}\\); refused$`,
+          ),
+        );
+      }
+      const rr = await runJob(config, log, "restore", {
+        restore: { target: "kali_rolled_back", source: "remote" },
+      });
+      assert.match(rr.error!.message, /replayed under a newer name/);
+      assert.deepEqual(await databases("kali_rolled_back%"), []);
+      ["", ".sha256", ".json"].forEach((e, i) =>
+        writeFileSync(s3.objectFile(`${prefix}${newer}${e}`), newerObjects[i]!),
+      );
+
+      // The newer copy under an older name (a day before the older one): moved, refused.
+      const earlier = backupName(new Date(backupTime(older)!.getTime() - 86400_000));
+      await copyRemote(config, newer, earlier);
+      const m = await runJob(config, log, "verify", { source: "remote", file: earlier });
+      assert.equal(m.ok, false);
+      assert.match(
+        m.error!.message,
+        new RegExp(
+          `^off-site ${prefix}${earlier} is another backup moved under this name: its authenticated name is ${newer} .*refused$`,
+        ),
+      );
+      // The manifest rewritten to the new name: its MAC no longer holds.
+      const forged = JSON.parse(newerObjects[2]!.toString("utf8")) as Record<string, unknown>;
+      forged.file = earlier;
+      forged.createdAt = backupTime(earlier)!.toISOString();
+      await putRemote(config, `${earlier}.json`, JSON.stringify(forged, null, 2));
+      const g = await runJob(config, log, "verify", { source: "remote", file: earlier });
+      assert.match(
+        g.error!.message,
+        new RegExp(`^off-site ${prefix}${earlier}\\.json fails authentication: the manifest was altered`),
+      );
+
+      // The untouched newest still verifies.
+      const again = await runJob(config, log, "verify", { source: "remote", file: newer });
+      assert.equal(again.ok, true, again.error?.message);
+
+      // Retention keeps the true newest, not the name dated in the future.
+      const deleted = await applyRemoteRetention(off, 0, new Date());
+      assert.ok(!deleted.includes(newer), `the true newest is kept (deleted: ${deleted.join(", ")})`);
+      assert.deepEqual(
+        (await listRemote(off))
+          .map((b) => b.name)
+          .filter((n) => n === newer || n === future)
+          .sort(),
+        [newer, future].sort(),
+      );
+      off.client.destroy();
+    });
+
+    test("a copy encrypted before manifests were authenticated (format 1) is refused by name, and restores with --allow-unauthenticated", async () => {
+      const prefix = "kali-agents/legacy/";
+      const { config, dirs } = configWith({ OPS_BACKUP_ENCRYPTION_KEY: KEY, OPS_S3_PREFIX: prefix });
+      assert.equal((await runJob(config, log, "backup")).ok, true);
+      const file = (await listBackups(dirs.backups!))[0]!.file;
+      const name = file.split("/").pop()!;
+      // What the previous version uploaded: format 1 under the key itself, the manifest unauthenticated.
+      const key = Buffer.from(KEY, "hex");
+      const sealed: Buffer[] = [];
+      async function* whole() {
+        yield readFileSync(file);
+      }
+      for await (const c of encrypt(whole(), key, null)) sealed.push(c);
+      const object = Buffer.concat(sealed);
+      const local = JSON.parse(readFileSync(manifestPath(file), "utf8")) as Record<string, unknown>;
+      await putRemote(config, name, object);
+      await putRemote(
+        config,
+        `${name}.json`,
+        JSON.stringify({
+          ...local,
+          offsite: {
+            uploadedAt: new Date().toISOString(),
+            objectSizeBytes: object.length,
+            objectSha256: createHash("sha256").update(object).digest("hex"),
+            encryption: { cipher: "aes-256-gcm-chunked-v1", keyFingerprint: legacyKeyFingerprint(key) },
+          },
+        }),
+      );
+      const refused = await runJob(config, log, "verify", { source: "remote", file: name });
+      assert.equal(refused.ok, false);
+      assert.match(
+        refused.error!.message,
+        new RegExp(
+          `^off-site ${prefix}${name} is in the format of before manifests were authenticated \\(aes-256-gcm-chunked-v1\\): .*--allow-unauthenticated`,
+        ),
+      );
+      const accepted = await runJob(config, log, "verify", {
+        source: "remote",
+        file: name,
+        allowUnauthenticated: true,
+      });
+      assert.equal(accepted.ok, true, accepted.error?.message);
+      const { config: wrong } = configWith({ OPS_BACKUP_ENCRYPTION_KEY: OTHER_KEY, OPS_S3_PREFIX: prefix });
+      const w = await runJob(wrong, log, "verify", {
+        source: "remote",
+        file: name,
+        allowUnauthenticated: true,
+      });
+      assert.match(w.error!.message, /was encrypted with key [0-9a-f]{16}; .* \(wrong key\)/);
     });
 
     test("dr-drill restores from the off-site copy when one is configured, download in the RTO", async () => {

@@ -230,6 +230,13 @@ describe("compose.yaml", () => {
       );
       assert.equal(file("demo/demo_database_url"), file("exporter/exporter_database_url"));
       assert.equal(file("exporter/exporter_redis_url"), "redis://redis:6379/0");
+      const rpw = file("postgres/demo_restore_password");
+      assert.match(rpw, /^[A-Za-z0-9]{32}$/);
+      assert.notEqual(rpw, pw, "the restore role has a password of its own");
+      assert.equal(
+        file("ops/ops_restore_database_url"),
+        `postgres://kali_agents_restore:${rpw}@postgres:5432/kali_agents`,
+      );
       assert.equal(
         file("alertmanager/alertmanager_slack_api_url"),
         "https://hooks.example/kept",
@@ -276,12 +283,18 @@ describe("compose.yaml", () => {
       const ops = services.ops!;
       const env = Object.fromEntries(Object.entries(ops.environment!).map(([k, v]) => [k, interpolate(v)]));
       // Off by default (.env.example leaves it empty); on with a recipient.
-      const off = loadOpsConfig({ ...env, DATABASE_URL_FILE: undefined, REDIS_URL_FILE: undefined });
+      const off = loadOpsConfig({
+        ...env,
+        DATABASE_URL_FILE: undefined,
+        REDIS_URL_FILE: undefined,
+        OPS_RESTORE_DATABASE_URL_FILE: undefined,
+      });
       assert.equal(off.reportMailTo, undefined);
       const config = loadOpsConfig({
         ...env,
         DATABASE_URL_FILE: undefined,
         REDIS_URL_FILE: undefined,
+        OPS_RESTORE_DATABASE_URL_FILE: undefined,
         OPS_REPORT_MAIL_TO: "ops@example.com",
       });
       const am = services.alertmanager!;
