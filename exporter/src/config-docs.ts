@@ -46,6 +46,13 @@ are one row each in \`lib/config/shared.ts\`, with their defaults from \`definit
 one \`.env\` means the same to all three, and a value one of them refuses, all refuse (but for one
 stricter rule of the ops jobs: their \`DATABASE_URL\` must name its database).
 
+With compose, set any of them in \`.env\` (\`.env.example\` lists them all with their defaults):
+\`compose.yaml\` passes each to the exporter, and those the ops jobs and the demo read too
+(\`SCANS_TABLE\`, \`SCANS_RETENTION_DAYS\`, \`SCAN_QUEUE_KEYS\`, \`REDIS_CACHE_PREFIX\`) to each of
+them with the same value. Compose fixes only the container's own paths and port
+(\`EXPORTER_LISTEN_ADDRESS\`, \`EXPORTER_HOST_ROOT\`, \`EXPORTER_TEXTFILE_DIR\`) and takes
+\`DATABASE_URL\` and \`REDIS_URL\` from files in \`secrets/exporter/\` (docs/getting-started.md).
+
 ## Variables
 
 | variable | default | meaning |
