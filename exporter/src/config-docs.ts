@@ -23,6 +23,9 @@ variable and the reason, and exit status 1, e.g.:
 kali-agents-exporter: invalid configuration: EXPORTER_LOG_LEVEL: "verbose" is not one of debug, info, warn, error
 \`\`\`
 
+The exporter takes no command-line options but \`--help\` (every variable with its default) and
+\`--version\`, which print and exit 0; any other argument exits 2 without serving.
+
 With nothing set, the exporter listens on \`0.0.0.0:9839\` and serves host metrics; every data source
 that is not configured (PostgreSQL, Redis, the API, MCP servers, the textfile directory) is simply off.
 

@@ -5,7 +5,7 @@ import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
-import type { Config } from "./config.ts";
+import { required, type Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
 import { headline } from "./report-model.ts";
 import { weeklyReport, type ReportOptions } from "./report.ts";
@@ -137,6 +137,24 @@ export const commands = {
 >;
 export type Command = keyof typeof commands;
 export const isCommand = (s: string): s is Command => Object.hasOwn(commands, s);
+
+/** The settings each job cannot run without (every job reads or writes the application database). */
+const needs: Record<Command, readonly (keyof Config)[]> = {
+  backup: ["databaseUrl"],
+  verify: ["databaseUrl"],
+  restore: ["databaseUrl"],
+  "dr-drill": ["databaseUrl"],
+  cleanup: ["databaseUrl"],
+  report: ["databaseUrl"],
+};
+
+/**
+ * Throws ConfigError naming the first setting `command` needs and lacks. The CLI calls it before
+ * runJob, so a configuration error exits 2 having created nothing and recorded no run.
+ */
+export function preflight(config: Config, command: Command): void {
+  for (const key of needs[command]) required(config, key, command);
+}
 
 export interface JobRun {
   readonly ok: boolean;
