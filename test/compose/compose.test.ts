@@ -263,21 +263,24 @@ describe("compose.yaml", () => {
     }
   });
 
-  test("the ops service mails the report through Alertmanager's SMTP account: the same configuration file and password file", () => {
-    // The host file a container path is, through a service's bind mounts (the longest target wins),
-    // with ./secrets/ standing for the folder secrets-init filled.
-    const hostPath = (s: Service, path: string, secrets: string): string | undefined => {
+  test("Alertmanager runs the configuration render-config.sh renders from .env, and the ops service mails the report through its SMTP account", () => {
+    // A container path through a service's mounts (the longest target wins): a bind's host path, with
+    // ./secrets/ standing for the folder secrets-init filled, or a named volume's folder under `volumes`.
+    const hostPath = (s: Service, path: string, secrets: string, volumes: string): string | undefined => {
       const m = mounts(s)
-        .filter((x) => x.type === "bind" && (path === x.target || path.startsWith(`${x.target}/`)))
+        .filter((x) => path === x.target || path.startsWith(`${x.target}/`))
         .sort((a, b) => b.target.length - a.target.length)[0];
       if (!m?.source) return undefined;
-      assert.equal(m.read_only, true, `${m.target} is mounted read-only`);
-      const src = m.source.startsWith("./secrets/")
-        ? join(secrets, m.source.slice("./secrets/".length))
-        : join(root, m.source);
+      const src =
+        m.type === "volume"
+          ? join(volumes, m.source)
+          : m.source.startsWith("./secrets/")
+            ? join(secrets, m.source.slice("./secrets/".length))
+            : join(root, m.source);
       return join(src, path.slice(m.target.length));
     };
     const dir = mkdtempSync(join(tmpdir(), "kali-secrets-mail-"));
+    const volumes = join(dir, "volumes");
     try {
       const script = commandArgs(services["secrets-init"]!)[0]!;
       const init = spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
@@ -285,6 +288,38 @@ describe("compose.yaml", () => {
       });
       assert.equal(init.status, 0, init.stderr);
       writeFileSync(join(dir, "alertmanager", "alertmanager_smtp_password"), "the-smtp-password\n");
+      // Alertmanager's start, as compose runs it: the entrypoint renders, then starts the binary with
+      // the command's flags.
+      const am = services.alertmanager!;
+      const entry = (am as { entrypoint?: string[] }).entrypoint!;
+      assert.deepEqual(entry.slice(0, 2), ["/bin/sh", "/etc/alertmanager/render-config.sh"]);
+      const [, , inPath, outDir, secretsPath, dashes, binary] = entry;
+      assert.equal(dashes, "--");
+      assert.equal(binary, "/bin/alertmanager");
+      const configFile = flag(am, "--config.file")!;
+      assert.equal(configFile, `${outDir}/alertmanager.yml`, "Alertmanager runs the rendered file");
+      const dotenv = {
+        ALERTMANAGER_SMTP_SMARTHOST: "relay.example.org:2525",
+        ALERTMANAGER_SMTP_AUTH_USERNAME: "relay-user",
+        ALERTMANAGER_EMAIL_TO: "ops@example.org",
+        GRAFANA_ROOT_URL: "https://grafana.example.org",
+      };
+      const amEnv = Object.fromEntries(
+        Object.entries(am.environment!).map(([k, v]) => [k, interpolate(v, dotenv)]),
+      );
+      mkdirSync(hostPath(am, outDir!, dir, volumes)!, { recursive: true });
+      const rendered = spawnSync(
+        "sh",
+        [
+          hostPath(am, "/etc/alertmanager/render-config.sh", dir, volumes)!,
+          hostPath(am, inPath!, dir, volumes)!,
+          hostPath(am, outDir!, dir, volumes)!,
+          hostPath(am, secretsPath!, dir, volumes)!,
+        ],
+        { env: { PATH: process.env.PATH, ...amEnv }, encoding: "utf8" },
+      );
+      assert.equal(rendered.status, 0, rendered.stderr);
+      assert.match(rendered.stdout, /receivers on: email;/);
       const ops = services.ops!;
       const env = Object.fromEntries(Object.entries(ops.environment!).map(([k, v]) => [k, interpolate(v)]));
       // Off by default (.env.example leaves it empty); on with a recipient.
@@ -296,23 +331,31 @@ describe("compose.yaml", () => {
         REDIS_URL_FILE: undefined,
         OPS_REPORT_MAIL_TO: "ops@example.com",
       });
-      const am = services.alertmanager!;
-      const amConfigFile = commandArgs(am)
-        .find((a) => a.startsWith("--config.file="))!
-        .slice("--config.file=".length);
-      // The file ops reads is the file Alertmanager reads.
-      const opsConfigHost = hostPath(ops, config.reportSmtpConfig, dir);
-      assert.equal(opsConfigHost, hostPath(am, amConfigFile, dir));
-      assert.equal(opsConfigHost, join(root, "alertmanager/alertmanager.yml"));
-      // The password file alertmanager.yml names, where Alertmanager sees it and where ops does.
-      const named = (parse(read("alertmanager/alertmanager.yml")) as { global: Record<string, string> })
-        .global.smtp_auth_password_file!;
-      const secretsDir = hostPath(ops, config.reportSmtpSecretsDir!, dir)!;
-      assert.equal(hostPath(am, named, dir), join(dir, "alertmanager", "alertmanager_smtp_password"));
+      // The file ops reads is the file Alertmanager runs, through the same volume, read-only in ops.
+      const opsConfigHost = hostPath(ops, config.reportSmtpConfig, dir, volumes);
+      assert.equal(opsConfigHost, hostPath(am, configFile, dir, volumes));
+      assert.equal(
+        mounts(ops).find((m) => config.reportSmtpConfig.startsWith(`${m.target}/`))?.read_only,
+        true,
+      );
+      // The password file the rendered configuration names, where Alertmanager sees it and where ops does.
+      const named = (parse(readFileSync(opsConfigHost!, "utf8")) as { global: Record<string, string> }).global
+        .smtp_auth_password_file!;
+      const secretsDir = hostPath(ops, config.reportSmtpSecretsDir!, dir, volumes)!;
+      assert.equal(
+        hostPath(am, named, dir, volumes),
+        join(dir, "alertmanager", "alertmanager_smtp_password"),
+      );
       const smtp = readSmtpSettings(opsConfigHost!, secretsDir);
-      assert.equal(smtp.password, "the-smtp-password");
-      assert.equal(smtp.username, parse(read("alertmanager/alertmanager.yml")).global.smtp_auth_username);
+      assert.deepEqual(
+        [smtp.host, smtp.port, smtp.username, smtp.password],
+        ["relay.example.org", 2525, "relay-user", "the-smtp-password"],
+      );
       assert.match(read(".env.example"), /^OPS_REPORT_MAIL_TO=$/m);
+      // Every setting Alertmanager's start reads is listed in .env.example.
+      const example = envExample();
+      for (const k of Object.keys(am.environment!))
+        assert.ok(example.has(k), `.env.example does not list ${k}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
