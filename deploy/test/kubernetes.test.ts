@@ -18,7 +18,14 @@ import { Volume } from "kubernetes-models/v1/Volume";
 import { folders } from "../../dashboards/src/common.ts";
 import { jobs } from "../../definitions/thresholds.ts";
 import { alertmanagerSecret, matcher, secretRef, sourcePath } from "../src/alertmanager-config.ts";
-import { exporterResources, folderAnnotation, logsOverlay, outDir, overlay } from "../src/kubernetes.ts";
+import {
+  clusterAlert,
+  exporterResources,
+  folderAnnotation,
+  logsOverlay,
+  outDir,
+  overlay,
+} from "../src/kubernetes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -78,9 +85,29 @@ describe("deploy/kubernetes", () => {
       rules.map((r) => r.metadata.annotations["kali-agents/source"]).sort(),
       files.map((f) => `${dir}/${f}`),
     );
+    let alerts = 0;
     for (const r of rules) {
       const source = r.metadata.annotations["kali-agents/source"] as string;
-      assert.deepEqual(r.spec.groups, (parse(read(source)) as Obj).groups, source);
+      // The generated rules, each alert with the cluster's labels (and the Watchdog's severity none).
+      const groups = (parse(read(source)) as Obj).groups as { rules: Obj[] }[];
+      for (const g of groups)
+        for (const rule of g.rules)
+          if (rule.alert) {
+            alerts++;
+            clusterAlert(rule);
+          }
+      assert.deepEqual(r.spec.groups, groups, source);
+    }
+    const clusterAlerts = rules
+      .flatMap((r) => r.spec.groups.flatMap((g: Obj) => g.rules))
+      .filter((x: Obj) => x.alert);
+    assert.equal(clusterAlerts.length, alerts);
+    assert.ok(alerts >= 40, `${alerts} alerts`);
+    for (const a of clusterAlerts) {
+      assert.equal(a.labels.stack, "kali-agents", a.alert);
+      assert.equal(a.labels.namespace, overlay.namespace, a.alert);
+      assert.equal(a.labels.severity, a.alert === "Watchdog" ? "none" : a.labels.severity);
+      assert.ok(["critical", "warning", "info", "none"].includes(a.labels.severity), a.alert);
     }
   });
 
@@ -178,7 +205,10 @@ describe("deploy/kubernetes", () => {
       if (r.routes) out.routes = r.routes.map(back);
       return out;
     };
-    assert.deepEqual(back(amc!.spec.route), source.route);
+    // The top route takes the stack's alerts only (stackAlertLabels), else it is the source's.
+    const { matchers: top, ...rest } = back(amc!.spec.route);
+    assert.deepEqual(top, ['stack="kali-agents"']);
+    assert.deepEqual(rest, source.route);
     assert.deepEqual(
       amc!.spec.inhibitRules.map((i: Obj) => ({
         source_matchers: i.sourceMatch.map((m: Obj) => `${m.name}${m.matchType}${JSON.stringify(m.value)}`),
@@ -204,6 +234,19 @@ describe("deploy/kubernetes", () => {
       assert.match(yamlText, new RegExp(`key: ${ref.key}\\b`), `${f} -> ${ref.key}`);
     }
     assert.doesNotMatch(yamlText, /_file:|\/run\/secrets/);
+  });
+
+  test('matcher operators are quoted (`matchType: "="`): YAML 1.1 tools read a bare = as a tag', () => {
+    const text = read(`${outDir}/base/alertmanager-config.yaml`);
+    const quoted = [...text.matchAll(/^\s*(?:- )?matchType: (.*)$/gm)].map((m) => m[1]);
+    assert.ok(quoted.length >= 10, `${quoted.length} matchers`);
+    assert.deepEqual(
+      quoted.filter((q) => !/^"(=|!=|=~|!~)"$/.test(q!)),
+      [],
+    );
+    // As a YAML 1.1 reader sees it: strings, the operator itself.
+    const doc = parse(text, { version: "1.1" }) as Obj;
+    assert.equal(doc.spec.route.matchers[0].matchType, "=");
   });
 
   test("matchers: every operator, escapes, and an unreadable one is an error naming it", () => {
