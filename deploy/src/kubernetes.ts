@@ -187,7 +187,6 @@ function exporterObjects(): Obj[] {
   return [deployment, service, serviceMonitor];
 }
 
-/** One PrometheusRule per generated rule file, its groups exactly those of the file. */
 /**
  * An alerting rule as the cluster runs it: the stack's labels (stackAlertLabels: only its own alerts
  * reach its receivers, and under the namespace matcher the Operator adds by default), and the Watchdog's
@@ -201,6 +200,7 @@ export function clusterAlert(rule: Obj): Obj {
   return rule;
 }
 
+/** One PrometheusRule per generated rule file, its groups exactly those of the file. */
 export function prometheusRules(): Obj[] {
   // Every file there, whichever generator wrote it (the Loki generator writes logs-derived.yml, the
   // documentation coverage its constant recordings): read as generated, since this generator runs
@@ -336,15 +336,54 @@ function kustomizations(): Record<string, string> {
   };
 }
 
+/** The API Service's port the sidecar is scraped on (beside the API's own). */
+export const sidecarPortName = "exporter";
+
+/**
+ * The sidecar's ServiceMonitor: the Operator names a target's job after its Service, here the API's,
+ * which would give the exporter's series job="kali-agents-api" and silence every rule selecting
+ * job="kali-agents-exporter". A relabeling (applied after the Operator's own) gives them back that job.
+ */
+function sidecarServiceMonitor(): Obj {
+  return {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
+    metadata: { name: `${exporterName}-sidecar`, labels: { ...exporterLabels } },
+    spec: {
+      selector: { matchLabels: { "app.kubernetes.io/name": jobs.api } },
+      endpoints: [
+        {
+          port: sidecarPortName,
+          path: "/metrics",
+          interval: "15s",
+          scrapeTimeout: "10s",
+          honorLabels: false,
+          relabelings: [{ action: "replace", targetLabel: "job", replacement: jobs.exporter }],
+        },
+      ],
+    },
+  };
+}
+
 function sidecarSnippet(): string {
   return (
     banner +
-    `# The exporter as a sidecar of the Kali Agents API's pod: add this container to the API Deployment's
-# spec.template.spec.containers and the volumes below to its spec.template.spec.volumes; then the
-# ServiceMonitor selects the API's Service on a "metrics" port of ${exporterPort}, or keep the exporter's own
-# Deployment (base/exporter.yaml) instead: one of the two, not both.
+    `# The exporter as a sidecar of the Kali Agents API's pod, instead of its own Deployment (base/exporter.yaml;
+# one of the two, not both): add \`containers\` to the API Deployment's spec.template.spec.containers,
+# \`volumes\` to its spec.template.spec.volumes, \`servicePort\` to the API Service's spec.ports, and apply
+# \`serviceMonitor\` (in place of base/exporter.yaml's). It scrapes the exporter through the API's
+# Service and keeps its series' job="${jobs.exporter}", which the rules and dashboards select: without its
+# relabeling the Operator would name the job after the API's Service (${jobs.api}).
 ` +
-    stringify({ containers: [exporterContainer()], volumes: exporterVolumes() }, { lineWidth: 0 })
+    stringify(
+      {
+        containers: [exporterContainer()],
+        volumes: exporterVolumes(),
+        servicePort: { name: sidecarPortName, port: exporterPort, targetPort: "metrics", protocol: "TCP" },
+        serviceMonitor: sidecarServiceMonitor(),
+      },
+      { lineWidth: 0 },
+    )
   );
 }
 
@@ -373,7 +412,7 @@ kubectl apply -k deploy/kubernetes/overlays/${overlay.name}
 | \`base/alertmanager-config.yaml\` | \`AlertmanagerConfig\` with the routing tree, inhibitions and receivers of \`alertmanager/alertmanager.yml\` (deploy/src/alertmanager-config.ts); the receivers' credentials are references to the Secret \`${alertmanagerSecret}\` (keys ${secretKeys()
     .map((k) => `\`${k}\``)
     .join(", ")}) |
-| \`snippets/exporter-sidecar.yaml\` | the same container and volumes, to run the exporter in the API's pod instead |
+| \`snippets/exporter-sidecar.yaml\` | the same container and volumes, to run the exporter in the API's pod instead, with the API Service's port and a ServiceMonitor that keeps its series' \`job="${jobs.exporter}"\` |
 | \`overlays/${overlay.name}/\` | namespace \`${overlay.namespace}\`, label \`release: ${overlay.labels.release}\` (the chart's default rule and ServiceMonitor selectors) |
 
 **The exporter's container**: probes on \`/-/healthy\` (liveness) and \`/-/ready\` (readiness: first
@@ -402,9 +441,24 @@ kube-prometheus-stack itself stays a Helm release; these objects sit beside it.
 the same files as compose's \`secrets/\`). The receivers use the templates of \`alertmanager/templates/\`:
 give them to the chart (\`alertmanager.templateFiles\`, e.g. \`--set-file\` per file). The chart selects
 AlertmanagerConfigs by \`alertmanager.alertmanagerSpec.alertmanagerConfigSelector\`: match
-\`release: ${overlay.labels.release}\` there. The Operator adds a \`namespace\` matcher to the top route
-(its default matcher strategy); set \`alertmanagerConfigMatcherStrategy.type: None\` for the routing to take
-alerts from every namespace, as compose's does.
+\`release: ${overlay.labels.release}\` there. Only the stack's own alerts reach its receivers, whatever
+\`alertmanager.alertmanagerSpec.alertmanagerConfigMatcherStrategy\` says: every alert of its
+PrometheusRules carries \`stack: kali-agents\` and \`namespace: ${overlay.namespace}\`, and the
+AlertmanagerConfig's top route matches \`stack="kali-agents"\`. With the chart's default strategy
+(\`OnNamespace\`) the Operator adds \`namespace="${overlay.namespace}"\`, which they carry (the Watchdog
+and the \`absent()\` alerts have no namespace of their own); with \`None\` it adds nothing, and the
+cluster's other alerts (\`KubeAPIDown\`, ...) still go to the chart's receivers, not to these. An
+overlay in another namespace changes that label too (a patch of the PrometheusRules). The Watchdog's
+severity is \`none\` here, as the chart's own: the chart's \`InfoInhibitor\` mutes the \`info\`
+alerts of a namespace where nothing worse fires, and would mute an \`info\` Watchdog for good; the
+other \`info\` alerts are muted so, as the chart means them to be. deploy/test/operator-routing.test.ts
+proves this routing on the configuration the Operator generates from this AlertmanagerConfig and the
+chart's default one, under both strategies, with amtool and a real Alertmanager.
+
+**Prometheus' retention: 30 days.** The SLO's error budget (\`kali_agents:api_slo_*\`, 30 days), the
+backup success rate and the scorecard's 30-day figures read 30 days of history; the chart keeps 10
+(\`prometheus.prometheusSpec.retention: 10d\`). Set \`prometheus.prometheusSpec.retention: 30d\` (and a
+\`retentionSize\` and volume for it) in the chart's values, or those rules answer for the days kept only.
 
 **What differs from compose, for the rules.** The API rules select \`job="${jobs.api}"\`: the
 API's own Service must be named \`${jobs.api}\` and scraped by a ServiceMonitor of yours. The stack
@@ -526,6 +580,13 @@ file, a read-only root filesystem and read-only \`hostPath\` mounts; their read 
 the node (\`${alloy.storageDir}\`, \`${promtail.positionsDir}\`), so a restarted pod neither re-sends
 nor skips lines. Requests and limits are starting points, not measured. On nodes whose runtime is
 Docker (\`/var/log/pods\` entries are links into \`/var/lib/docker/containers\`), mount that directory too.
+
+**After editing a ConfigMap, restart its pods.** Loki's and the agents' configuration files are mounted
+with \`subPath\` (one file into a folder the image owns), and the kubelet never updates a \`subPath\`
+mount: a changed ConfigMap reaches them only through new pods (\`kubectl -n ${overlay.namespace} rollout
+restart statefulset/kali-agents-loki-write statefulset/kali-agents-loki-backend
+deployment/kali-agents-loki-read daemonset/kali-agents-alloy\`). The Loki rules' ConfigMap is mounted
+whole: the kubelet updates it in place (within a minute or so) and the ruler picks it up at its next poll.
 `;
 }
 

@@ -144,6 +144,18 @@ describe("deploy/kubernetes", () => {
     for (const e of sm!.spec.endpoints) assert.ok(ports.includes(e.port), e.port);
   });
 
+  test("the sidecar snippet's ServiceMonitor keeps the exporter's job (not the API Service's name)", () => {
+    const snippet = parse(read(`${outDir}/snippets/exporter-sidecar.yaml`)) as Obj;
+    new ServiceMonitor(snippet.serviceMonitor).validate();
+    const [endpoint] = snippet.serviceMonitor.spec.endpoints as Obj[];
+    assert.equal(endpoint!.port, snippet.servicePort.name, "scraped on the port the snippet adds");
+    assert.equal(snippet.servicePort.targetPort, snippet.containers[0].ports[0].name);
+    assert.deepEqual(endpoint!.relabelings, [
+      { action: "replace", targetLabel: "job", replacement: jobs.exporter },
+    ]);
+    assert.equal(snippet.serviceMonitor.spec.selector.matchLabels["app.kubernetes.io/name"], jobs.api);
+  });
+
   const containers = () => [
     { where: "Deployment", c: ofKind("Deployment")[0]!.spec.template.spec.containers[0] as Obj },
     {
@@ -258,5 +270,30 @@ describe("deploy/kubernetes", () => {
     assert.deepEqual(matcher('a!="x\\"y"'), { name: "a", matchType: "!=", value: 'x"y' });
     assert.throws(() => matcher("severity=critical"), /severity=critical/);
     assert.throws(() => secretRef("/etc/key"), /outside \/run\/secrets/);
+  });
+
+  test("the README says what the chart's defaults would break: 30 days' retention, restarts after a subPath ConfigMap edit", () => {
+    const readme = read(`${outDir}/README.md`);
+    assert.match(readme, /prometheus\.prometheusSpec\.retention: 30d/);
+    // Every workload that mounts a file with subPath is named in the restart command.
+    const restart = /rollout\s+restart ([^`]+)`/.exec(readme.replace(/\n/g, " "));
+    assert.ok(restart, "a rollout restart command");
+    const named = restart[1]!.trim().split(/\s+/);
+    const withSubPath: string[] = [];
+    for (const file of readdirSync(join(root, outDir, "logs")).filter((f) => f.endsWith(".yaml"))) {
+      if (file === "kustomization.yaml") continue;
+      const applied = (parse(read(`${outDir}/logs/kustomization.yaml`)) as { resources: string[] }).resources;
+      if (!applied.includes(file)) continue;
+      for (const d of parseAllDocuments(read(`${outDir}/logs/${file}`))) {
+        const o = d.toJS() as Obj;
+        if (!["StatefulSet", "Deployment", "DaemonSet"].includes(o?.kind)) continue;
+        const mounts = (o.spec.template.spec.containers as Obj[]).flatMap(
+          (c) => (c.volumeMounts ?? []) as Obj[],
+        );
+        if (mounts.some((m) => m.subPath)) withSubPath.push(`${o.kind.toLowerCase()}/${o.metadata.name}`);
+      }
+    }
+    assert.ok(withSubPath.length >= 4, withSubPath.join());
+    assert.deepEqual([...named].sort(), withSubPath.sort());
   });
 });
