@@ -439,7 +439,11 @@ kube-prometheus-stack itself stays a Helm release; these objects sit beside it.
 **Alertmanager.** Create the Secret
 (\`kubectl -n ${overlay.namespace} create secret generic ${alertmanagerSecret} --from-file=...\`, one file per key,
 the same files as compose's \`secrets/\`). The receivers use the templates of \`alertmanager/templates/\`:
-give them to the chart (\`alertmanager.templateFiles\`, e.g. \`--set-file\` per file). The chart selects
+give them to the chart (\`alertmanager.templateFiles\`, e.g. \`--set-file\` per file), \`settings.tmpl\`
+with your Grafana's address and, if you keep runbooks elsewhere, their base URL written in (the file
+compose writes from \`GRAFANA_ROOT_URL\` and \`RUNBOOK_BASE_URL\` at start: \`alertmanager/render-config.sh\`).
+The addresses (\`to\`, the SMTP relay, the Slack channel, the heartbeat URL) are alertmanager.yml's
+examples: patch them in your overlay. The chart selects
 AlertmanagerConfigs by \`alertmanager.alertmanagerSpec.alertmanagerConfigSelector\`: match
 \`release: ${overlay.labels.release}\` there. Only the stack's own alerts reach its receivers, whatever
 \`alertmanager.alertmanagerSpec.alertmanagerConfigMatcherStrategy\` says: every alert of its
