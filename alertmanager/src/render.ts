@@ -24,12 +24,14 @@ export function renderAlertmanagerConfig(opts: {
   secretsDir: string;
   env: Record<string, string>;
   configPath?: string;
+  /** A folder of the tools to run with (sh, awk, grep, ...), alone on PATH: e.g. busybox's applets. */
+  toolsDir?: string;
 }): Rendered {
   const r = spawnSync(
-    "sh",
+    opts.toolsDir ? join(opts.toolsDir, "sh") : "sh",
     [renderScript, opts.configPath ?? committedConfig, opts.outDir, opts.secretsDir],
     {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env },
+      env: { PATH: opts.toolsDir ?? process.env.PATH ?? "/usr/bin:/bin", ...opts.env },
       encoding: "utf8",
       timeout: 10_000,
     },

@@ -3,11 +3,11 @@
 // Alertmanager runs, amtool checks it and routes alerts through it for several teams (every receiver,
 // email only, Slack only), and a value that does not fit is refused with one line, rendering nothing.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { requireBinaries, run, tempDir } from "../../test/support/servers.ts";
+import { findBinary, requireBinaries, run, tempDir } from "../../test/support/servers.ts";
 import { renderAlertmanagerConfig } from "../src/render.ts";
 
 const receiverSecrets = {
@@ -62,6 +62,40 @@ const labelsOf: Record<string, string[]> = {
   info: ["alertname=HostRebooted", "severity=info"],
   Watchdog: ["alertname=Watchdog", "severity=info"],
 };
+
+const refused: [Record<string, string>, RegExp][] = [
+  [
+    { GRAFANA_ROOT_URL: "http://g.example.org/{{ .Alerts }}" },
+    /^render-config: GRAFANA_ROOT_URL: not an http\(s\) URL/,
+  ],
+  [{ GRAFANA_ROOT_URL: "javascript:alert(1)" }, /^render-config: GRAFANA_ROOT_URL: /],
+  [{ RUNBOOK_BASE_URL: 'https://x.example/"><script>' }, /^render-config: RUNBOOK_BASE_URL: /],
+  [{ RUNBOOK_BASE_URL: "https://x.example/a b" }, /^render-config: RUNBOOK_BASE_URL: /],
+  [
+    { ALERTMANAGER_HEARTBEAT_URL: "https://x.example/\nsmtp_smarthost: evil:25" },
+    /^render-config: ALERTMANAGER_HEARTBEAT_URL: /,
+  ],
+  [
+    { ...emailEnv, ALERTMANAGER_EMAIL_TO: "team@example.org\n  smtp_smarthost: evil.example:25" },
+    /^render-config: ALERTMANAGER_EMAIL_TO: not comma-separated e-mail addresses/,
+  ],
+  [{ ...emailEnv, ALERTMANAGER_EMAIL_TO: '"x"@example.org' }, /^render-config: ALERTMANAGER_EMAIL_TO: /],
+  [
+    { ALERTMANAGER_EMAIL_TO: "team@example.org" },
+    /^render-config: ALERTMANAGER_EMAIL_TO is set but ALERTMANAGER_SMTP_SMARTHOST is not/,
+  ],
+  [
+    { ALERTMANAGER_SMTP_SMARTHOST: "mail.example.org" },
+    /^render-config: ALERTMANAGER_SMTP_SMARTHOST: not host:port\n$/,
+  ],
+  [{ ALERTMANAGER_SMTP_FROM: "Alerts <a@example.org>" }, /^render-config: ALERTMANAGER_SMTP_FROM: /],
+  [{ ALERTMANAGER_SMTP_AUTH_USERNAME: "a b" }, /^render-config: ALERTMANAGER_SMTP_AUTH_USERNAME: /],
+  [
+    { ALERTMANAGER_SMTP_REQUIRE_TLS: "yes" },
+    /^render-config: ALERTMANAGER_SMTP_REQUIRE_TLS: not true or false\n$/,
+  ],
+  [{ ALERTMANAGER_SLACK_CHANNEL: '#ops"\n  x: y' }, /^render-config: ALERTMANAGER_SLACK_CHANNEL: /],
+];
 
 describe("render-config.sh: what Alertmanager runs in compose", { skip: requireBinaries("amtool") }, () => {
   for (const [team, t] of Object.entries(teams) as [keyof typeof teams, (typeof teams)[keyof typeof teams]][])
@@ -159,39 +193,6 @@ describe("render-config.sh: what Alertmanager runs in compose", { skip: requireB
     assert.ok(d.includes('{{ define "kali.runbook.url" }}{{ .Annotations.runbook_url }}{{ end }}'), d);
   });
 
-  const refused: [Record<string, string>, RegExp][] = [
-    [
-      { GRAFANA_ROOT_URL: "http://g.example.org/{{ .Alerts }}" },
-      /^render-config: GRAFANA_ROOT_URL: not an http\(s\) URL/,
-    ],
-    [{ GRAFANA_ROOT_URL: "javascript:alert(1)" }, /^render-config: GRAFANA_ROOT_URL: /],
-    [{ RUNBOOK_BASE_URL: 'https://x.example/"><script>' }, /^render-config: RUNBOOK_BASE_URL: /],
-    [{ RUNBOOK_BASE_URL: "https://x.example/a b" }, /^render-config: RUNBOOK_BASE_URL: /],
-    [
-      { ALERTMANAGER_HEARTBEAT_URL: "https://x.example/\nsmtp_smarthost: evil:25" },
-      /^render-config: ALERTMANAGER_HEARTBEAT_URL: /,
-    ],
-    [
-      { ...emailEnv, ALERTMANAGER_EMAIL_TO: "team@example.org\n  smtp_smarthost: evil.example:25" },
-      /^render-config: ALERTMANAGER_EMAIL_TO: not comma-separated e-mail addresses/,
-    ],
-    [{ ...emailEnv, ALERTMANAGER_EMAIL_TO: '"x"@example.org' }, /^render-config: ALERTMANAGER_EMAIL_TO: /],
-    [
-      { ALERTMANAGER_EMAIL_TO: "team@example.org" },
-      /^render-config: ALERTMANAGER_EMAIL_TO is set but ALERTMANAGER_SMTP_SMARTHOST is not/,
-    ],
-    [
-      { ALERTMANAGER_SMTP_SMARTHOST: "mail.example.org" },
-      /^render-config: ALERTMANAGER_SMTP_SMARTHOST: not host:port\n$/,
-    ],
-    [{ ALERTMANAGER_SMTP_FROM: "Alerts <a@example.org>" }, /^render-config: ALERTMANAGER_SMTP_FROM: /],
-    [{ ALERTMANAGER_SMTP_AUTH_USERNAME: "a b" }, /^render-config: ALERTMANAGER_SMTP_AUTH_USERNAME: /],
-    [
-      { ALERTMANAGER_SMTP_REQUIRE_TLS: "yes" },
-      /^render-config: ALERTMANAGER_SMTP_REQUIRE_TLS: not true or false\n$/,
-    ],
-    [{ ALERTMANAGER_SLACK_CHANNEL: '#ops"\n  x: y' }, /^render-config: ALERTMANAGER_SLACK_CHANNEL: /],
-  ];
   test(`refuses ${refused.length} values that do not fit, with one line naming the variable, and renders nothing`, () => {
     for (const [env, want] of refused) {
       const r = render(env, ["slack"]);
@@ -213,3 +214,44 @@ describe("render-config.sh: what Alertmanager runs in compose", { skip: requireB
     assert.match(r.stderr, /^render-config: warning: no receiver reaches people/);
   });
 });
+
+describe(
+  "render-config.sh under busybox, the Alertmanager image's shell",
+  { skip: requireBinaries("busybox") },
+  () => {
+    test("busybox's sh, awk and grep render what the test machine's do, and refuse the same values", () => {
+      const tools = tempDir("busybox-tools");
+      const busybox = findBinary("busybox")!;
+      for (const applet of ["sh", "awk", "grep", "tr", "wc", "mv", "mkdir", "dirname"])
+        symlinkSync(busybox, join(tools, applet));
+      const env = {
+        ...emailEnv,
+        ALERTMANAGER_EMAIL_TO: "a@example.org, b@example.org",
+        ALERTMANAGER_SMTP_AUTH_USERNAME: "relay",
+        ALERTMANAGER_SLACK_CHANNEL: "#ops",
+        GRAFANA_ROOT_URL: "https://g.example.org/",
+        RUNBOOK_BASE_URL: "https://rb.example.org/x",
+      };
+      const secretsDir = secretsWith(["slack"]);
+      const outA = tempDir("am-render-gnu");
+      const outB = tempDir("am-render-busybox");
+      const gnu = renderAlertmanagerConfig({ outDir: outA, secretsDir, env });
+      const bb = renderAlertmanagerConfig({ outDir: outB, secretsDir, env, toolsDir: tools });
+      assert.equal(bb.status, 0, bb.stderr);
+      assert.equal(bb.stdout, gnu.stdout);
+      assert.equal(bb.config!.replaceAll(outB, "OUT"), gnu.config!.replaceAll(outA, "OUT"));
+      assert.equal(readFileSync(bb.settingsPath, "utf8"), readFileSync(gnu.settingsPath, "utf8"));
+      const check = run("amtool", ["check-config", bb.configPath]);
+      assert.equal(check.status, 0, check.stdout + check.stderr);
+      for (const [bad] of refused) {
+        const r = renderAlertmanagerConfig({
+          outDir: tempDir("am-render-bb-bad"),
+          secretsDir,
+          env: bad,
+          toolsDir: tools,
+        });
+        assert.equal(r.status, 2, `${JSON.stringify(bad)} under busybox: exit ${r.status}`);
+      }
+    });
+  },
+);
