@@ -5,7 +5,7 @@ import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
-import { required, type Config } from "./config.ts";
+import { ConfigError, required, type Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
 import { headline } from "./report-model.ts";
 import { weeklyReport, type ReportOptions } from "./report.ts";
@@ -154,6 +154,16 @@ const needs: Record<Command, readonly (keyof Config)[]> = {
  */
 export function preflight(config: Config, command: Command): void {
   for (const key of needs[command]) required(config, key, command);
+  // The off-site store's keys go in pairs (offsite.ts would refuse them mid-run, after a dump).
+  if (
+    command !== "cleanup" &&
+    command !== "report" &&
+    config.s3Bucket &&
+    !config.s3AccessKeyId !== !config.s3SecretAccessKey
+  )
+    throw new ConfigError(
+      "OPS_S3_ACCESS_KEY_ID and OPS_S3_SECRET_ACCESS_KEY go together: set both or neither (or their *_FILE)",
+    );
 }
 
 export interface JobRun {

@@ -184,6 +184,18 @@ describe("ops CLI: a configuration error exits 2, creates nothing and records no
         ]),
         [["schedule"], "backup"],
       ];
+      // Half of the off-site store's key pair: refused before the dump is made.
+      const half = cli(["backup"], {
+        ...env,
+        DATABASE_URL: "postgres://u:p@127.0.0.1:1/app",
+        OPS_S3_BUCKET: "kali-backups",
+        OPS_S3_ACCESS_KEY_ID: "AKIAEXAMPLE",
+      });
+      assert.equal(half.status, 2, half.stderr);
+      assert.equal(
+        half.stderr,
+        "ops: configuration error: OPS_S3_ACCESS_KEY_ID and OPS_S3_SECRET_ACCESS_KEY go together: set both or neither (or their *_FILE)\n",
+      );
       for (const [argv, job] of runs) {
         const r = cli(argv, env);
         assert.equal(r.status, 2, `${argv.join(" ")}: exit ${r.status}\n${r.stderr}`);
