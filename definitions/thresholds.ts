@@ -77,6 +77,11 @@ export const thresholds = {
     /** The off-site copy's RPO when the host is lost: a daily upload, with the same 2 h of slack. */
     backupOffsiteMaxAgeSeconds: 26 * 3600,
     drDrillMaxAgeSeconds: 35 * 24 * 3600,
+    /**
+     * The recovery-time objective of the application database (docs/operations/backup-and-recovery.md):
+     * the DR drill's measured restore (download, restore, checks) must stay within it.
+     */
+    rtoSeconds: 3600,
   },
   health: {
     // The /health report's own thresholds (seed defaults): the defaults of the exporter's

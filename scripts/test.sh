@@ -14,6 +14,8 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v wrk >/dev/null || need+=(wrk)
 # The weekly report's HTML page is opened in headless Chromium (ops/test/report-html.test.ts).
 command -v chromium >/dev/null || need+=(chromium)
+# alertmanager/render-config.sh runs in the Alertmanager image's busybox (alertmanager/test/render.test.ts).
+command -v busybox >/dev/null || need+=(busybox)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -3,8 +3,10 @@
 // far end receives checked: the Slack payload, the PagerDuty event, the email, the heartbeat, and the
 // warning that a critical alert inhibits never leaving.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parse } from "yaml";
 import { isAlert } from "../../definitions/rules.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
 import type { LinkedAlertRule } from "../../lib/rules/shape.ts";
@@ -16,9 +18,19 @@ import {
   type HttpServer,
 } from "../../test/support/servers.ts";
 import { localAlertmanagerConfig, writeLocalSecrets } from "../src/local.ts";
+import { renderAlertmanagerConfig } from "../src/render.ts";
 import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../src/sinks.ts";
 
-const configPath = new URL("../alertmanager.yml", import.meta.url).pathname;
+/** The settings an operator writes in .env (compose passes them to render-config.sh). */
+const settings = {
+  ALERTMANAGER_EMAIL_TO: "oncall@kali-agents.example",
+  ALERTMANAGER_SMTP_AUTH_USERNAME: "alertmanager@kali-agents.example",
+  ALERTMANAGER_SLACK_CHANNEL: "#kali-oncall",
+  GRAFANA_ROOT_URL: "https://grafana.kali.example:8443/",
+  RUNBOOK_BASE_URL: "https://wiki.kali.example/ops/runbooks",
+};
+const grafanaLink = "https://grafana.kali.example:8443/dashboards?tag=kali-agents";
+const runbookOf = (alertname: string) => `https://wiki.kali.example/ops/runbooks/${alertname}.md`;
 
 /** An alert as Prometheus would send it, with the annotations of the real rule. */
 function alertFrom(name: string, labels: Record<string, string>, description: string) {
@@ -124,7 +136,19 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
   before(async () => {
     [http, smtp] = await Promise.all([startHttpSink(), startSmtpSink()]);
     secrets = writeLocalSecrets(secretsDir, { httpUrl: http.url });
-    const config = localAlertmanagerConfig(readFileSync(configPath, "utf8"), {
+    // Rendered as compose renders it at start, every receiver configured.
+    const rendered = renderAlertmanagerConfig({
+      outDir: tempDir("am-rendered"),
+      secretsDir,
+      env: {
+        ...settings,
+        ALERTMANAGER_SMTP_SMARTHOST: smtp.hostPort,
+        ALERTMANAGER_SMTP_REQUIRE_TLS: "false",
+      },
+    });
+    assert.equal(rendered.status, 0, rendered.stderr);
+    assert.match(rendered.stdout, /receivers on: pagerduty slack email heartbeat; off: none/);
+    const config = localAlertmanagerConfig(rendered.config!, {
       httpUrl: http.url,
       smtpHostPort: smtp.hostPort,
       secretsDir,
@@ -208,14 +232,15 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
       channel: string;
       attachments: { title: string; text: string; title_link: string }[];
     };
-    assert.equal(payload.channel, "#kali-agents-alerts");
+    assert.equal(payload.channel, "#kali-oncall");
     const [att] = payload.attachments;
     assert.match(att?.title ?? "", /^\[FIRING:1\] PostgresDown \(critical\)$/);
     assert.ok(att?.text.includes(`*${alerts.critical.annotations.summary}*`), att?.text);
     assert.ok(att?.text.includes(alerts.critical.annotations.description), att?.text);
-    assert.ok(att?.text.includes(`<${alerts.critical.annotations.runbook_url}|Runbook>`), att?.text);
-    assert.match(att?.text ?? "", /<http:\/\/localhost:3000\/dashboards\?tag=kali-agents\|Grafana>/);
-    assert.match(att?.title_link ?? "", /^http:\/\/localhost:3000\//);
+    // The links follow RUNBOOK_BASE_URL and GRAFANA_ROOT_URL (its trailing / dropped).
+    assert.ok(att?.text.includes(`<${runbookOf("PostgresDown")}|Runbook>`), att?.text);
+    assert.ok(att?.text.includes(`<${grafanaLink}|Grafana>`), att?.text);
+    assert.equal(att?.title_link, grafanaLink);
   });
 
   test("the same critical alert pages PagerDuty with the routing key from its file", () => {
@@ -232,25 +257,31 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
     };
     assert.equal(payload.summary, alerts.critical.annotations.summary);
     assert.equal(payload.severity, "critical");
-    assert.equal(payload.custom_details.runbook_url, alerts.critical.annotations.runbook_url);
+    assert.equal(payload.custom_details.runbook_url, runbookOf("PostgresDown"));
+    assert.equal(payload.custom_details.grafana_url, grafanaLink);
     assert.equal(payload.custom_details.description, alerts.critical.annotations.description);
     const links = event.links as { href: string; text: string }[];
     assert.deepEqual(
       links.map((l) => l.text),
       ["Runbook", "Grafana"],
     );
-    assert.equal(links[0]?.href, alerts.critical.annotations.runbook_url);
+    assert.equal(links[0]?.href, runbookOf("PostgresDown"));
+    assert.equal(links[1]?.href, grafanaLink);
   });
 
-  test("a warning goes to Slack only, not to PagerDuty or email", async () => {
-    assert.deepEqual(await receiversOf("HostHighMemoryUsage"), [["slack"]]);
+  test("a warning goes to Slack and by email, not to PagerDuty", async () => {
+    assert.deepEqual(await receiversOf("HostHighMemoryUsage"), [["email", "slack"]]);
     assert.ok(text("/slack").includes(alerts.warning.annotations.summary));
     assert.ok(!text("/pagerduty/").includes("HostHighMemoryUsage"));
-    assert.ok(!smtp.mails.some((m) => m.text.includes("HostHighMemoryUsage")));
+    await waitFor(
+      "the warning's mail",
+      () => smtp.mails.some((m) => m.subject.includes("HostHighMemoryUsage")),
+      30_000,
+    );
   });
 
-  test("an info alert is mailed (with the SMTP password from its file), and posted nowhere else", async () => {
-    assert.deepEqual(await receiversOf("HostRebooted"), [["email"]]);
+  test("an info alert is mailed (with the SMTP password from its file) and posted to Slack, never paged", async () => {
+    assert.deepEqual(await receiversOf("HostRebooted"), [["email", "slack"]]);
     const mail = smtp.mails.find((m) => m.subject.includes("HostRebooted"));
     assert.ok(mail, smtp.mails.map((m) => m.subject).join(", "));
     assert.equal(mail.subject, "[FIRING:1] HostRebooted (info)");
@@ -261,10 +292,11 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
     });
     assert.ok(mail.text.includes(alerts.info.annotations.summary), mail.text);
     assert.ok(mail.text.includes(alerts.info.annotations.description), mail.text);
-    assert.ok(mail.text.includes(`Runbook: ${alerts.info.annotations.runbook_url}`), mail.text);
-    assert.ok(mail.text.includes(`href="${alerts.info.annotations.runbook_url}"`), mail.text);
-    assert.ok(mail.text.includes("Grafana: http://localhost:3000/dashboards?tag=kali-agents"), mail.text);
-    assert.ok(!text("/slack").includes("HostRebooted"));
+    assert.ok(mail.text.includes(`Runbook: ${runbookOf("HostRebooted")}`), mail.text);
+    assert.ok(mail.text.includes(`href="${runbookOf("HostRebooted")}"`), mail.text);
+    assert.ok(mail.text.includes(`Grafana: ${grafanaLink}`), mail.text);
+    assert.ok(!mail.text.includes("localhost:3000"), mail.text);
+    await waitFor("the info alert on Slack", () => text("/slack").includes("HostRebooted"), 30_000);
     assert.ok(!text("/pagerduty/").includes("HostRebooted"));
   });
 
@@ -317,5 +349,112 @@ describe("Alertmanager delivery to local receivers", { skip: requireBinaries("al
       () => text("/slack").includes("collector=host"),
       30_000,
     );
+  });
+});
+
+describe("Alertmanager delivery for an email-only team", { skip: requireBinaries("alertmanager") }, () => {
+  // Only the SMTP relay and its password: the Slack, PagerDuty and heartbeat secret files are as
+  // secrets-init leaves them, empty.
+  let http: HttpSink;
+  let smtp: SmtpSink;
+  let am: HttpServer;
+  let rendered: ReturnType<typeof renderAlertmanagerConfig>;
+  const secretsDir = tempDir("am-secrets-email");
+
+  before(async () => {
+    [http, smtp] = await Promise.all([startHttpSink(), startSmtpSink()]);
+    const all = writeLocalSecrets(secretsDir, { httpUrl: http.url });
+    for (const name of Object.keys(all))
+      if (name !== "alertmanager_smtp_password") writeFileSync(join(secretsDir, name), "");
+    rendered = renderAlertmanagerConfig({
+      outDir: tempDir("am-rendered-email"),
+      secretsDir,
+      env: {
+        ALERTMANAGER_EMAIL_TO: "team@example.org, lead@example.org",
+        ALERTMANAGER_SMTP_SMARTHOST: smtp.hostPort,
+        ALERTMANAGER_SMTP_REQUIRE_TLS: "false",
+        ALERTMANAGER_SMTP_AUTH_USERNAME: "relay-user",
+        GRAFANA_ROOT_URL: "http://grafana.team.internal",
+      },
+    });
+    assert.equal(rendered.status, 0, rendered.stderr);
+    const config = localAlertmanagerConfig(rendered.config!, {
+      httpUrl: http.url,
+      smtpHostPort: smtp.hostPort,
+      secretsDir,
+      fast: true,
+    });
+    am = await startAlertmanager(config);
+    const res = await fetch(`${am.url}/api/v2/alerts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([alerts.critical, alerts.warning, alerts.info, alerts.watchdog]),
+    });
+    assert.equal(res.status, 200, await res.text());
+    await waitFor(
+      "the critical, warning and info mails",
+      () =>
+        ["PostgresDown", "HostHighMemoryUsage", "HostRebooted"].every((a) =>
+          smtp.mails.some((m) => m.subject.includes(a)),
+        ),
+      60_000,
+    );
+  });
+
+  after(async () => {
+    await am?.cleanup();
+    await Promise.all([http?.close(), smtp?.close()]);
+  });
+
+  test("the rendered configuration turns the unconfigured receivers off, and says so", () => {
+    assert.match(
+      rendered.stdout,
+      /receivers on: email; off: pagerduty \(secrets\/alertmanager\/alertmanager_pagerduty_routing_key is empty\); slack \(.*\); heartbeat \(.*\);/,
+    );
+    const doc = parse(rendered.config!) as { receivers: Record<string, unknown>[] };
+    assert.deepEqual(
+      doc.receivers.map((r) => [r.name, Object.keys(r).filter((k) => k.endsWith("_configs"))]),
+      [
+        ["pagerduty", []],
+        ["slack", []],
+        ["email", ["email_configs"]],
+        ["heartbeat", []],
+      ],
+    );
+  });
+
+  test("every critical and warning alert is mailed to the team, with the links of its settings", () => {
+    for (const [name, severity] of [
+      ["PostgresDown", "critical"],
+      ["HostHighMemoryUsage", "warning"],
+    ] as const) {
+      const mail = smtp.mails.find((m) => m.subject.includes(name));
+      assert.ok(mail, `${name}: ${smtp.mails.map((m) => m.subject).join(", ")}`);
+      assert.equal(mail.subject, `[FIRING:1] ${name} (${severity})`);
+      assert.deepEqual(mail.to, ["team@example.org", "lead@example.org"]);
+      assert.equal(mail.auth?.username, "relay-user");
+      assert.ok(mail.text.includes("Grafana: http://grafana.team.internal/dashboards?tag=kali-agents"));
+      // No RUNBOOK_BASE_URL: the rule's own runbook_url annotation.
+      assert.ok(
+        mail.text.includes(
+          `Runbook: ${(name === "PostgresDown" ? alerts.critical : alerts.warning).annotations.runbook_url}`,
+        ),
+      );
+    }
+  });
+
+  test("nothing is sent to, or fails for, the receivers the team does not have", async () => {
+    // The Watchdog's route ends at the heartbeat receiver, which is off: no mail for it either.
+    assert.ok(!smtp.mails.some((m) => m.text.includes("Watchdog")));
+    assert.deepEqual(http.requests, []);
+    const metrics = await (await fetch(`${am.url}/metrics`)).text();
+    const failed = [...metrics.matchAll(/^alertmanager_notifications_failed_total\{[^}]*\} (\S+)$/gm)];
+    assert.ok(failed.length > 0, "alertmanager_notifications_failed_total is published");
+    assert.deepEqual(
+      failed.filter((m) => Number(m[1]) !== 0).map((m) => m[0]),
+      [],
+    );
+    const sent = /^alertmanager_notifications_total\{integration="email"[^}]*\} (\S+)$/m.exec(metrics);
+    assert.ok(sent && Number(sent[1]) >= 3, sent?.[0]);
   });
 });

@@ -283,11 +283,14 @@ const drDrillAge = () =>
   });
 
 const drDrillRto = () =>
-  stat({
+  timeseries({
     title: "DR drill restore time (RTO)",
-    description: "Time the last DR drill took from start to a verified, serving restore: the measured RTO.",
+    alerts: ["DrDrillRestoreTooSlow"],
+    description:
+      "Time the last DR drill took from start to a verified, serving restore: the measured RTO. The dashed line is the RTO target (DrDrillRestoreTooSlow).",
     unit: "s",
     queries: [prom(sel("kali_agents_dr_drill_restore_duration_seconds", exp), "RTO")],
+    thresholds: above(t.rtoSeconds),
   });
 
 const jobsSuccess = () =>

@@ -12,6 +12,17 @@ export const sourcePath = "alertmanager/alertmanager.yml";
 /** The Secret holding the receivers' credentials (keys: the secret files' names less "alertmanager_"). */
 export const alertmanagerSecret = "kali-agents-alertmanager";
 
+/**
+ * In a cluster, every alert of the stack carries these labels (set on each rule of its PrometheusRules,
+ * deploy/src/kubernetes.ts), and the AlertmanagerConfig's top route matches the first: only the stack's
+ * own alerts reach its receivers, whatever the Operator's matcher strategy. With `None` the Operator
+ * adds no matcher, and without this one every alert of the cluster (KubeAPIDown...) would page here;
+ * with the chart's default `OnNamespace` it adds `namespace="<the AlertmanagerConfig's namespace>"`,
+ * which alerts without a namespace (the Watchdog, absent()) or from another one would miss: the second
+ * label gives every one of the stack's alerts the namespace of the stack.
+ */
+export const stackAlertLabels = (namespace: string) => ({ stack: "kali-agents", namespace }) as const;
+
 type Obj = Record<string, unknown>;
 interface Route {
   receiver?: string;
@@ -163,7 +174,10 @@ export function alertmanagerConfig(source: Obj = readSource()): Obj {
       annotations: { "kali-agents/source": sourcePath },
     },
     spec: {
-      route: route(source.route as Route),
+      route: {
+        ...route(source.route as Route),
+        matchers: [{ name: "stack", matchType: "=", value: stackAlertLabels("").stack }],
+      },
       inhibitRules: inhibit.map((i) => ({
         sourceMatch: i.source_matchers.map(matcher),
         targetMatch: i.target_matchers.map(matcher),

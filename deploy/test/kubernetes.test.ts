@@ -18,7 +18,14 @@ import { Volume } from "kubernetes-models/v1/Volume";
 import { folders } from "../../dashboards/src/common.ts";
 import { jobs } from "../../definitions/thresholds.ts";
 import { alertmanagerSecret, matcher, secretRef, sourcePath } from "../src/alertmanager-config.ts";
-import { exporterResources, folderAnnotation, logsOverlay, outDir, overlay } from "../src/kubernetes.ts";
+import {
+  clusterAlert,
+  exporterResources,
+  folderAnnotation,
+  logsOverlay,
+  outDir,
+  overlay,
+} from "../src/kubernetes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -78,9 +85,29 @@ describe("deploy/kubernetes", () => {
       rules.map((r) => r.metadata.annotations["kali-agents/source"]).sort(),
       files.map((f) => `${dir}/${f}`),
     );
+    let alerts = 0;
     for (const r of rules) {
       const source = r.metadata.annotations["kali-agents/source"] as string;
-      assert.deepEqual(r.spec.groups, (parse(read(source)) as Obj).groups, source);
+      // The generated rules, each alert with the cluster's labels (and the Watchdog's severity none).
+      const groups = (parse(read(source)) as Obj).groups as { rules: Obj[] }[];
+      for (const g of groups)
+        for (const rule of g.rules)
+          if (rule.alert) {
+            alerts++;
+            clusterAlert(rule);
+          }
+      assert.deepEqual(r.spec.groups, groups, source);
+    }
+    const clusterAlerts = rules
+      .flatMap((r) => r.spec.groups.flatMap((g: Obj) => g.rules))
+      .filter((x: Obj) => x.alert);
+    assert.equal(clusterAlerts.length, alerts);
+    assert.ok(alerts >= 40, `${alerts} alerts`);
+    for (const a of clusterAlerts) {
+      assert.equal(a.labels.stack, "kali-agents", a.alert);
+      assert.equal(a.labels.namespace, overlay.namespace, a.alert);
+      assert.equal(a.labels.severity, a.alert === "Watchdog" ? "none" : a.labels.severity);
+      assert.ok(["critical", "warning", "info", "none"].includes(a.labels.severity), a.alert);
     }
   });
 
@@ -115,6 +142,18 @@ describe("deploy/kubernetes", () => {
       assert.equal(dep!.spec.template.metadata.labels[k], v);
     const ports = svc!.spec.ports.map((p: Obj) => p.name);
     for (const e of sm!.spec.endpoints) assert.ok(ports.includes(e.port), e.port);
+  });
+
+  test("the sidecar snippet's ServiceMonitor keeps the exporter's job (not the API Service's name)", () => {
+    const snippet = parse(read(`${outDir}/snippets/exporter-sidecar.yaml`)) as Obj;
+    new ServiceMonitor(snippet.serviceMonitor).validate();
+    const [endpoint] = snippet.serviceMonitor.spec.endpoints as Obj[];
+    assert.equal(endpoint!.port, snippet.servicePort.name, "scraped on the port the snippet adds");
+    assert.equal(snippet.servicePort.targetPort, snippet.containers[0].ports[0].name);
+    assert.deepEqual(endpoint!.relabelings, [
+      { action: "replace", targetLabel: "job", replacement: jobs.exporter },
+    ]);
+    assert.equal(snippet.serviceMonitor.spec.selector.matchLabels["app.kubernetes.io/name"], jobs.api);
   });
 
   const containers = () => [
@@ -178,7 +217,10 @@ describe("deploy/kubernetes", () => {
       if (r.routes) out.routes = r.routes.map(back);
       return out;
     };
-    assert.deepEqual(back(amc!.spec.route), source.route);
+    // The top route takes the stack's alerts only (stackAlertLabels), else it is the source's.
+    const { matchers: top, ...rest } = back(amc!.spec.route);
+    assert.deepEqual(top, ['stack="kali-agents"']);
+    assert.deepEqual(rest, source.route);
     assert.deepEqual(
       amc!.spec.inhibitRules.map((i: Obj) => ({
         source_matchers: i.sourceMatch.map((m: Obj) => `${m.name}${m.matchType}${JSON.stringify(m.value)}`),
@@ -206,6 +248,19 @@ describe("deploy/kubernetes", () => {
     assert.doesNotMatch(yamlText, /_file:|\/run\/secrets/);
   });
 
+  test('matcher operators are quoted (`matchType: "="`): YAML 1.1 tools read a bare = as a tag', () => {
+    const text = read(`${outDir}/base/alertmanager-config.yaml`);
+    const quoted = [...text.matchAll(/^\s*(?:- )?matchType: (.*)$/gm)].map((m) => m[1]);
+    assert.ok(quoted.length >= 10, `${quoted.length} matchers`);
+    assert.deepEqual(
+      quoted.filter((q) => !/^"(=|!=|=~|!~)"$/.test(q!)),
+      [],
+    );
+    // As a YAML 1.1 reader sees it: strings, the operator itself.
+    const doc = parse(text, { version: "1.1" }) as Obj;
+    assert.equal(doc.spec.route.matchers[0].matchType, "=");
+  });
+
   test("matchers: every operator, escapes, and an unreadable one is an error naming it", () => {
     assert.deepEqual(matcher('collector=~"postgres|scans"'), {
       name: "collector",
@@ -215,5 +270,30 @@ describe("deploy/kubernetes", () => {
     assert.deepEqual(matcher('a!="x\\"y"'), { name: "a", matchType: "!=", value: 'x"y' });
     assert.throws(() => matcher("severity=critical"), /severity=critical/);
     assert.throws(() => secretRef("/etc/key"), /outside \/run\/secrets/);
+  });
+
+  test("the README says what the chart's defaults would break: 30 days' retention, restarts after a subPath ConfigMap edit", () => {
+    const readme = read(`${outDir}/README.md`);
+    assert.match(readme, /prometheus\.prometheusSpec\.retention: 30d/);
+    // Every workload that mounts a file with subPath is named in the restart command.
+    const restart = /rollout\s+restart ([^`]+)`/.exec(readme.replace(/\n/g, " "));
+    assert.ok(restart, "a rollout restart command");
+    const named = restart[1]!.trim().split(/\s+/);
+    const withSubPath: string[] = [];
+    for (const file of readdirSync(join(root, outDir, "logs")).filter((f) => f.endsWith(".yaml"))) {
+      if (file === "kustomization.yaml") continue;
+      const applied = (parse(read(`${outDir}/logs/kustomization.yaml`)) as { resources: string[] }).resources;
+      if (!applied.includes(file)) continue;
+      for (const d of parseAllDocuments(read(`${outDir}/logs/${file}`))) {
+        const o = d.toJS() as Obj;
+        if (!["StatefulSet", "Deployment", "DaemonSet"].includes(o?.kind)) continue;
+        const mounts = (o.spec.template.spec.containers as Obj[]).flatMap(
+          (c) => (c.volumeMounts ?? []) as Obj[],
+        );
+        if (mounts.some((m) => m.subPath)) withSubPath.push(`${o.kind.toLowerCase()}/${o.metadata.name}`);
+      }
+    }
+    assert.ok(withSubPath.length >= 4, withSubPath.join());
+    assert.deepEqual([...named].sort(), withSubPath.sort());
   });
 });

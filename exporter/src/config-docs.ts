@@ -23,6 +23,9 @@ variable and the reason, and exit status 1, e.g.:
 kali-agents-exporter: invalid configuration: EXPORTER_LOG_LEVEL: "verbose" is not one of debug, info, warn, error
 \`\`\`
 
+The exporter takes no command-line options but \`--help\` (every variable with its default) and
+\`--version\`, which print and exit 0; any other argument exits 2 without serving.
+
 With nothing set, the exporter listens on \`0.0.0.0:9839\` and serves host metrics; every data source
 that is not configured (PostgreSQL, Redis, the API, MCP servers, the textfile directory) is simply off.
 
@@ -45,6 +48,13 @@ The variables the exporter shares with the ops jobs and the demo workload (\`DAT
 are one row each in \`lib/config/shared.ts\`, with their defaults from \`definitions/application.ts\`:
 one \`.env\` means the same to all three, and a value one of them refuses, all refuse (but for one
 stricter rule of the ops jobs: their \`DATABASE_URL\` must name its database).
+
+With compose, set any of them in \`.env\` (\`.env.example\` lists them all with their defaults):
+\`compose.yaml\` passes each to the exporter, and those the ops jobs and the demo read too
+(\`SCANS_TABLE\`, \`SCANS_RETENTION_DAYS\`, \`SCAN_QUEUE_KEYS\`, \`REDIS_CACHE_PREFIX\`) to each of
+them with the same value. Compose fixes only the container's own paths and port
+(\`EXPORTER_LISTEN_ADDRESS\`, \`EXPORTER_HOST_ROOT\`, \`EXPORTER_TEXTFILE_DIR\`) and takes
+\`DATABASE_URL\` and \`REDIS_URL\` from files in \`secrets/exporter/\` (docs/getting-started.md).
 
 ## Variables
 

@@ -1,13 +1,25 @@
-// Wiring: load the configuration (a bad value: one line on stderr, exit 1), build the exporter
+// Wiring: read the command line (--help, --version; any other argument: exit 2), load the
+// configuration (a bad value: one line on stderr, exit 1), build the exporter
 // (build.ts: collectors, orchestrator, app), listen, and shut down cleanly on SIGTERM/SIGINT.
 import type { AddressInfo } from "node:net";
 import { createLogger } from "../../lib/log.ts";
 import { buildExporter } from "./build.ts";
+import { readCommandLine } from "./command-line.ts";
 import { exporterVersion } from "./collectors/index.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
 
 /** How long in-flight requests may take to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 5_000;
+
+const commandLine = readCommandLine(process.argv.slice(2));
+if (commandLine.action === "print") {
+  process.stdout.write(`${commandLine.text}\n`);
+  process.exit(0);
+}
+if (commandLine.action === "refuse") {
+  process.stderr.write(`kali-agents-exporter: ${commandLine.error}\n`);
+  process.exit(2);
+}
 
 let config: Config;
 try {

@@ -1,23 +1,26 @@
 // The ops CLI: `npm run ops -- <command> [options]`. Wiring only (config, logger, signals, exit
-// status); the jobs live in their own modules. Exit status 0 on success, 1 on failure with one error
-// line on stderr, 2 on a usage or configuration error.
+// status); the jobs live in their own modules. Exit status 0 on success (and for --help, --version),
+// 1 on failure with one error line on stderr, 2 on a usage or configuration error, which is found
+// before the job starts: nothing is created (no textfile folder) and no run is recorded.
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { createLogger } from "../../lib/log.ts";
 import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
-import { commands, isCommand, runJob, type Command, type JobArgs } from "./jobs.ts";
+import { commands, isCommand, preflight, runJob, type Command, type JobArgs } from "./jobs.ts";
 import { runScheduler, type ScheduledJob } from "./schedule.ts";
 import { initRunCounters } from "./metrics-file.ts";
 import { jobNames } from "../../definitions/metrics.ts";
+import { stackVersion } from "../../lib/version.ts";
 
-const usage = `usage: npm run ops -- <command> [options]
-  backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention;
-                                 with OPS_S3_BUCKET, upload it off-site (encrypted with a key) and apply retention there
-  verify [--from local|remote] [--file F] [--allow-unauthenticated]
-                                 restore the newest backup (or F) into a scratch database and check it
-  restore --target DB [--from local|remote] [--file F] [--force] [--replace-live-database]
+// Each command's help (`ops <command> --help`); the general usage lists them all.
+const commandHelp: Record<Command | "schedule", string> = {
+  backup: `  backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention;
+                                 with OPS_S3_BUCKET, upload it off-site (encrypted with a key) and apply retention there`,
+  verify: `  verify [--from local|remote] [--file F] [--allow-unauthenticated]
+                                 restore the newest backup (or F) into a scratch database and check it`,
+  restore: `  restore --target DB [--from local|remote] [--file F] [--force] [--replace-live-database]
           [--allow-unauthenticated]
                                  restore the newest backup (or F) into a scratch database, check it, then
                                  rename it to DB; an existing DB is kept as DB_before_<time>; a non-empty
@@ -25,15 +28,23 @@ const usage = `usage: npm run ops -- <command> [options]
                                  database only with --replace-live-database as well
                                  --allow-unauthenticated: with OPS_BACKUP_ENCRYPTION_KEY set, accept an
                                  off-site copy the key does not authenticate (plain, or written before
-                                 copies were authenticated); refused otherwise
-  dr-drill [--from local|remote] backup, restore into a scratch database (from the off-site copy when
-                                 OPS_S3_BUCKET is set), check, time it (the RTO, download included)
-  cleanup                        old scans (batched), rotated logs, stale cache keys
-  report [--until ISO] [--days N | --hours H]
+                                 copies were authenticated); refused otherwise`,
+  "dr-drill": `  dr-drill [--from local|remote]
+                                 backup, restore into a scratch database (from the off-site copy when
+                                 OPS_S3_BUCKET is set), check, time it (the RTO, download included)`,
+  cleanup: `  cleanup                        old scans (batched), rotated logs, stale cache keys`,
+  report: `  report [--until ISO] [--days N | --hours H]
                                  weekly performance report into OPS_REPORT_DIR: the N days (default 7)
                                  before --until (default now), or a shorter period of H hours (a decimal
-                                 of at least a minute, e.g. 0.25 for 15 minutes, 6 for a shift)
-  schedule                       run the jobs on their OPS_SCHEDULE_* times until SIGTERM`;
+                                 of at least a minute, e.g. 0.25 for 15 minutes, 6 for a shift)`,
+  schedule: `  schedule                       run the jobs on their OPS_SCHEDULE_* times until SIGTERM`,
+};
+const footer = `Settings are environment variables (docs/operations/backup-and-recovery.md, maintenance.md).
+Exit status: 0 done, 1 the job failed, 2 a usage or configuration error (nothing was run or recorded).
+  --help, -h                     this help (after a command: that command's)
+  --version                      the version`;
+const usage = `usage: npm run ops -- <command> [options]
+${Object.values(commandHelp).join("\n")}`;
 
 class UsageError extends Error {}
 
@@ -73,9 +84,26 @@ const commandOptions = {
   schedule: {},
 } as const satisfies Record<Command | "schedule", ParseArgsConfig["options"]>;
 
+/**
+ * `--help`/`-h` or `--version` anywhere before `--`: the text to print on stdout (exit 0), else
+ * undefined. After a known command, that command's help.
+ */
+export function helpRequest(argv: string[]): string | undefined {
+  const end = argv.indexOf("--");
+  const words = end < 0 ? argv : argv.slice(0, end);
+  if (words.includes("--version")) return `ops ${stackVersion}`;
+  if (!(words[0] === "help" || words.some((w) => w === "--help" || w === "-h"))) return undefined;
+  const command = words[0];
+  if (command === "schedule" || (command !== undefined && isCommand(command))) {
+    const synopsis = commandHelp[command].trim().split(/\s{2,}/)[0];
+    return `usage: npm run ops -- ${synopsis}\n${commandHelp[command]}\n${footer}`;
+  }
+  return `${usage}\n${footer}`;
+}
+
 function parseCommandLine(argv: string[]): { command: Command | "schedule"; args: JobArgs } {
   const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h") throw new UsageError("no command given");
+  if (!command) throw new UsageError("no command given");
   if (command !== "schedule" && !isCommand(command))
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   const options: ParseArgsConfig["options"] = commandOptions[command];
@@ -168,11 +196,20 @@ export async function main(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
+  const help = helpRequest(argv);
+  if (help !== undefined) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
   let parsed: ReturnType<typeof parseCommandLine>;
   let config: Config;
   try {
     parsed = parseCommandLine(argv);
     config = loadConfig(env);
+    // What the command (or every scheduled job) needs, before anything is created or recorded.
+    if (parsed.command === "schedule")
+      for (const j of scheduledJobs(config)) preflight(config, j.name as Command);
+    else preflight(config, parsed.command);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`ops: ${e.message}\n${usage}\n`);

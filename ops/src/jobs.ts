@@ -5,7 +5,7 @@ import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";
-import type { Config } from "./config.ts";
+import { ConfigError, required, type Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
 import { headline } from "./report-model.ts";
 import { weeklyReport, type ReportOptions } from "./report.ts";
@@ -139,6 +139,34 @@ export const commands = {
 >;
 export type Command = keyof typeof commands;
 export const isCommand = (s: string): s is Command => Object.hasOwn(commands, s);
+
+/** The settings each job cannot run without (every job reads or writes the application database). */
+const needs: Record<Command, readonly (keyof Config)[]> = {
+  backup: ["databaseUrl"],
+  verify: ["databaseUrl"],
+  restore: ["databaseUrl"],
+  "dr-drill": ["databaseUrl"],
+  cleanup: ["databaseUrl"],
+  report: ["databaseUrl"],
+};
+
+/**
+ * Throws ConfigError naming the first setting `command` needs and lacks. The CLI calls it before
+ * runJob, so a configuration error exits 2 having created nothing and recorded no run.
+ */
+export function preflight(config: Config, command: Command): void {
+  for (const key of needs[command]) required(config, key, command);
+  // The off-site store's keys go in pairs (offsite.ts would refuse them mid-run, after a dump).
+  if (
+    command !== "cleanup" &&
+    command !== "report" &&
+    config.s3Bucket &&
+    !config.s3AccessKeyId !== !config.s3SecretAccessKey
+  )
+    throw new ConfigError(
+      "OPS_S3_ACCESS_KEY_ID and OPS_S3_SECRET_ACCESS_KEY go together: set both or neither (or their *_FILE)",
+    );
+}
 
 export interface JobRun {
   readonly ok: boolean;

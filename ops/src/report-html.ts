@@ -99,10 +99,17 @@ export function scorecardRows(r: Report): ScorecardRow[] {
       "mean_response_seconds",
       "Mean alert response",
       "duration",
-      t(s.response.mean_seconds, "duration", "<"),
+      `${t(s.response.mean_seconds, "duration", "<")}, none missed`,
       s.response.mean_seconds.met,
     ),
-    row("never_acknowledged_share", "Alerts never acknowledged", "ratio", "as few as possible", null),
+    // Each alert never acknowledged is a missed response (docs/operations/scorecard.md).
+    row(
+      "never_acknowledged_share",
+      "Alerts never acknowledged",
+      "ratio",
+      "none",
+      s.response.alerts ? s.response.missed === 0 : null,
+    ),
     row(
       "backup_success_rate_30d",
       "Backup success rate (30 days)",

@@ -62,9 +62,19 @@ export interface Scorecard {
     /** Incidents that fired within the period. */
     readonly alerts: number;
     readonly acknowledged: number;
+    /**
+     * How long the period's incidents waited for an answer: to the acknowledgement, or, never
+     * acknowledged, to the resolution (or the period's end while still firing). Met when the mean is
+     * below the target and no incident was missed.
+     */
     readonly mean_seconds: Figure;
     readonly p90_seconds: number | null;
     readonly never_acknowledged_share: number | null;
+    /**
+     * Incidents never acknowledged: resolved without an answer, or still firing unanswered for the
+     * target's length or more at the period's end. Each is a missed response (the target is not met).
+     */
+    readonly missed: number;
   };
   readonly backups: {
     readonly runs_30d: number;
@@ -201,6 +211,16 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
   const incidents = all.filter((x) => resolved.includes(x) || fired.includes(x) || open.includes(x));
   const recoveries = resolved.map((x) => x.recovery_seconds!);
   const responses = fired.flatMap((x) => (x.response_seconds === null ? [] : [x.response_seconds]));
+  // An incident nobody acknowledged waited as long as it went unanswered; it is missed once it
+  // resolved so, or once it waited the target's length (one that fired just before the end may still be).
+  const waited = (x: Incident) =>
+    x.response_seconds ?? x.recovery_seconds ?? Math.round(i.end - Date.parse(x.fired_at) / 1000);
+  const waits = fired.map(waited);
+  const missed = fired.filter(
+    (x) =>
+      x.response_seconds === null && (x.resolved_at !== null || waited(x) >= targets.alertResponseSeconds),
+  ).length;
+  const meanWait = mean(waits);
 
   const sum = (rs: readonly RunCount[], f: (r: RunCount) => boolean) =>
     rs.filter(f).reduce((a, r) => a + r.runs, 0);
@@ -236,9 +256,14 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
     response: {
       alerts: fired.length,
       acknowledged: responses.length,
-      mean_seconds: below(mean(responses), targets.alertResponseSeconds),
-      p90_seconds: p90(responses),
+      mean_seconds: {
+        value: meanWait,
+        target: targets.alertResponseSeconds,
+        met: meanWait === null ? null : meanWait < targets.alertResponseSeconds && missed === 0,
+      },
+      p90_seconds: p90(waits),
       never_acknowledged_share: fired.length ? (fired.length - responses.length) / fired.length : null,
+      missed,
     },
     backups: {
       runs_30d: backupRuns,

@@ -64,16 +64,40 @@ the dashboards.
 | alert labels | receivers | repeat while firing |
 | --- | --- | --- |
 | \`alertname="Watchdog"\` | \`heartbeat\` only (first route, \`continue: false\`) | every 5m |
-| \`severity="critical"\` | \`pagerduty\` and \`slack\` (\`continue: true\`) | 1h (PagerDuty), 4h (Slack) |
-| \`severity="warning"\` | \`slack\` | 4h |
-| \`severity="info"\` | \`email\` | 24h |
-| anything else (unknown or missing severity) | \`slack\` (the root's receiver: nothing is dropped) | 4h |
+| \`severity="critical"\` | \`pagerduty\` (\`continue: true\`), then \`slack\` and \`email\` | 1h (PagerDuty), 4h |
+| \`severity="warning"\` | \`slack\` and \`email\` | 4h |
+| \`severity="info"\` | \`slack\` and \`email\` | 4h (Slack), 24h (email) |
+| anything else (unknown or missing severity) | \`slack\` and \`email\` (the last route has no matcher: nothing is dropped) | 4h |
+
+Every alert goes by email and to Slack, as the operations plan says, and critical ones page too. A
+receiver is **on when it is configured and off when not** (a receiver without integrations: nothing
+is sent to it and nothing fails), so a team with email only gets every critical, warning and info
+alert by email, and a team with Slack only gets them all on Slack. Compose renders the configuration
+Alertmanager runs from this file at every start (\`alertmanager/render-config.sh\`, in the Alertmanager
+container), from \`.env\` and the secret files; nothing tracked is edited:
+
+| setting (\`.env\`) | what it sets |
+| --- | --- |
+| \`ALERTMANAGER_EMAIL_TO\` | the recipients (comma-separated); empty: email off |
+| \`ALERTMANAGER_SMTP_SMARTHOST\`, \`_FROM\`, \`_AUTH_USERNAME\`, \`_REQUIRE_TLS\` | the SMTP relay (\`host:port\`), the sender, the user (empty: no authentication; the password is \`secrets/alertmanager/alertmanager_smtp_password\`), TLS |
+| \`ALERTMANAGER_SLACK_CHANNEL\` | the channel; Slack is on when \`secrets/alertmanager/alertmanager_slack_api_url\` holds the webhook URL |
+| (none) | PagerDuty is on when \`secrets/alertmanager/alertmanager_pagerduty_routing_key\` holds the routing key |
+| \`ALERTMANAGER_HEARTBEAT_URL\` | the heartbeat's ping URL; on when \`secrets/alertmanager/alertmanager_heartbeat_api_key\` holds its key |
+| \`GRAFANA_ROOT_URL\` | the Grafana link of every notification (Grafana's own root URL too) |
+| \`RUNBOOK_BASE_URL\` | runbook links become \`<RUNBOOK_BASE_URL>/<alertname>.md\`; empty: each rule's \`runbook_url\` |
+
+A value that does not fit (a URL with quotes, spaces or braces, an address that is not local@domain, a
+value of several lines) stops Alertmanager's start with one line naming the variable; the log's first
+line says which receivers are on and why the others are off (\`docker compose logs alertmanager\`).
 
 Grouping: by \`alertname\`, \`severity\` and \`job\`; a new group waits 30s for the alerts that come with
 the first (\`group_wait\`), and a group already notified takes new alerts every 5m (\`group_interval\`).
 Each row above is a test (\`alertmanager/test/config.test.ts\`, \`amtool config routes test
 --verify.receivers=...\`), and so is every alert of the table: it must reach the receivers of its
-severity.
+severity. \`alertmanager/test/render.test.ts\` renders the configuration for four teams (every receiver,
+email only, Slack only, PagerDuty and the heartbeat) and routes a critical, a warning, an info alert and
+the Watchdog through each with amtool; the delivery test sends an email-only team's alerts through a
+real Alertmanager: every critical and warning alert arrives by email, nothing fails.
 
 ### Inhibitions: one cause, one notification
 
@@ -92,13 +116,14 @@ fire: \`ExporterDown\` is critical for that reason and has its own alert, separa
 ## Receivers and their messages
 
 Every message carries, for each alert, its summary, its description, its runbook link and a Grafana
-link (\`alertmanager/templates/kali.tmpl\`; set Grafana's address in \`kali.grafana.url\` there):
+link (\`alertmanager/templates/kali.tmpl\`; the addresses come from \`GRAFANA_ROOT_URL\` and
+\`RUNBOOK_BASE_URL\`, written into \`settings.tmpl\` at start):
 
 - **PagerDuty** (Events API v2): the summary as the incident title, \`severity\` from the alert, the
   description, runbook and Grafana link in \`custom_details\`, and \`Runbook\` / \`Grafana\` links.
-- **Slack**: one message per group to \`#kali-agents-alerts\`, title \`[FIRING:n] Alert (severity)\`,
+- **Slack**: one message per group to \`ALERTMANAGER_SLACK_CHANNEL\` (\`#kali-agents-alerts\`), title \`[FIRING:n] Alert (severity)\`,
   each alert's summary in bold, its description, and \`Runbook | Grafana\` links; resolved messages too.
-- **Email** (info): subject \`[FIRING:n] Alert (severity)\`, HTML and text parts with the same content.
+- **Email**: subject \`[FIRING:n] Alert (severity)\`, HTML and text parts with the same content.
 - **Heartbeat**: the Watchdog, every 5 minutes, to a heartbeat service that pages when it stops hearing
   it (a dead man's switch: it catches a dead Prometheus, rules not evaluated, or a dead Alertmanager).
 
@@ -124,8 +149,8 @@ Opsgenie's heartbeat ping (\`https://api.opsgenie.com/v2/heartbeats/<name>/ping\
 \`Authorization: GenieKey <key>\`) works exactly so. For a service whose URL is the secret
 (Healthchecks.io, Dead Man's Snitch, Cronitor), replace \`url\` with
 \`url_file: /run/secrets/alertmanager_heartbeat_url\` (Alertmanager 0.33, the version compose pins and
-the tests run, reads it) (then add that file to secrets/). Edit \`smtp_smarthost\`, \`smtp_from\`, \`smtp_auth_username\`, the email
-\`to\` and the Slack channel in alertmanager.yml: they are settings, not secrets.
+the tests run, reads it) (then add that file to secrets/). The SMTP relay, the recipients and the
+Slack channel are settings, not secrets: they are in \`.env\` (above).
 
 ## Versions
 

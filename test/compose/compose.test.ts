@@ -22,8 +22,13 @@ import { describe, test } from "node:test";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { parse } from "yaml";
-import { loadConfig as loadDemoConfig } from "../../demo/src/config.ts";
-import { loadConfig as loadOpsConfig } from "../../ops/src/config.ts";
+import { loadConfig as loadDemoConfig, variables as demoVariables } from "../../demo/src/config.ts";
+import {
+  loadConfig as loadExporterConfig,
+  variables as exporterVariables,
+} from "../../exporter/src/config.ts";
+import type { Variable } from "../../lib/config/config.ts";
+import { loadConfig as loadOpsConfig, variables as opsVariables } from "../../ops/src/config.ts";
 import { readSmtpSettings } from "../../ops/src/report-mail.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -62,12 +67,19 @@ interface Compose {
 const doc = parse(composeText, { merge: true }) as Compose;
 const services = doc.services;
 
-/** Compose's variable interpolation with every variable unset: `${X:-d}` and `${X-d}` give d, `$$` is `$`. */
-function interpolate(s: string): string {
+/**
+ * Compose's variable interpolation, by default with every variable unset: `${X:-d}` gives d when X is
+ * unset or empty, `${X-d}` when X is unset, `$$` is `$`.
+ */
+function interpolate(s: string, vars: Record<string, string> = {}): string {
   return s
     .replace(/\$\$/g, "\uE000")
-    .replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _n: string, d: string | undefined) => d ?? "")
-    .replace(/\$(\w+)/g, "")
+    .replace(/\$\{(\w+)(?:(:?)-([^}]*))?\}/g, (_, n: string, colon: string, d: string | undefined) => {
+      const v = vars[n];
+      if (v === undefined || (v === "" && colon === ":")) return d ?? "";
+      return v;
+    })
+    .replace(/\$(\w+)/g, (_, n: string) => vars[n] ?? "")
     .replace(/\uE000/g, "$");
 }
 
@@ -95,7 +107,7 @@ function published(s: Service): Published[] {
 }
 
 const commandArgs = (s: Service): string[] =>
-  (Array.isArray(s.command) ? s.command : s.command ? [s.command] : []).map(interpolate);
+  (Array.isArray(s.command) ? s.command : s.command ? [s.command] : []).map((a) => interpolate(a));
 const flag = (s: Service, name: string): string | undefined =>
   commandArgs(s)
     .find((a) => a.startsWith(`${name}=`))
@@ -258,21 +270,24 @@ describe("compose.yaml", () => {
     }
   });
 
-  test("the ops service mails the report through Alertmanager's SMTP account: the same configuration file and password file", () => {
-    // The host file a container path is, through a service's bind mounts (the longest target wins),
-    // with ./secrets/ standing for the folder secrets-init filled.
-    const hostPath = (s: Service, path: string, secrets: string): string | undefined => {
+  test("Alertmanager runs the configuration render-config.sh renders from .env, and the ops service mails the report through its SMTP account", () => {
+    // A container path through a service's mounts (the longest target wins): a bind's host path, with
+    // ./secrets/ standing for the folder secrets-init filled, or a named volume's folder under `volumes`.
+    const hostPath = (s: Service, path: string, secrets: string, volumes: string): string | undefined => {
       const m = mounts(s)
-        .filter((x) => x.type === "bind" && (path === x.target || path.startsWith(`${x.target}/`)))
+        .filter((x) => path === x.target || path.startsWith(`${x.target}/`))
         .sort((a, b) => b.target.length - a.target.length)[0];
       if (!m?.source) return undefined;
-      assert.equal(m.read_only, true, `${m.target} is mounted read-only`);
-      const src = m.source.startsWith("./secrets/")
-        ? join(secrets, m.source.slice("./secrets/".length))
-        : join(root, m.source);
+      const src =
+        m.type === "volume"
+          ? join(volumes, m.source)
+          : m.source.startsWith("./secrets/")
+            ? join(secrets, m.source.slice("./secrets/".length))
+            : join(root, m.source);
       return join(src, path.slice(m.target.length));
     };
     const dir = mkdtempSync(join(tmpdir(), "kali-secrets-mail-"));
+    const volumes = join(dir, "volumes");
     try {
       const script = commandArgs(services["secrets-init"]!)[0]!;
       const init = spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
@@ -280,6 +295,38 @@ describe("compose.yaml", () => {
       });
       assert.equal(init.status, 0, init.stderr);
       writeFileSync(join(dir, "alertmanager", "alertmanager_smtp_password"), "the-smtp-password\n");
+      // Alertmanager's start, as compose runs it: the entrypoint renders, then starts the binary with
+      // the command's flags.
+      const am = services.alertmanager!;
+      const entry = (am as { entrypoint?: string[] }).entrypoint!;
+      assert.deepEqual(entry.slice(0, 2), ["/bin/sh", "/etc/alertmanager/render-config.sh"]);
+      const [, , inPath, outDir, secretsPath, dashes, binary] = entry;
+      assert.equal(dashes, "--");
+      assert.equal(binary, "/bin/alertmanager");
+      const configFile = flag(am, "--config.file")!;
+      assert.equal(configFile, `${outDir}/alertmanager.yml`, "Alertmanager runs the rendered file");
+      const dotenv = {
+        ALERTMANAGER_SMTP_SMARTHOST: "relay.example.org:2525",
+        ALERTMANAGER_SMTP_AUTH_USERNAME: "relay-user",
+        ALERTMANAGER_EMAIL_TO: "ops@example.org",
+        GRAFANA_ROOT_URL: "https://grafana.example.org",
+      };
+      const amEnv = Object.fromEntries(
+        Object.entries(am.environment!).map(([k, v]) => [k, interpolate(v, dotenv)]),
+      );
+      mkdirSync(hostPath(am, outDir!, dir, volumes)!, { recursive: true });
+      const rendered = spawnSync(
+        "sh",
+        [
+          hostPath(am, "/etc/alertmanager/render-config.sh", dir, volumes)!,
+          hostPath(am, inPath!, dir, volumes)!,
+          hostPath(am, outDir!, dir, volumes)!,
+          hostPath(am, secretsPath!, dir, volumes)!,
+        ],
+        { env: { PATH: process.env.PATH, ...amEnv }, encoding: "utf8" },
+      );
+      assert.equal(rendered.status, 0, rendered.stderr);
+      assert.match(rendered.stdout, /receivers on: email;/);
       const ops = services.ops!;
       const env = Object.fromEntries(Object.entries(ops.environment!).map(([k, v]) => [k, interpolate(v)]));
       // Off by default (.env.example leaves it empty); on with a recipient.
@@ -297,23 +344,31 @@ describe("compose.yaml", () => {
         OPS_RESTORE_DATABASE_URL_FILE: undefined,
         OPS_REPORT_MAIL_TO: "ops@example.com",
       });
-      const am = services.alertmanager!;
-      const amConfigFile = commandArgs(am)
-        .find((a) => a.startsWith("--config.file="))!
-        .slice("--config.file=".length);
-      // The file ops reads is the file Alertmanager reads.
-      const opsConfigHost = hostPath(ops, config.reportSmtpConfig, dir);
-      assert.equal(opsConfigHost, hostPath(am, amConfigFile, dir));
-      assert.equal(opsConfigHost, join(root, "alertmanager/alertmanager.yml"));
-      // The password file alertmanager.yml names, where Alertmanager sees it and where ops does.
-      const named = (parse(read("alertmanager/alertmanager.yml")) as { global: Record<string, string> })
-        .global.smtp_auth_password_file!;
-      const secretsDir = hostPath(ops, config.reportSmtpSecretsDir!, dir)!;
-      assert.equal(hostPath(am, named, dir), join(dir, "alertmanager", "alertmanager_smtp_password"));
+      // The file ops reads is the file Alertmanager runs, through the same volume, read-only in ops.
+      const opsConfigHost = hostPath(ops, config.reportSmtpConfig, dir, volumes);
+      assert.equal(opsConfigHost, hostPath(am, configFile, dir, volumes));
+      assert.equal(
+        mounts(ops).find((m) => config.reportSmtpConfig.startsWith(`${m.target}/`))?.read_only,
+        true,
+      );
+      // The password file the rendered configuration names, where Alertmanager sees it and where ops does.
+      const named = (parse(readFileSync(opsConfigHost!, "utf8")) as { global: Record<string, string> }).global
+        .smtp_auth_password_file!;
+      const secretsDir = hostPath(ops, config.reportSmtpSecretsDir!, dir, volumes)!;
+      assert.equal(
+        hostPath(am, named, dir, volumes),
+        join(dir, "alertmanager", "alertmanager_smtp_password"),
+      );
       const smtp = readSmtpSettings(opsConfigHost!, secretsDir);
-      assert.equal(smtp.password, "the-smtp-password");
-      assert.equal(smtp.username, parse(read("alertmanager/alertmanager.yml")).global.smtp_auth_username);
+      assert.deepEqual(
+        [smtp.host, smtp.port, smtp.username, smtp.password],
+        ["relay.example.org", 2525, "relay-user", "the-smtp-password"],
+      );
       assert.match(read(".env.example"), /^OPS_REPORT_MAIL_TO=$/m);
+      // Every setting Alertmanager's start reads is listed in .env.example.
+      const example = envExample();
+      for (const k of Object.keys(am.environment!))
+        assert.ok(example.has(k), `.env.example does not list ${k}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -381,7 +436,9 @@ describe("compose.yaml", () => {
       ...configs.map((c) => ({ where: c, text: read(c) })),
       ...Object.entries(services).map(([n, s]) => ({
         where: `compose.yaml ${n}`,
-        text: [...Object.values(s.environment ?? {}), ...commandArgs(s)].map(interpolate).join("\n"),
+        text: [...Object.values(s.environment ?? {}), ...commandArgs(s)]
+          .map((a) => interpolate(a))
+          .join("\n"),
       })),
     ];
     const names = Object.keys(listens).join("|");
@@ -578,5 +635,168 @@ describe("compose.yaml", () => {
     }
     assert.equal(g.environment!.GF_AUTH_ANONYMOUS_ENABLED, "false");
     assert.match(g.environment!.GF_SECURITY_ADMIN_PASSWORD__FILE!, /^\/run\/secrets\//);
+  });
+});
+
+// ---- settings: every documented variable reaches the containers that read it ----
+
+/** The variables compose sets itself (container paths, ports, service names, secret files), by service. */
+const fixedByCompose: Record<string, Record<string, string>> = {
+  exporter: {
+    EXPORTER_LISTEN_ADDRESS: "the published port 9839 and Prometheus' target name it",
+    EXPORTER_CONFIG_FILE: ".env is compose's one place of settings: no second file inside the container",
+    EXPORTER_HOST_ROOT: "where compose mounts the host's /, /proc and /sys",
+    EXPORTER_TEXTFILE_DIR: "where compose mounts the textfile volume",
+    DATABASE_URL: "a secret: DATABASE_URL_FILE in secrets/exporter/",
+    REDIS_URL: "a secret: REDIS_URL_FILE in secrets/exporter/",
+  },
+  ops: {
+    DATABASE_URL: "a secret: DATABASE_URL_FILE in secrets/ops/",
+    REDIS_URL: "a secret: REDIS_URL_FILE in secrets/ops/",
+    OPS_PG_BIN_DIR: "the ops image's pg_dump of OPS_PG_MAJOR (ops/Dockerfile sets it)",
+    OPS_BACKUP_DIR: "where compose mounts the backups volume",
+    OPS_TEXTFILE_DIR: "where compose mounts the textfile volume",
+    OPS_LOG_DIR: "where compose mounts the application's logs (APP_LOG_SOURCE)",
+    OPS_REPORT_DIR: "where compose mounts the reports volume",
+    PROMETHEUS_URL: "the prometheus service",
+    ALERTMANAGER_URL: "the alertmanager service",
+    OPS_REPORT_SMTP_CONFIG: "where compose mounts Alertmanager's configuration",
+    OPS_REPORT_SMTP_SECRETS_DIR: "where compose mounts Alertmanager's secret folder",
+  },
+};
+const tables: Record<string, Record<string, Variable<unknown>>> = {
+  exporter: exporterVariables as unknown as Record<string, Variable<unknown>>,
+  ops: opsVariables as unknown as Record<string, Variable<unknown>>,
+};
+
+/**
+ * `.env.example`'s lines: `NAME=value` shows the value used when NAME is unset; a commented
+ * `# NAME=value` is an example (a secret file's name), shown as undefined.
+ */
+function envExample(): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const line of read(".env.example").split("\n")) {
+    const m = /^(# )?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m) out.set(m[2]!, m[1] ? undefined : m[3]!.replace(/^"(.*)"$/, "$1"));
+  }
+  return out;
+}
+
+/** `${NAME:-default}` passing NAME through, or undefined. */
+function passthrough(value: string | undefined, name: string): { default: string } | undefined {
+  const m = /^\$\{(\w+):-([^}]*)\}$/.exec(value ?? "");
+  return m && m[1] === name ? { default: m[2]! } : undefined;
+}
+
+describe("compose.yaml settings", () => {
+  const example = envExample();
+
+  test("every documented exporter and ops variable is set from .env (listed in .env.example), or fixed by compose for a stated reason", () => {
+    const problems: string[] = [];
+    let passed = 0;
+    for (const [service, table] of Object.entries(tables)) {
+      const env = services[service]!.environment ?? {};
+      const fixed = fixedByCompose[service]!;
+      const known = new Set<string>();
+      for (const v of Object.values(table)) {
+        known.add(v.env);
+        if (v.file) known.add(`${v.env}_FILE`);
+        if (v.env in fixed) {
+          // Set to a literal, or to nothing (the program's default fits compose).
+          for (const k of [v.env, `${v.env}_FILE`])
+            if (env[k]?.includes("${"))
+              problems.push(`${service}: ${k} is fixed by compose but taken from .env`);
+          continue;
+        }
+        // A secret passes through as the name of its file (secrets/<service>/ at /run/secrets/).
+        const name = v.secret && v.file ? `${v.env}_FILE` : v.env;
+        const p = passthrough(env[name], name);
+        if (!p) {
+          problems.push(
+            `${service}: ${name} is documented but not passed from .env (write ${name}: \${${name}:-})`,
+          );
+          continue;
+        }
+        passed++;
+        if (!example.has(name)) problems.push(`.env.example does not list ${name}`);
+        else {
+          const shown = example.get(name);
+          const effective = p.default !== "" ? p.default : v.secret ? "" : (v.default ?? "");
+          if (shown !== undefined && shown !== effective)
+            problems.push(
+              `.env.example shows ${name}=${shown}, but unset it is ${JSON.stringify(effective)}`,
+            );
+        }
+      }
+      // Nothing else: a name no program reads (a typo) would be silently ignored.
+      for (const k of Object.keys(env))
+        if (!known.has(k))
+          problems.push(`${service}: ${k} is in compose.yaml but not a variable of ${service}`);
+      for (const k of Object.keys(fixed))
+        if (!known.has(k)) problems.push(`fixedByCompose.${service}.${k} is not a variable of ${service}`);
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(passed >= 40, `${passed} variables pass through`);
+    console.log(`compose: ${passed} exporter and ops variables pass through from .env`);
+  });
+
+  test("a variable several services read reaches each with one value (SCANS_RETENTION_DAYS: exporter and ops)", () => {
+    const readers = new Map<string, string[]>();
+    const all = { ...tables, demo: demoVariables as unknown as Record<string, Variable<unknown>> };
+    for (const [service, table] of Object.entries(all))
+      for (const v of Object.values(table)) readers.set(v.env, [...(readers.get(v.env) ?? []), service]);
+    let shared = 0;
+    for (const [name, who] of readers) {
+      if (who.length < 2) continue;
+      const values = new Set(who.map((s) => services[s]!.environment?.[name]).filter((x) => x !== undefined));
+      if (values.size === 0) continue; // fixed per service (a secret file, a path)
+      shared++;
+      assert.equal(values.size, 1, `${name} is read by ${who.join(", ")} with ${[...values].join(" / ")}`);
+      for (const s of who)
+        if (!Object.values(fixedByCompose[s] ?? {}).length || !(name in (fixedByCompose[s] ?? {})))
+          assert.ok(services[s]!.environment?.[name] !== undefined, `${name} does not reach ${s}`);
+    }
+    assert.ok(shared >= 4, `${shared} shared variables`);
+
+    // Through the real loaders: an .env with other values than the defaults gives each program those values.
+    const dotenv: Record<string, string> = {
+      SCANS_RETENTION_DAYS: "30",
+      SCANS_TABLE: "app.scan_jobs",
+      SCAN_QUEUE_KEYS: "q:one,q:two",
+      REDIS_CACHE_PREFIX: "app:cache:",
+      EXPORTER_PG_LOCK_TIMEOUT_SECONDS: "4",
+      HEALTH_CPU_WARN_PERCENT: "95",
+      OPS_CLEANUP_BATCH_SIZE: "77",
+      OPS_SCHEDULE_CLEANUP: "15 5 * * *",
+      OPS_S3_PART_SIZE_MIB: "64",
+    };
+    const envOf = (name: string, vars: Record<string, string>) => {
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(services[name]!.environment ?? {})) {
+        if (k.endsWith("_URL_FILE")) continue; // the secret files exist only in the container
+        out[k] = interpolate(v, vars);
+      }
+      return out;
+    };
+    const exporter = loadExporterConfig(envOf("exporter", dotenv));
+    const ops = loadOpsConfig(envOf("ops", dotenv));
+    const demo = loadDemoConfig(envOf("demo", dotenv));
+    assert.equal(exporter.scansRetentionDays, 30);
+    assert.equal(ops.scansRetentionDays, 30);
+    assert.deepEqual(ops.scansTable, exporter.scansTable);
+    assert.deepEqual([exporter.scansTable.schema, exporter.scansTable.table], ["app", "scan_jobs"]);
+    assert.deepEqual([...exporter.scanQueueKeys], ["q:one", "q:two"]);
+    assert.deepEqual([...ops.scanQueueKeys], ["q:one", "q:two"]);
+    assert.deepEqual([...demo.queueKeys], ["q:one", "q:two"]);
+    assert.equal(ops.redisCachePrefix, "app:cache:");
+    assert.equal(exporter.pgLockTimeoutSeconds, 4);
+    assert.equal(exporter.healthCpuWarnPercent, 95);
+    assert.equal(ops.cleanupBatchSize, 77);
+    assert.equal(ops.s3PartSizeMib, 64);
+    assert.ok(ops.scheduleCleanup);
+    // Unset, each program keeps its own default (compose writes none of its own).
+    const plain = loadExporterConfig(envOf("exporter", {}));
+    assert.equal(plain.scansRetentionDays, loadOpsConfig(envOf("ops", {})).scansRetentionDays);
+    assert.equal(plain.pgLockTimeoutSeconds, Number(exporterVariables.pgLockTimeoutSeconds.default));
   });
 });

@@ -41,7 +41,9 @@ export type BinaryName =
   | "promtool"
   | "alertmanager"
   | "amtool"
-  | "chromium";
+  | "chromium"
+  // The Alertmanager image's shell tools (render-config.sh runs under its busybox).
+  | "busybox";
 
 const pgBinDir = (): string | undefined => {
   const base = "/usr/lib/postgresql";

@@ -16,6 +16,7 @@ import { redisCollector } from "./redis.ts";
 import { scansCollector } from "./scans.ts";
 import { textfileCollector } from "./textfile.ts";
 import type { CollectorModule } from "./types.ts";
+import { stackVersion } from "../../../lib/version.ts";
 
 export interface CollectorRow<Options> {
   readonly module: CollectorModule<Options>;
@@ -115,7 +116,7 @@ export const collectorTable: Record<CollectorName, CollectorRow<unknown>> = {
 };
 
 /** The exporter's version, as package.json says (shown in kali_agents_exporter_build_info). */
-export const exporterVersion = "0.1.0";
+export const exporterVersion = stackVersion;
 
 export interface BuiltCollectors {
   readonly exporter: ExporterCollector;

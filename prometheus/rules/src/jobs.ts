@@ -74,6 +74,17 @@ export const jobsGroup: RuleGroup = {
       description: `The last successful DR drill finished {{ $value | humanizeDuration }} ago (threshold ${humanDuration(t.drDrillMaxAgeSeconds)}): the recovery procedure and its RTO are unproven.`,
     },
     {
+      // The drill's measured RTO against the target: a restore that now takes longer than the hour
+      // promised would make a real recovery late. A warning (nothing is down), from the drill's
+      // figure, which stays until the next drill.
+      alert: "DrDrillRestoreTooSlow",
+      expr: `${series("kali_agents_dr_drill_restore_duration_seconds", selectors.exporter)} > ${num(t.rtoSeconds)}`,
+      for: "5m",
+      severity: "warning",
+      summary: "The DR drill's restore took longer than the RTO target",
+      description: `The last DR drill restored the database in {{ $value | humanizeDuration }}, over the ${humanDuration(t.rtoSeconds)} recovery-time objective: a real recovery would be late.`,
+    },
+    {
       alert: "CleanupJobFailed",
       expr: `${lastRunOk("cleanup")} == 0`,
       for: "5m",

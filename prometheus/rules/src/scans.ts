@@ -5,6 +5,7 @@ import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts"
 
 const t = thresholds.scans;
 const exp = selectors.exporter;
+const pastRetention = series("kali_agents_scan_rows_past_retention", exp);
 
 export const scansGroup: RuleGroup = {
   name: "scans",
@@ -46,13 +47,15 @@ export const scansGroup: RuleGroup = {
     },
     {
       alert: "ScansRetentionCleanupOverdue",
-      // Rows cross the retention line all day long and the cleanup runs daily, so some rows are
-      // always past it between runs; only rows that stay for more than a day mean the cleanup is not running.
-      expr: `${series("kali_agents_scan_rows_past_retention", exp)} > 0`,
-      for: "26h",
+      // Rows cross the retention line all day long, so on a busy table the count is rarely 0 at a
+      // scrape even right after the daily cleanup (a `> 0 for 26h` never reset there and fired on a
+      // well-cleaned table). The cleanup shows as the count going down: overdue means rows were past
+      // retention 26 hours ago, still are, and the count never went down in between.
+      expr: `${pastRetention} > 0 and ${pastRetention} offset 26h > 0 and resets(${pastRetention}[26h]) == 0`,
+      for: "10m",
       severity: "warning",
       summary: "Scans past the retention period are not being cleaned up",
-      description: `{{ $value }} rows of the scans table are older than ${t.retentionDays} days and have been for more than 26 hours: the cleanup job is not running or not deleting.`,
+      description: `{{ $value }} rows of the scans table are older than the retention period and the count has not gone down for 26 hours: the cleanup job is not running or not deleting.`,
     },
   ],
 };

@@ -1,7 +1,10 @@
 // The monitoring stack itself: what makes every other alert go silent when it breaks.
 import { heartbeatAlert, type RuleGroup } from "../../../definitions/rules.ts";
 import { jobs, selectors } from "../../../definitions/thresholds.ts";
-import { ne, platformSeries, series } from "../../../lib/promql.ts";
+import { platformSeries, re, series } from "../../../lib/promql.ts";
+
+/** The stack's scrape jobs that PrometheusTargetDown watches: every one but the exporter's. */
+export const stackJobs = Object.values(jobs).filter((j) => j !== jobs.exporter);
 
 export const stackGroup: RuleGroup = {
   name: "stack",
@@ -18,7 +21,10 @@ export const stackGroup: RuleGroup = {
     },
     {
       alert: "PrometheusTargetDown",
-      expr: `${platformSeries("up", ne("job", jobs.exporter))} == 0`,
+      // The stack's own scrape jobs (prometheus/prometheus.yml), the exporter aside (ExporterDown):
+      // where this Prometheus scrapes more (a cluster's kube-prometheus-stack), their targets are
+      // someone else's to watch, and the chart has its own TargetDown for them.
+      expr: `${platformSeries("up", re("job", stackJobs.join("|")))} == 0`,
       for: "5m",
       severity: "warning",
       summary: "A scrape target is down",
