@@ -216,7 +216,14 @@ describe("schedule: running", () => {
       join(repoRoot, "node_modules/.bin/tsx"),
       [join(repoRoot, "ops/src/cli.ts"), "schedule"],
       {
-        env: { ...process.env, OPS_SCHEDULE_REPORT: "off", OPS_TEXTFILE_DIR: textfile },
+        // The scheduler refuses to start without what its scheduled jobs need (DATABASE_URL): a URL
+        // nobody answers is enough, since no job is due while the test runs.
+        env: {
+          ...process.env,
+          OPS_SCHEDULE_REPORT: "off",
+          OPS_TEXTFILE_DIR: textfile,
+          DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );

@@ -653,6 +653,8 @@ const fixedByCompose: Record<string, Record<string, string>> = {
   ops: {
     DATABASE_URL: "a secret: DATABASE_URL_FILE in secrets/ops/",
     REDIS_URL: "a secret: REDIS_URL_FILE in secrets/ops/",
+    OPS_RESTORE_DATABASE_URL: "a secret: OPS_RESTORE_DATABASE_URL_FILE in secrets/ops/",
+    OPS_RESTORE_DATABASE_URL_FILE: "secrets-init writes the restore role's URL in secrets/ops/",
     OPS_PG_BIN_DIR: "the ops image's pg_dump of OPS_PG_MAJOR (ops/Dockerfile sets it)",
     OPS_BACKUP_DIR: "where compose mounts the backups volume",
     OPS_TEXTFILE_DIR: "where compose mounts the textfile volume",
