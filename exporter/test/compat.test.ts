@@ -218,7 +218,7 @@ function conditionHolds(c: Condition, ctx: { postgresMajor: number; redisReplica
   if (c.linkSpeed) {
     return readdirSync("/sys/class/net").some((dev) => {
       try {
-        return Number(readFileSync(join("/sys/class/net", dev, "speed"), "utf8")) >= 0;
+        return Number.isFinite(Number(readFileSync(join("/sys/class/net", dev, "speed"), "utf8")));
       } catch {
         return false;
       }
