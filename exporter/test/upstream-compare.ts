@@ -52,6 +52,8 @@ export interface Scrapes {
 export interface Comparison {
   /** The families both publish (with samples), sorted. */
   readonly compared: string[];
+  /** Families whose series-set verdict let a Go exporter's series pass (a verdict no run uses is stale). */
+  readonly verdictsUsed: Set<string>;
   /** Series whose values were compared. */
   readonly seriesCompared: number;
   readonly differences: Difference[];
@@ -97,6 +99,7 @@ export function compareScrapes(scrapes: Scrapes, policy: ComparePolicy): Compari
   const has = (f: Families, n: string) => (f.get(n)?.samples.length ?? 0) > 0;
   const compared = [...ours1.keys()].filter((n) => has(ours1, n) && has(theirs1, n)).sort();
   const differences: Difference[] = [];
+  const verdictsUsed = new Set<string>();
   for (const name of policy.ourNames ?? [])
     if (has(theirs1, name) && !has(ours1, name))
       differences.push({ family: name, kind: "series", detail: "published by theirs, absent from ours" });
@@ -118,7 +121,9 @@ export function compareScrapes(scrapes: Scrapes, policy: ComparePolicy): Compari
       const allowed = (s: Sample) =>
         verdict !== undefined && verdict.theirsOnly.values.includes(s.labels[verdict.theirsOnly.label] ?? "");
       const onlyOurs = [...ours[1].keys()].filter((k) => !theirs[1].has(k));
-      const onlyTheirs = [...theirs[1]].filter(([k, s]) => !ours[1].has(k) && !allowed(s)).map(([k]) => k);
+      const theirsOnly = [...theirs[1]].filter(([k]) => !ours[1].has(k));
+      if (theirsOnly.some(([, s]) => allowed(s))) verdictsUsed.add(name);
+      const onlyTheirs = theirsOnly.filter(([, s]) => !allowed(s)).map(([k]) => k);
       if (onlyOurs.length > 0 || onlyTheirs.length > 0)
         differences.push({
           family: name,
@@ -160,7 +165,7 @@ export function compareScrapes(scrapes: Scrapes, policy: ComparePolicy): Compari
         });
     }
   }
-  return { compared, seriesCompared, differences };
+  return { compared, seriesCompared, verdictsUsed, differences };
 }
 
 /** A policy from a table of tolerances by family-name pattern (first match wins; default exact). */
