@@ -273,7 +273,14 @@ dashboard queries, each costing one series more per host or Redis server:
 
 \`pg_settings_*\` are the server's values (pg_settings' \`reset_val\`, what a new session of the exporter's
 role starts with), never what the exporter's own session set: it sets its \`statement_timeout\` and
-\`lock_timeout\` after connecting, not as startup parameters.`;
+\`lock_timeout\` after connecting, not as startup parameters.
+
+\`pg_stat_activity_count\` and \`pg_stat_activity_max_tx_duration\` are grouped as postgres_exporter 0.19
+groups them: a series per database, state, user, \`application_name\`, backend type and wait event seen
+(the exporter's own session left out), and for each database and state no session is in, one series of
+0 with those labels empty. \`application_name\` is what the clients set: an application that sets a
+distinct one per connection makes as many series, as it does with postgres_exporter; sum by
+(\`datname\`, \`state\`) for the figures of before.`;
 }
 
 export function outputs(): Record<string, string> {
