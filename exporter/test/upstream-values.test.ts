@@ -63,6 +63,15 @@ const moving = (abs: number, rel: number, reason: string, rateRel = 0.5): Tolera
 });
 const hostTolerances = toleranceTable([
   [
+    /^node_memory_(Dirty|Writeback|WritebackTmp)_bytes$/,
+    {
+      abs: 64 * 2 ** 20,
+      rel: 0.05,
+      reason:
+        "pages waiting for or under writeback move by tens of megabytes within milliseconds while the host writes; their kB-to-bytes conversion is every other meminfo field's, compared closely",
+    },
+  ],
+  [
     /^node_disk_io_now$/,
     {
       abs: 1024,
