@@ -29,7 +29,7 @@ export interface Condition {
   readonly redisReplica?: true;
   /** Published up to this PostgreSQL major only. */
   readonly postgresMaxMajor?: number;
-  /** Published when a network interface reports its link speed. */
+  /** Published when a network interface's speed file reads (a number, -1 included). */
   readonly linkSpeed?: true;
 }
 
@@ -86,6 +86,10 @@ export const publishedWhen: Readonly<Record<string, Condition>> = {
     when: "the nf_conntrack module is loaded",
     file: "/proc/sys/net/netfilter/nf_conntrack_count",
   },
+  node_kernel_hung_tasks_total: {
+    when: "the kernel counts hung tasks (/proc/sys/kernel/hung_task_detect_count, Linux 6.6+)",
+    file: "/proc/sys/kernel/hung_task_detect_count",
+  },
   node_kernel_hung_tasks: {
     when: "the kernel counts hung tasks (/proc/sys/kernel/hung_task_detect_count, Linux 6.6+)",
     file: "/proc/sys/kernel/hung_task_detect_count",
@@ -95,7 +99,7 @@ export const publishedWhen: Readonly<Record<string, Condition>> = {
   node_schedstat_timeslices_total: { when: "the kernel has /proc/schedstat", file: "/proc/schedstat" },
   node_arp_entries: { when: "the host has ARP neighbours", file: "/proc/net/arp", matches: "\\n\\S" },
   node_network_speed_bytes: {
-    when: "an interface reports its link speed (virtual interfaces report none)",
+    when: "an interface's /sys/class/net/<device>/speed reads (-1, published as -125000, when the driver does not know the speed; loopback and a link that is down answer EINVAL and have none)",
     linkSpeed: true,
   },
   node_disk_discards_completed_total: {
@@ -172,6 +176,36 @@ export const notApplicable: Readonly<Record<string, string>> = {
   process_virtual_memory_max_bytes:
     "a Go client metric (the process's address-space limit); prom-client, which publishes the exporter's other process_* metrics, has no such metric",
 };
+
+/**
+ * Where this exporter's series set of a family differs from the pinned Go exporter's by design: which
+ * series only one side publishes, and why. exporter/test/upstream-values.test.ts runs both side by side
+ * and allows exactly these; docs/metrics.md lists them.
+ */
+export interface SeriesVerdict {
+  readonly reason: string;
+  /** The Go exporter's series this exporter leaves out: those whose `label` is one of `values`. */
+  readonly theirsOnly: { readonly label: string; readonly values: readonly string[] };
+}
+
+const templates: SeriesVerdict = {
+  reason:
+    "template databases (template0, template1) are left out: nothing connects to them, and they would add a series per state, lock mode or column to every family (postgres_exporter lists them)",
+  theirsOnly: { label: "datname", values: ["template0", "template1"] },
+};
+
+export const seriesVerdicts: Readonly<Record<string, SeriesVerdict>> = Object.fromEntries(
+  catalogue
+    .filter(
+      (m) =>
+        m.source === "exporter" &&
+        m.collector === "postgres" &&
+        m.labels.includes("datname") &&
+        // pg_stat_database_*, pg_locks_count, pg_database_size_bytes, pg_stat_activity_*
+        /^pg_(stat_database_|locks_count$|database_size_bytes$|stat_activity_)/.test(m.name),
+    )
+    .map((m) => [m.name, templates]),
+);
 
 export type Verdict =
   | { readonly status: "published"; readonly by: "catalogue" | "prom-client"; readonly when?: Condition }

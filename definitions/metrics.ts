@@ -5,7 +5,12 @@
 // Names follow the exporters people already run (node_exporter, postgres_exporter, redis_exporter) so
 // that community dashboards and mixins work unchanged; what is Kali Agents' own is `kali_agents_`.
 
-export type MetricType = "counter" | "gauge" | "histogram";
+/**
+ * "untyped" where the Go exporter leaves a family untyped (node_exporter's /proc/vmstat and
+ * /proc/net/netstat|snmp fields, postgres_exporter's pg_static): published with TYPE untyped, set like
+ * a gauge.
+ */
+export type MetricType = "counter" | "gauge" | "histogram" | "untyped";
 
 /** Who publishes a metric. Rules and panels may only use metrics from one of these sources. */
 export type MetricSource =
@@ -81,12 +86,14 @@ const def = <N extends string, T extends MetricType>(
   ...extra,
 });
 
-const fsLabels = ["device", "mountpoint", "fstype"] as const;
+// device_error: "" when statfs() answered, else its error ("mountpoint timeout" for one that did not
+// answer in time), as node_exporter 1.12 labels every node_filesystem_* series.
+const fsLabels = ["device", "mountpoint", "fstype", "device_error"] as const;
 
 // What the community dashboards query beyond the basics (definitions/compat.ts has the list and the
-// verdicts). Each family has node_exporter's name, labels, unit and type: node_exporter types the
-// /proc/vmstat, /proc/net/netstat|snmp and /proc/net/sockstat fields "untyped", published here as
-// gauges (PromQL treats both alike). Built by helpers so that each name keeps its literal type.
+// verdicts). Each family has node_exporter's name, labels, unit and type: node_exporter leaves the
+// /proc/vmstat and /proc/net/netstat|snmp fields untyped, and so does this exporter (PromQL treats
+// untyped like a gauge). Built by helpers so that each name keeps its literal type.
 const family = <const F extends readonly string[], P extends string, S extends string, T extends MetricType>(
   fields: F,
   prefix: P,
@@ -323,7 +330,7 @@ function hostCompatMetrics() {
     def("host", "node_network_mtu_bytes", "gauge", "Network device property: mtu_bytes", ["device"]),
     def("host", "node_network_speed_bytes", "gauge", "Network device property: speed_bytes", ["device"]),
     def("host", "node_arp_entries", "gauge", "ARP entries by device", ["device"]),
-    ...family(netstatFields, "node_netstat_", "", "gauge", (f) => `Statistic ${f.replace("_", "")}.`),
+    ...family(netstatFields, "node_netstat_", "", "untyped", (f) => `Statistic ${f.replace("_", "")}.`),
     ...family(
       sockstatFields,
       "node_sockstat_",
@@ -332,7 +339,7 @@ function hostCompatMetrics() {
       (f) => `Number of ${f.replace("_", " sockets in state ")}.`,
     ),
     def("host", "node_sockstat_sockets_used", "gauge", "Number of IPv4 sockets in use."),
-    ...family(vmstatFields, "node_vmstat_", "", "gauge", (f) => `/proc/vmstat information field ${f}.`),
+    ...family(vmstatFields, "node_vmstat_", "", "untyped", (f) => `/proc/vmstat information field ${f}.`),
     def("host", "node_context_switches_total", "counter", "Total number of context switches."),
     def("host", "node_forks_total", "counter", "Total number of forks."),
     def("host", "node_intr_total", "counter", "Total number of interrupts serviced."),
@@ -429,9 +436,17 @@ function hostCompatMetrics() {
     ),
     def(
       "host",
+      "node_kernel_hung_tasks_total",
+      "counter",
+      "Total number of tasks that have been detected as hung since the system booted.",
+    ),
+    // The name a community dashboard (definitions/compat-dashboards.ts) queries, from before
+    // node_exporter 1.12 published the counter above: the same value, one series more per host.
+    def(
+      "host",
       "node_kernel_hung_tasks",
       "gauge",
-      "Tasks the kernel has detected as hung since boot (/proc/sys/kernel/hung_task_detect_count).",
+      "Tasks the kernel has detected as hung since boot: node_kernel_hung_tasks_total under the name older dashboards query.",
     ),
   ];
 }
@@ -687,6 +702,7 @@ function postgresCompatMetrics() {
         `pg_settings_${name}${unit ? `_${unit}` : ""}` as SettingMetricName<typeof pgSettingsPublished>,
         "gauge",
         `Server Parameter: ${name}${unit ? ` [Units converted to ${unit}.]` : ""}`,
+        ["server"],
       ),
     ),
     ...pgStatDatabaseMoreFields.map(([field, help]) =>
@@ -696,6 +712,22 @@ function postgresCompatMetrics() {
   ];
 }
 
+/**
+ * pg_stat_activity's grouping, as postgres_exporter 0.19 groups it (its builtin pg_stat_activity query),
+ * and `server`, the host:port of the connection string, which it adds to the families of its built-in
+ * queries and settings.
+ */
+const pgActivityLabels = [
+  "datname",
+  "state",
+  "usename",
+  "application_name",
+  "backend_type",
+  "wait_event_type",
+  "wait_event",
+  "server",
+] as const;
+
 export const postgresMetrics = [
   def(
     "postgres",
@@ -703,9 +735,10 @@ export const postgresMetrics = [
     "gauge",
     "Whether the last scrape of PostgreSQL was able to connect (1) or not (0).",
   ),
-  def("postgres", "pg_static", "gauge", "Version string as reported by PostgreSQL.", [
+  def("postgres", "pg_static", "untyped", "Version string as reported by postgres", [
     "version",
     "short_version",
+    "server",
   ]),
   def(
     "postgres",
@@ -719,23 +752,21 @@ export const postgresMetrics = [
     "gauge",
     "Duration of the last scrape of metrics from PostgreSQL.",
   ),
-  def("postgres", "pg_stat_activity_count", "gauge", "Number of connections in this state.", [
-    "datname",
-    "state",
-  ]),
+  def("postgres", "pg_stat_activity_count", "gauge", "number of connections in this state", pgActivityLabels),
   def(
     "postgres",
     "pg_stat_activity_max_tx_duration",
     "gauge",
-    "Max duration in seconds any active transaction has been running.",
-    ["datname", "state"],
+    "max duration in seconds any active transaction has been running",
+    pgActivityLabels,
   ),
-  def("postgres", "pg_settings_max_connections", "gauge", "Server Parameter: max_connections."),
+  def("postgres", "pg_settings_max_connections", "gauge", "Server Parameter: max_connections", ["server"]),
   def(
     "postgres",
     "pg_settings_superuser_reserved_connections",
     "gauge",
-    "Server Parameter: superuser_reserved_connections.",
+    "Server Parameter: superuser_reserved_connections",
+    ["server"],
   ),
   def("postgres", "pg_database_size_bytes", "gauge", "Disk space used by the database.", ["datname"]),
   pgStatDatabase("numbackends", "gauge", "Number of backends currently connected to this database."),
@@ -778,12 +809,17 @@ export const redisMetrics = [
     "gauge",
     "Information about the Redis instance: 1 if it answered the last scrape.",
   ),
-  def("redis", "redis_instance_info", "gauge", "Information about the Redis instance.", [
-    "redis_version",
-    "redis_mode",
-    "role",
-    "os",
+  def("redis", "redis_instance_info", "gauge", "Information about the Redis instance", [
+    "master_replid",
     "maxmemory_policy",
+    "os",
+    "process_id",
+    "redis_build_id",
+    "redis_mode",
+    "redis_version",
+    "role",
+    "run_id",
+    "tcp_port",
   ]),
   def(
     "redis",
@@ -806,13 +842,22 @@ export const redisMetrics = [
   def("redis", "redis_net_input_bytes_total", "counter", "total_net_input_bytes metric."),
   def("redis", "redis_net_output_bytes_total", "counter", "total_net_output_bytes metric."),
   def("redis", "redis_memory_used_rss_bytes", "gauge", "used_memory_rss metric."),
-  def("redis", "redis_memory_fragmentation_ratio", "gauge", "mem_fragmentation_ratio metric."),
+  def("redis", "redis_mem_fragmentation_ratio", "gauge", "mem_fragmentation_ratio metric"),
+  // The name a community dashboard (definitions/compat-dashboards.ts) queries: the same INFO field,
+  // one series more per Redis server.
+  def(
+    "redis",
+    "redis_memory_fragmentation_ratio",
+    "gauge",
+    "mem_fragmentation_ratio: redis_mem_fragmentation_ratio under the name older dashboards query.",
+  ),
   def("redis", "redis_connected_slaves", "gauge", "connected_slaves metric."),
   def(
     "redis",
     "redis_master_last_io_seconds_ago",
     "gauge",
     "Seconds since the last interaction with the master (published by a replica only).",
+    ["master_host", "master_port"],
   ),
   def("redis", "redis_commands_total", "counter", "Total number of calls per command.", ["cmd"]),
   def(

@@ -13,6 +13,7 @@ export const generators: Record<string, () => Promise<Generator>> = {
   dashboards: () => import("../dashboards/src/index.ts"),
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
   "documentation coverage": () => import("./documentation-coverage.ts"),
+  "python logging contract": () => import("../python/contract.ts"),
   // After every rule and dashboard generator: these package their generated files.
   "remote_write configurations": () => import("../deploy/src/remote-write.ts"),
   "kubernetes objects": () => import("../deploy/src/kubernetes.ts"),

@@ -124,6 +124,19 @@ function readStage(b: AlloyBlock): Stage {
     case "stage.static_labels":
       onlyAttrs(b, ["values"]);
       return { type: "static_labels", values: stringMap(requireAttr(b, "values"), `${what} values`) };
+    case "stage.multiline": {
+      onlyAttrs(b, ["firstline", "max_wait_time", "max_lines"]);
+      const max = attr(b, "max_lines");
+      if (max !== undefined && (max.type !== "number" || !Number.isInteger(max.value) || max.value < 1))
+        throw new Error(`${what}: max_lines must be a positive integer`);
+      const wait = attr(b, "max_wait_time");
+      return {
+        type: "multiline",
+        firstline: asString(requireAttr(b, "firstline"), `${what} firstline`),
+        maxWaitTime: wait === undefined ? "3s" : asString(wait, `${what} max_wait_time`),
+        maxLines: max?.value ?? 128,
+      };
+    }
     case "stage.timestamp": {
       onlyAttrs(b, ["source", "format", "action_on_failure", "action_on_duplicate_timestamp"]);
       const onFailure = attr(b, "action_on_failure");

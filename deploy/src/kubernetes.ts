@@ -547,8 +547,9 @@ must accept remote write (\`prometheus.prometheusSpec.enableRemoteWriteReceiver:
 \`ruler.remote_write\` in the ConfigMap). Sizes: ${targets}. These are not measured (no Loki binary
 runs where this is generated): starting points for the volume of docs/operations/scaling.md.
 
-**The agents, with compose's pipeline.** Alloy's configuration carries the \`loki.process "json"\`
-block of \`${alloySourcePath}\` as it is; Promtail's the stages of \`${promtailSourcePath}\`, taken as
+**The agents, with compose's pipeline.** Alloy's configuration carries the \`loki.process "files"\`
+(the application's files: a traceback's lines joined to the line that logged it) and
+\`loki.process "json"\` blocks of \`${alloySourcePath}\` as they are; Promtail's the stages of \`${promtailSourcePath}\`, taken as
 parsed (deploy/src/alloy.ts, deploy/src/promtail.ts; the test holds both equal to compose's, and
 Alloy's relabel rules equal to Promtail's). Only discovery is Kubernetes', the same for both:
 

@@ -630,6 +630,18 @@ describe("deploy/kubernetes/logs: Alloy as a DaemonSet with compose's pipeline a
       withoutLines(block(compose, "loki.process", "json")),
     );
     assert.ok(text.includes(blockText(read(alloySourcePath), "loki.process", "json")));
+    // The application files' multiline block too, which hands on to the pipeline.
+    assert.deepEqual(
+      withoutLines(block(body, "loki.process", "files")),
+      withoutLines(block(compose, "loki.process", "files")),
+    );
+    assert.ok(text.includes(blockText(read(alloySourcePath), "loki.process", "files")));
+    assert.deepEqual(
+      asList(attr(block(body, "loki.process", "files"), "forward_to")!, "forward_to").map((v) =>
+        asRef(v, "forward_to"),
+      ),
+      ["loki.process.json.receiver"],
+    );
   });
 
   test("each discovery.relabel carries exactly the rules of the Promtail DaemonSet's job of the same name", () => {
@@ -674,7 +686,7 @@ describe("deploy/kubernetes/logs: Alloy as a DaemonSet with compose's pipeline a
     for (const s of sources)
       assert.deepEqual(
         forwards(s),
-        [s.label === logs.containerJob ? "loki.process.cri.receiver" : "loki.process.json.receiver"],
+        [s.label === logs.containerJob ? "loki.process.cri.receiver" : "loki.process.files.receiver"],
         s.label,
       );
     const cri = block(body, "loki.process", "cri");

@@ -95,6 +95,17 @@ export class CumulativeCounter {
   }
 }
 
+/**
+ * A gauge published with TYPE untyped, where the Go exporter leaves the family untyped (its value
+ * is set like a gauge's). prom-client writes a metric's `type` field into the TYPE line.
+ */
+export class UntypedGauge extends Gauge<string> {
+  constructor(config: ConstructorParameters<typeof Gauge<string>>[0]) {
+    super(config);
+    (this as unknown as { type: string }).type = "untyped";
+  }
+}
+
 export type MetricFor<D extends MetricDef> = D["type"] extends "counter"
   ? CumulativeCounter
   : D["type"] extends "histogram"
@@ -109,6 +120,8 @@ export function createMetric<D extends MetricDef>(def: D, registry: Registry): M
       return new CumulativeCounter(def, registry) as MetricFor<D>;
     case "gauge":
       return new Gauge(common) as MetricFor<D>;
+    case "untyped":
+      return new UntypedGauge(common) as MetricFor<D>;
     case "histogram":
       if (!def.buckets) throw new Error(`${def.name}: a histogram needs buckets in the catalogue`);
       return new Histogram({ ...common, buckets: [...def.buckets] }) as MetricFor<D>;

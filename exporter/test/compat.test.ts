@@ -35,7 +35,8 @@ import {
   parseUdpQueues,
 } from "../src/collectors/host-compat.ts";
 import { normaliseSetting } from "../src/collectors/postgres-compat.ts";
-import { parseCommandstats, parseInfo, redisCollector } from "../src/collectors/redis.ts";
+import { databaseCount, parseCommandstats, parseInfo, redisCollector } from "../src/collectors/redis.ts";
+import { deviceErrorLabel } from "../src/collectors/host.ts";
 import { captureLog, collectOnce, readRepoFile, startApp, type App } from "./collector-support.ts";
 
 describe("the list of dashboard metric names", () => {
@@ -200,6 +201,31 @@ describe("reading the sources as the Go exporters do, from untidy input", () => 
     assert.throws(() => normaliseSetting(row("1", "parsecs")), /unknown unit "parsecs" of x/);
   });
 
+  test("device_error: Go's errno text, or node_exporter's mountpoint timeout", () => {
+    const err = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
+    assert.equal(
+      deviceErrorLabel(err("EACCES: permission denied, statfs '/mnt/x'", "EACCES")),
+      "permission denied",
+    );
+    assert.equal(
+      deviceErrorLabel(err("ENOENT: no such file or directory, statfs '/gone'", "ENOENT")),
+      "no such file or directory",
+    );
+    assert.equal(
+      deviceErrorLabel(err("statfs timed out after 1000 ms", "ESTATFSTIMEOUT")),
+      "mountpoint timeout",
+    );
+    assert.equal(deviceErrorLabel(err("something else")), "something else");
+  });
+
+  test("redis_db_keys lists CONFIG GET databases' count, 16 when CONFIG is refused, 1 in cluster mode", () => {
+    assert.equal(databaseCount(["databases", "32"], "standalone"), 32);
+    assert.equal(databaseCount(undefined, "standalone"), 16);
+    assert.equal(databaseCount([], "standalone"), 16);
+    assert.equal(databaseCount(["databases", "zero"], "standalone"), 16);
+    assert.equal(databaseCount(["databases", "16"], "cluster"), 1);
+  });
+
   test('commandstats: calls and microseconds per command, Redis 7\'s subcommands kept as cmd="config|get"', () => {
     const info = parseInfo(
       "# Commandstats\r\ncmdstat_get:calls=2,usec=15,usec_per_call=7.50,rejected_calls=0,failed_calls=0\r\ncmdstat_config|get:calls=1,usec=2000000,usec_per_call=2000000.00\r\n",
@@ -218,7 +244,7 @@ function conditionHolds(c: Condition, ctx: { postgresMajor: number; redisReplica
   if (c.linkSpeed) {
     return readdirSync("/sys/class/net").some((dev) => {
       try {
-        return Number(readFileSync(join("/sys/class/net", dev, "speed"), "utf8")) >= 0;
+        return Number.isFinite(Number(readFileSync(join("/sys/class/net", dev, "speed"), "utf8")));
       } catch {
         return false;
       }

@@ -11,6 +11,7 @@ import {
   LOCK_MODES,
   PostgresDatabase,
   postgresCollector,
+  serverLabel,
   shortVersion,
   type PostgresOptions,
 } from "../src/collectors/postgres.ts";
@@ -30,6 +31,15 @@ test("shortVersion gives postgres_exporter's semver form", () => {
   assert.equal(shortVersion("15.4 (Debian 15.4-1)"), "15.4.0");
   assert.equal(shortVersion("16beta1"), "16.0.0");
   assert.equal(shortVersion("9.6.24"), "9.6.24");
+});
+
+test("server is postgres_exporter's host:port of the URL, defaults filled, never the credentials", () => {
+  assert.equal(serverLabel("postgres://u:secret@db.example:6432/app"), "db.example:6432");
+  assert.equal(serverLabel("postgres://u:secret@db.example/app"), "db.example:5432");
+  assert.equal(serverLabel("postgresql:///app?host=/var/run/postgresql"), "/var/run/postgresql:5432");
+  assert.equal(serverLabel("postgres://u@[::1]:5433/app"), "::1:5433");
+  assert.equal(serverLabel("postgres://u@h/app?port=7000"), "h:7000");
+  assert.equal(serverLabel("not a url"), "localhost:5432");
 });
 
 describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, () => {
@@ -129,6 +139,39 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
     } finally {
       await holder.end();
       await collector.close?.();
+    }
+  });
+
+  test("pg_settings_* are the server's values: ALTER SYSTEM's 7 s, not the session's own 1 s timeout", async () => {
+    const { log } = captureLog();
+    const options = { ...connection(server.url), databaseSizeIntervalMs: 0 };
+    const db = new PostgresDatabase(options, log);
+    const collector = postgresCollector.create({ ...options, database: db }, log);
+    try {
+      await server.query("ALTER SYSTEM SET statement_timeout = '7s'");
+      await server.query("SELECT pg_reload_conf()");
+      // A reload reaches each backend at its next command: wait until a new session sees it.
+      await waitFor("the reload", async () => {
+        const rows = await server.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t");
+        return rows[0]!.t === "7s";
+      });
+      const out = await collectOnce(collector, log);
+      assert.ok(out.ok, out.error?.message);
+      const serverName = serverLabel(server.url);
+      assert.equal(sample(out.families, "pg_settings_statement_timeout_seconds", { server: serverName }), 7);
+      assert.equal(sample(out.families, "pg_static", { server: serverName }), 1);
+      // The session itself still runs with its own timeouts.
+      const own = await db.run({ signal: new AbortController().signal }, (q) =>
+        q<{ s: string; l: string }>(
+          "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
+        ),
+      );
+      assert.deepEqual(own[0], { s: "1s", l: "500ms" });
+    } finally {
+      await server.query("ALTER SYSTEM RESET statement_timeout");
+      await server.query("SELECT pg_reload_conf()");
+      await collector.close?.();
+      await db.close();
     }
   });
 

@@ -107,6 +107,32 @@ describe("redis collector", { skip: requireBinaries("redis-server", "redis-cli")
     }
   });
 
+  test("redis_db_keys: every database the server has, as redis_exporter; 16 when CONFIG is renamed away", async () => {
+    const eight = await startRedis({ args: ["--databases", "8"] });
+    const noConfig = await startRedis({ args: ["--rename-command", "CONFIG", ""] });
+    const { log } = captureLog();
+    const collectors = [eight, noConfig].map((s) => redisCollector.create(options(s.url), log));
+    try {
+      eight.cli("-n", "5", "SET", "k", "v");
+      const dbs = async (i: number) => {
+        const out = await collectOnce(collectors[i]!, log);
+        assert.ok(out.ok, out.error?.message);
+        return samples(out.families, "redis_db_keys").map((x) => [x.labels.db, x.value]);
+      };
+      const sorted = (x: (string | number | undefined)[][]) =>
+        x.sort((a, b) => Number(String(a[0]).slice(2)) - Number(String(b[0]).slice(2)));
+      assert.deepEqual(
+        sorted(await dbs(0)),
+        Array.from({ length: 8 }, (_, i) => [`db${i}`, i === 5 ? 1 : 0]),
+      );
+      // CONFIG refused: Redis' default number of databases, and the collection still succeeds.
+      assert.equal((await dbs(1)).length, 16);
+    } finally {
+      for (const c of collectors) await c.close?.();
+      await Promise.all([eight.cleanup(), noConfig.cleanup()]);
+    }
+  });
+
   test("a wrong password gives redis_up 0 and one clear log line without the password", async () => {
     const guarded = await startRedis({ password: "right-password-123" });
     const secret = "wrong-password-9931";

@@ -53,12 +53,13 @@ describe("textfile collector", () => {
     );
     assert.equal(family(f, "kali_agents_job_last_run_success")?.type, "gauge");
     assert.equal(sample(f, "kali_agents_cleanup_deleted_rows", { table: "scans" }), 42);
-    assert.equal(sample(f, "node_textfile_mtime_seconds", { file: "backup.prom" }), 1700000000);
+    // file: the path, as node_exporter labels it.
+    assert.equal(sample(f, "node_textfile_mtime_seconds", { file: join(dir, "backup.prom") }), 1700000000);
     assert.deepEqual(
       samples(f, "node_textfile_mtime_seconds")
         .map((s) => s.labels.file)
         .sort(),
-      ["backup.prom", "cleanup.prom"],
+      [join(dir, "backup.prom"), join(dir, "cleanup.prom")],
     );
     assert.equal(sample(f, "node_textfile_scrape_error"), 0);
     assert.deepEqual(logged, []);
@@ -132,12 +133,12 @@ untyped_one 1
   ];
   for (const c of bad) {
     test(`${c.name}: scrape_error 1, one log line naming the file, the other files still publish`, async () => {
-      const { collector } = setup(c.files);
+      const { dir, collector } = setup(c.files);
       const { families: f, logged } = await collect(collector);
       assert.equal(sample(f, "node_textfile_scrape_error"), 1);
       assert.equal(sample(f, "kali_agents_job_last_run_success", { job: "backup" }), 1);
-      assert.equal(sample(f, "node_textfile_mtime_seconds", { file: c.file }), undefined);
-      assert.ok(sample(f, "node_textfile_mtime_seconds", { file: "a.prom" })! > 0);
+      assert.equal(sample(f, "node_textfile_mtime_seconds", { file: join(dir, c.file) }), undefined);
+      assert.ok(sample(f, "node_textfile_mtime_seconds", { file: join(dir, "a.prom") })! > 0);
       assert.equal(logged.length, 1);
       assert.equal(logged[0]!.msg, "textfile skipped");
       assert.equal(logged[0]!.file, c.file);

@@ -31,6 +31,17 @@ export interface RelabelRule {
 }
 
 export type Stage =
+  /**
+   * Joins a line that does not match `firstline` (a traceback's lines) to the entry before it, with
+   * "\n", up to `maxLines` lines; an entry is sent when the next first line comes or after `maxWaitTime`
+   * without one. It runs before the other stages: Pipeline.assemble applies it to a file's lines.
+   */
+  | {
+      readonly type: "multiline";
+      readonly firstline: string;
+      readonly maxWaitTime: string;
+      readonly maxLines: number;
+    }
   | {
       readonly type: "json";
       readonly expressions: Readonly<Record<string, string>>;

@@ -278,3 +278,120 @@ describe("the pipeline test reads the config", () => {
     assert.equal(shipFileLine(readPromtail(edited), "app", "plain text"), null);
   });
 });
+
+/** A file's lines as the agent reads them: joined by the multiline stage, then each entry shipped. */
+function shipFileLines(model: AgentModel, stream: LogStream, lines: readonly string[]) {
+  const state = newState();
+  return compilePipeline(model.filePipeline)
+    .assemble(lines)
+    .map((entry) => shipped(shipFileLine(model, stream, entry, state)));
+}
+
+describe("the operations plan's Python text format, through Promtail and Alloy", () => {
+  const alloy = loadAlloy();
+  const text = (time: string, logger: string, level: string, msg: string) =>
+    `${time} - ${logger} - ${level} - ${msg}`;
+  for (const [agent, model] of [
+    ["promtail", promtail],
+    ["alloy", alloy],
+  ] as const) {
+    test(`${agent}: time, logger and level from the line; WARNING and CRITICAL lower-cased; asctime read as UTC`, () => {
+      const got = shipFileLines(model, "app", [
+        text("2026-12-07 19:30:01,123", "kali_agents.api", "INFO", "GET /scans 200 in 12 ms"),
+        text("2026-12-07 23:59:59,999", "kali_agents.db", "WARNING", "pool exhausted, retry level=debug"),
+        text("2026-12-08 00:00:00,000", "kali_agents.scans", "CRITICAL", "worker lost"),
+      ]);
+      assert.deepEqual(
+        got.map((g) => [g.labels.level, g.labels.logger, g.time]),
+        [
+          ["info", "kali_agents.api", "2026-12-07T19:30:01.123000000Z"],
+          // The text format's level wins over a logfmt-looking word in the message.
+          ["warning", "kali_agents.db", "2026-12-07T23:59:59.999000000Z"],
+          ["critical", "kali_agents.scans", "2026-12-08T00:00:00.000000000Z"],
+        ],
+      );
+      for (const g of got)
+        assert.deepEqual(
+          Object.keys(g.labels).sort(),
+          [...logs.labels.filter((l) => !["service", "container"].includes(l))].sort(),
+        );
+    });
+
+    test(`${agent}: a traceback stays with the line that logged it, JSON and text lines interleaved`, () => {
+      const lines = [
+        '{"time":"2026-12-07T19:30:00Z","level":"info","msg":"start","logger":"kali_agents.api"}',
+        text("2026-12-07 19:30:02,500", "kali_agents.scans", "ERROR", "scan 42 failed"),
+        "Traceback (most recent call last):",
+        '  File "/app/kali_agents/scans.py", line 88, in run',
+        "    result = tool.execute(target)",
+        "ValueError: nmap exited with status 1",
+        text("2026-12-07 19:30:03,000", "kali_agents.api", "INFO", "GET /health 200"),
+        '{"time":"2026-12-07T19:30:04Z","level":"error","msg":"x","logger":"kali_agents.db"}',
+      ];
+      const got = shipFileLines(model, "errors", lines);
+      assert.equal(got.length, 4);
+      assert.equal(got[1]!.line, lines.slice(1, 6).join("\n"), "the traceback is in the entry, in order");
+      assert.deepEqual(
+        got.map((g) => [g.labels.level, g.labels.logger, g.time]),
+        [
+          ["info", "kali_agents.api", "2026-12-07T19:30:00.000000000Z"],
+          ["error", "kali_agents.scans", "2026-12-07T19:30:02.500000000Z"],
+          ["info", "kali_agents.api", "2026-12-07T19:30:03.000000000Z"],
+          ["error", "kali_agents.db", "2026-12-07T19:30:04.000000000Z"],
+        ],
+      );
+      const r = compilePipeline(model.filePipeline).run({
+        line: got[1]!.line,
+        labels: { job: logs.appJob },
+        timestampNs: readAt,
+      });
+      assert.equal(r?.extracted.get("msg"), lines.slice(1, 6).join("\n").split(" - ").slice(3).join(" - "));
+    });
+
+    test(`${agent}: a runaway traceback is cut at max_lines; a bad asctime keeps the read time`, () => {
+      const frames = Array.from({ length: 700 }, (_, i) => `  File "/app/deep.py", line ${i}, in f`);
+      const got = shipFileLines(model, "app", [
+        text("2026-12-07 19:30:02,500", "kali_agents.scans", "ERROR", "recursion"),
+        ...frames,
+        text("2026-02-30 10:00:00,000", "kali_agents.api", "INFO", "impossible date"),
+      ]);
+      assert.deepEqual(
+        got.map((g) => [g.line.split("\n").length, g.labels.level]),
+        [
+          [500, "error"],
+          // The rest of the traceback: an entry of its own, which no stage can read.
+          [201, "unknown"],
+          [1, "info"],
+        ],
+      );
+      assert.equal(got[2]!.time, formatNs(readAt));
+    });
+  }
+
+  test("Alloy and Promtail give every one of these the same labels, time and line", () => {
+    const lines = [
+      text("2026-12-07 19:30:01,123", "kali_agents.api", "INFO", "a"),
+      text("2026-12-07 19:30:02,000", "kali_agents.scans", "ERROR", "b"),
+      "Traceback (most recent call last):",
+      "KeyError: 'x'",
+      '{"time":"2026-12-07T19:30:04Z","level":"warn","msg":"c","logger":"kali_agents.db"}',
+      "orphan continuation",
+    ];
+    for (const stream of Object.keys(logStreams) as LogStream[])
+      assert.deepEqual(shipFileLines(alloy, stream, lines), shipFileLines(promtail, stream, lines), stream);
+  });
+
+  test("without the multiline stage, a traceback's lines are entries of their own, level unknown", () => {
+    const config = readFileSync(promtailPath, "utf8");
+    const edited = config.replace(/ {6}- multiline:\n(?: {10}.*\n)+/, "");
+    assert.notEqual(edited, config, "the multiline stage was not found");
+    const got = shipFileLines(readPromtail(edited), "errors", [
+      text("2026-12-07 19:30:02,500", "kali_agents.scans", "ERROR", "scan 42 failed"),
+      "Traceback (most recent call last):",
+    ]);
+    assert.deepEqual(
+      got.map((g) => g.labels.level),
+      ["error", "unknown"],
+    );
+  });
+});

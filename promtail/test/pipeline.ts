@@ -118,9 +118,12 @@ function searchPath(data: unknown, path: Path): unknown {
  * [[:alpha:]], lookaround and backreferences.
  */
 export function compileRe2(expression: string): RegExp {
-  if (/\(\?(?!P<)[a-zA-Z]|\\[Azp]|\[\[:|\(\?<?[=!]|\\[1-9]/.test(expression))
+  // A leading (?s) (dot matches a newline, for a multi-line entry) is JavaScript's `s` flag.
+  const dotAll = expression.startsWith("(?s)");
+  const body = dotAll ? expression.slice(4) : expression;
+  if (/\(\?(?!P<)[a-zA-Z]|\\[Azp]|\[\[:|\(\?<?[=!]|\\[1-9]/.test(body))
     throw new Error(`regex ${JSON.stringify(expression)}: syntax outside what this interpreter translates`);
-  return new RegExp(expression.replace(/\(\?P</g, "(?<"), "u");
+  return new RegExp(body.replace(/\(\?P</g, "(?<"), dotAll ? "us" : "u");
 }
 
 // ---------------------------------------------------------------- Go templates (a small subset)
@@ -258,10 +261,21 @@ export function parseRfc3339Nano(s: string): bigint | undefined {
   return BigInt(date.getTime()) * 1_000_000n + BigInt(frac) - BigInt(offsetMin) * 60_000_000_000n;
 }
 
+/**
+ * Go's time.Parse("2006-01-02 15:04:05,000", s): Python logging's asctime (a comma before exactly three
+ * digits of milliseconds), a layout without a zone, so read as UTC (no `location` set).
+ */
+export function parsePythonAsctime(s: string): bigint | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}),(\d{3})$/.exec(s);
+  if (!m) return undefined;
+  return parseRfc3339Nano(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
+}
+
 const timestampParsers: Record<string, (s: string) => bigint | undefined> = {
   // Go's parser reads fractional seconds after the seconds field even when the layout has none.
   RFC3339: parseRfc3339Nano,
   RFC3339Nano: parseRfc3339Nano,
+  "2006-01-02 15:04:05,000": parsePythonAsctime,
 };
 
 /** Unix nanoseconds as RFC 3339 with nine fractional digits, for readable assertions. */
@@ -308,6 +322,10 @@ type Compiled = (entry: LogEntry, extracted: Extracted, state: PipelineState) =>
 
 function compileStage(stage: Stage): Compiled {
   switch (stage.type) {
+    // Applied by assemble() to a file's lines, before an entry reaches run().
+    case "multiline":
+      compileRe2(stage.firstline);
+      return () => undefined;
     case "json": {
       const exprs = Object.entries(stage.expressions).map(([k, e]) => [k, compileJmesPath(e)] as const);
       return (entry, extracted) => {
@@ -410,14 +428,44 @@ function compileStage(stage: Stage): Compiled {
 }
 
 export interface Pipeline {
-  /** Runs one line; null when a stage dropped it. `extracted` is what the stages extracted. */
+  /**
+   * Runs one entry (a line, or the lines a multiline stage joined: see assemble); null when a stage
+   * dropped it. `extracted` is what the stages extracted.
+   */
   run(entry: LogEntry, state?: PipelineState): { entry: LogEntry; extracted: Extracted } | null;
+  /**
+   * The entries a file's lines (read in one go, so max_wait_time never expires) make: without a
+   * multiline stage one per line; with one, a line that does not match its firstline is joined to the
+   * entry before it with "\n" (a line with no entry before it starts one), and an entry of max_lines
+   * lines is sent as it is, the next line starting another (Promtail's multiline stage).
+   */
+  assemble(lines: readonly string[]): string[];
 }
 
 export function compilePipeline(stages: readonly Stage[]): Pipeline {
+  const multiline = stages.findIndex((s) => s.type === "multiline");
+  if (multiline > 0) throw new Error("a multiline stage is interpreted as the first stage only");
+  const ml = stages[0]?.type === "multiline" ? stages[0] : undefined;
+  const firstline = ml ? compileRe2(ml.firstline) : undefined;
   const compiled = stages.map(compileStage);
   const defaultState = newState();
   return {
+    assemble(lines) {
+      if (!ml || !firstline) return [...lines];
+      const out: string[] = [];
+      let block: string[] = [];
+      const flush = () => {
+        if (block.length > 0) out.push(block.join("\n"));
+        block = [];
+      };
+      for (const line of lines) {
+        if (firstline.test(line)) flush();
+        block.push(line);
+        if (block.length >= ml.maxLines) flush();
+      }
+      flush();
+      return out;
+    },
     run(input, state = defaultState) {
       const entry: LogEntry = {
         line: input.line,

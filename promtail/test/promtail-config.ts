@@ -129,6 +129,20 @@ export function readStage(raw: unknown, what: string): Stage {
       return { type: "labels", values: stringMap(cfg, `${what}.labels`, true) };
     case "static_labels":
       return { type: "static_labels", values: stringMap(cfg, `${what}.static_labels`) };
+    case "multiline": {
+      const c = obj(cfg, `${what}.multiline`);
+      onlyKeys(c, ["firstline", "max_wait_time", "max_lines"], `${what}.multiline`);
+      const maxLines = c.max_lines ?? 128;
+      if (typeof maxLines !== "number" || !Number.isInteger(maxLines) || maxLines < 1)
+        throw new Error(`${what}.multiline.max_lines must be a positive integer`);
+      return {
+        type: "multiline",
+        firstline: str(c.firstline, `${what}.multiline.firstline`),
+        maxWaitTime:
+          c.max_wait_time === undefined ? "3s" : str(c.max_wait_time, `${what}.multiline.max_wait_time`),
+        maxLines,
+      };
+    }
     case "timestamp": {
       const c = obj(cfg, `${what}.timestamp`);
       onlyKeys(c, ["source", "format", "action_on_failure"], `${what}.timestamp`);

@@ -22,7 +22,7 @@ import {
 } from "../../definitions/metrics.ts";
 import { jobMetricLabel, probeKinds, probeMaxRedirects } from "../../definitions/thresholds.ts";
 import { compatDashboards } from "../../definitions/compat-dashboards.ts";
-import { compatList } from "../../definitions/compat.ts";
+import { compatList, seriesVerdicts } from "../../definitions/compat.ts";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const labels = (d: MetricDef) => (d.labels.length ? d.labels.map((l) => `\`${l}\``).join(", ") : "");
@@ -231,7 +231,56 @@ ${sources.join("\n")}
 
 | metric | dashboards | verdict |
 | --- | --- | --- |
-${table.join("\n")}`;
+${table.join("\n")}
+
+${sideBySideSection()}`;
+}
+
+/** The value-by-value comparison with the pinned Go exporters, and its verdicts. */
+function sideBySideSection(): string {
+  const byReason = new Map<string, string[]>();
+  for (const [name, v] of Object.entries(seriesVerdicts))
+    byReason.set(v.reason, [...(byReason.get(v.reason) ?? []), name]);
+  const verdictRows = [...byReason].map(
+    ([reason, names]) =>
+      `| ${names
+        .sort()
+        .map((n) => `\`${n}\``)
+        .join(", ")} | ${cell(reason)} |`,
+  );
+  return `### Value by value beside the Go exporters
+
+\`exporter/test/upstream-values.test.ts\` runs this exporter beside node_exporter 1.12.1,
+postgres_exporter 0.19.1 and redis_exporter 1.88.0 on the same host and the same real servers
+(PostgreSQL 14 to 18, a Redis primary and its replica), scrapes both sides twice at the same moments
+and compares every family both publish: type (untyped where upstream leaves it untyped), label names,
+series and values. Gauges are compared by value, counters by value and by their increase between the
+two scrapes; the tolerances, each with its reason, are in the test and stay far below a unit error (a
+factor of 1000 or 1024), which the test plants to prove that the comparison fails on one. Families that
+measure the exporter itself (\`process_*\`, \`pg_exporter_*\`, \`redis_exporter_*\`) are compared by
+type and labels only.
+
+The series sets are the same but for these verdicts (\`definitions/compat.ts\` \`seriesVerdicts\`):
+
+| families | the Go exporter's series left out here, and why |
+| --- | --- |
+${verdictRows.join("\n")}
+
+Two families are published under two names, the pinned exporter's and the older one a community
+dashboard queries, each costing one series more per host or Redis server:
+\`node_kernel_hung_tasks_total\` (a counter, node_exporter 1.12) and \`node_kernel_hung_tasks\`;
+\`redis_mem_fragmentation_ratio\` (redis_exporter 1.88) and \`redis_memory_fragmentation_ratio\`.
+
+\`pg_settings_*\` are the server's values (pg_settings' \`reset_val\`, what a new session of the exporter's
+role starts with), never what the exporter's own session set: it sets its \`statement_timeout\` and
+\`lock_timeout\` after connecting, not as startup parameters.
+
+\`pg_stat_activity_count\` and \`pg_stat_activity_max_tx_duration\` are grouped as postgres_exporter 0.19
+groups them: a series per database, state, user, \`application_name\`, backend type and wait event seen
+(the exporter's own session left out), and for each database and state no session is in, one series of
+0 with those labels empty. \`application_name\` is what the clients set: an application that sets a
+distinct one per connection makes as many series, as it does with postgres_exporter; sum by
+(\`datname\`, \`state\`) for the figures of before.`;
 }
 
 export function outputs(): Record<string, string> {

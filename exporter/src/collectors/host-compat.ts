@@ -323,9 +323,11 @@ async function readNetClass(root: string, device: string): Promise<NetClass | un
   if (c !== undefined) out.carrier = c;
   const m = num(mtu);
   if (m !== undefined) out.mtu = m;
-  // Mbit/s; -1 when unknown (virtual devices), which node_exporter leaves out.
+  // Mbit/s; -1 when the driver does not know it (virtual devices), published as it is converted
+  // (-125000), as node_exporter does unless --collector.netclass.ignore-invalid-speed is given; a
+  // device whose speed file answers EINVAL (link down, loopback) has no sample.
   const s = num(speed);
-  if (s !== undefined && s >= 0) out.speedBytes = (s * 1000 * 1000) / 8;
+  if (s !== undefined) out.speedBytes = Math.trunc((s * 1000 * 1000) / 8);
   const n = num(nohandler);
   if (n !== undefined) out.nohandler = n;
   return out;
@@ -521,5 +523,8 @@ export function writeCompat(
     m.node_udp_queues.set({ queue: "tx", ip: u.ip }, u.tx);
     m.node_udp_queues.set({ queue: "rx", ip: u.ip }, u.rx);
   }
-  if (s.hungTasks !== undefined) m.node_kernel_hung_tasks.set(s.hungTasks);
+  if (s.hungTasks !== undefined) {
+    m.node_kernel_hung_tasks_total.set(s.hungTasks);
+    m.node_kernel_hung_tasks.set(s.hungTasks);
+  }
 }

@@ -171,6 +171,22 @@ interface FsStats {
   mount: Mount;
   stats?: { size: number; free: number; avail: number; files?: number; filesFree?: number };
   error?: string;
+  /** node_exporter's device_error label for a failed statfs(). */
+  deviceError?: string;
+}
+
+/** node_exporter's device_error for a statfs() that did not answer in time (or still runs). */
+const MOUNTPOINT_TIMEOUT = "mountpoint timeout";
+
+/**
+ * node_exporter's device_error label of a failed statfs(): Go's text of the errno ("permission
+ * denied"), which Node.js writes as "EACCES: permission denied, statfs '/x'"; a timeout is
+ * "mountpoint timeout".
+ */
+export function deviceErrorLabel(err: Error & { code?: string }): string {
+  if (err.code === "ESTATFSTIMEOUT") return MOUNTPOINT_TIMEOUT;
+  const m = /^E[A-Z0-9]+: ([^,]+),/.exec(err.message);
+  return m ? m[1]! : err.message;
 }
 
 interface Snapshot {
@@ -218,7 +234,12 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
 
   const statfs = async (mount: Mount): Promise<FsStats> => {
     const path = join(root, mount.mountpoint);
-    if (stuck.has(path)) return { mount, error: "statfs still running from an earlier collection" };
+    if (stuck.has(path))
+      return {
+        mount,
+        error: "statfs still running from an earlier collection",
+        deviceError: MOUNTPOINT_TIMEOUT,
+      };
     let timer: NodeJS.Timeout | undefined;
     const call = (options.statfs ?? fs.statfs)(path);
     stuck.add(path);
@@ -231,7 +252,12 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
         call,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`statfs timed out after ${options.statfsTimeoutMs} ms`)),
+            () =>
+              reject(
+                Object.assign(new Error(`statfs timed out after ${options.statfsTimeoutMs} ms`), {
+                  code: "ESTATFSTIMEOUT",
+                }),
+              ),
             options.statfsTimeoutMs,
           );
         }),
@@ -247,7 +273,8 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
         },
       };
     } catch (e) {
-      return { mount, error: (e as Error).message };
+      const err = e as Error & { code?: string };
+      return { mount, error: err.message, deviceError: deviceErrorLabel(err) };
     } finally {
       clearTimeout(timer);
     }
@@ -298,7 +325,12 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
     m.node_load15.set(s.load[2]);
     // node_memory_*: every meminfo field, MemTotal and MemAvailable among them, by writeCompat below.
     for (const fsx of s.filesystems) {
-      const labels = { device: fsx.mount.device, mountpoint: fsx.mount.mountpoint, fstype: fsx.mount.fstype };
+      const labels = {
+        device: fsx.mount.device,
+        mountpoint: fsx.mount.mountpoint,
+        fstype: fsx.mount.fstype,
+        device_error: fsx.stats ? "" : (fsx.deviceError ?? ""),
+      };
       m.node_filesystem_device_error.set(labels, fsx.stats ? 0 : 1);
       m.node_filesystem_readonly.set(labels, s.readonlyMounts.has(fsx.mount.mountpoint) ? 1 : 0);
       if (!fsx.stats) continue;

@@ -14,8 +14,11 @@ import type { Query } from "./types.ts";
 // One statement, so that the families cost one round trip more per scrape, not four.
 export const COMPAT_SQL = {
   // pg_settings rather than current_setting(): the unit and the type are needed to convert the value.
+  // reset_val, not setting: the value a new session of this role and database starts with, which is
+  // what postgres_exporter reads in its session, whatever this session SET (its statement_timeout and
+  // lock_timeout, postgres.ts); a reload of the server's configuration updates it.
   compat: `SELECT
-    (SELECT coalesce(json_agg(json_build_object('name', name, 'setting', setting, 'unit', coalesce(unit, ''),
+    (SELECT coalesce(json_agg(json_build_object('name', name, 'setting', reset_val, 'unit', coalesce(unit, ''),
        'vartype', vartype)), '[]') FROM pg_settings WHERE name = ANY($1::text[])) AS settings,
     extract(epoch FROM pg_postmaster_start_time()) AS start_time,
     (SELECT coalesce(json_agg(json_build_object('datid', datid::text, 'datname', datname,
@@ -110,21 +113,25 @@ export async function queryCompat(query: Query): Promise<PostgresCompatSnapshot>
 }
 
 /** After a failed collection: the unlabelled compat families are absent (prom-client would show 0). */
-export function dropCompat(m: Metrics<typeof postgresMetrics>): void {
-  writeCompat(m, { settings: [], statDatabase: [] });
+export function dropCompat(m: Metrics<typeof postgresMetrics>, server: string): void {
+  writeCompat(m, { settings: [], statDatabase: [] }, server);
 }
 
 /** Writes the compat families (the postgres collector has reset every metric just before). */
-export function writeCompat(m: Metrics<typeof postgresMetrics>, s: PostgresCompatSnapshot): void {
-  const byName = m as unknown as Record<string, { set(v: number): void; remove(l: object): void }>;
+export function writeCompat(
+  m: Metrics<typeof postgresMetrics>,
+  s: PostgresCompatSnapshot,
+  server: string,
+): void {
+  const byName = m as unknown as Record<string, { set(l: object, v: number): void; remove(l: object): void }>;
   const written = new Map(s.settings.map((x) => [x.metric, x.value]));
   // prom-client publishes an unlabelled metric as 0 after a reset: a setting or a column this major does
   // not have is removed instead, so it is absent rather than a false 0.
   for (const [name, unit] of pgSettingsPublished) {
     const metric = `pg_settings_${name}${unit ? `_${unit}` : ""}`;
     const v = written.get(metric);
-    if (v === undefined) byName[metric]?.remove({});
-    else byName[metric]?.set(v);
+    if (v === undefined) byName[metric]?.remove({ server });
+    else byName[metric]?.set({ server }, v);
   }
   if (s.startTime !== undefined) m.pg_postmaster_start_time_seconds.set(s.startTime);
   else m.pg_postmaster_start_time_seconds.remove({});

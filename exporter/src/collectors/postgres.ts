@@ -74,6 +74,22 @@ export function describeUrl(url: string): string {
 }
 
 /**
+ * postgres_exporter's `server` label: host:port of the connection string (its parseFingerprint),
+ * "localhost" and 5432 when the URL gives none; a `host` or `port` query parameter (a Unix socket
+ * folder) wins over the URL's authority, as libpq reads them.
+ */
+export function serverLabel(url: string): string {
+  try {
+    const u = new URL(url);
+    const host = u.searchParams.get("host") || decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, "$1");
+    const port = u.searchParams.get("port") || u.port;
+    return `${host || "localhost"}:${port || "5432"}`;
+  } catch {
+    return "localhost:5432";
+  }
+}
+
+/**
  * The exporter's PostgreSQL access: one pool of at most two connections, every session with
  * `statement_timeout`, `lock_timeout` and `application_name`, and a client-side read timeout too (a
  * SIGSTOPped or partitioned server never answers, so the server-side timeout alone would not fire).
@@ -99,12 +115,29 @@ export class PostgresDatabase {
       connectionTimeoutMillis: options.connectTimeoutMs,
       idleTimeoutMillis: options.idleTimeoutMs,
       application_name: APPLICATION_NAME,
-      statement_timeout: options.statementTimeoutMs,
-      lock_timeout: options.lockTimeoutMs,
+      // statement_timeout and lock_timeout are SET once connected (below), not sent in the startup
+      // packet: a startup parameter becomes the session's reset value, and pg_settings' reset_val must
+      // stay the server's own (postgres-compat.ts reads it).
       // The client gives up a little after the server would have cancelled the statement.
       query_timeout: options.statementTimeoutMs + 500,
       // The exporter must not keep the process alive on its own (tests, shutdown).
       allowExitOnIdle: true,
+    });
+    // Queued before any query of the new connection (the pool emits 'connect' before handing it out,
+    // and a connection runs its queries in order). A failure ends that connection: the collector's own
+    // query on it fails too and the next scrape opens a new one.
+    this.pool.on("connect", (client) => {
+      client
+        .query(
+          `SET statement_timeout = ${Math.round(options.statementTimeoutMs)}; SET lock_timeout = ${Math.round(options.lockTimeoutMs)}`,
+        )
+        .catch((err: Error) => {
+          this.log.warn("setting the session's timeouts failed; closing the connection", {
+            target: this.target,
+            error: this.redact(err.message),
+          });
+          void client.end().catch(() => {});
+        });
     });
     // An idle connection that the server closes (restart, admin kill) emits 'error' on the pool; with
     // no listener, Node would crash the process.
@@ -339,17 +372,21 @@ const SQL = {
   // current_setting() instead of the pg_settings view, which builds all ~350 settings to return two.
   settings: `SELECT name, current_setting(name) AS setting
     FROM unnest(ARRAY['max_connections', 'superuser_reserved_connections']) AS name`,
+  // postgres_exporter's pg_stat_activity query (its builtin queries): every state of every database,
+  // grouped by user, application, backend type and wait event, the exporter's own session left out.
   activity: `
     WITH states(state) AS (SELECT unnest($1::text[])),
     dbs AS (SELECT datname FROM pg_database WHERE NOT datistemplate),
     seen AS (
-      SELECT datname, state, count(*) AS n,
-             max(extract(epoch FROM now() - xact_start)) AS max_tx
+      SELECT datname, state, usename, application_name, backend_type, wait_event_type, wait_event,
+             count(*) AS n, max(extract(epoch FROM now() - xact_start))::float AS max_tx
       FROM pg_stat_activity
-      WHERE datname IS NOT NULL AND state IS NOT NULL
-      GROUP BY datname, state
+      WHERE pid <> pg_backend_pid()
+      GROUP BY datname, state, usename, application_name, backend_type, wait_event_type, wait_event
     )
-    SELECT dbs.datname, states.state, coalesce(seen.n, 0) AS n, coalesce(seen.max_tx, 0) AS max_tx
+    SELECT dbs.datname, states.state, seen.usename, seen.application_name, seen.backend_type,
+           seen.wait_event_type, seen.wait_event,
+           coalesce(seen.n, 0) AS n, coalesce(seen.max_tx, 0) AS max_tx
     FROM dbs CROSS JOIN states
     LEFT JOIN seen ON seen.datname = dbs.datname AND seen.state = states.state`,
   locks: `
@@ -460,12 +497,17 @@ export function shortVersion(serverVersion: string): string {
   return `${m[1]}.${m[2] ?? "0"}.${m[3] ?? "0"}`;
 }
 
+type ActivityLabels = Record<
+  "datname" | "state" | "usename" | "application_name" | "backend_type" | "wait_event_type" | "wait_event",
+  string
+>;
+
 interface Snapshot {
   pingSeconds: number;
   major: number;
   version: { version: string; short_version: string };
   settings: Map<string, number>;
-  activity: { datname: string; state: string; n: number; maxTx: number }[];
+  activity: { labels: ActivityLabels; n: number; maxTx: number }[];
   statDatabase: Record<string, unknown>[];
   bgwriter: Record<string, unknown> | undefined;
   locks: { datname: string; mode: string; n: number }[];
@@ -486,6 +528,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
   const acquired = options.database ? undefined : acquireDatabase(options, log);
   const db = options.database ?? acquired!.database;
   const warnRatio = options.connectionsWarnRatio ?? thresholds.postgres.connectionsUsedRatio;
+  const server = serverLabel(options.url);
   let sizes: { at: number; rows: { datname: string; bytes: number }[] } | undefined;
   let pingOk = false;
   let lastError: string | undefined;
@@ -504,14 +547,14 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
     m.pg_up.set(1);
     m.pg_exporter_ping_duration_seconds.set(s.pingSeconds);
     setDuration();
-    m.pg_static.set(s.version, 1);
+    m.pg_static.set({ ...s.version, server }, 1);
     const maxConn = s.settings.get("max_connections");
-    if (maxConn !== undefined) m.pg_settings_max_connections.set(maxConn);
+    if (maxConn !== undefined) m.pg_settings_max_connections.set({ server }, maxConn);
     const reserved = s.settings.get("superuser_reserved_connections");
-    if (reserved !== undefined) m.pg_settings_superuser_reserved_connections.set(reserved);
+    if (reserved !== undefined) m.pg_settings_superuser_reserved_connections.set({ server }, reserved);
     for (const a of s.activity) {
-      m.pg_stat_activity_count.set({ datname: a.datname, state: a.state }, a.n);
-      m.pg_stat_activity_max_tx_duration.set({ datname: a.datname, state: a.state }, a.maxTx);
+      m.pg_stat_activity_count.set({ ...a.labels, server }, a.n);
+      m.pg_stat_activity_max_tx_duration.set({ ...a.labels, server }, a.maxTx);
     }
     const versioned = majorStatements(s.major);
     for (const row of s.statDatabase) {
@@ -525,9 +568,10 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
       if (!publishedOn(d, s.major) && d.labels.length === 0) m[d.name].remove({});
     for (const l of s.locks) m.pg_locks_count.set({ datname: l.datname, mode: l.mode }, l.n);
     for (const d of s.sizes) m.pg_database_size_bytes.set({ datname: d.datname }, d.bytes);
-    writeCompat(m, s.compat);
+    writeCompat(m, s.compat, server);
 
-    const connections = s.activity.reduce((a, x) => a + x.n, 0);
+    // The exporter's own session is not in pg_stat_activity's rows (as upstream): counted here.
+    const connections = s.activity.reduce((a, x) => a + x.n, 0) + 1;
     const usedRatio = maxConn ? connections / maxConn : 0;
     health = {
       status: usedRatio >= warnRatio ? "warning" : "ok",
@@ -561,10 +605,9 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
           const versioned = majorStatements(major);
           const [settingRows, activity, statDatabase, bgwriter, locks] = [
             await query<{ name: string; setting: string }>(SQL.settings),
-            await query<{ datname: string; state: string; n: string; max_tx: string | number }>(
-              SQL.activity,
-              [ACTIVITY_STATES],
-            ),
+            await query<
+              { [K in keyof ActivityLabels]: string | null } & { n: string; max_tx: string | number }
+            >(SQL.activity, [ACTIVITY_STATES]),
             await query(versioned.statDatabase),
             versioned.bgwriterFields.length > 0 ? (await query(versioned.bgwriter))[0] : undefined,
             await query<{ datname: string; mode: string; n: string }>(SQL.locks, [LOCK_MODES]),
@@ -584,8 +627,16 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
             },
             settings: new Map(settingRows.map((r) => [r.name, num(r.setting)])),
             activity: activity.map((a) => ({
-              datname: a.datname,
-              state: a.state,
+              // NULL (no such session) is "", as postgres_exporter writes it.
+              labels: {
+                datname: a.datname ?? "",
+                state: a.state ?? "",
+                usename: a.usename ?? "",
+                application_name: a.application_name ?? "",
+                backend_type: a.backend_type ?? "",
+                wait_event_type: a.wait_event_type ?? "",
+                wait_event: a.wait_event ?? "",
+              },
               n: num(a.n),
               maxTx: num(a.max_tx),
             })),
@@ -610,7 +661,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
       // No unlabelled counter at 0 either: a counter dropping to 0 would read as a reset to rate().
       for (const d of postgresMetrics)
         if (d.type === "counter" && d.labels.length === 0) m[d.name].remove({});
-      dropCompat(m);
+      dropCompat(m, server);
       // pg_up says whether PostgreSQL answered, as upstream: a failed query on a live server (a missing
       // privilege, say) keeps it at 1 and shows in the collector's success instead.
       m.pg_up.set(pingOk ? 1 : 0);

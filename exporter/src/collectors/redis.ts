@@ -94,9 +94,8 @@ const INFO_COUNTERS = {
 // server does not report (master_last_io_seconds_ago on a primary) is left out.
 const INFO_COMPAT_GAUGES = {
   used_memory_rss: "redis_memory_used_rss_bytes",
-  mem_fragmentation_ratio: "redis_memory_fragmentation_ratio",
+  mem_fragmentation_ratio: "redis_mem_fragmentation_ratio",
   connected_slaves: "redis_connected_slaves",
-  master_last_io_seconds_ago: "redis_master_last_io_seconds_ago",
 } as const;
 
 /**
@@ -120,9 +119,24 @@ export function parseCommandstats(
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
+/**
+ * The databases redis_exporter lists in redis_db_keys (db0 to db<n-1>, empty ones as 0): `databases`
+ * from CONFIG GET, 16 (Redis' default) when CONFIG is refused or renamed away, 1 in cluster mode.
+ */
+export function databaseCount(configReply: unknown, redisMode: string | undefined): number {
+  if (redisMode === "cluster") return 1;
+  if (Array.isArray(configReply)) {
+    const i = configReply.findIndex((x) => String(x) === "databases");
+    const n = i >= 0 ? Number(configReply[i + 1]) : NaN;
+    if (Number.isInteger(n) && n > 0) return n;
+  }
+  return 16;
+}
+
 interface Snapshot {
   pingSeconds: number;
   info: Map<string, string>;
+  databases: number;
   queues: { queue: string; length: number }[];
 }
 
@@ -198,10 +212,14 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     await client.ping();
     const pingSeconds = (performance.now() - t0) / 1000;
     // INFO's default sections leave commandstats out; redis_exporter reads them for redis_commands_*.
-    // Both in one pipeline: one round trip (INFO with two sections needs Redis 7).
-    const replies = (await client.pipeline().info().info("commandstats").exec()) ?? [];
-    for (const [err] of replies) if (err) throw err;
-    const info = parseInfo(replies.map(([, text]) => String(text)).join("\r\n"));
+    // All in one pipeline: one round trip (INFO with two sections needs Redis 7). CONFIG GET may be
+    // refused (ACL, rename-command): then the default number of databases is taken.
+    const replies =
+      (await client.pipeline().info().info("commandstats").config("GET", "databases").exec()) ?? [];
+    const [config, ...infoReplies] = [replies[2], replies[0], replies[1]];
+    for (const r of infoReplies) if (!r || r[0]) throw r?.[0] ?? new Error("INFO returned nothing");
+    const info = parseInfo(infoReplies.map((r) => String(r![1])).join("\r\n"));
+    const databases = databaseCount(config && !config[0] ? config[1] : undefined, info.get("redis_mode"));
     const queues: Snapshot["queues"] = [];
     for (const key of options.queueKeys) {
       try {
@@ -217,7 +235,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
         badQueues.add(key);
       }
     }
-    return { pingSeconds, info, queues };
+    return { pingSeconds, info, databases, queues };
   };
 
   const write = (s: Snapshot) => {
@@ -231,11 +249,16 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     m.redis_exporter_ping_duration_seconds.set(s.pingSeconds);
     m.redis_instance_info.set(
       {
-        redis_version: info.get("redis_version") ?? "",
-        redis_mode: info.get("redis_mode") ?? "",
-        role: info.get("role") ?? "",
-        os: info.get("os") ?? "",
+        master_replid: info.get("master_replid") ?? "",
         maxmemory_policy: info.get("maxmemory_policy") ?? "",
+        os: info.get("os") ?? "",
+        process_id: info.get("process_id") ?? "",
+        redis_build_id: info.get("redis_build_id") ?? "",
+        redis_mode: info.get("redis_mode") ?? "",
+        redis_version: info.get("redis_version") ?? "",
+        role: info.get("role") ?? "",
+        run_id: info.get("run_id") ?? "",
+        tcp_port: info.get("tcp_port") ?? "",
       },
       1,
     );
@@ -254,13 +277,26 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
       if (v !== undefined) m[name].set(v);
       else m[name].remove({});
     }
+    // A replica's, labelled with its primary as redis_exporter labels it.
+    const lastIo = n("master_last_io_seconds_ago");
+    if (lastIo !== undefined)
+      m.redis_master_last_io_seconds_ago.set(
+        { master_host: info.get("master_host") ?? "", master_port: info.get("master_port") ?? "" },
+        lastIo,
+      );
+    // The older name community dashboards query (definitions/metrics.ts): the same field.
+    const fragmentation = n("mem_fragmentation_ratio");
+    if (fragmentation !== undefined) m.redis_memory_fragmentation_ratio.set(fragmentation);
+    else m.redis_memory_fragmentation_ratio.remove({});
     for (const c of parseCommandstats(info)) {
       m.redis_commands_total.set({ cmd: c.cmd }, c.calls);
       m.redis_commands_duration_seconds_total.set({ cmd: c.cmd }, c.seconds);
     }
-    // INFO leaves empty databases out; db0 is always published so "no keys" is a 0, not an absence.
+    // INFO leaves empty databases out; as redis_exporter, every database the server has is published,
+    // an empty one as 0, so "no keys" is a 0, not an absence.
     const keyspace = parseKeyspace(info);
-    if (!keyspace.some((k) => k.db === "db0")) keyspace.push({ db: "db0", keys: 0, expires: 0 });
+    for (let i = 0; i < s.databases; i++)
+      if (!keyspace.some((k) => k.db === `db${i}`)) keyspace.push({ db: `db${i}`, keys: 0, expires: 0 });
     for (const k of keyspace) {
       m.redis_db_keys.set({ db: k.db }, k.keys);
       m.redis_db_keys_expiring.set({ db: k.db }, k.expires);
@@ -306,6 +342,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     markFailed() {
       for (const metric of Object.values(m)) metric.reset();
       for (const name of Object.values(INFO_COMPAT_GAUGES)) m[name].remove({});
+      m.redis_memory_fragmentation_ratio.remove({});
       m.redis_up.set(0);
       if (health?.status !== "down")
         health = { status: "down", error: "the collection overran its deadline (Redis may be hung)" };

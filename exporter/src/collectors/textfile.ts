@@ -186,7 +186,9 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
         published.push(fam.name);
       }
       m.node_textfile_mtime_seconds.reset();
-      for (const t of mtimes) m.node_textfile_mtime_seconds.set({ file: t.file }, t.seconds);
+      // file: the path, directory included, as node_exporter labels it.
+      for (const t of mtimes)
+        m.node_textfile_mtime_seconds.set({ file: join(options.dir, t.file) }, t.seconds);
       m.node_textfile_scrape_error.set(errors.length > 0 ? 1 : 0);
     },
     markFailed() {

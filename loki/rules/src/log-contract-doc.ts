@@ -48,6 +48,18 @@ ${streams.join("\n")}
 
 Lines carry \`job="${logs.appJob}"\`. Error-level lines are written to their stream and to \`errors.log\`.
 
+A Python application keeps the contract with the package in \`python/kali_agents_logging\` (\`pip install
+./python/kali_agents_logging\`): its \`JsonFormatter\` writes these fields (an exception's traceback in
+\`exc\`, inside the line), \`log_event()\` writes an event below with its level and fields and refuses
+an unknown one, and \`configure()\` attaches the four files. Its \`contract.json\` is generated from
+\`definitions/logs.ts\`.
+
+The operations plan's text format, \`%(asctime)s - %(name)s - %(levelname)s - %(message)s\` (asctime like
+\`2026-12-07 19:30:01,123\`, read as UTC), is read too: Promtail and Alloy take its time, logger, level
+and message, and keep a traceback's lines with the line that logged it. Level panels, the error ratio and
+the error stream work for it; the events below need JSON lines (the text format has no \`event\`), so
+\`SecurityAuthFailureSpike\` and the security panels count the JSON formatter's lines only.
+
 ## Levels
 
 ${logLevels.map(code).join(", ")}, lower-case. Other programs write \`warning\`, \`critical\` or \`fatal\`,
