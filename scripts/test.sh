@@ -91,7 +91,7 @@ compose_bin="$(npm run --silent upstream -- path docker-compose)"
 if ! cmp -s "$compose_bin" "$plugins/docker-compose"; then
   install -D -m 755 "$compose_bin" "$plugins/docker-compose"
 fi
-docker compose version
+if command -v docker >/dev/null; then docker compose version; fi
 # The images compose.yaml names that cannot be pulled here, built as stand-ins (tools/images/README.md)
 # once and kept: a warm run only compares their input digests. Needs a daemon (above).
 if docker_answers; then
