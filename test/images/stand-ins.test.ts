@@ -288,9 +288,14 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
       ])
         writeFileSync(join(secrets, f), "");
       const am = compose.services.alertmanager!;
+      // Compose's entrypoint (render-config.sh, then Alertmanager) as compose runs it: docker's
+      // --entrypoint takes the program, the rest goes before the command.
+      const [amProgram, ...amEntryArgs] = am.entrypoint ?? [];
       const amc = start("alertmanager", [
         ...["--user", am.user!, "-v", `${join(root, "alertmanager")}:/etc/alertmanager:ro`],
-        ...["-v", `${secrets}:/run/secrets:ro`, refOf("alertmanager"), ...am.command!.map(resolve)],
+        ...["-v", `${secrets}:/run/secrets:ro`],
+        ...(amProgram ? ["--entrypoint", amProgram] : []),
+        ...[refOf("alertmanager"), ...amEntryArgs, ...am.command!.map(resolve)],
       ]);
       const prom = compose.services.prometheus!;
       const pc = start("prometheus", [
