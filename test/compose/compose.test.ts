@@ -224,11 +224,20 @@ describe("compose.yaml", () => {
       assert.match(pw, /^[A-Za-z0-9]{32}$/);
       assert.match(file("grafana/grafana_admin_password"), /^[A-Za-z0-9]{32}$/);
       assert.notEqual(file("grafana/grafana_admin_password"), pw);
+      assert.equal(file("demo/demo_database_url"), `postgres://kali_agents:${pw}@postgres:5432/kali_agents`);
+      // The exporter and ops get their own roles (postgres/initdb/10-roles.sh), never the superuser's.
+      const epw = file("postgres/exporter_db_password");
+      const opw = file("postgres/ops_db_password");
+      assert.match(epw, /^[A-Za-z0-9]{32}$/);
+      assert.equal(new Set([pw, epw, opw]).size, 3, "one password per role");
       assert.equal(
         file("exporter/exporter_database_url"),
-        `postgres://kali_agents:${pw}@postgres:5432/kali_agents`,
+        `postgres://kali_agents_exporter:${epw}@postgres:5432/kali_agents`,
       );
-      assert.equal(file("demo/demo_database_url"), file("exporter/exporter_database_url"));
+      assert.equal(
+        file("ops/ops_database_url"),
+        `postgres://kali_agents_ops:${opw}@postgres:5432/kali_agents`,
+      );
       assert.equal(file("exporter/exporter_redis_url"), "redis://redis:6379/0");
       assert.equal(
         file("alertmanager/alertmanager_slack_api_url"),
