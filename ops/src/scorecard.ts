@@ -12,7 +12,7 @@ import {
   selectors,
 } from "../../definitions/thresholds.ts";
 import { increase, re, series } from "../../lib/promql.ts";
-import { query, scalar, type Series } from "./prometheus-api.ts";
+import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
 export interface Incident {
@@ -305,13 +305,14 @@ async function runCounts(prometheusUrl: string, windowSeconds: number, at: Date)
 
 export async function fetchSilences(alertmanagerUrl: string): Promise<Silence[]> {
   let res: Response;
-  const u = new URL("/api/v2/silences", alertmanagerUrl);
+  const { url, shown, headers } = withBasicAuth(alertmanagerUrl);
+  const u = new URL("/api/v2/silences", url);
   try {
-    res = await fetch(u, { signal: AbortSignal.timeout(30_000) });
+    res = await fetch(u, { headers, signal: AbortSignal.timeout(30_000) });
   } catch (e) {
-    throw new Error(`Alertmanager at ${alertmanagerUrl} is not reachable: ${(e as Error).message}`);
+    throw new Error(`Alertmanager at ${shown} is not reachable: ${(e as Error).message}`);
   }
-  if (!res.ok) throw new Error(`Alertmanager at ${alertmanagerUrl} answered ${res.status} to ${u.pathname}`);
+  if (!res.ok) throw new Error(`Alertmanager at ${shown} answered ${res.status} to ${u.pathname}`);
   return (await res.json()) as Silence[];
 }
 

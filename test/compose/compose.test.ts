@@ -101,6 +101,19 @@ const flag = (s: Service, name: string): string | undefined =>
     .find((a) => a.startsWith(`${name}=`))
     ?.slice(name.length + 1);
 
+/**
+ * secrets-init's script for `sh` here: `dir` stands for /secrets, and lib/bcrypt.ts (run by tsx) for the
+ * image's dist/lib/bcrypt.js.
+ */
+function secretsInitScript(dir: string): string {
+  const script = commandArgs(services["secrets-init"]!)[0]!;
+  const bcrypt = 'bcrypt="node /app/dist/lib/bcrypt.js"';
+  assert.ok(script.includes(bcrypt), "secrets-init names bcrypt.js as it used to");
+  return script
+    .replace("cd /secrets", `cd '${dir}'`)
+    .replace(bcrypt, `bcrypt="${join(root, "node_modules/.bin/tsx")} ${join(root, "lib/bcrypt.ts")}"`);
+}
+
 /** The raw text of one service's block, comments included. */
 function serviceText(name: string): string {
   const lines = composeText.split("\n");
@@ -206,14 +219,13 @@ describe("compose.yaml", () => {
   });
 
   test("secrets-init's script creates every missing secret once and never overwrites one (run with sh)", () => {
-    const script = commandArgs(services["secrets-init"]!)[0]!;
     const dir = mkdtempSync(join(tmpdir(), "kali-secrets-init-"));
     try {
       // The script runs in /secrets; here in a temporary folder standing for it.
       const run = () =>
-        spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
+        spawnSync("sh", ["-c", secretsInitScript(dir)], {
           encoding: "utf8",
-          timeout: 10_000,
+          timeout: 60_000,
         });
       mkdirSync(join(dir, "alertmanager"));
       writeFileSync(join(dir, "alertmanager", "alertmanager_slack_api_url"), "https://hooks.example/kept");
@@ -276,14 +288,17 @@ describe("compose.yaml", () => {
     };
     const dir = mkdtempSync(join(tmpdir(), "kali-secrets-mail-"));
     try {
-      const script = commandArgs(services["secrets-init"]!)[0]!;
-      const init = spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
-        encoding: "utf8",
-      });
+      const init = spawnSync("sh", ["-c", secretsInitScript(dir)], { encoding: "utf8" });
       assert.equal(init.status, 0, init.stderr);
       writeFileSync(join(dir, "alertmanager", "alertmanager_smtp_password"), "the-smtp-password\n");
       const ops = services.ops!;
-      const env = Object.fromEntries(Object.entries(ops.environment!).map(([k, v]) => [k, interpolate(v)]));
+      // Its secret files as secrets-init wrote them (the URLs of Prometheus and Alertmanager with ops' user).
+      const env = Object.fromEntries(
+        Object.entries(ops.environment!).map(([k, v]) => [
+          k,
+          interpolate(v).replace(/^\/run\/secrets\//, `${join(dir, "ops")}/`),
+        ]),
+      );
       // Off by default (.env.example leaves it empty); on with a recipient.
       const off = loadOpsConfig({ ...env, DATABASE_URL_FILE: undefined, REDIS_URL_FILE: undefined });
       assert.equal(off.reportMailTo, undefined);
@@ -529,7 +544,7 @@ describe("compose.yaml", () => {
     assert.equal(services.exporter!.environment!.EXPORTER_TEXTFILE_DIR, "/var/lib/kali-agents/textfile");
   });
 
-  test("Prometheus keeps 30 days within a size cap, reloads on request, and receives Loki's recording rules", () => {
+  test("Prometheus keeps 30 days within a size cap, has no lifecycle API, and receives Loki's recording rules", () => {
     const p = services.prometheus!;
     // Retention is in prometheus.yml (3.14 deprecates the flags); the flags would override it silently.
     assert.equal(flag(p, "--storage.tsdb.retention.time"), undefined);
@@ -544,7 +559,8 @@ describe("compose.yaml", () => {
       days && Number(days[1]) >= 30,
       `retention.time ${retention?.time} must cover the SLO's 30 days`,
     );
-    assert.ok(commandArgs(p).includes("--web.enable-lifecycle"));
+    // No lifecycle API (stop and reload over HTTP): reloads are a SIGHUP (docs/operations/security.md).
+    assert.ok(!commandArgs(p).includes("--web.enable-lifecycle"));
     const loki = parse(read("loki/loki.yaml")) as { ruler?: { remote_write?: { enabled?: boolean } } };
     assert.equal(
       commandArgs(p).includes("--web.enable-remote-write-receiver"),
