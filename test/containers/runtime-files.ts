@@ -92,16 +92,20 @@ function ignorePatterns(root: string, dockerfile: string): string[] {
     .filter((l) => l !== "" && !l.startsWith("#"));
 }
 
-/** The build context's files: the repository's (tracked and new, not ignored by git), less .dockerignore. */
-export function contextFiles(root: string, dockerfile: string): string[] {
-  const listed = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
+/** The repository's files: tracked and new ones, not those git ignores (node_modules, dist, secrets). */
+export function repositoryFiles(root: string): string[] {
+  return execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
     cwd: root,
     encoding: "utf8",
   })
     .split("\0")
     .filter((f) => f !== "" && existsSync(join(root, f)));
+}
+
+/** The build context's files: the repository's, less the Dockerfile's .dockerignore. */
+export function contextFiles(root: string, dockerfile: string): string[] {
   const patterns = ignorePatterns(root, dockerfile);
-  return listed.filter((f) => !ignored(patterns, f));
+  return repositoryFiles(root).filter((f) => !ignored(patterns, f));
 }
 
 /** tsconfig.build.json's include globs, less its excludes, as a test on a relative .ts path. */
