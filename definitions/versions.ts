@@ -30,6 +30,11 @@ export interface GoBuild {
    * writes a placeholder there in a copy of the module (test/support/upstream.ts).
    */
   readonly placeholderAsset?: string;
+  /**
+   * When the module keeps its version in one variable set to the tag (Compose's internal.Version, set
+   * to `v<version>` by its Makefile) rather than in prometheus/common's package: that variable.
+   */
+  readonly versionVariable?: string;
 }
 
 export interface Upstream {
@@ -139,6 +144,21 @@ export const upstream = {
       commands: [{ name: "redis_exporter", pkg: "github.com/oliver006/redis_exporter" }],
       // redis_exporter keeps its version in its main package, not in prometheus/common.
       versionPackage: "main",
+    },
+  },
+  /**
+   * The Docker Compose CLI plugin (`docker compose`) that runs compose.yaml in the image tests: Debian's
+   * docker.io has none, so scripts/test.sh builds it here and installs it in ~/.docker/cli-plugins.
+   */
+  compose: {
+    version: "5.6.0",
+    go: {
+      dir: "tools/upstream/compose",
+      module: "github.com/docker/compose/v5",
+      moduleVersion: "v5.6.0",
+      commands: [{ name: "docker-compose", pkg: "github.com/docker/compose/v5/cmd" }],
+      versionPackage: "github.com/docker/compose/v5/internal",
+      versionVariable: "github.com/docker/compose/v5/internal.Version",
     },
   },
 } as const satisfies Record<string, Upstream>;

@@ -14,6 +14,11 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v wrk >/dev/null || need+=(wrk)
 # The weekly report's HTML page is opened in headless Chromium (ops/test/report-html.test.ts).
 command -v chromium >/dev/null || need+=(chromium)
+# The image tests build the stack's images and run compose.yaml: Debian's Docker engine (20.10; the
+# compose CLI plugin is built below) and debootstrap, which makes the Debian root file systems of the
+# stand-in images (npm run -s images -- build, tools/images/README.md).
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"
@@ -42,6 +47,51 @@ bash scripts/postgresql-clients.sh
 # outside the clone (~/.cache/kali-agents-upstream, keyed by version and go.sum): later runs reuse them.
 npm run --silent upstream -- build
 npm run --silent upstream -- versions
+
+# Docker: a daemon that answers is used as it is; otherwise one is started here (root only) and stopped
+# when this script exits, whatever the outcome. Nothing else is stopped: not a daemon someone else runs.
+started_dockerd=""
+stop_dockerd() {
+  if [ -n "$started_dockerd" ] && kill -0 "$started_dockerd" 2>/dev/null; then
+    echo "test.sh: stopping the Docker daemon it started (pid $started_dockerd)"
+    kill "$started_dockerd" && wait "$started_dockerd" 2>/dev/null || true
+  fi
+}
+trap stop_dockerd EXIT
+docker_answers() { docker info >/dev/null 2>&1; }
+start_dockerd() { # $1: storage driver; succeeds when the daemon answers within 60 s
+  local log="${TMPDIR:-/tmp}/kali-agents-dockerd.log"
+  dockerd --storage-driver="$1" >"$log" 2>&1 &
+  started_dockerd=$!
+  for _ in $(seq 1 60); do
+    docker_answers && return 0
+    kill -0 "$started_dockerd" 2>/dev/null || break
+    sleep 1
+  done
+  echo "test.sh: dockerd with the $1 storage driver did not answer (its log: $log):" >&2
+  tail -n 5 "$log" >&2
+  stop_dockerd
+  started_dockerd=""
+  return 1
+}
+if ! docker_answers; then
+  if [ "$(id -u)" -eq 0 ] && command -v dockerd >/dev/null; then
+    # overlay2 where the kernel and the file system allow it, else vfs (slow and large, but works anywhere).
+    start_dockerd overlay2 || start_dockerd vfs || true
+  fi
+  if ! docker_answers; then
+    echo "test.sh: no Docker daemon answers and none could be started (run as root, or start dockerd)" >&2
+    [ "${CI:-}" = "true" ] && exit 1
+  fi
+fi
+# The compose CLI plugin, built above from its Go module (tools/upstream/compose), where the docker CLI
+# looks for plugins: `docker compose` then runs the pinned version.
+plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+compose_bin="$(npm run --silent upstream -- path docker-compose)"
+if ! cmp -s "$compose_bin" "$plugins/docker-compose"; then
+  install -D -m 755 "$compose_bin" "$plugins/docker-compose"
+fi
+docker compose version
 # Renovate (at tools/renovate.ts' pinned version) for test/renovate.test.ts, kept outside the clone
 # (~/.cache/kali-agents-renovate); it runs on the images' Node.js 24, fetched by the test itself.
 npx tsx tools/renovate.ts install

@@ -4,7 +4,6 @@
 // (kali_agents_job_runs_total), and documentation coverage as `npm run generate` measured it.
 // The figure computations are pure functions of what was read, so the rules of the game (which
 // incident belongs to which week, what acknowledges an alert) are tested without servers as well.
-import { readFileSync } from "node:fs";
 import {
   apiSlo,
   jobMetricLabel,
@@ -13,6 +12,10 @@ import {
 } from "../../definitions/thresholds.ts";
 import { increase, re, series } from "../../lib/promql.ts";
 import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
+// Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file
+// nothing imports is missing from the ops image, where `ops report` failed with ENOENT on it
+// (test/containers/runtime-files.test.ts finds every file the programs read beside their code).
+import documentationCoverage from "../../definitions/documentation-coverage.json" with { type: "json" };
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
 export interface Incident {
@@ -318,8 +321,7 @@ export async function fetchSilences(alertmanagerUrl: string): Promise<Silence[]>
 
 /** The coverage `npm run generate` measured (definitions/documentation-coverage.json). */
 export function readDocumentationCoverage(): DocumentationCoverage {
-  const path = new URL("../../definitions/documentation-coverage.json", import.meta.url);
-  return JSON.parse(readFileSync(path, "utf8")) as DocumentationCoverage;
+  return documentationCoverage satisfies DocumentationCoverage;
 }
 
 export interface ScorecardSources {

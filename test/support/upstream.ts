@@ -28,7 +28,7 @@ const root = new URL("../..", import.meta.url).pathname;
 
 /** Every upstream that has a Go build, in the order `versions` prints them. */
 export const goUpstreams = (Object.keys(upstream) as UpstreamName[]).filter((n) => "go" in upstream[n]) as (
-  "prometheus" | "alertmanager" | "node_exporter" | "postgres_exporter" | "redis_exporter"
+  "prometheus" | "alertmanager" | "node_exporter" | "postgres_exporter" | "redis_exporter" | "compose"
 )[];
 
 export type GoUpstream = (typeof goUpstreams)[number];
@@ -86,6 +86,7 @@ function ldflags(name: GoUpstream): string {
   const go = goBuildOf(name);
   const v = upstream[name].version;
   const p = go.versionPackage;
+  if (go.versionVariable) return `-s -w -X ${go.versionVariable}=v${v}`;
   if (p === "main") return `-s -w -X main.BuildVersion=${v} -X main.BuildCommitSha=${go.moduleVersion}`;
   return [
     "-s -w",
@@ -179,7 +180,8 @@ export function buildUpstream(name: GoUpstream, log: (line: string) => void = ()
         ...modArgs,
         `-ldflags=${ldflags(name)}`,
         "-o",
-        join(tmp, "bin") + "/",
+        // One package is written under its command's name (Compose's is github.com/docker/compose/v5/cmd).
+        go.commands.length === 1 ? join(tmp, "bin", go.commands[0]!.name) : join(tmp, "bin") + "/",
         ...go.commands.map((c) => c.pkg),
       ],
       `building ${name}`,
