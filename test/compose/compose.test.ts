@@ -374,7 +374,8 @@ describe("compose.yaml", () => {
       );
       for (const p of ports) {
         assert.equal(p.host, p.container, `${name}: published on the same port number (docs list one port)`);
-        assert.equal(p.address, name === "grafana" ? "0.0.0.0" : "127.0.0.1", `${name}: bind address`);
+        // Grafana too: plain HTTP is not published on every interface by default.
+        assert.equal(p.address, "127.0.0.1", `${name}: bind address`);
       }
     }
     // References to `service:port` anywhere in the configuration point at a port that service listens on.
@@ -414,6 +415,95 @@ describe("compose.yaml", () => {
     }
     assert.ok(refs >= 15, `${refs} references checked`);
     console.log(`compose: ${refs} service:port references agree with the published ports`);
+  });
+
+  test("every service drops all capabilities, gains no privilege, has a read-only root and a memory limit", () => {
+    // A new service without them fails here. The capabilities added back, each with its reason in compose.yaml.
+    const addedBack: Record<string, string[]> = {
+      "secrets-init": ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+      postgres: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
+      redis: ["CHOWN", "SETUID", "SETGID"],
+    };
+    const hardening = (name: string) => {
+      const s = services[name]! as Service & {
+        cap_drop?: string[];
+        cap_add?: string[];
+        security_opt?: string[];
+        read_only?: boolean;
+        mem_limit?: string;
+        privileged?: boolean;
+        pid?: string;
+        network_mode?: string;
+      };
+      assert.deepEqual(s.cap_drop, ["ALL"], `${name}: cap_drop: [ALL]`);
+      assert.deepEqual(s.cap_add ?? [], addedBack[name] ?? [], `${name}: capabilities added back`);
+      assert.ok(s.security_opt?.includes("no-new-privileges:true"), `${name}: no-new-privileges`);
+      assert.equal(s.read_only, true, `${name}: read_only`);
+      const m = /^(\d+)([mg])$/.exec(s.mem_limit ?? "");
+      assert.ok(m, `${name}: mem_limit (e.g. 256m) is ${s.mem_limit}`);
+      const mib = Number(m[1]) * (m[2] === "g" ? 1024 : 1);
+      assert.ok(mib >= 64 && mib <= 2048, `${name}: mem_limit ${s.mem_limit}`);
+      assert.notEqual(s.privileged, true, `${name}: privileged`);
+      assert.notEqual(s.pid, "host", `${name}: the host's pid namespace`);
+      assert.notEqual(s.network_mode, "host", `${name}: the host's network`);
+      const line = serviceText(name)
+        .split("\n")
+        .find((l) => l.trim().startsWith("cap_add:"));
+      if (s.cap_add) assert.match(line ?? "", /# \S/, `${name}: say why cap_add is needed, on its line`);
+    };
+    for (const name of Object.keys(services)) hardening(name);
+    // The check is not vacuous: a service without them is refused.
+    services.intruder = { image: "x" };
+    try {
+      assert.throws(() => hardening("intruder"), /intruder: cap_drop/);
+    } finally {
+      delete services.intruder;
+    }
+  });
+
+  test("each service is on the networks of what it must reach, and no other", () => {
+    const nets = (name: string) => (services[name] as { networks?: string[] }).networks ?? [];
+    const shares = (a: string, b: string) => nets(a).some((n) => nets(b).includes(n));
+    // The database's clients, and nothing else.
+    for (const name of Object.keys(services)) {
+      if (["postgres", "redis", "secrets-init"].includes(name)) continue;
+      assert.equal(
+        shares(name, "postgres"),
+        ["exporter", "ops", "demo"].includes(name),
+        `${name} and the database`,
+      );
+    }
+    // The application's stand-in and the agents reach neither Alertmanager nor, for the demo, Loki.
+    for (const name of ["demo", "promtail", "alloy"])
+      assert.ok(!shares(name, "alertmanager"), `${name} reaches Alertmanager`);
+    assert.ok(!shares("demo", "loki"), "the demo reaches Loki");
+    assert.ok(!shares("grafana", "promtail"), "Grafana reaches the agents");
+    // The paths the stack needs.
+    for (const [from, to] of [
+      ["prometheus", "exporter"],
+      ["prometheus", "demo"],
+      ["prometheus", "alertmanager"],
+      ["prometheus", "loki"],
+      ["prometheus", "promtail"],
+      ["prometheus", "grafana"],
+      ["grafana", "prometheus"],
+      ["grafana", "loki"],
+      ["grafana", "alertmanager"],
+      ["loki", "prometheus"],
+      ["loki", "alertmanager"],
+      ["promtail", "loki"],
+      ["alloy", "loki"],
+      ["exporter", "postgres"],
+      ["exporter", "redis"],
+      ["exporter", "demo"],
+      ["ops", "postgres"],
+      ["ops", "prometheus"],
+      ["ops", "alertmanager"],
+      ["demo", "postgres"],
+      ["demo", "redis"],
+    ])
+      assert.ok(shares(from!, to!), `${from} cannot reach ${to}`);
+    assert.equal((services["secrets-init"] as { network_mode?: string }).network_mode, "none");
   });
 
   test("every image is pinned to a version, in one place (compose defaults, mirrored by .env.example)", () => {
