@@ -43,8 +43,11 @@ const startedServices = Object.entries(composeDoc.services)
   .filter(([name, s]) => !(name in leftOut) && (!s.profiles || s.profiles.includes("demo")))
   .map(([name]) => name);
 
+/** Prometheus and Alertmanager ask for basic auth (--web.config.file): the user admin, once up. */
+let adminAuth: Record<string, string> = {};
 async function json<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const headers = url.startsWith("http://127.0.0.1:909") ? adminAuth : {};
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
   return (await res.json()) as T;
 }
@@ -100,6 +103,8 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
         timeoutMs: 10 * 60_000,
       });
       timings.upToHealthyMs = Date.now() - t0;
+      const admin = readFileSync(join(dir, "secrets/web/admin_web_password"), "utf8");
+      adminAuth = { authorization: `Basic ${Buffer.from(`admin:${admin}`).toString("base64")}` };
       log(`up --wait: all healthy in ${(timings.upToHealthyMs / 1000).toFixed(1)} s`);
       sink = `http://127.0.0.1:${project.port("sink", 8080)}`;
     },
@@ -445,6 +450,180 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
     assert.equal(backups(), before);
     const again = await promQuery('up{job="prometheus"}', at);
     assert.deepEqual(again, series);
+  });
+
+  // ---- least privilege, seen from inside the containers (docs/operations/security.md) ----
+
+  /** Runs a node script in a service's container (its own node and node_modules), returns its JSON line. */
+  function inContainer<T>(service: string, script: string): T {
+    const out = project.compose(["exec", "-T", service, "node", "--input-type=module", "-e", script]).stdout;
+    return JSON.parse(out.trim().split("\n").at(-1)!) as T;
+  }
+  /** What a service's network namespace gets from host:port: a TCP connection, or why not. */
+  function reach(service: string, host: string, port: number): string {
+    const id = project.ps().get(service)!.ID;
+    const probe = `const s = require("net").connect(${port}, ${JSON.stringify(host)});
+      s.setTimeout(3000, () => { console.log("timeout"); process.exit(0); });
+      s.on("connect", () => { console.log("open"); process.exit(0); });
+      s.on("error", (e) => { console.log(e.code); process.exit(0); });`;
+    // A throwaway container in the service's network namespace: the same routes, whatever its image has.
+    return docker(
+      ["run", "--rm", "--network", `container:${id}`, "--entrypoint", "node", imageOf("ops"), "-e", probe],
+      { timeoutMs: 60_000 },
+    ).stdout.trim();
+  }
+  const ipOn = (service: string, network: string): string => {
+    const id = project.ps().get(service)!.ID;
+    const nets = (
+      JSON.parse(docker(["inspect", id]).stdout)[0] as {
+        NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+      }
+    ).NetworkSettings.Networks;
+    const ip = nets[`${project.name}_${network}`]?.IPAddress;
+    assert.ok(ip, `${service} has no address on ${network}: ${Object.keys(nets).join(", ")}`);
+    return ip;
+  };
+  const networksOf = (service: string): string[] =>
+    Object.keys(
+      (
+        JSON.parse(docker(["inspect", project.ps().get(service)!.ID]).stdout)[0] as {
+          NetworkSettings: { Networks: Record<string, unknown> };
+        }
+      ).NetworkSettings.Networks,
+    )
+      .map((n) => n.slice(project.name.length + 1))
+      .sort();
+
+  test("the exporter connects as the monitoring role, reads the scans and cannot write", () => {
+    const r = inContainer<Record<string, unknown>>(
+      "exporter",
+      `import pg from "pg"; import { readFileSync } from "node:fs";
+       const c = new pg.Client({ connectionString: readFileSync("/run/secrets/exporter_database_url", "utf8").trim() });
+       await c.connect();
+       const who = (await c.query("SELECT current_user AS u, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS su")).rows[0];
+       const scans = Number((await c.query("SELECT count(*) AS n FROM public.scans")).rows[0].n);
+       const tryIt = async (sql) => { try { await c.query(sql); return "allowed"; } catch (e) { return e.code; } };
+       const insert = await tryIt("INSERT INTO public.scans (tool, target) VALUES ('x', 'y')");
+       const del = await tryIt("DELETE FROM public.scans");
+       const program = await tryIt("COPY (SELECT 1) TO PROGRAM 'id'");
+       await c.end();
+       console.log(JSON.stringify({ ...who, scans, insert, del, program }));`,
+    );
+    log(`exporter's role: ${JSON.stringify(r)}`);
+    assert.equal(r.u, "kali_agents_exporter");
+    assert.equal(r.su, false);
+    assert.ok((r.scans as number) >= 0);
+    // 42501: insufficient_privilege.
+    assert.deepEqual([r.insert, r.del, r.program], ["42501", "42501", "42501"]);
+  });
+
+  test("ops connects as its own role: backups and restores work (above), programs on the server do not", () => {
+    const r = inContainer<Record<string, unknown>>(
+      "ops",
+      `import pg from "pg"; import { readFileSync } from "node:fs";
+       const c = new pg.Client({ connectionString: readFileSync("/run/secrets/ops_database_url", "utf8").trim() });
+       await c.connect();
+       const who = (await c.query(\`SELECT current_user AS u, r.rolsuper AS su, r.rolcreatedb AS createdb,
+           pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') AS programs,
+           pg_has_role(current_user, 'pg_read_all_data', 'MEMBER') AS readall
+         FROM pg_roles r WHERE r.rolname = current_user\`)).rows[0];
+       const tryIt = async (sql) => { try { await c.query(sql); return "allowed"; } catch (e) { return e.code; } };
+       const program = await tryIt("COPY (SELECT 1) TO PROGRAM 'id'");
+       const file = await tryIt("SELECT pg_read_file('/etc/passwd')");
+       const insert = await tryIt("INSERT INTO public.scans (tool, target) VALUES ('x', 'y')");
+       await c.end();
+       console.log(JSON.stringify({ ...who, program, file, insert }));`,
+    );
+    log(`ops' role: ${JSON.stringify(r)}`);
+    assert.deepEqual(
+      { u: r.u, su: r.su, createdb: r.createdb, programs: r.programs, readall: r.readall },
+      { u: "kali_agents_ops", su: false, createdb: true, programs: false, readall: true },
+    );
+    assert.deepEqual([r.program, r.file, r.insert], ["42501", "42501", "42501"]);
+  });
+
+  test("from the demo's container: Prometheus' lifecycle and remote write refused, Alertmanager and Loki unreachable", () => {
+    const r = inContainer<Record<string, string>>(
+      "demo",
+      `const call = async (method, url) => {
+         try { return String((await fetch(url, { method, signal: AbortSignal.timeout(5000) })).status); }
+         catch (e) { return e.cause?.code ?? e.name; }
+       };
+       console.log(JSON.stringify({
+         quit: await call("POST", "http://prometheus:9090/-/quit"),
+         reload: await call("POST", "http://prometheus:9090/-/reload"),
+         write: await call("POST", "http://prometheus:9090/api/v1/write"),
+         query: await call("GET", "http://prometheus:9090/api/v1/query?query=up"),
+         silences: await call("POST", "http://alertmanager:9093/api/v2/silences"),
+         lokiPush: await call("POST", "http://loki:3100/loki/api/v1/push"),
+       }));`,
+    );
+    log(`from the demo: ${JSON.stringify(r)}`);
+    assert.deepEqual(
+      { quit: r.quit, reload: r.reload, write: r.write, query: r.query },
+      { quit: "401", reload: "401", write: "401", query: "401" },
+    );
+    // Not even a name to resolve: the demo shares no network with Alertmanager or Loki.
+    assert.match(r.silences!, /^(ENOTFOUND|EAI_AGAIN)$/);
+    assert.match(r.lokiPush!, /^(ENOTFOUND|EAI_AGAIN)$/);
+    assert.deepEqual(networksOf("demo"), ["app", "database"]);
+    // By address too: Alertmanager's on its network cannot be reached from the demo's namespace.
+    assert.notEqual(reach("demo", ipOn("alertmanager", "monitoring"), 9093), "open");
+    // Not vacuous: from ops' container (on the monitoring network) Alertmanager answers, and asks for a login.
+    const fromOps = inContainer<{ silences: string }>(
+      "ops",
+      `const r = await fetch("http://alertmanager:9093/api/v2/silences", { method: "POST" });
+       console.log(JSON.stringify({ silences: String(r.status) }));`,
+    );
+    assert.equal(fromOps.silences, "401");
+  });
+
+  test("only the exporter, ops and the demo reach PostgreSQL and Redis", () => {
+    const pg = ipOn("postgres", "database");
+    const redis = ipOn("redis", "database");
+    const seen: Record<string, string> = {};
+    for (const service of startedServices.filter((s) => !["secrets-init", "postgres", "redis"].includes(s))) {
+      seen[service] = `${reach(service, pg, 5432)} ${reach(service, redis, 6379)}`;
+      const client = ["exporter", "ops", "demo"].includes(service);
+      if (client) assert.equal(seen[service], "open open", service);
+      else assert.doesNotMatch(seen[service]!, /open/, `${service} reaches the database: ${seen[service]}`);
+    }
+    log(`database reachability: ${JSON.stringify(seen)}`);
+  });
+
+  test("every container runs with no capability beyond its list, no-new-privileges, a read-only root and a memory limit", () => {
+    for (const service of startedServices.filter((s) => s !== "secrets-init")) {
+      const id = project.ps().get(service)!.ID;
+      const h = (
+        JSON.parse(docker(["inspect", id]).stdout)[0] as {
+          HostConfig: { CapDrop: string[]; SecurityOpt: string[]; ReadonlyRootfs: boolean; Memory: number };
+        }
+      ).HostConfig;
+      assert.ok(
+        h.CapDrop?.some((c) => /^(CAP_)?ALL$/.test(c)),
+        `${service}: CapDrop ${h.CapDrop?.join(",")}`,
+      );
+      assert.ok(
+        h.SecurityOpt?.some((o) => o.startsWith("no-new-privileges")),
+        `${service}: ${h.SecurityOpt?.join(",")}`,
+      );
+      assert.equal(h.ReadonlyRootfs, true, service);
+      assert.ok(h.Memory > 0, `${service}: no memory limit`);
+      // The effective set of the container's main process, read from inside.
+      const capEff = /CapEff:\s+([0-9a-f]+)/.exec(
+        project.compose(["exec", "-T", service, "cat", "/proc/1/status"]).stdout,
+      )?.[1];
+      // Every main process runs without capabilities (postgres and redis drop theirs with their switch of user).
+      assert.equal(capEff, "0000000000000000", `${service}: CapEff ${capEff}`);
+    }
+    // docker stats: the memory each container uses against its limit, for the limits in compose.yaml.
+    const stats = docker(["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"]).stdout;
+    log(
+      `memory (docker stats): ${stats
+        .split("\n")
+        .filter((l) => l.startsWith(project.name))
+        .join("; ")}`,
+    );
   });
 
   function imageOf(service: string): string {
