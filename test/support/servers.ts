@@ -620,6 +620,8 @@ export async function startPrometheus(
     lifecycle?: boolean;
     /** Headers of the readiness probe (basic auth under --web.config.file). */
     readyHeaders?: Record<string, string>;
+    /** A readiness probe of its own (TLS under --web.config.file), given the port. */
+    ready?: (port: number) => Promise<boolean>;
   } = {},
 ): Promise<HttpServer> {
   const dir = tempDir("prom");
@@ -639,7 +641,8 @@ export async function startPrometheus(
     port,
     dir,
     () => spawnCaptured(binary("prometheus"), args, { cwd: dir }),
-    async () => (await fetch(`${url}/-/ready`, { headers: opts.readyHeaders })).ok,
+    async () =>
+      opts.ready ? opts.ready(port) : (await fetch(`${url}/-/ready`, { headers: opts.readyHeaders })).ok,
     "prometheus",
   );
   return Object.assign(handle, { url });
