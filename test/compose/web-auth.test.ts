@@ -56,6 +56,23 @@ describe("bcrypt (lib/bcrypt.ts)", () => {
   });
 });
 
+test("ops' report never shows the password of its Prometheus or Alertmanager URL", async () => {
+  const port = await freePort(); // nothing listens there
+  const secret = "s3cr3t-pw";
+  const url = `http://ops:${secret}@127.0.0.1:${port}`;
+  for (const call of [() => query(url, "up", new Date()), () => fetchSilences(url)]) {
+    await assert.rejects(call(), (e: Error) => {
+      assert.match(e.message, /is not reachable/);
+      assert.ok(!e.message.includes(secret), e.message);
+      assert.ok(e.message.includes(`127.0.0.1:${port}`), e.message);
+      return true;
+    });
+  }
+  const { url: bare, headers } = withBasicAuth(`http://us%3Aer:p%40ss@h:9090/x`);
+  assert.equal(bare.href, "http://h:9090/x");
+  assert.equal(headers.authorization, `Basic ${Buffer.from("us:er:p@ss").toString("base64")}`);
+});
+
 describe(
   "Prometheus and Alertmanager behind basic auth, as compose runs them",
   { skip: requireBinaries("prometheus", "alertmanager") },
