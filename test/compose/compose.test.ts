@@ -422,7 +422,7 @@ describe("compose.yaml", () => {
     const addedBack: Record<string, string[]> = {
       "secrets-init": ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
       postgres: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
-      redis: ["CHOWN", "SETUID", "SETGID"],
+      redis: ["CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID"],
     };
     const hardening = (name: string) => {
       const s = services[name]! as Service & {

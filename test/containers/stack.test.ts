@@ -430,28 +430,6 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
     );
   });
 
-  test("down then up keeps Prometheus' data and the backups (named volumes)", async () => {
-    const backups = () =>
-      project
-        .compose(["run", "--rm", "--no-deps", "--entrypoint", "ls", "ops", "/var/backups/kali-agents"])
-        .stdout.trim();
-    const before = backups();
-    const at = Date.now() / 1000 - 5;
-    const series = await promQuery('up{job="prometheus"}', at);
-    assert.equal(series.length, 1);
-    project.compose(["down", "--timeout", "30"], { timeoutMs: 300_000 });
-    assert.equal(project.ps().size, 0);
-    const t = Date.now();
-    project.compose(["up", "-d", "--wait", "--pull", "never", "--no-build", ...startedServices, "sink"], {
-      timeoutMs: 10 * 60_000,
-    });
-    timings.warmUpMs = Date.now() - t;
-    sink = `http://127.0.0.1:${project.port("sink", 8080)}`;
-    assert.equal(backups(), before);
-    const again = await promQuery('up{job="prometheus"}', at);
-    assert.deepEqual(again, series);
-  });
-
   // ---- least privilege, seen from inside the containers (docs/operations/security.md) ----
 
   /** Runs a node script in a service's container (its own node and node_modules), returns its JSON line. */
@@ -624,6 +602,28 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
         .filter((l) => l.startsWith(project.name))
         .join("; ")}`,
     );
+  });
+
+  test("down then up keeps Prometheus' data and the backups (named volumes)", async () => {
+    const backups = () =>
+      project
+        .compose(["run", "--rm", "--no-deps", "--entrypoint", "ls", "ops", "/var/backups/kali-agents"])
+        .stdout.trim();
+    const before = backups();
+    const at = Date.now() / 1000 - 5;
+    const series = await promQuery('up{job="prometheus"}', at);
+    assert.equal(series.length, 1);
+    project.compose(["down", "--timeout", "30"], { timeoutMs: 300_000 });
+    assert.equal(project.ps().size, 0);
+    const t = Date.now();
+    project.compose(["up", "-d", "--wait", "--pull", "never", "--no-build", ...startedServices, "sink"], {
+      timeoutMs: 10 * 60_000,
+    });
+    timings.warmUpMs = Date.now() - t;
+    sink = `http://127.0.0.1:${project.port("sink", 8080)}`;
+    assert.equal(backups(), before);
+    const again = await promQuery('up{job="prometheus"}', at);
+    assert.deepEqual(again, series);
   });
 
   function imageOf(service: string): string {
