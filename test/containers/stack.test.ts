@@ -47,7 +47,9 @@ const startedServices = Object.entries(composeDoc.services)
 let adminAuth: Record<string, string> = {};
 async function json<T>(url: string): Promise<T> {
   const headers = url.startsWith("http://127.0.0.1:909") ? adminAuth : {};
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) }).catch((e: Error) => {
+    throw new Error(`${url}: ${e.message} (${String((e.cause as Error | undefined)?.message ?? e.cause)})`);
+  });
   if (!res.ok) throw new Error(`${url}: ${res.status}`);
   return (await res.json()) as T;
 }
@@ -622,7 +624,18 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
     timings.warmUpMs = Date.now() - t;
     sink = `http://127.0.0.1:${project.port("sink", 8080)}`;
     assert.equal(backups(), before);
-    const again = await promQuery('up{job="prometheus"}', at);
+    // Healthy inside its container is not yet answering through the published port: one run saw
+    // "other side closed" from the port right after up --wait. Wait for an answer, then compare.
+    let again: Vector = [];
+    await waitFor(
+      "Prometheus answering through its published port",
+      async () => {
+        again = await promQuery('up{job="prometheus"}', at);
+        return true;
+      },
+      60_000,
+      1000,
+    );
     assert.deepEqual(again, series);
   });
 
