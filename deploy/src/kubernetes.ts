@@ -44,6 +44,7 @@ import {
   serviceLabel,
 } from "./promtail.ts";
 import { alloy, alloyObjects, alloySourcePath } from "./alloy.ts";
+import { baseNetworkPolicies, logsNetworkPolicies } from "./network-policies.ts";
 
 export const outDir = "deploy/kubernetes";
 const root = new URL("../..", import.meta.url).pathname;
@@ -268,6 +269,7 @@ export const baseFiles = {
   "exporter.yaml": exporterObjects,
   "dashboards.yaml": dashboardConfigMaps,
   "alertmanager-config.yaml": () => [alertmanagerConfig()],
+  "networkpolicies.yaml": () => baseNetworkPolicies({ name: exporterName, port: exporterPort }),
 } as const;
 
 /**
@@ -278,13 +280,14 @@ export const logsFiles = {
   "loki.yaml": () => lokiObjects(),
   "alloy.yaml": () => alloyObjects(overlay.namespace),
   "promtail.yaml": () => promtailObjects(overlay.namespace),
+  "networkpolicies.yaml": () => logsNetworkPolicies(),
 } as const;
 /**
  * What logs/ applies: Loki and one agent. Alloy, maintained (Promtail's end of life was 2026-03-02);
  * promtail.yaml is the same discovery and pipeline for a cluster that keeps Promtail: swap the two.
  * Both at once would send every line twice.
  */
-export const logsResources = ["loki.yaml", "alloy.yaml"] as const;
+export const logsResources = ["loki.yaml", "alloy.yaml", "networkpolicies.yaml"] as const;
 export const logsOverlay = "kube-prometheus-stack-logs";
 
 /** The overlay for kube-prometheus-stack installed as release `kube-prometheus-stack` in `monitoring`. */
@@ -412,6 +415,7 @@ kubectl apply -k deploy/kubernetes/overlays/${overlay.name}
 | \`base/alertmanager-config.yaml\` | \`AlertmanagerConfig\` with the routing tree, inhibitions and receivers of \`alertmanager/alertmanager.yml\` (deploy/src/alertmanager-config.ts); the receivers' credentials are references to the Secret \`${alertmanagerSecret}\` (keys ${secretKeys()
     .map((k) => `\`${k}\``)
     .join(", ")}) |
+| \`base/networkpolicies.yaml\` | \`NetworkPolicy\` objects (deploy/src/network-policies.ts, docs/operations/security.md): only Prometheus reaches the exporter, which connects only to DNS and the ports of PostgreSQL, Redis and the API (5432, 6379, 8000); kube-prometheus-stack's Prometheus (9090) is reached only by Grafana, itself and Loki's backend (the ruler's remote write), its Alertmanager (9093) only by Prometheus, Grafana, Loki's backend and its peers. They need a network plugin that enforces NetworkPolicies; \`kubectl port-forward\` to Prometheus or Alertmanager is not subject to them with most plugins |
 | \`snippets/exporter-sidecar.yaml\` | the same container and volumes, to run the exporter in the API's pod instead, with the API Service's port and a ServiceMonitor that keeps its series' \`job="${jobs.exporter}"\` |
 | \`overlays/${overlay.name}/\` | namespace \`${overlay.namespace}\`, label \`release: ${overlay.labels.release}\` (the chart's default rule and ServiceMonitor selectors) |
 
@@ -505,6 +509,7 @@ already runs a Loki, or another log store, takes the metrics part alone.
 | file | what |
 | --- | --- |
 | \`logs/loki.yaml\` | Loki in simple scalable mode: the \`ConfigMap\` \`${loki.config}\` (the configuration), the \`ConfigMap\` \`${loki.rules}\` (the generated LogQL rule files of \`loki/rules/generated/\`, mounted in the backend pods where the ruler runs), the \`write\` and \`backend\` \`StatefulSet\`s (a \`PodDisruptionBudget\` each: one pod at a time), the \`read\` \`Deployment\`, their \`Service\`s and the headless \`${loki.memberlist}\` for the gossip ring |
+| \`logs/networkpolicies.yaml\` | a \`NetworkPolicy\` for Loki: its pods reach one another on every port; on 3100 only the agents, Grafana and Prometheus: the application's pods cannot push |
 | \`logs/alloy.yaml\` | Grafana Alloy as a \`DaemonSet\` with its \`ServiceAccount\`, \`ClusterRole\` (get, list, watch pods and nodes), \`ClusterRoleBinding\` and \`ConfigMap\`: applied |
 | \`logs/promtail.yaml\` | the same for Promtail, same discovery, same pipeline: not applied (Promtail reached end of life on 2026-03-02); to keep Promtail, put it in place of \`alloy.yaml\` in \`logs/kustomization.yaml\`. Never both: every line would be sent twice |
 

@@ -146,6 +146,16 @@ export function lokiChanges(source: Obj): ConfigChange[] {
       why: "kube-prometheus-stack's Prometheus, with `prometheus.prometheusSpec.enableRemoteWriteReceiver: true`",
     },
     {
+      path: ["ruler", "remote_write", "clients", "prometheus", "basic_auth"],
+      value: undefined,
+      why: "kube-prometheus-stack's Prometheus takes no basic auth (compose's does); in the cluster the NetworkPolicies (`kubernetes/base/networkpolicies.yaml`) decide who reaches it",
+    },
+    {
+      path: ["ruler", "alertmanager_client"],
+      value: undefined,
+      why: "kube-prometheus-stack's Alertmanager takes no basic auth (compose's does); the NetworkPolicies decide who reaches it",
+    },
+    {
       path: ["ruler", "ring", "kvstore", "store"],
       value: "memberlist",
       why: "the backend pods share the rule groups between them through the ring",

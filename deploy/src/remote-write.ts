@@ -39,18 +39,32 @@ export interface RemoteWriteStore {
 /** The tenant (Mimir's org, Thanos' tenant) the stack writes as. */
 export const tenant = "kali-agents";
 
+/** The central Prometheus' host name: in its certificate, and in the edges' URL. */
+export const centralHost = "prometheus-central";
+
+/**
+ * An edge's credentials for the store, as files (compose: secrets/prometheus/, mounted at /run/secrets in
+ * Prometheus): its own user name and password (basic auth), and the CA that signed the store's
+ * certificate. Files, so no secret is in the configuration and a rotation needs no edit of it.
+ */
+export const edgeSecretFiles = {
+  username: "/run/secrets/remote_write_username",
+  password: "/run/secrets/remote_write_password",
+  ca: "/run/secrets/remote_write_ca.crt",
+} as const;
+
 export const stores: readonly RemoteWriteStore[] = [
   {
     name: "central-prometheus",
     title: "A central Prometheus",
-    url: "http://prometheus-central:9090/api/v1/write",
+    url: `https://${centralHost}:9090/api/v1/write`,
     receiverNotes:
-      "Start it with `--web.enable-remote-write-receiver` and `central-prometheus.yml` (the generated rules and Alertmanager). No tenants: one stack per central Prometheus.",
+      "Start it with `--web.enable-remote-write-receiver`, `central-prometheus.yml` (the generated rules and Alertmanager) and a `--web.config.file` with its certificate and a basic-auth user per edge (below). No tenants: one stack per central Prometheus.",
   },
   {
     name: "mimir",
     title: "Grafana Mimir",
-    url: "http://mimir:8080/api/v1/push",
+    url: "https://mimir:8080/api/v1/push",
     headers: { "X-Scope-OrgID": tenant },
     receiverNotes:
       "Mimir is multi-tenant: `X-Scope-OrgID` names the tenant (with `-auth.multitenancy-enabled=false` Mimir ignores it and uses `anonymous`). Load the generated rules into Mimir's ruler for that tenant (`mimirtool rules sync --id kali-agents prometheus/rules/generated/*.yml`) and point its Alertmanager at the same routing.",
@@ -58,7 +72,7 @@ export const stores: readonly RemoteWriteStore[] = [
   {
     name: "thanos-receive",
     title: "Thanos Receive",
-    url: "http://thanos-receive:19291/api/v1/receive",
+    url: "https://thanos-receive:19291/api/v1/receive",
     headers: { "THANOS-TENANT": tenant },
     receiverNotes:
       "Thanos Receive takes the tenant from `THANOS-TENANT` (its `--receive.tenant-header` default) and stores it as the `tenant_id` label. Run the generated rules in Thanos Ruler (`--rule-file=prometheus/rules/generated/*.yml`) against the Querier.",
@@ -73,6 +87,10 @@ export function remoteWriteEntry(store: RemoteWriteStore): Obj {
     name: store.name,
     url: store.url,
     ...(store.headers ? { headers: { ...store.headers } } : {}),
+    // Over TLS, with this edge's own user: any host that can reach the store could otherwise write any
+    // series under any host label.
+    basic_auth: { username_file: edgeSecretFiles.username, password_file: edgeSecretFiles.password },
+    tls_config: { ca_file: edgeSecretFiles.ca },
     // A store that is away for a while loses nothing: the edge's WAL keeps about two hours, and the
     // queue retries with backoff. Defaults otherwise (they suit a few thousand series per host).
     queue_config: { max_backoff: "30s" },
@@ -113,12 +131,18 @@ export function edgeConfig(store: RemoteWriteStore, source: Obj = readSource()):
 /** The receiving Prometheus: the generated rules, Alertmanager, and the jobs of what runs beside it. */
 export function centralConfig(source: Obj = readSource()): Obj {
   const global = structuredClone((source.global ?? {}) as Obj);
+  const scrapeConfigs = jobsOf(source, (n) => n === jobs.prometheus || centralJobs.includes(n));
+  // It serves TLS (its --web.config.file): it scrapes itself over TLS, by the name in its certificate.
+  for (const j of scrapeConfigs.filter((x) => x.job_name === jobs.prometheus)) {
+    j.scheme = "https";
+    j.tls_config = { ca_file: edgeSecretFiles.ca, server_name: centralHost };
+  }
   return {
     global,
     storage: structuredClone(source.storage),
     rule_files: structuredClone(source.rule_files),
     alerting: structuredClone(source.alerting),
-    scrape_configs: jobsOf(source, (n) => n === jobs.prometheus || centralJobs.includes(n)),
+    scrape_configs: scrapeConfigs,
   };
 }
 
@@ -170,13 +194,35 @@ block, and no \`rule_files\` or \`alerting\` (the store evaluates the rules; an 
 
 ${notes}
 
+**TLS and credentials.** Every edge sends over \`https\` with basic auth, from files in its
+Prometheus' secret folder (compose: \`secrets/prometheus/\`, at \`/run/secrets\`):
+\`${edgeSecretFiles.username.split("/").pop()}\` (one user per host), \`${edgeSecretFiles.password.split("/").pop()}\` and
+\`${edgeSecretFiles.ca.split("/").pop()}\` (the CA that signed the store's certificate). The central Prometheus
+runs with a \`--web.config.file\` such as:
+
+\`\`\`yaml
+tls_server_config:
+  cert_file: /run/secrets/central.crt   # issued for ${centralHost}
+  key_file: /run/secrets/central.key
+basic_auth_users:                        # bcrypt hashes (node dist/lib/bcrypt.js < password)
+  prometheus: $2b$10$...                 # itself (prometheus_web_password), as on one host
+  grafana: $2b$10$...
+  host-a: $2b$10$...                     # one per edge
+  host-b: $2b$10$...
+\`\`\`
+
+Mimir and Thanos Receive take TLS and basic auth at the gateway in front of them. A user is not bound to
+its \`host\` label: an edge's credentials can still write series under another host's name, so give them
+only to the hosts' Prometheus (docs/operations/security.md).
+
 \`central-prometheus.yml\` is the receiving Prometheus: the same rules, retention and Alertmanager as
 prometheus.yml; it scrapes itself and what runs once beside it (${centralJobs.join(", ")}), while each
 edge scrapes what runs on its host.
 
 The protocol is the same for the three stores: \`test/e2e/multi-host.test.ts\` starts two edges from
-\`edge-central-prometheus.yml\` (each with its own exporter, PostgreSQL, Redis and demo API) and a
-central Prometheus from \`central-prometheus.yml\`, and checks per-host recordings, a per-host alert and
+\`edge-central-prometheus.yml\` (each with its own exporter, PostgreSQL, Redis and demo API, and its own
+user) and a central Prometheus from \`central-prometheus.yml\` behind TLS and basic auth (certificates made
+by openssl in the test), and checks per-host recordings, a per-host alert and
 the dashboards' host variable. Mimir and Thanos Receive cannot run on the test machines; their variants
 differ only in URL and headers, which a unit test holds to this table.
 

@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
@@ -54,6 +55,7 @@ const models: Record<string, new (data: never) => { validate(): void }> = {
   "apps/v1/DaemonSet": DaemonSet,
   "apps/v1/Deployment": Deployment,
   "apps/v1/StatefulSet": StatefulSet,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding,
@@ -108,11 +110,30 @@ describe("deploy/kubernetes/logs: objects", () => {
   test("the kustomization applies Loki and one agent, Alloy; its overlay takes it into the stack's namespace", () => {
     for (const f of kustomization.resources) assert.ok(existsSync(join(root, outDir, "logs", f)), f);
     // Promtail and Alloy at once would send every line twice.
-    assert.deepEqual(kustomization.resources, ["loki.yaml", "alloy.yaml"]);
-    assert.deepEqual(files.sort(), ["alloy.yaml", "loki.yaml", "promtail.yaml"]);
+    assert.deepEqual(kustomization.resources, ["loki.yaml", "alloy.yaml", "networkpolicies.yaml"]);
+    assert.deepEqual(files.sort(), ["alloy.yaml", "loki.yaml", "networkpolicies.yaml", "promtail.yaml"]);
     const o = parse(read(`${outDir}/overlays/${logsOverlay}/kustomization.yaml`)) as Obj;
     assert.deepEqual(o.resources, ["../../logs"]);
     assert.equal(o.namespace, overlay.namespace);
+  });
+
+  test("Loki's NetworkPolicy: its own pods on every port, 3100 for the agents, Grafana and Prometheus only", () => {
+    const [p] = all.filter((x) => x.o.kind === "NetworkPolicy").map((x) => x.o);
+    assert.ok(p, "no NetworkPolicy in logs/");
+    assert.deepEqual(p.spec.podSelector, { matchLabels: { "app.kubernetes.io/name": "kali-agents-loki" } });
+    assert.deepEqual(p.spec.policyTypes, ["Ingress"]);
+    const names = (rule: Obj) =>
+      (rule.from as Obj[]).map((f) => f.podSelector.matchLabels["app.kubernetes.io/name"] as string).sort();
+    assert.deepEqual(names(p.spec.ingress[0]), ["kali-agents-loki"]);
+    assert.equal(p.spec.ingress[0].ports, undefined);
+    assert.deepEqual(names(p.spec.ingress[1]), [
+      "grafana",
+      "kali-agents-alloy",
+      "kali-agents-promtail",
+      "prometheus",
+    ]);
+    assert.deepEqual(p.spec.ingress[1].ports, [{ protocol: "TCP", port: 3100 }]);
+    assert.equal(p.spec.ingress.length, 2);
   });
 
   test("every object validates against its schema", () => {

@@ -11,6 +11,7 @@ import { AlertmanagerConfig } from "@kubernetes-models/prometheus-operator/monit
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Container } from "kubernetes-models/v1/Container";
 import { Service } from "kubernetes-models/v1/Service";
@@ -35,6 +36,7 @@ const models: Record<string, new (data: never) => { validate(): void }> = {
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
   "monitoring.coreos.com/v1alpha1/AlertmanagerConfig": AlertmanagerConfig,
   "apps/v1/Deployment": Deployment,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "v1/ConfigMap": ConfigMap,
   "v1/Service": Service,
 };
@@ -73,6 +75,49 @@ describe("deploy/kubernetes", () => {
     rule.spec = { groups: [{ name: "g", rules: [{ alert: "A" }] }] };
     assert.throws(() => new PrometheusRule(rule as never).validate(), /expr/);
     assert.throws(() => new Container({ name: "x", image: 1 } as never).validate(), /image/);
+  });
+
+  test("NetworkPolicies: only Prometheus reaches the exporter, which reaches only DNS, the database, Redis and the API; Prometheus' and Alertmanager's APIs only from the stack", () => {
+    const policies = new Map(ofKind("NetworkPolicy").map((p) => [p.metadata.name as string, p.spec as Obj]));
+    const from = (rule: Obj) =>
+      (rule.from as Obj[]).map((f) => Object.values(f.podSelector.matchLabels as object).join("/")).sort();
+    const exporter = policies.get(jobs.exporter)!;
+    assert.ok(exporter, "no NetworkPolicy for the exporter");
+    // The policy selects the pods of the exporter's Deployment.
+    const deployment = ofKind("Deployment").find((d) => d.metadata.name === jobs.exporter)!;
+    for (const [k, v] of Object.entries(exporter.podSelector.matchLabels as object))
+      assert.equal(deployment.spec.template.metadata.labels[k], v, k);
+    assert.deepEqual(exporter.policyTypes, ["Ingress", "Egress"]);
+    assert.equal(exporter.ingress.length, 1);
+    assert.deepEqual(from(exporter.ingress[0]), ["prometheus"]);
+    const service = ofKind("Service").find((x) => x.metadata.name === jobs.exporter)!;
+    assert.deepEqual(exporter.ingress[0].ports, [{ protocol: "TCP", port: service.spec.ports[0].port }]);
+    const egressPorts = (exporter.egress as Obj[]).flatMap((r) =>
+      (r.ports as Obj[]).map((p) => `${p.protocol}/${p.port}`),
+    );
+    assert.deepEqual(egressPorts.sort(), ["TCP/53", "TCP/5432", "TCP/6379", "TCP/8000", "UDP/53"]);
+    // The API the exporter probes is on a port it may reach.
+    const api = (deployment.spec.template.spec.containers[0].env as { name: string; value: string }[]).find(
+      (e) => e.name === "API_HEALTH_URL",
+    )!;
+    assert.ok(egressPorts.includes(`TCP/${new URL(api.value).port}`), api.value);
+    assert.deepEqual(from(policies.get("kali-agents-prometheus")!.ingress[0]), [
+      "grafana",
+      "kali-agents-loki/backend",
+      "prometheus",
+    ]);
+    const am = policies.get("kali-agents-alertmanager")!;
+    assert.deepEqual(from(am.ingress[0]), [
+      "alertmanager",
+      "grafana",
+      "kali-agents-loki/backend",
+      "prometheus",
+    ]);
+    assert.deepEqual(from(am.ingress[1]), ["alertmanager"]);
+    // The schema is not vacuous for them: a port that is no port is refused.
+    const wrong = structuredClone(ofKind("NetworkPolicy")[0]!);
+    wrong.spec.ingress[0].ports[0].protocol = 7;
+    assert.throws(() => new NetworkPolicy(wrong as never).validate(), /protocol/);
   });
 
   test("the PrometheusRules carry exactly the groups of prometheus/rules/generated/", () => {

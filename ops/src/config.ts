@@ -253,8 +253,11 @@ export const variables = {
   prometheusUrl: withDefault({
     env: "PROMETHEUS_URL",
     default: "http://prometheus:9090",
-    description: "Prometheus the weekly report queries (HTTP API).",
-    parse: url(["http:", "https:"], false),
+    description:
+      "Prometheus the weekly report queries (HTTP API). A user and password in the URL (`http://ops:PASSWORD@prometheus:9090`, compose: PROMETHEUS_URL_FILE) are sent as basic auth, never shown.",
+    secret: true,
+    file: true,
+    parse: url(["http:", "https:"], true),
   }),
   reportDir: withDefault({
     env: "OPS_REPORT_DIR",
@@ -299,8 +302,10 @@ export const variables = {
     env: "ALERTMANAGER_URL",
     default: "http://alertmanager:9093",
     description:
-      "Alertmanager the weekly report reads silences from (API v2): an alert's acknowledgement, and the silences people created.",
-    parse: url(["http:", "https:"], false),
+      "Alertmanager the weekly report reads silences from (API v2): an alert's acknowledgement, and the silences people created. A user and password in the URL (compose: ALERTMANAGER_URL_FILE) are sent as basic auth, never shown.",
+    secret: true,
+    file: true,
+    parse: url(["http:", "https:"], true),
   }),
   reportAutomatedSilenceAuthors: optional({
     env: "OPS_REPORT_AUTOMATED_SILENCE_AUTHORS",

@@ -15,14 +15,31 @@ type Body = {
   };
 };
 
+/**
+ * A URL's user and password as a basic-auth header, and the URL without them (fetch refuses a URL with
+ * credentials, and messages show the URL): Prometheus and Alertmanager behind --web.config.file.
+ */
+export function withBasicAuth(base: string): { url: URL; shown: string; headers: Record<string, string> } {
+  const url = new URL(base);
+  const headers: Record<string, string> = {};
+  if (url.username || url.password) {
+    const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.authorization = `Basic ${Buffer.from(pair, "utf8").toString("base64")}`;
+    url.username = "";
+    url.password = "";
+  }
+  return { url, shown: url.origin + url.pathname.replace(/\/$/, ""), headers };
+}
+
 async function call(base: string, path: string, params: Record<string, string>): Promise<Series[]> {
-  const u = new URL(path, base);
+  const { url, shown, headers } = withBasicAuth(base);
+  const u = new URL(path, url);
   for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
   let res: Response;
   try {
-    res = await fetch(u, { signal: AbortSignal.timeout(60_000) });
+    res = await fetch(u, { headers, signal: AbortSignal.timeout(60_000) });
   } catch (e) {
-    throw new Error(`Prometheus at ${base} is not reachable: ${(e as Error).message}`);
+    throw new Error(`Prometheus at ${shown} is not reachable: ${(e as Error).message}`);
   }
   const body = (await res.json().catch(() => ({}))) as Body;
   if (!res.ok || body.status !== "success")

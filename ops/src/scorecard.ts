@@ -4,7 +4,6 @@
 // (kali_agents_job_runs_total), and documentation coverage as `npm run generate` measured it.
 // The figure computations are pure functions of what was read, so the rules of the game (which
 // incident belongs to which week, what acknowledges an alert) are tested without servers as well.
-import { readFileSync } from "node:fs";
 import {
   apiSlo,
   jobMetricLabel,
@@ -12,7 +11,11 @@ import {
   selectors,
 } from "../../definitions/thresholds.ts";
 import { increase, re, series } from "../../lib/promql.ts";
-import { query, scalar, type Series } from "./prometheus-api.ts";
+import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
+// Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file
+// nothing imports is missing from the ops image, where `ops report` failed with ENOENT on it
+// (test/containers/runtime-files.test.ts finds every file the programs read beside their code).
+import documentationCoverage from "../../definitions/documentation-coverage.json" with { type: "json" };
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
 export interface Incident {
@@ -330,20 +333,20 @@ async function runCounts(prometheusUrl: string, windowSeconds: number, at: Date)
 
 export async function fetchSilences(alertmanagerUrl: string): Promise<Silence[]> {
   let res: Response;
-  const u = new URL("/api/v2/silences", alertmanagerUrl);
+  const { url, shown, headers } = withBasicAuth(alertmanagerUrl);
+  const u = new URL("/api/v2/silences", url);
   try {
-    res = await fetch(u, { signal: AbortSignal.timeout(30_000) });
+    res = await fetch(u, { headers, signal: AbortSignal.timeout(30_000) });
   } catch (e) {
-    throw new Error(`Alertmanager at ${alertmanagerUrl} is not reachable: ${(e as Error).message}`);
+    throw new Error(`Alertmanager at ${shown} is not reachable: ${(e as Error).message}`);
   }
-  if (!res.ok) throw new Error(`Alertmanager at ${alertmanagerUrl} answered ${res.status} to ${u.pathname}`);
+  if (!res.ok) throw new Error(`Alertmanager at ${shown} answered ${res.status} to ${u.pathname}`);
   return (await res.json()) as Silence[];
 }
 
 /** The coverage `npm run generate` measured (definitions/documentation-coverage.json). */
 export function readDocumentationCoverage(): DocumentationCoverage {
-  const path = new URL("../../definitions/documentation-coverage.json", import.meta.url);
-  return JSON.parse(readFileSync(path, "utf8")) as DocumentationCoverage;
+  return documentationCoverage satisfies DocumentationCoverage;
 }
 
 export interface ScorecardSources {

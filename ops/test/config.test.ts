@@ -49,9 +49,10 @@ describe("ops configuration", () => {
       want: /^SCANS_TABLE: "Scans" is not \[schema\.\]table/,
     },
     {
+      // It may hold a password (basic auth): never echoed either.
       name: "Prometheus URL without scheme",
       env: { PROMETHEUS_URL: "prometheus:9090" },
-      want: /^PROMETHEUS_URL: "prometheus:9090" is not a http:\/\/ or https:\/\/ URL/,
+      want: /^PROMETHEUS_URL: the value is not a http:\/\/ or https:\/\/ URL/,
     },
     {
       name: "secret URL is never echoed",

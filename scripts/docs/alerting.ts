@@ -169,7 +169,11 @@ delivery test. What 0.33 changes that this stack accounts for:
 ## Silencing
 
 A silence mutes matching alerts for a time; it never deletes them. Use it for planned maintenance, and
-for a known fault while it is being fixed, always with a comment and an end:
+for a known fault while it is being fixed, always with a comment and an end.
+
+Alertmanager asks for basic auth (docs/operations/security.md): amtool as the user \`admin\` reads an HTTP
+configuration file such as \`basic_auth: {username: admin, password_file: secrets/web/admin_web_password}\`,
+named by \`--http.config.file\` (left out below).
 
 \`\`\`sh
 # PostgreSQL maintenance for two hours

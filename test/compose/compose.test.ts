@@ -113,6 +113,19 @@ const flag = (s: Service, name: string): string | undefined =>
     .find((a) => a.startsWith(`${name}=`))
     ?.slice(name.length + 1);
 
+/**
+ * secrets-init's script for `sh` here: `dir` stands for /secrets, and lib/bcrypt.ts (run by tsx) for the
+ * image's dist/lib/bcrypt.js.
+ */
+function secretsInitScript(dir: string): string {
+  const script = commandArgs(services["secrets-init"]!)[0]!;
+  const bcrypt = 'bcrypt="node /app/dist/lib/bcrypt.js"';
+  assert.ok(script.includes(bcrypt), "secrets-init names bcrypt.js as it used to");
+  return script
+    .replace("cd /secrets", `cd '${dir}'`)
+    .replace(bcrypt, `bcrypt="${join(root, "node_modules/.bin/tsx")} ${join(root, "lib/bcrypt.ts")}"`);
+}
+
 /** The raw text of one service's block, comments included. */
 function serviceText(name: string): string {
   const lines = composeText.split("\n");
@@ -218,14 +231,13 @@ describe("compose.yaml", () => {
   });
 
   test("secrets-init's script creates every missing secret once and never overwrites one (run with sh)", () => {
-    const script = commandArgs(services["secrets-init"]!)[0]!;
     const dir = mkdtempSync(join(tmpdir(), "kali-secrets-init-"));
     try {
       // The script runs in /secrets; here in a temporary folder standing for it.
       const run = () =>
-        spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
+        spawnSync("sh", ["-c", secretsInitScript(dir)], {
           encoding: "utf8",
-          timeout: 10_000,
+          timeout: 60_000,
         });
       mkdirSync(join(dir, "alertmanager"));
       writeFileSync(join(dir, "alertmanager", "alertmanager_slack_api_url"), "https://hooks.example/kept");
@@ -236,11 +248,20 @@ describe("compose.yaml", () => {
       assert.match(pw, /^[A-Za-z0-9]{32}$/);
       assert.match(file("grafana/grafana_admin_password"), /^[A-Za-z0-9]{32}$/);
       assert.notEqual(file("grafana/grafana_admin_password"), pw);
+      assert.equal(file("demo/demo_database_url"), `postgres://kali_agents:${pw}@postgres:5432/kali_agents`);
+      // The exporter and ops get their own roles (postgres/initdb/10-roles.sh), never the superuser's.
+      const epw = file("postgres/exporter_db_password");
+      const opw = file("postgres/ops_db_password");
+      assert.match(epw, /^[A-Za-z0-9]{32}$/);
+      assert.equal(new Set([pw, epw, opw]).size, 3, "one password per role");
       assert.equal(
         file("exporter/exporter_database_url"),
-        `postgres://kali_agents:${pw}@postgres:5432/kali_agents`,
+        `postgres://kali_agents_exporter:${epw}@postgres:5432/kali_agents`,
       );
-      assert.equal(file("demo/demo_database_url"), file("exporter/exporter_database_url"));
+      assert.equal(
+        file("ops/ops_database_url"),
+        `postgres://kali_agents_ops:${opw}@postgres:5432/kali_agents`,
+      );
       assert.equal(file("exporter/exporter_redis_url"), "redis://redis:6379/0");
       const rpw = file("postgres/demo_restore_password");
       assert.match(rpw, /^[A-Za-z0-9]{32}$/);
@@ -289,10 +310,7 @@ describe("compose.yaml", () => {
     const dir = mkdtempSync(join(tmpdir(), "kali-secrets-mail-"));
     const volumes = join(dir, "volumes");
     try {
-      const script = commandArgs(services["secrets-init"]!)[0]!;
-      const init = spawnSync("sh", ["-c", script.replace("cd /secrets", `cd '${dir}'`)], {
-        encoding: "utf8",
-      });
+      const init = spawnSync("sh", ["-c", secretsInitScript(dir)], { encoding: "utf8" });
       assert.equal(init.status, 0, init.stderr);
       writeFileSync(join(dir, "alertmanager", "alertmanager_smtp_password"), "the-smtp-password\n");
       // Alertmanager's start, as compose runs it: the entrypoint renders, then starts the binary with
@@ -328,7 +346,13 @@ describe("compose.yaml", () => {
       assert.equal(rendered.status, 0, rendered.stderr);
       assert.match(rendered.stdout, /receivers on: email;/);
       const ops = services.ops!;
-      const env = Object.fromEntries(Object.entries(ops.environment!).map(([k, v]) => [k, interpolate(v)]));
+      // Its secret files as secrets-init wrote them (the URLs of Prometheus and Alertmanager with ops' user).
+      const env = Object.fromEntries(
+        Object.entries(ops.environment!).map(([k, v]) => [
+          k,
+          interpolate(v).replace(/^\/run\/secrets\//, `${join(dir, "ops")}/`),
+        ]),
+      );
       // Off by default (.env.example leaves it empty); on with a recipient.
       const off = loadOpsConfig({
         ...env,
@@ -418,7 +442,8 @@ describe("compose.yaml", () => {
       );
       for (const p of ports) {
         assert.equal(p.host, p.container, `${name}: published on the same port number (docs list one port)`);
-        assert.equal(p.address, name === "grafana" ? "0.0.0.0" : "127.0.0.1", `${name}: bind address`);
+        // Grafana too: plain HTTP is not published on every interface by default.
+        assert.equal(p.address, "127.0.0.1", `${name}: bind address`);
       }
     }
     // References to `service:port` anywhere in the configuration point at a port that service listens on.
@@ -460,6 +485,95 @@ describe("compose.yaml", () => {
     }
     assert.ok(refs >= 15, `${refs} references checked`);
     console.log(`compose: ${refs} service:port references agree with the published ports`);
+  });
+
+  test("every service drops all capabilities, gains no privilege, has a read-only root and a memory limit", () => {
+    // A new service without them fails here. The capabilities added back, each with its reason in compose.yaml.
+    const addedBack: Record<string, string[]> = {
+      "secrets-init": ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+      postgres: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
+      redis: ["CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID"],
+    };
+    const hardening = (name: string) => {
+      const s = services[name]! as Service & {
+        cap_drop?: string[];
+        cap_add?: string[];
+        security_opt?: string[];
+        read_only?: boolean;
+        mem_limit?: string;
+        privileged?: boolean;
+        pid?: string;
+        network_mode?: string;
+      };
+      assert.deepEqual(s.cap_drop, ["ALL"], `${name}: cap_drop: [ALL]`);
+      assert.deepEqual(s.cap_add ?? [], addedBack[name] ?? [], `${name}: capabilities added back`);
+      assert.ok(s.security_opt?.includes("no-new-privileges:true"), `${name}: no-new-privileges`);
+      assert.equal(s.read_only, true, `${name}: read_only`);
+      const m = /^(\d+)([mg])$/.exec(s.mem_limit ?? "");
+      assert.ok(m, `${name}: mem_limit (e.g. 256m) is ${s.mem_limit}`);
+      const mib = Number(m[1]) * (m[2] === "g" ? 1024 : 1);
+      assert.ok(mib >= 64 && mib <= 2048, `${name}: mem_limit ${s.mem_limit}`);
+      assert.notEqual(s.privileged, true, `${name}: privileged`);
+      assert.notEqual(s.pid, "host", `${name}: the host's pid namespace`);
+      assert.notEqual(s.network_mode, "host", `${name}: the host's network`);
+      const line = serviceText(name)
+        .split("\n")
+        .find((l) => l.trim().startsWith("cap_add:"));
+      if (s.cap_add) assert.match(line ?? "", /# \S/, `${name}: say why cap_add is needed, on its line`);
+    };
+    for (const name of Object.keys(services)) hardening(name);
+    // The check is not vacuous: a service without them is refused.
+    services.intruder = { image: "x" };
+    try {
+      assert.throws(() => hardening("intruder"), /intruder: cap_drop/);
+    } finally {
+      delete services.intruder;
+    }
+  });
+
+  test("each service is on the networks of what it must reach, and no other", () => {
+    const nets = (name: string) => (services[name] as { networks?: string[] }).networks ?? [];
+    const shares = (a: string, b: string) => nets(a).some((n) => nets(b).includes(n));
+    // The database's clients, and nothing else.
+    for (const name of Object.keys(services)) {
+      if (["postgres", "redis", "secrets-init"].includes(name)) continue;
+      assert.equal(
+        shares(name, "postgres"),
+        ["exporter", "ops", "demo"].includes(name),
+        `${name} and the database`,
+      );
+    }
+    // The application's stand-in and the agents reach neither Alertmanager nor, for the demo, Loki.
+    for (const name of ["demo", "promtail", "alloy"])
+      assert.ok(!shares(name, "alertmanager"), `${name} reaches Alertmanager`);
+    assert.ok(!shares("demo", "loki"), "the demo reaches Loki");
+    assert.ok(!shares("grafana", "promtail"), "Grafana reaches the agents");
+    // The paths the stack needs.
+    for (const [from, to] of [
+      ["prometheus", "exporter"],
+      ["prometheus", "demo"],
+      ["prometheus", "alertmanager"],
+      ["prometheus", "loki"],
+      ["prometheus", "promtail"],
+      ["prometheus", "grafana"],
+      ["grafana", "prometheus"],
+      ["grafana", "loki"],
+      ["grafana", "alertmanager"],
+      ["loki", "prometheus"],
+      ["loki", "alertmanager"],
+      ["promtail", "loki"],
+      ["alloy", "loki"],
+      ["exporter", "postgres"],
+      ["exporter", "redis"],
+      ["exporter", "demo"],
+      ["ops", "postgres"],
+      ["ops", "prometheus"],
+      ["ops", "alertmanager"],
+      ["demo", "postgres"],
+      ["demo", "redis"],
+    ])
+      assert.ok(shares(from!, to!), `${from} cannot reach ${to}`);
+    assert.equal((services["secrets-init"] as { network_mode?: string }).network_mode, "none");
   });
 
   test("every image is pinned to a version, in one place (compose defaults, mirrored by .env.example)", () => {
@@ -590,7 +704,7 @@ describe("compose.yaml", () => {
     assert.equal(services.exporter!.environment!.EXPORTER_TEXTFILE_DIR, "/var/lib/kali-agents/textfile");
   });
 
-  test("Prometheus keeps 30 days within a size cap, reloads on request, and receives Loki's recording rules", () => {
+  test("Prometheus keeps 30 days within a size cap, has no lifecycle API, and receives Loki's recording rules", () => {
     const p = services.prometheus!;
     // Retention is in prometheus.yml (3.14 deprecates the flags); the flags would override it silently.
     assert.equal(flag(p, "--storage.tsdb.retention.time"), undefined);
@@ -605,7 +719,8 @@ describe("compose.yaml", () => {
       days && Number(days[1]) >= 30,
       `retention.time ${retention?.time} must cover the SLO's 30 days`,
     );
-    assert.ok(commandArgs(p).includes("--web.enable-lifecycle"));
+    // No lifecycle API (stop and reload over HTTP): reloads are a SIGHUP (docs/operations/security.md).
+    assert.ok(!commandArgs(p).includes("--web.enable-lifecycle"));
     const loki = parse(read("loki/loki.yaml")) as { ruler?: { remote_write?: { enabled?: boolean } } };
     assert.equal(
       commandArgs(p).includes("--web.enable-remote-write-receiver"),
@@ -660,8 +775,10 @@ const fixedByCompose: Record<string, Record<string, string>> = {
     OPS_TEXTFILE_DIR: "where compose mounts the textfile volume",
     OPS_LOG_DIR: "where compose mounts the application's logs (APP_LOG_SOURCE)",
     OPS_REPORT_DIR: "where compose mounts the reports volume",
-    PROMETHEUS_URL: "the prometheus service",
-    ALERTMANAGER_URL: "the alertmanager service",
+    PROMETHEUS_URL: "a secret: PROMETHEUS_URL_FILE (the prometheus service, with the ops user's login)",
+    PROMETHEUS_URL_FILE: "secrets-init writes the prometheus service's URL with the ops user's login",
+    ALERTMANAGER_URL: "a secret: ALERTMANAGER_URL_FILE (the alertmanager service, with the ops user's login)",
+    ALERTMANAGER_URL_FILE: "secrets-init writes the alertmanager service's URL with the ops user's login",
     OPS_REPORT_SMTP_CONFIG: "where compose mounts Alertmanager's configuration",
     OPS_REPORT_SMTP_SECRETS_DIR: "where compose mounts Alertmanager's secret folder",
   },

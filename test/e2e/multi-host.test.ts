@@ -8,19 +8,25 @@
 // - edges: targets to the local ports (test/e2e/prometheus-config.ts), the promtail and self-scrape
 //   jobs removed; the instance label set back to the compose target name ("exporter:9839",
 //   "demo:8000"), so both hosts have the same instance as two compose hosts would: only the host label
-//   tells them apart; remote_write URL to the local central, batch_send_deadline 1s (default 5s);
+//   tells them apart; remote_write URL to the local central (https://127.0.0.1:<port>, the certificate
+//   names that address too), its credential files to the test's, batch_send_deadline 1s (default 5s);
 // - central: rule_files to absolute paths, no Alertmanager (alerts are read from its API), no scrape jobs;
+//   served over TLS with basic auth (--web.config.file: a certificate signed by a CA openssl makes here,
+//   a user per edge and one for the test's queries), as deploy/remote-write/README.md describes;
 // - each demo API answers 10% of requests with 500 (POST /chaos), so the error-rate panels have data;
 // - scrape and evaluation intervals 2s instead of 15s. The host label comes from HOST_NAME through
 //   Prometheus' own ${VAR} expansion in external labels, as the generated file has it.
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { allPromQueries } from "../../dashboards/src/queries.ts";
 import { hostValuesQuery } from "../../dashboards/src/host-variable.ts";
-import { hostNameVariable, outputDir } from "../../deploy/src/remote-write.ts";
+import { centralHost, hostNameVariable, outputDir } from "../../deploy/src/remote-write.ts";
+import { bcryptHash } from "../../lib/bcrypt.ts";
 import { hostLabel, jobs, recordings } from "../../definitions/thresholds.ts";
 import {
   freePort,
@@ -52,6 +58,119 @@ type Obj = Record<string, unknown>;
 interface PromVector {
   metric: Record<string, string>;
   value: [number, string];
+}
+
+/** The central Prometheus' TLS and users, made by openssl and lib/bcrypt.ts in a folder of the test. */
+interface CentralTls {
+  dir: string;
+  ca: string;
+  webConfig: string;
+  passwords: Record<string, string>;
+}
+function makeCentralTls(dir: string, users: readonly string[]): CentralTls {
+  const openssl = (...args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    assert.equal(r.status, 0, `openssl ${args.join(" ")}: ${r.stderr}`);
+  };
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=kali test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+  );
+  openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    `/CN=${centralHost}`,
+    "-keyout",
+    "central.key",
+    "-out",
+    "central.csr",
+  );
+  writeFileSync(join(dir, "san.ext"), `subjectAltName = DNS:${centralHost}, IP:127.0.0.1\n`);
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "central.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    "san.ext",
+    "-out",
+    "central.crt",
+  );
+  const passwords = Object.fromEntries(
+    users.map((u) => [u, `pw-${u}-${Math.random().toString(36).slice(2)}`]),
+  );
+  const webConfig = join(dir, "web.yml");
+  writeFileSync(
+    webConfig,
+    stringify({
+      tls_server_config: { cert_file: join(dir, "central.crt"), key_file: join(dir, "central.key") },
+      basic_auth_users: Object.fromEntries(Object.entries(passwords).map(([u, p]) => [u, bcryptHash(p, 6)])),
+    }),
+  );
+  return { dir, ca: join(dir, "ca.crt"), webConfig, passwords };
+}
+
+/** A request to the central Prometheus over TLS (its CA) as `user`; status and body. */
+function centralRequest(
+  tls: CentralTls,
+  port: number,
+  path: string,
+  opts: {
+    user?: string;
+    password?: string;
+    method?: string;
+    body?: Uint8Array;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<{ status: number; body: string }> {
+  const user = opts.user ?? "reader";
+  const password = opts.password ?? tls.passwords[user]!;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: opts.method ?? "GET",
+        ca: readFileSync(tls.ca),
+        headers: {
+          authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
+          ...opts.headers,
+        },
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`${path}: timed out`)));
+    req.end(opts.body);
+  });
 }
 
 interface Edge {
@@ -90,10 +209,17 @@ describe(
     const started = Date.now();
     const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
     const scratch: string[] = [];
+    let tls: CentralTls;
+    const centralGet = async <T>(path: string): Promise<T> => {
+      const r = await centralRequest(tls, central.port, path);
+      if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.body}`);
+      return JSON.parse(r.body) as T;
+    };
 
     const query = async (expr: string): Promise<PromVector[]> => {
-      const res = await fetch(`${central.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-      const body = (await res.json()) as { status: string; error?: string; data: { result: PromVector[] } };
+      const body = await centralGet<{ status: string; error?: string; data: { result: PromVector[] } }>(
+        `/api/v1/query?query=${encodeURIComponent(expr)}`,
+      );
       if (body.status !== "success") throw new Error(`${expr}: ${body.error}`);
       return body.data.result;
     };
@@ -160,7 +286,8 @@ describe(
     }
 
     /** The host's edge Prometheus, from the generated edge configuration. */
-    async function startEdge(host: Host, centralUrl: string): Promise<Edge> {
+    async function startEdge(host: Host, centralPort: number): Promise<Edge> {
+      const centralUrl = `https://127.0.0.1:${centralPort}`;
       const { name, apiPort, exporterPort } = host;
 
       const generated = join(root, outputDir, "edge-central-prometheus.yml");
@@ -187,6 +314,23 @@ describe(
       assert.ok(rw, "the generated edge configuration has a remote_write entry");
       changes.push(`remote_write ${String(rw.url)} -> ${centralUrl}/api/v1/write, batch_send_deadline 1s`);
       rw.url = `${centralUrl}/api/v1/write`;
+      // The generated credential files (compose: secrets/prometheus/), here this edge's own user and the test's CA.
+      const secrets = tempDir(`edge-${name}`);
+      scratch.push(secrets);
+      writeFileSync(join(secrets, "username"), name);
+      writeFileSync(join(secrets, "password"), tls.passwords[name]!);
+      const auth = rw.basic_auth as { username_file: string; password_file: string };
+      const tlsConfig = rw.tls_config as { ca_file: string };
+      assert.ok(
+        auth?.username_file && auth.password_file && tlsConfig?.ca_file,
+        "credentials and CA from files",
+      );
+      assert.match(String(rw.url), /^https:/);
+      changes.push(
+        `remote_write credentials ${auth.username_file}, ${auth.password_file}, ${tlsConfig.ca_file} -> the test's files`,
+      );
+      rw.basic_auth = { username_file: join(secrets, "username"), password_file: join(secrets, "password") };
+      rw.tls_config = { ca_file: tls.ca };
       rw.queue_config = { ...(rw.queue_config as Obj), batch_send_deadline: "1s" };
       // Prometheus reads HOST_NAME from its environment, which it takes from this process when spawned
       // (startPrometheus passes process.env): set it around this one start only.
@@ -225,15 +369,18 @@ describe(
       console.log(
         `multi-host: central: rule_files -> absolute, alerting and scrape jobs removed, intervals ${INTERVAL}, --web.enable-remote-write-receiver; ${retimed.changes.join("; ")}`,
       );
+      tls = makeCentralTls(tempDir("central-tls"), [...hostNames, "reader"]);
+      scratch.push(tls.dir);
       const centralStarting = startPrometheus(stringify(doc, { aliasDuplicateObjects: false }), {
-        args: ["--web.enable-remote-write-receiver"],
+        args: ["--web.enable-remote-write-receiver", `--web.config.file=${tls.webConfig}`],
         files: retimed.files,
+        ready: async (port) => (await centralRequest(tls, port, "/-/ready")).status === 200,
       });
       centralStarting.catch(() => {});
       const hosts = await Promise.all(hostNames.map(startHost));
       central = await centralStarting;
       // One edge Prometheus after the other: HOST_NAME is read from this process' environment at each spawn.
-      for (const h of hosts) edges.push(await startEdge(h, central.url));
+      for (const h of hosts) edges.push(await startEdge(h, central.port));
       await waitFor(
         "both hosts' exporter and API up at the central Prometheus",
         async () => {
@@ -261,6 +408,28 @@ describe(
       ]);
       for (const d of scratch) rmSync(d, { recursive: true, force: true });
       console.log(`multi-host: total ${elapsed()}`);
+    });
+
+    test("the central Prometheus takes remote writes over TLS from its users only", async () => {
+      // An empty remote-write request (a snappy block of zero bytes): 204 with an edge's credentials.
+      const write = (user: string, password?: string) =>
+        centralRequest(tls, central.port, "/api/v1/write", {
+          user,
+          password,
+          method: "POST",
+          body: new Uint8Array([0]),
+          headers: { "content-type": "application/x-protobuf", "content-encoding": "snappy" },
+        });
+      assert.equal((await write("edge-a")).status, 204);
+      assert.equal((await write("edge-a", "wrong")).status, 401);
+      assert.equal((await write("someone-else", "x")).status, 401);
+      // Not in clear: plain HTTP gets no answer Prometheus would take (a TLS server refuses it).
+      const plain = await fetch(`http://127.0.0.1:${central.port}/api/v1/write`, { method: "POST" }).then(
+        (r) => r.status,
+        (e: Error) => e.name,
+      );
+      assert.notEqual(plain, 204);
+      assert.ok(plain === 400 || typeof plain === "string", `plain HTTP: ${plain}`);
     });
 
     test("each edge's series arrive with its host label, the instance the same on both", async () => {
@@ -319,9 +488,7 @@ describe(
       await waitFor(
         "every rule evaluated once",
         async () => {
-          groups = (
-            (await (await fetch(`${central.url}/api/v1/rules`)).json()) as { data: { groups: Group[] } }
-          ).data.groups;
+          groups = (await centralGet<{ data: { groups: Group[] } }>("/api/v1/rules")).data.groups;
           return groups.length > 0 && groups.every((g) => g.rules.every((r) => r.health !== "unknown"));
         },
         30_000,
@@ -383,9 +550,9 @@ describe(
       // The variable's own query, as Grafana runs label_values(selector, label): the label values API.
       const lv = /^label_values\((.+), (\w+)\)$/.exec(hostValuesQuery);
       assert.ok(lv, hostValuesQuery);
-      const values = (await (
-        await fetch(`${central.url}/api/v1/label/${lv[2]}/values?match[]=${encodeURIComponent(lv[1]!)}`)
-      ).json()) as { data: string[] };
+      const values = await centralGet<{ data: string[] }>(
+        `/api/v1/label/${lv[2]}/values?match[]=${encodeURIComponent(lv[1]!)}`,
+      );
       assert.deepEqual(values.data, [...hostNames], `the $host variable lists: ${values.data.join(", ")}`);
       // And the matcher does filter: a host nobody has gives nothing, in every one of them.
       const leaking: string[] = [];

@@ -43,9 +43,15 @@ test("targets, intervals, rule paths and removed jobs change; nothing else does"
   );
   for (const job of after.scrape_configs) {
     const orig = before.scrape_configs.find((j) => j.job_name === job.job_name)!;
-    // Every key but the target lists is as committed.
-    const strip = (j: Job) => ({ ...j, static_configs: undefined, file_sd_configs: undefined });
+    // Every key but the target lists and basic auth (the local servers take none) is as committed.
+    const strip = (j: Job) => ({
+      ...j,
+      static_configs: undefined,
+      file_sd_configs: undefined,
+      basic_auth: undefined,
+    });
     assert.deepEqual(strip(job), strip(orig), job.job_name);
+    assert.equal((job as { basic_auth?: unknown }).basic_auth, undefined, job.job_name);
     for (const sc of job.static_configs ?? []) assert.deepEqual(sc.targets, [options.targets[job.job_name]]);
   }
   assert.equal(after.global.scrape_interval, "2s");
@@ -67,6 +73,11 @@ test("targets, intervals, rule paths and removed jobs change; nothing else does"
     [[{ targets: ["127.0.0.1:1002"] }]],
   );
   assert.ok(out.changes.some((c) => c.includes("job loki removed")));
+  assert.ok(
+    out.changes.some(
+      (c) => c === "job prometheus: basic_auth removed (the local servers run without --web.config.file)",
+    ),
+  );
 });
 
 test("a scrape job the test neither runs nor removes is an error naming it", () => {

