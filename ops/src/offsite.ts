@@ -35,8 +35,10 @@ import {
   backupTime,
   checkChecksum,
   FILE_MODE,
+  inFuture,
   manifestPath,
   privateDir,
+  refuseFuture,
   renameDurably,
   sidecar,
   writeAtomic,
@@ -325,12 +327,6 @@ export interface RemoteBackup {
   readonly keys: string[];
 }
 
-/** A backup's name may be this far ahead of this host's clock (clocks of two hosts differ a little). */
-export const FUTURE_TOLERANCE_MS = 10 * 60 * 1000;
-
-/** Whether a backup of time `at` is dated in the future of `now` (beyond the tolerance). */
-export const inFuture = (at: Date, now: Date) => at.getTime() > now.getTime() + FUTURE_TOLERANCE_MS;
-
 /**
  * The newest complete remote backup that is not dated in the future: a name ahead of every clock is
  * what a tampered bucket looks like (it would be the "newest" for ever, and kept by retention).
@@ -507,10 +503,7 @@ export async function download(
   const key = off.prefix + chosen;
   const at = backupTime(chosen);
   if (!at) throw new Error(`off-site ${key}: not a backup's name (kali-agents-<time>.dump)`);
-  if (inFuture(at, now))
-    throw new Error(
-      `off-site ${key} is dated in the future (${at.toISOString()}; this host's clock says ${now.toISOString()}): no backup can have been taken then; refused`,
-    );
+  refuseFuture(`off-site ${key}`, chosen, now);
   const manifestText = await getText(off, manifestPath(key));
   let manifest: RemoteManifest;
   try {
