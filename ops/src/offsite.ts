@@ -65,6 +65,12 @@ export interface OffsiteInfo {
   readonly objectSizeBytes: number;
   readonly objectSha256: string;
   readonly encryption: null | { readonly cipher: string; readonly keyFingerprint: string };
+  /**
+   * The bucket prefix (OPS_S3_PREFIX) the copy was uploaded under, authenticated with the rest: a copy
+   * moved to another deployment's prefix whose key is the same is refused. Absent from the copies of
+   * before it was written (accepted, with a warning, until retention removes them).
+   */
+  readonly prefix?: string;
   /** The MAC of the whole manifest but this field (encryption.ts manifestMac); with a key only. */
   readonly authentication?: { readonly algorithm: string; readonly mac: string };
 }
@@ -300,6 +306,7 @@ export async function upload(
     objectSizeBytes: sent.bytes,
     objectSha256: sent.sha256,
     encryption: off.key ? { cipher: cipherName, keyFingerprint: keyFingerprint(off.key) } : null,
+    prefix: off.prefix,
   };
   const unsigned: RemoteManifest = { ...manifest, offsite };
   const remote: RemoteManifest = off.key
@@ -400,6 +407,8 @@ export interface DownloadOutcome {
 export interface DownloadOptions {
   /** Accept, with a key set, a copy the key does not authenticate: plain, or format 1 (--allow-unauthenticated). */
   readonly allowUnauthenticated?: boolean;
+  /** Accept an authenticated copy uploaded under another bucket prefix (--allow-other-prefix). */
+  readonly allowOtherPrefix?: boolean;
   /** This host's time, for the names dated in the future. */
   readonly now?: Date;
 }
@@ -417,7 +426,7 @@ function checkRemoteManifest(
   name: string,
   manifest: RemoteManifest,
   opts: DownloadOptions,
-): { open: "v2" | "v1" | "plain"; authenticated: boolean } {
+): { open: "v2" | "v1" | "plain"; authenticated: boolean; prefix?: string | null } {
   const enc = manifest.offsite.encryption;
   if (!enc) {
     if (off.key && !opts.allowUnauthenticated)
@@ -471,7 +480,14 @@ function checkRemoteManifest(
       `off-site ${key} is another backup moved under this name: its authenticated name is ${manifest.file} (taken ${manifest.createdAt}); refused`,
     );
   }
-  return { open: "v2", authenticated: true };
+  // And the prefix it was uploaded under: two deployments sharing a key (and a bucket) must not take
+  // each other's copies. Copies of before the prefix was bound have none (null: accepted, warned).
+  const prefix = unsigned.prefix;
+  if (prefix !== undefined && prefix !== off.prefix && !opts.allowOtherPrefix)
+    throw new Error(
+      `off-site ${key} was uploaded under another prefix (${JSON.stringify(prefix)}; OPS_S3_PREFIX is ${JSON.stringify(off.prefix)}): another deployment's copy, or one moved by hand; refused (pass --allow-other-prefix only if you moved it yourself)`,
+    );
+  return { open: "v2", authenticated: true, prefix: prefix ?? null };
 }
 
 /**
@@ -518,6 +534,13 @@ export async function download(
     throw new Error(`off-site ${manifestPath(key)}: not a backup manifest: ${(e as Error).message}`);
   }
   const how = checkRemoteManifest(off, key, chosen, manifest, opts);
+  if (how.prefix === null)
+    log.warn("off-site backup not bound to its prefix (uploaded before this version): accepted", { key });
+  else if (how.prefix !== undefined && how.prefix !== off.prefix)
+    log.warn("off-site backup of another prefix accepted (--allow-other-prefix)", {
+      key,
+      prefix: how.prefix,
+    });
   if (!how.authenticated && off.key)
     log.warn("off-site backup accepted without authentication (--allow-unauthenticated)", {
       key,

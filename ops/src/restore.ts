@@ -239,6 +239,7 @@ export async function fetchBackup(
   name?: string,
   allowUnauthenticated = false,
   now: Date = new Date(),
+  allowOtherPrefix = false,
 ): Promise<Fetched> {
   if (source === "local") {
     if (name !== undefined) refuseFuture(name, name, now);
@@ -256,7 +257,7 @@ export async function fetchBackup(
   if (!off) throw new Error("--from remote needs the off-site store (OPS_S3_BUCKET is not set)");
   const dir = join(config.backupDir, `.offsite-${randomBytes(4).toString("hex")}`);
   try {
-    const d = await download(off, dir, log, name, { allowUnauthenticated, now });
+    const d = await download(off, dir, log, name, { allowUnauthenticated, allowOtherPrefix, now });
     return {
       file: d.file,
       downloadSeconds: d.seconds,
@@ -281,8 +282,17 @@ export async function verify(
   job = "verify",
   source: Source = "local",
   allowUnauthenticated = false,
+  allowOtherPrefix = false,
 ): Promise<VerifyOutcome & { downloadSeconds: number }> {
-  const fetched = await fetchBackup(config, log, source, file, allowUnauthenticated);
+  const fetched = await fetchBackup(
+    config,
+    log,
+    source,
+    file,
+    allowUnauthenticated,
+    new Date(),
+    allowOtherPrefix,
+  );
   try {
     return {
       ...(await verifyFile(config, log, fetched.file, job, source === "remote")),
@@ -336,6 +346,8 @@ export interface RestoreOptions {
   readonly replaceLive?: boolean;
   /** Accept an off-site copy the key does not authenticate (plain, or format 1). */
   readonly allowUnauthenticated?: boolean;
+  /** Accept an authenticated off-site copy uploaded under another prefix. */
+  readonly allowOtherPrefix?: boolean;
   /** The time in the name the previous database is kept under (default now). */
   readonly now?: Date;
 }
@@ -369,6 +381,8 @@ export async function restore(config: Config, log: Logger, opts: RestoreOptions)
     opts.source ?? "local",
     opts.from,
     opts.allowUnauthenticated,
+    new Date(),
+    opts.allowOtherPrefix,
   );
   try {
     const r = await restoreFile(config, log, opts, fetched.file, (opts.source ?? "local") === "remote");
