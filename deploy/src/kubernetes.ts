@@ -440,8 +440,9 @@ kube-prometheus-stack itself stays a Helm release; these objects sit beside it.
 (\`kubectl -n ${overlay.namespace} create secret generic ${alertmanagerSecret} --from-file=...\`, one file per key,
 the same files as compose's \`secrets/\`). The receivers use the templates of \`alertmanager/templates/\`:
 give them to the chart (\`alertmanager.templateFiles\`, e.g. \`--set-file\` per file), \`settings.tmpl\`
-with your Grafana's address and, if you keep runbooks elsewhere, their base URL written in (the file
-compose writes from \`GRAFANA_ROOT_URL\` and \`RUNBOOK_BASE_URL\` at start: \`alertmanager/render-config.sh\`).
+with your Grafana's address and your runbooks' base URL written in (\`kali.runbook.base\`: the rules'
+\`runbook_url\` is \`<AlertName>.md\`, relative to it; the file compose writes from \`GRAFANA_ROOT_URL\` and
+\`RUNBOOK_BASE_URL\` at start: \`alertmanager/render-config.sh\`).
 The addresses (\`to\`, the SMTP relay, the Slack channel, the heartbeat URL) are alertmanager.yml's
 examples: patch them in your overlay. The chart selects
 AlertmanagerConfigs by \`alertmanager.alertmanagerSpec.alertmanagerConfigSelector\`: match
