@@ -242,6 +242,23 @@ describe(
       assert.equal(readFileSync(bb.settingsPath, "utf8"), readFileSync(gnu.settingsPath, "utf8"));
       const check = run("amtool", ["check-config", bb.configPath]);
       assert.equal(check.status, 0, check.stdout + check.stderr);
+      // Without RUNBOOK_BASE_URL, busybox's grep copies the committed default base as GNU grep does.
+      const { RUNBOOK_BASE_URL: _unset, ...noBase } = env;
+      const gnuDefault = renderAlertmanagerConfig({
+        outDir: tempDir("am-render-gnu-d"),
+        secretsDir,
+        env: noBase,
+      });
+      const bbDefault = renderAlertmanagerConfig({
+        outDir: tempDir("am-render-bb-d"),
+        secretsDir,
+        env: noBase,
+        toolsDir: tools,
+      });
+      assert.equal(bbDefault.status, 0, bbDefault.stderr);
+      const defaults = readFileSync(bbDefault.settingsPath, "utf8");
+      assert.equal(defaults, readFileSync(gnuDefault.settingsPath, "utf8"));
+      assert.ok(defaults.includes(`{{ define "kali.runbook.base" }}${runbookBaseUrl}{{ end }}`), defaults);
       for (const [bad] of refused) {
         const r = renderAlertmanagerConfig({
           outDir: tempDir("am-render-bb-bad"),
