@@ -83,9 +83,10 @@ runbooks=${runbooks%/}
   echo '{{/* Written by alertmanager/render-config.sh from GRAFANA_ROOT_URL and RUNBOOK_BASE_URL. */}}'
   echo "{{ define \"kali.grafana.url\" }}$grafana{{ end }}"
   if [ -n "$runbooks" ]; then
-    echo "{{ define \"kali.runbook.url\" }}$runbooks/{{ .Labels.alertname }}.md{{ end }}"
+    echo "{{ define \"kali.runbook.base\" }}$runbooks{{ end }}"
   else
-    echo '{{ define "kali.runbook.url" }}{{ .Annotations.runbook_url }}{{ end }}'
+    # The committed default (definitions/rules.ts' runbookBaseUrl), taken from templates/settings.tmpl.
+    grep '^{{ define "kali.runbook.base" }}' "$templates/settings.tmpl"
   fi
 } >"$out/settings.tmpl.tmp"
 

@@ -34,11 +34,25 @@ export interface RuleGroup {
 
 export const isAlert = (r: AlertRule | RecordingRule): r is AlertRule => "alert" in r;
 
-/** Where runbooks live; the runbook pass points every alert here. */
+/**
+ * Runbooks. Every alert's `runbook_url` annotation is its runbook's path relative to a base
+ * (`<Alert>.md`, runbookRef), never an address: where the runbooks are served is the deployment's
+ * choice. What shows the link joins the two: Alertmanager's templates (kali.tmpl "kali.runbook.url",
+ * the base "kali.runbook.base" in settings.tmpl, which compose writes from RUNBOOK_BASE_URL) and the
+ * dashboards' links (runbookUrl, built when they are generated).
+ *
+ * runbookBaseUrl is the one default base: a placeholder, the upstream project's docs/runbooks/ on
+ * GitHub, for a deployment that sets none. The committed alertmanager/templates/settings.tmpl carries
+ * the same (a test holds them equal), and the dashboards' links use it: set RUNBOOK_BASE_URL for the
+ * notifications, and change this line then `npm run generate` for the dashboards.
+ */
 export const runbookBaseUrl =
   "https://github.com/kali-agents/kali-agents-observability/blob/main/docs/runbooks";
 export const runbookPath = (alert: string): string => `docs/runbooks/${alert}.md`;
-export const runbookUrl = (alert: string): string => `${runbookBaseUrl}/${alert}.md`;
+/** The `runbook_url` annotation: the runbook relative to the base. */
+export const runbookRef = (alert: string): string => `${alert}.md`;
+/** The runbook's address under the default base (the dashboards' links). */
+export const runbookUrl = (alert: string): string => `${runbookBaseUrl}/${runbookRef(alert)}`;
 
 /**
  * The always-firing heartbeat alert (expr vector(1)) that proves the alerting pipeline works end to end;

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
-import { isAlert } from "../../definitions/rules.ts";
+import { isAlert, runbookBaseUrl } from "../../definitions/rules.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
 import type { LinkedAlertRule } from "../../lib/rules/shape.ts";
 import {
@@ -434,12 +434,11 @@ describe("Alertmanager delivery for an email-only team", { skip: requireBinaries
       assert.deepEqual(mail.to, ["team@example.org", "lead@example.org"]);
       assert.equal(mail.auth?.username, "relay-user");
       assert.ok(mail.text.includes("Grafana: http://grafana.team.internal/dashboards?tag=kali-agents"));
-      // No RUNBOOK_BASE_URL: the rule's own runbook_url annotation.
-      assert.ok(
-        mail.text.includes(
-          `Runbook: ${(name === "PostgresDown" ? alerts.critical : alerts.warning).annotations.runbook_url}`,
-        ),
-      );
+      // No RUNBOOK_BASE_URL: the rule's runbook_url (relative: `<Alert>.md`) joined to the default base.
+      const ref = (name === "PostgresDown" ? alerts.critical : alerts.warning).annotations.runbook_url;
+      assert.equal(ref, `${name}.md`);
+      assert.ok(mail.text.includes(`Runbook: ${runbookBaseUrl}/${name}.md`), mail.text);
+      assert.ok(mail.text.includes(`href="${runbookBaseUrl}/${name}.md"`), mail.text);
     }
   });
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { findBinary, requireBinaries, run, tempDir } from "../../test/support/servers.ts";
+import { runbookBaseUrl } from "../../definitions/rules.ts";
 import { renderAlertmanagerConfig } from "../src/render.ts";
 
 const receiverSecrets = {
@@ -181,16 +182,14 @@ describe("render-config.sh: what Alertmanager runs in compose", { skip: requireB
     assert.equal(r.status, 0, r.stderr);
     const tmpl = readFileSync(r.settingsPath, "utf8");
     assert.ok(tmpl.includes('{{ define "kali.grafana.url" }}https://g.example.org/grafana{{ end }}'), tmpl);
-    assert.ok(
-      tmpl.includes(
-        '{{ define "kali.runbook.url" }}https://docs.example.org/rb/{{ .Labels.alertname }}.md{{ end }}',
-      ),
-      tmpl,
-    );
+    assert.ok(tmpl.includes('{{ define "kali.runbook.base" }}https://docs.example.org/rb{{ end }}'), tmpl);
     const plain = render({}, []);
     const d = readFileSync(plain.settingsPath, "utf8");
     assert.ok(d.includes('{{ define "kali.grafana.url" }}http://localhost:3000{{ end }}'), d);
-    assert.ok(d.includes('{{ define "kali.runbook.url" }}{{ .Annotations.runbook_url }}{{ end }}'), d);
+    // No RUNBOOK_BASE_URL: the one default base, definitions/rules.ts' (the committed settings.tmpl's).
+    const base = `{{ define "kali.runbook.base" }}${runbookBaseUrl}{{ end }}`;
+    assert.ok(d.includes(base), d);
+    assert.ok(readFileSync(join(import.meta.dirname, "../templates/settings.tmpl"), "utf8").includes(base));
   });
 
   test(`refuses ${refused.length} values that do not fit, with one line naming the variable, and renders nothing`, () => {
@@ -243,6 +242,23 @@ describe(
       assert.equal(readFileSync(bb.settingsPath, "utf8"), readFileSync(gnu.settingsPath, "utf8"));
       const check = run("amtool", ["check-config", bb.configPath]);
       assert.equal(check.status, 0, check.stdout + check.stderr);
+      // Without RUNBOOK_BASE_URL, busybox's grep copies the committed default base as GNU grep does.
+      const { RUNBOOK_BASE_URL: _unset, ...noBase } = env;
+      const gnuDefault = renderAlertmanagerConfig({
+        outDir: tempDir("am-render-gnu-d"),
+        secretsDir,
+        env: noBase,
+      });
+      const bbDefault = renderAlertmanagerConfig({
+        outDir: tempDir("am-render-bb-d"),
+        secretsDir,
+        env: noBase,
+        toolsDir: tools,
+      });
+      assert.equal(bbDefault.status, 0, bbDefault.stderr);
+      const defaults = readFileSync(bbDefault.settingsPath, "utf8");
+      assert.equal(defaults, readFileSync(gnuDefault.settingsPath, "utf8"));
+      assert.ok(defaults.includes(`{{ define "kali.runbook.base" }}${runbookBaseUrl}{{ end }}`), defaults);
       for (const [bad] of refused) {
         const r = renderAlertmanagerConfig({
           outDir: tempDir("am-render-bb-bad"),

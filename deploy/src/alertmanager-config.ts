@@ -4,7 +4,7 @@
 // the object's namespace, which is what a namespaced AlertmanagerConfig means.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { secretsMount, underSecretsMount } from "../../lib/secrets.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -197,4 +197,120 @@ export function secretKeys(source: Obj = readSource()): string[] {
     return v;
   });
   return [...keys].sort();
+}
+
+/**
+ * The AlertmanagerConfig the base applies: the routing tree and inhibitions, and the receivers by name
+ * only, each delivering nothing (as compose's receivers are off until configured). A receiver with an
+ * integration references a key of the Secret, and the Operator skips the whole AlertmanagerConfig when
+ * a referenced key is missing: so the base references none, and each receiver the team has is turned
+ * on by its component (receiverComponents), which adds its integration back.
+ */
+export function baseAlertmanagerConfig(source: Obj = readSource()): Obj {
+  const full = alertmanagerConfig(source);
+  const spec = full.spec as { receivers: Obj[] };
+  return { ...full, spec: { ...spec, receivers: spec.receivers.map((r) => ({ name: r.name })) } };
+}
+
+/** Where the receivers' components are, under deploy/kubernetes/. */
+export const receiverComponentsDir = "components/receivers";
+
+/**
+ * One Kustomize Component per receiver (deploy/kubernetes/components/receivers/<name>/): a JSON patch
+ * that checks the receiver is at the index it patches (`test`: a reordered alertmanager.yml fails the
+ * build instead of configuring the wrong receiver) and adds its integration, as alertmanagerConfig()
+ * converts it: with every component, the object is that conversion. Also the Secret keys each needs.
+ */
+export function receiverComponents(
+  source: Obj = readSource(),
+): { name: string; kustomization: Obj; patch: Obj[]; secretKeys: string[] }[] {
+  const receivers = (alertmanagerConfig(source).spec as { receivers: Obj[] }).receivers;
+  return receivers.map((r, i) => {
+    const { name, ...integrations } = r;
+    const keys = new Set<string>();
+    JSON.stringify(integrations, (k, v: unknown) => {
+      if (v && typeof v === "object" && (v as Obj).name === alertmanagerSecret && "key" in (v as Obj))
+        keys.add(String((v as Obj).key));
+      return v;
+    });
+    return {
+      name: String(name),
+      kustomization: {
+        apiVersion: "kustomize.config.k8s.io/v1alpha1",
+        kind: "Component",
+        patches: [
+          {
+            path: "patch.yaml",
+            target: {
+              group: "monitoring.coreos.com",
+              version: "v1alpha1",
+              kind: "AlertmanagerConfig",
+              name: "kali-agents",
+            },
+          },
+        ],
+      },
+      patch: [
+        { op: "test", path: `/spec/receivers/${i}/name`, value: name },
+        ...Object.entries(integrations).map(([field, value]) => ({
+          op: "add",
+          path: `/spec/receivers/${i}/${field}`,
+          value,
+        })),
+      ],
+      secretKeys: [...keys].sort(),
+    };
+  });
+}
+
+/**
+ * The README's example: an overlay of `base` (a path from the overlay's folder) for a team with email
+ * and the heartbeat only: their two components, and a patch setting their addresses (each `test`
+ * first, so a patch never lands on another receiver). deploy/test builds it with kubectl kustomize.
+ */
+export function exampleOverlay(base: string, components: string): Obj {
+  const index = (name: string) => receiverComponents().findIndex((c) => c.name === name) satisfies number;
+  const at = (name: string) => `/spec/receivers/${index(name)}`;
+  return {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: [base],
+    components: [`${components}/email`, `${components}/heartbeat`],
+    patches: [
+      {
+        target: {
+          group: "monitoring.coreos.com",
+          version: "v1alpha1",
+          kind: "AlertmanagerConfig",
+          name: "kali-agents",
+        },
+        // Kustomize reads an inline patch as text (YAML or JSON).
+        patch: stringify([
+          { op: "test", path: `${at("email")}/name`, value: "email" },
+          { op: "replace", path: `${at("email")}/emailConfigs/0/to`, value: "oncall@team.example.org" },
+          {
+            op: "replace",
+            path: `${at("email")}/emailConfigs/0/from`,
+            value: "alertmanager@team.example.org",
+          },
+          {
+            op: "replace",
+            path: `${at("email")}/emailConfigs/0/smarthost`,
+            value: "smtp.team.example.org:587",
+          },
+          {
+            op: "replace",
+            path: `${at("email")}/emailConfigs/0/authUsername`,
+            value: "alertmanager@team.example.org",
+          },
+          { op: "test", path: `${at("heartbeat")}/name`, value: "heartbeat" },
+          {
+            op: "replace",
+            path: `${at("heartbeat")}/webhookConfigs/0/url`,
+            value: "https://api.opsgenie.com/v2/heartbeats/team-alerting/ping",
+          },
+        ]),
+      },
+    ],
+  };
 }

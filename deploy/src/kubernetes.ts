@@ -18,9 +18,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { folders, lokiVariable as lokiDatasourceVariable } from "../../dashboards/src/common.ts";
 import {
-  alertmanagerConfig,
   alertmanagerSecret,
-  secretKeys,
+  baseAlertmanagerConfig,
+  exampleOverlay,
+  receiverComponents,
+  receiverComponentsDir,
   stackAlertLabels,
 } from "./alertmanager-config.ts";
 import { outputs as dashboardOutputs, dashboards } from "../../dashboards/src/index.ts";
@@ -268,7 +270,7 @@ export const baseFiles = {
   "prometheus-rules.yaml": prometheusRules,
   "exporter.yaml": exporterObjects,
   "dashboards.yaml": dashboardConfigMaps,
-  "alertmanager-config.yaml": () => [alertmanagerConfig()],
+  "alertmanager-config.yaml": () => [baseAlertmanagerConfig()],
   "networkpolicies.yaml": () => baseNetworkPolicies({ name: exporterName, port: exporterPort }),
 } as const;
 
@@ -412,9 +414,13 @@ kubectl apply -k deploy/kubernetes/overlays/${overlay.name}
 | \`base/prometheus-rules.yaml\` | one \`PrometheusRule\` per generated rule file (${rules}), the groups exactly those of \`prometheus/rules/generated/\` that promtool tests |
 | \`base/exporter.yaml\` | the exporter: \`Deployment\` (one replica), \`Service\` named \`${jobs.exporter}\` (the Operator names the job after it, and the rules select \`job="${jobs.exporter}"\`), \`ServiceMonitor\` (15s, timeout 10s) |
 | \`base/dashboards.yaml\` | one \`ConfigMap\` per dashboard, labelled \`grafana_dashboard: "1"\` for Grafana's sidecar, the folder in the \`${folderAnnotation}\` annotation; the JSON is the generated file, byte for byte |
-| \`base/alertmanager-config.yaml\` | \`AlertmanagerConfig\` with the routing tree, inhibitions and receivers of \`alertmanager/alertmanager.yml\` (deploy/src/alertmanager-config.ts); the receivers' credentials are references to the Secret \`${alertmanagerSecret}\` (keys ${secretKeys()
-    .map((k) => `\`${k}\``)
-    .join(", ")}) |
+| \`base/alertmanager-config.yaml\` | \`AlertmanagerConfig\` with the routing tree and inhibitions of \`alertmanager/alertmanager.yml\` (deploy/src/alertmanager-config.ts), and its receivers by name only, delivering nothing: it references no Secret key, so the Operator applies it as is |
+| \`${receiverComponentsDir}/<receiver>/\` | one Kustomize Component per receiver, which adds its integration as alertmanager.yml has it, credentials as references to the Secret \`${alertmanagerSecret}\`: ${receiverComponents()
+    .map(
+      (c) =>
+        `\`${c.name}\` (key${c.secretKeys.length > 1 ? "s" : ""} ${c.secretKeys.map((k) => `\`${k}\``).join(", ")})`,
+    )
+    .join(", ")} |
 | \`base/networkpolicies.yaml\` | \`NetworkPolicy\` objects (deploy/src/network-policies.ts, docs/operations/security.md): only Prometheus reaches the exporter, which connects only to DNS and the ports of PostgreSQL, Redis and the API (5432, 6379, 8000); kube-prometheus-stack's Prometheus (9090) is reached only by Grafana, itself and Loki's backend (the ruler's remote write), its Alertmanager (9093) only by Prometheus, Grafana, Loki's backend and its peers. They need a network plugin that enforces NetworkPolicies; \`kubectl port-forward\` to Prometheus or Alertmanager is not subject to them with most plugins |
 | \`snippets/exporter-sidecar.yaml\` | the same container and volumes, to run the exporter in the API's pod instead, with the API Service's port and a ServiceMonitor that keeps its series' \`job="${jobs.exporter}"\` |
 | \`overlays/${overlay.name}/\` | namespace \`${overlay.namespace}\`, label \`release: ${overlay.labels.release}\` (the chart's default rule and ServiceMonitor selectors) |
@@ -444,10 +450,35 @@ kube-prometheus-stack itself stays a Helm release; these objects sit beside it.
 (\`kubectl -n ${overlay.namespace} create secret generic ${alertmanagerSecret} --from-file=...\`, one file per key,
 the same files as compose's \`secrets/\`). The receivers use the templates of \`alertmanager/templates/\`:
 give them to the chart (\`alertmanager.templateFiles\`, e.g. \`--set-file\` per file), \`settings.tmpl\`
-with your Grafana's address and, if you keep runbooks elsewhere, their base URL written in (the file
-compose writes from \`GRAFANA_ROOT_URL\` and \`RUNBOOK_BASE_URL\` at start: \`alertmanager/render-config.sh\`).
-The addresses (\`to\`, the SMTP relay, the Slack channel, the heartbeat URL) are alertmanager.yml's
-examples: patch them in your overlay. The chart selects
+with your Grafana's address and your runbooks' base URL written in (\`kali.runbook.base\`: the rules'
+\`runbook_url\` is \`<AlertName>.md\`, relative to it; the file compose writes from \`GRAFANA_ROOT_URL\` and
+\`RUNBOOK_BASE_URL\` at start: \`alertmanager/render-config.sh\`).
+
+**Receivers: only those the team has.** The Operator skips an AlertmanagerConfig as a whole when a key it
+references is missing from the Secret (its log says \`skipping alertmanagerconfig\` with the error, and
+the object gets a Warning event, "was rejected due to invalid configuration"): no route of it reaches
+Alertmanager.
+So the base's receivers deliver nothing, as compose's are off until configured, and reference no key;
+each receiver is turned on by its component, which needs its key in the Secret (the table above).
+Turn on the ones you have in an overlay of your own, and set their addresses there (the components
+carry alertmanager.yml's examples: \`to\`, the SMTP relay, the Slack channel, the heartbeat URL). For a
+team with email and the heartbeat only (the Secret holds \`smtp_password\` and \`heartbeat_api_key\`),
+\`overlays/my-cluster/kustomization.yaml\`:
+
+\`\`\`yaml
+${stringify(exampleOverlay(`../${overlay.name}`, `../../${receiverComponentsDir}`), { aliasDuplicateObjects: false, lineWidth: 0 }).trimEnd()}
+\`\`\`
+
+Each \`test\` checks the receiver's index before the patch touches it (receivers are in
+alertmanager.yml's order: ${receiverComponents()
+    .map((c, i) => `${i} \`${c.name}\``)
+    .join(", ")}). A relay without authentication: \`op: remove\` of \`emailConfigs/0/authUsername\`
+and \`authPassword\` (then \`smtp_password\` is not needed). Routes are unchanged: an alert still goes
+to every receiver its route names, and a receiver left off drops it, as in compose (an email-only team
+gets every critical and warning alert by email). Apply with \`kubectl apply -k overlays/my-cluster\`;
+deploy/test/receivers.test.ts applies these patches as Kustomize does (and builds the overlay with
+\`kubectl kustomize\` where kubectl is installed) and checks it references exactly those two keys.
+The chart selects
 AlertmanagerConfigs by \`alertmanager.alertmanagerSpec.alertmanagerConfigSelector\`: match
 \`release: ${overlay.labels.release}\` there. Only the stack's own alerts reach its receivers, whatever
 \`alertmanager.alertmanagerSpec.alertmanagerConfigMatcherStrategy\` says: every alert of its
@@ -605,6 +636,11 @@ export function outputs(): Record<string, string> {
   for (const [file, make] of Object.entries(baseFiles)) out[`${outDir}/base/${file}`] = docs(make());
   for (const [file, make] of Object.entries(logsFiles)) out[`${outDir}/logs/${file}`] = docs(make());
   Object.assign(out, kustomizations());
+  for (const c of receiverComponents()) {
+    const dir = `${outDir}/${receiverComponentsDir}/${c.name}`;
+    out[`${dir}/kustomization.yaml`] = docs([c.kustomization]);
+    out[`${dir}/patch.yaml`] = docs([c.patch as unknown as Obj]);
+  }
   out[`${outDir}/snippets/exporter-sidecar.yaml`] = sidecarSnippet();
   out[`${outDir}/README.md`] = readme();
   return out;

@@ -5,13 +5,13 @@ import YAML from "yaml";
 import {
   heartbeatAlert,
   isAlert,
-  runbookUrl,
+  runbookRef,
   type AlertRule,
   type RecordingRule,
   type RuleGroup,
 } from "../../definitions/rules.ts";
 
-/** An alert after the pass: its runbook link is set. */
+/** An alert after the pass: its runbook link is set (relative to the runbook base: runbookRef). */
 export interface LinkedAlertRule extends AlertRule {
   readonly runbookUrl: string;
 }
@@ -96,7 +96,7 @@ export function linkRunbooks(
   if (problems.length > 0) throw new Error(`invalid rules:\n  ${problems.join("\n  ")}`);
   return groups.map((g) => ({
     ...g,
-    rules: g.rules.map((r) => (isAlert(r) ? { ...r, runbookUrl: runbookUrl(r.alert) } : r)),
+    rules: g.rules.map((r) => (isAlert(r) ? { ...r, runbookUrl: runbookRef(r.alert) } : r)),
   }));
 }
 

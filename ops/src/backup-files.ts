@@ -51,6 +51,25 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** A backup's name may be this far ahead of this host's clock (clocks of two hosts differ a little). */
+export const FUTURE_TOLERANCE_MS = 10 * 60 * 1000;
+
+/** Whether a backup of time `at` is dated in the future of `now` (beyond the tolerance). */
+export const inFuture = (at: Date, now: Date) => at.getTime() > now.getTime() + FUTURE_TOLERANCE_MS;
+
+/**
+ * Refuses a backup named with a time in the future of `now`: no backup can have been taken then, so
+ * the name was set by hand, by a host with a wrong clock, or by whoever tampered with the folder or
+ * bucket. `what` names it in the message (a path, or an off-site key). A name without a time passes.
+ */
+export function refuseFuture(what: string, name: string, now: Date): void {
+  const at = backupTime(name);
+  if (at && inFuture(at, now))
+    throw new Error(
+      `${what} is dated in the future (${at.toISOString()}; this host's clock says ${now.toISOString()}): no backup can have been taken then; refused`,
+    );
+}
+
 /** Backups in `dir`, newest first; `complete` when the sidecar and the manifest are there. */
 export async function listBackups(dir: string): Promise<{ file: string; at: Date; complete: boolean }[]> {
   let names: string[];
@@ -70,9 +89,19 @@ export async function listBackups(dir: string): Promise<{ file: string; at: Date
   return out.sort((a, b) => b.at.getTime() - a.at.getTime());
 }
 
-/** The newest complete backup, or an error saying there is none. */
-export async function newestBackup(dir: string): Promise<string> {
-  const good = (await listBackups(dir)).find((b) => b.complete);
+/**
+ * The newest complete backup not dated in the future of `now`, or an error saying there is none. A
+ * name ahead of the clock would otherwise be the "newest" for ever (and kept by retention in place of
+ * the true newest); it is skipped, and `skipped` hears of each such one.
+ */
+export async function newestBackup(
+  dir: string,
+  now: Date = new Date(),
+  skipped: (file: string) => void = () => {},
+): Promise<string> {
+  const all = await listBackups(dir);
+  for (const b of all) if (b.complete && inFuture(b.at, now)) skipped(b.file);
+  const good = all.find((b) => b.complete && !inFuture(b.at, now));
   if (!good) throw new Error(`no complete backup (.dump with .sha256 and .json) in ${dir}`);
   return good.file;
 }
@@ -167,11 +196,13 @@ export async function writeAtomic(path: string, text: string): Promise<void> {
 /**
  * Deletes backups (and their sidecars) older than `days`, and complete-less leftovers as old; never
  * the newest complete backup, however old, so a stopped backup job never ends with no backup at all.
+ * That newest is of this clock's past: a name dated in the future (never restored, left in place as
+ * evidence) must not stand in for it, or the true newest would be deleted once past retention.
  */
 export async function applyRetention(dir: string, days: number, now: Date): Promise<string[]> {
   const cutoff = now.getTime() - days * 24 * 3600 * 1000;
   const all = await listBackups(dir);
-  const keep = all.find((b) => b.complete)?.file;
+  const keep = all.find((b) => b.complete && !inFuture(b.at, now))?.file;
   const deleted: string[] = [];
   for (const b of all) {
     if (b.file === keep || b.at.getTime() >= cutoff) continue;

@@ -18,17 +18,19 @@ import { stackVersion } from "../../lib/version.ts";
 const commandHelp: Record<Command | "schedule", string> = {
   backup: `  backup                         pg_dump DATABASE_URL into OPS_BACKUP_DIR (+ .sha256, .json), apply retention;
                                  with OPS_S3_BUCKET, upload it off-site (encrypted with a key) and apply retention there`,
-  verify: `  verify [--from local|remote] [--file F] [--allow-unauthenticated]
+  verify: `  verify [--from local|remote] [--file F] [--allow-unauthenticated] [--allow-other-prefix]
                                  restore the newest backup (or F) into a scratch database and check it`,
   restore: `  restore --target DB [--from local|remote] [--file F] [--force] [--replace-live-database]
-          [--allow-unauthenticated]
+          [--allow-unauthenticated] [--allow-other-prefix]
                                  restore the newest backup (or F) into a scratch database, check it, then
                                  rename it to DB; an existing DB is kept as DB_before_<time>; a non-empty
                                  DB only with --force (which also ends its sessions); DATABASE_URL's own
                                  database only with --replace-live-database as well
                                  --allow-unauthenticated: with OPS_BACKUP_ENCRYPTION_KEY set, accept an
                                  off-site copy the key does not authenticate (plain, or written before
-                                 copies were authenticated); refused otherwise`,
+                                 copies were authenticated); refused otherwise
+                                 --allow-other-prefix: accept an authenticated off-site copy uploaded
+                                 under another OPS_S3_PREFIX (one you moved yourself); refused otherwise`,
   "dr-drill": `  dr-drill [--from local|remote]
                                  backup, restore into a scratch database (from the off-site copy when
                                  OPS_S3_BUCKET is set), check, time it (the RTO, download included)`,
@@ -69,6 +71,7 @@ const commandOptions = {
     file: { type: "string" },
     from: { type: "string" },
     "allow-unauthenticated": { type: "boolean" },
+    "allow-other-prefix": { type: "boolean" },
   },
   restore: {
     target: { type: "string" },
@@ -77,6 +80,7 @@ const commandOptions = {
     from: { type: "string" },
     "replace-live-database": { type: "boolean" },
     "allow-unauthenticated": { type: "boolean" },
+    "allow-other-prefix": { type: "boolean" },
   },
   "dr-drill": { from: { type: "string" } },
   cleanup: {},
@@ -140,6 +144,8 @@ function parseCommandLine(argv: string[]): { command: Command | "schedule"; args
   if (from) args.source = from;
   const allowUnauthenticated = values["allow-unauthenticated"] === true;
   if (allowUnauthenticated) args.allowUnauthenticated = true;
+  const allowOtherPrefix = values["allow-other-prefix"] === true;
+  if (allowOtherPrefix) args.allowOtherPrefix = true;
   if (command === "restore") {
     const target = str("target");
     if (!target) throw new UsageError("restore needs --target <database>");
@@ -149,6 +155,7 @@ function parseCommandLine(argv: string[]): { command: Command | "schedule"; args
       force: values.force === true,
       ...(values["replace-live-database"] === true ? { replaceLive: true } : {}),
       ...(allowUnauthenticated ? { allowUnauthenticated } : {}),
+      ...(allowOtherPrefix ? { allowOtherPrefix } : {}),
       ...(args.source ? { source: args.source } : {}),
     };
   }

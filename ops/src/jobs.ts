@@ -17,6 +17,8 @@ export interface JobArgs {
   readonly source?: Source;
   /** verify: accept an off-site copy the key does not authenticate (--allow-unauthenticated). */
   readonly allowUnauthenticated?: boolean;
+  /** verify: accept an authenticated off-site copy uploaded under another prefix (--allow-other-prefix). */
+  readonly allowOtherPrefix?: boolean;
   readonly restore?: RestoreOptions;
   readonly report?: ReportOptions;
   /** Who started the run (default `manual`); `ops schedule` passes `scheduler`. */
@@ -76,7 +78,7 @@ export const commands = {
   verify: {
     job: "verify",
     run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
-      const v = await verify(c, l, a.file, "verify", a.source, a.allowUnauthenticated);
+      const v = await verify(c, l, a.file, "verify", a.source, a.allowUnauthenticated, a.allowOtherPrefix);
       return { summary: v, values: { kali_agents_backup_verification_success: [{ value: 1 }] } };
     },
     // A failed verification is a measured 0, not a missing figure.

@@ -35,8 +35,10 @@ import {
   backupTime,
   checkChecksum,
   FILE_MODE,
+  inFuture,
   manifestPath,
   privateDir,
+  refuseFuture,
   renameDurably,
   sidecar,
   writeAtomic,
@@ -63,6 +65,12 @@ export interface OffsiteInfo {
   readonly objectSizeBytes: number;
   readonly objectSha256: string;
   readonly encryption: null | { readonly cipher: string; readonly keyFingerprint: string };
+  /**
+   * The bucket prefix (OPS_S3_PREFIX) the copy was uploaded under, authenticated with the rest: a copy
+   * moved to another deployment's prefix whose key is the same is refused. Absent from the copies of
+   * before it was written (accepted, with a warning, until retention removes them).
+   */
+  readonly prefix?: string;
   /** The MAC of the whole manifest but this field (encryption.ts manifestMac); with a key only. */
   readonly authentication?: { readonly algorithm: string; readonly mac: string };
 }
@@ -298,6 +306,7 @@ export async function upload(
     objectSizeBytes: sent.bytes,
     objectSha256: sent.sha256,
     encryption: off.key ? { cipher: cipherName, keyFingerprint: keyFingerprint(off.key) } : null,
+    prefix: off.prefix,
   };
   const unsigned: RemoteManifest = { ...manifest, offsite };
   const remote: RemoteManifest = off.key
@@ -324,12 +333,6 @@ export interface RemoteBackup {
   readonly complete: boolean;
   readonly keys: string[];
 }
-
-/** A backup's name may be this far ahead of this host's clock (clocks of two hosts differ a little). */
-export const FUTURE_TOLERANCE_MS = 10 * 60 * 1000;
-
-/** Whether a backup of time `at` is dated in the future of `now` (beyond the tolerance). */
-export const inFuture = (at: Date, now: Date) => at.getTime() > now.getTime() + FUTURE_TOLERANCE_MS;
 
 /**
  * The newest complete remote backup that is not dated in the future: a name ahead of every clock is
@@ -404,6 +407,8 @@ export interface DownloadOutcome {
 export interface DownloadOptions {
   /** Accept, with a key set, a copy the key does not authenticate: plain, or format 1 (--allow-unauthenticated). */
   readonly allowUnauthenticated?: boolean;
+  /** Accept an authenticated copy uploaded under another bucket prefix (--allow-other-prefix). */
+  readonly allowOtherPrefix?: boolean;
   /** This host's time, for the names dated in the future. */
   readonly now?: Date;
 }
@@ -421,7 +426,7 @@ function checkRemoteManifest(
   name: string,
   manifest: RemoteManifest,
   opts: DownloadOptions,
-): { open: "v2" | "v1" | "plain"; authenticated: boolean } {
+): { open: "v2" | "v1" | "plain"; authenticated: boolean; prefix?: string | null } {
   const enc = manifest.offsite.encryption;
   if (!enc) {
     if (off.key && !opts.allowUnauthenticated)
@@ -475,7 +480,14 @@ function checkRemoteManifest(
       `off-site ${key} is another backup moved under this name: its authenticated name is ${manifest.file} (taken ${manifest.createdAt}); refused`,
     );
   }
-  return { open: "v2", authenticated: true };
+  // And the prefix it was uploaded under: two deployments sharing a key (and a bucket) must not take
+  // each other's copies. Copies of before the prefix was bound have none (null: accepted, warned).
+  const prefix = unsigned.prefix;
+  if (prefix !== undefined && prefix !== off.prefix && !opts.allowOtherPrefix)
+    throw new Error(
+      `off-site ${key} was uploaded under another prefix (${JSON.stringify(prefix)}; OPS_S3_PREFIX is ${JSON.stringify(off.prefix)}): another deployment's copy, or one moved by hand; refused (pass --allow-other-prefix only if you moved it yourself)`,
+    );
+  return { open: "v2", authenticated: true, prefix: prefix ?? null };
 }
 
 /**
@@ -507,10 +519,7 @@ export async function download(
   const key = off.prefix + chosen;
   const at = backupTime(chosen);
   if (!at) throw new Error(`off-site ${key}: not a backup's name (kali-agents-<time>.dump)`);
-  if (inFuture(at, now))
-    throw new Error(
-      `off-site ${key} is dated in the future (${at.toISOString()}; this host's clock says ${now.toISOString()}): no backup can have been taken then; refused`,
-    );
+  refuseFuture(`off-site ${key}`, chosen, now);
   const manifestText = await getText(off, manifestPath(key));
   let manifest: RemoteManifest;
   try {
@@ -525,6 +534,13 @@ export async function download(
     throw new Error(`off-site ${manifestPath(key)}: not a backup manifest: ${(e as Error).message}`);
   }
   const how = checkRemoteManifest(off, key, chosen, manifest, opts);
+  if (how.prefix === null)
+    log.warn("off-site backup not bound to its prefix (uploaded before this version): accepted", { key });
+  else if (how.prefix !== undefined && how.prefix !== off.prefix)
+    log.warn("off-site backup of another prefix accepted (--allow-other-prefix)", {
+      key,
+      prefix: how.prefix,
+    });
   if (!how.authenticated && off.key)
     log.warn("off-site backup accepted without authentication (--allow-unauthenticated)", {
       key,

@@ -13,7 +13,7 @@ import type { Config } from "./config.ts";
 import { required } from "./config.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backup } from "./backup.ts";
-import { checkChecksum, newestBackup, readManifest, type Manifest } from "./backup-files.ts";
+import { checkChecksum, newestBackup, readManifest, refuseFuture, type Manifest } from "./backup-files.ts";
 import { quoteIdent } from "../../lib/sql.ts";
 import { download, offsiteOf } from "./offsite.ts";
 import {
@@ -229,7 +229,8 @@ export interface Fetched {
 /**
  * The backup to restore: a local file (`name` or the newest complete one), or the off-site copy
  * (`name` is then a remote backup's name) downloaded, decrypted and checked into a folder of its own
- * under OPS_BACKUP_DIR, removed by `done`.
+ * under OPS_BACKUP_DIR, removed by `done`. Locally as off-site, a backup named with a time in the
+ * future of `now` is never the newest, and refused when named.
  */
 export async function fetchBackup(
   config: Config,
@@ -237,14 +238,26 @@ export async function fetchBackup(
   source: Source,
   name?: string,
   allowUnauthenticated = false,
+  now: Date = new Date(),
+  allowOtherPrefix = false,
 ): Promise<Fetched> {
-  if (source === "local")
-    return { file: name ?? (await newestBackup(config.backupDir)), downloadSeconds: 0, done: async () => {} };
+  if (source === "local") {
+    if (name !== undefined) refuseFuture(name, name, now);
+    const file =
+      name ??
+      (await newestBackup(config.backupDir, now, (f) =>
+        log.warn("backup dated in the future ignored (not restored, not the newest)", {
+          file: f,
+          now: now.toISOString(),
+        }),
+      ));
+    return { file, downloadSeconds: 0, done: async () => {} };
+  }
   const off = offsiteOf(config);
   if (!off) throw new Error("--from remote needs the off-site store (OPS_S3_BUCKET is not set)");
   const dir = join(config.backupDir, `.offsite-${randomBytes(4).toString("hex")}`);
   try {
-    const d = await download(off, dir, log, name, { allowUnauthenticated });
+    const d = await download(off, dir, log, name, { allowUnauthenticated, allowOtherPrefix, now });
     return {
       file: d.file,
       downloadSeconds: d.seconds,
@@ -269,8 +282,17 @@ export async function verify(
   job = "verify",
   source: Source = "local",
   allowUnauthenticated = false,
+  allowOtherPrefix = false,
 ): Promise<VerifyOutcome & { downloadSeconds: number }> {
-  const fetched = await fetchBackup(config, log, source, file, allowUnauthenticated);
+  const fetched = await fetchBackup(
+    config,
+    log,
+    source,
+    file,
+    allowUnauthenticated,
+    new Date(),
+    allowOtherPrefix,
+  );
   try {
     return {
       ...(await verifyFile(config, log, fetched.file, job, source === "remote")),
@@ -324,6 +346,8 @@ export interface RestoreOptions {
   readonly replaceLive?: boolean;
   /** Accept an off-site copy the key does not authenticate (plain, or format 1). */
   readonly allowUnauthenticated?: boolean;
+  /** Accept an authenticated off-site copy uploaded under another prefix. */
+  readonly allowOtherPrefix?: boolean;
   /** The time in the name the previous database is kept under (default now). */
   readonly now?: Date;
 }
@@ -357,6 +381,8 @@ export async function restore(config: Config, log: Logger, opts: RestoreOptions)
     opts.source ?? "local",
     opts.from,
     opts.allowUnauthenticated,
+    new Date(),
+    opts.allowOtherPrefix,
   );
   try {
     const r = await restoreFile(config, log, opts, fetched.file, (opts.source ?? "local") === "remote");

@@ -91,11 +91,11 @@ describe("ops CLI: command line", () => {
     [["restore", "--target", "scratch", "--force=false"], /^Option '--force' does not take an argument$/],
     [
       ["restore", "--target", "scratch", "--forse"],
-      /^restore does not take --forse: it takes --target, --file, --force, --from, --replace-live-database, --allow-unauthenticated$/,
+      /^restore does not take --forse: it takes --target, --file, --force, --from, --replace-live-database, --allow-unauthenticated, --allow-other-prefix$/,
     ],
     [
       ["restore", "--target", "scratch", "-f"],
-      /^restore does not take -f: it takes --target, --file, --force, --from, --replace-live-database, --allow-unauthenticated$/,
+      /^restore does not take -f: it takes --target, --file, --force, --from, --replace-live-database, --allow-unauthenticated, --allow-other-prefix$/,
     ],
     [["backup", "--file", "x"], /^backup does not take --file: it takes no options$/],
     [["verify", "x.dump"], /^unexpected argument "x.dump"$/],

@@ -21,7 +21,7 @@ import {
   sha256,
 } from "../src/backup-files.ts";
 import type { Config } from "../src/config.ts";
-import { encrypt, legacyKeyFingerprint } from "../src/encryption.ts";
+import { encrypt, legacyKeyFingerprint, macName, manifestMac } from "../src/encryption.ts";
 import { runJob } from "../src/jobs.ts";
 import { applyRemoteRetention, download, listRemote, offsiteOf } from "../src/offsite.ts";
 import { opsConfig, publishedFrom, quietLogger, repoRoot, scansDdl, valueOf } from "./support.ts";
@@ -489,6 +489,78 @@ describe(
         [newer, future].sort(),
       );
       off.client.destroy();
+    });
+
+    test("with one key shared by two deployments, a copy moved from the other's prefix is refused by name (accepted with --allow-other-prefix), and a copy uploaded before the prefix was bound still restores", async () => {
+      const prod = "kali-agents/prod/";
+      const staging = "kali-agents/staging/";
+      const a = configWith({ OPS_BACKUP_ENCRYPTION_KEY: KEY, OPS_S3_PREFIX: prod });
+      const b = configWith({ OPS_BACKUP_ENCRYPTION_KEY: KEY, OPS_S3_PREFIX: staging });
+      assert.equal((await runJob(a.config, log, "backup")).ok, true);
+      const name = (await listBackups(a.dirs.backups!))[0]!.file.split("/").pop()!;
+      const manifestText = readFileSync(s3.objectFile(`${prod}${name}.json`), "utf8");
+      const manifest = JSON.parse(manifestText) as { offsite: Record<string, unknown> };
+      assert.equal(manifest.offsite.prefix, prod, "the prefix is in the authenticated manifest");
+
+      // Staging's bucket prefix receives prod's copy, objects byte for byte (same name, same key).
+      for (const ext of ["", ".sha256", ".json"])
+        await putRemote(b.config, `${name}${ext}`, readFileSync(s3.objectFile(`${prod}${name}${ext}`)));
+      for (const file of [undefined, name]) {
+        const r = await runJob(b.config, log, "verify", { source: "remote", ...(file ? { file } : {}) });
+        assert.equal(r.ok, false);
+        assert.equal(r.error!.message.split("\n").length, 1);
+        assert.equal(
+          r.error!.message,
+          `off-site ${staging}${name} was uploaded under another prefix ("${prod}"; OPS_S3_PREFIX is "${staging}"): another deployment's copy, or one moved by hand; refused (pass --allow-other-prefix only if you moved it yourself)`,
+        );
+      }
+      const rr = await runJob(b.config, log, "restore", {
+        restore: { target: "kali_from_prod", source: "remote" },
+      });
+      assert.match(rr.error!.message, /was uploaded under another prefix/);
+      assert.deepEqual(await databases("kali_from_prod%"), []);
+      // The prefix removed from the manifest (to pass as a copy of before): its MAC no longer holds.
+      const { prefix: _dropped, ...stripped } = manifest.offsite;
+      await putRemote(b.config, `${name}.json`, JSON.stringify({ ...manifest, offsite: stripped }));
+      const s = await runJob(b.config, log, "verify", { source: "remote", file: name });
+      assert.match(s.error!.message, new RegExp(`^off-site ${staging}${name}\\.json fails authentication`));
+      await putRemote(b.config, `${name}.json`, manifestText);
+      // The operator who moved it says so: accepted, with a warning naming the prefix.
+      const moved = await runJob(b.config, log, "verify", {
+        source: "remote",
+        file: name,
+        allowOtherPrefix: true,
+      });
+      assert.equal(moved.ok, true, moved.error?.message);
+      assert.ok(
+        lines.some(
+          (l) =>
+            l.msg === "off-site backup of another prefix accepted (--allow-other-prefix)" &&
+            l.key === staging + name &&
+            l.prefix === prod,
+        ),
+      );
+
+      // A copy of the current format uploaded before the prefix was bound (its MAC over a manifest
+      // without one) restores under its own prefix, with a warning.
+      const { authentication: _mac, prefix: _p, ...before } = manifest.offsite;
+      const unbound = { ...manifest, offsite: before };
+      const key = Buffer.from(KEY, "hex");
+      await putRemote(
+        a.config,
+        `${name}.json`,
+        JSON.stringify({
+          ...unbound,
+          offsite: { ...before, authentication: { algorithm: macName, mac: manifestMac(key, unbound) } },
+        }),
+      );
+      const old = await runJob(a.config, log, "verify", { source: "remote", file: name });
+      assert.equal(old.ok, true, old.error?.message);
+      assert.ok(
+        lines.some(
+          (l) => String(l.msg).startsWith("off-site backup not bound to its prefix") && l.key === prod + name,
+        ),
+      );
     });
 
     test("a copy encrypted before manifests were authenticated (format 1) is refused by name, and restores with --allow-unauthenticated", async () => {

@@ -56,7 +56,14 @@ The recordings the dashboards also read: \`kali_agents:api_error_ratio:rate<wind
 Every alert has the same shape, checked by one pass over all rules (\`lib/rules/shape.ts\`):
 a CamelCase name with a component prefix, a \`severity\` label (\`critical\`, \`warning\` or \`info\`), a
 static \`summary\`, a \`description\` templated with the labels and the value, and a \`runbook_url\`
-annotation the pass adds. Thresholds and selectors come from \`definitions/thresholds.ts\`, shared with
+annotation the pass adds: the runbook's path relative to the runbook base (\`<AlertName>.md\`), never an
+address, since where the runbooks are served is each deployment's choice. Alertmanager's templates join
+it to the base (\`kali.runbook.url\` in \`alertmanager/templates/kali.tmpl\`, the base
+\`kali.runbook.base\` in \`settings.tmpl\`, from \`RUNBOOK_BASE_URL\`). The default base is one line,
+\`runbookBaseUrl\` in \`definitions/rules.ts\`, a placeholder (the upstream project's \`docs/runbooks/\` on
+GitHub); the committed \`settings.tmpl\` carries the same (a test holds them equal), and the dashboards'
+runbook links are built from it when they are generated: to point those elsewhere, change that line and
+run \`npm run generate\`. Thresholds and selectors come from \`definitions/thresholds.ts\`, shared with
 the dashboards.
 
 ## Routing (alertmanager/alertmanager.yml)
@@ -84,7 +91,7 @@ container), from \`.env\` and the secret files; nothing tracked is edited:
 | (none) | PagerDuty is on when \`secrets/alertmanager/alertmanager_pagerduty_routing_key\` holds the routing key |
 | \`ALERTMANAGER_HEARTBEAT_URL\` | the heartbeat's ping URL; on when \`secrets/alertmanager/alertmanager_heartbeat_api_key\` holds its key |
 | \`GRAFANA_ROOT_URL\` | the Grafana link of every notification (Grafana's own root URL too) |
-| \`RUNBOOK_BASE_URL\` | runbook links become \`<RUNBOOK_BASE_URL>/<alertname>.md\`; empty: each rule's \`runbook_url\` |
+| \`RUNBOOK_BASE_URL\` | the runbook base: links become \`<RUNBOOK_BASE_URL>/<runbook_url>\` (each rule's \`runbook_url\` is \`<AlertName>.md\`); empty: the default base, \`runbookBaseUrl\` of \`definitions/rules.ts\` |
 
 A value that does not fit (a URL with quotes, spaces or braces, an address that is not local@domain, a
 value of several lines) stops Alertmanager's start with one line naming the variable; the log's first
