@@ -67,6 +67,9 @@ function rssMb(pid: number): number {
   }
 }
 
+/** Every exporter started, killed at the end whatever failed (a hung one would outlive the test). */
+const started: ChildProcess[] = [];
+
 async function startExporter(env: Record<string, string>): Promise<Exporter> {
   const port = await freePort();
   const child = spawn(nodeBinary, [...nodeFlags, join(distDir, "exporter/src/main.js")], {
@@ -79,6 +82,7 @@ async function startExporter(env: Record<string, string>): Promise<Exporter> {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  started.push(child);
   const lines: string[] = [];
   let partial = "";
   child.stdout!.on("data", (d: Buffer) => {
@@ -277,6 +281,7 @@ describe("the exporter under abuse", { skip, concurrency: false }, () => {
   });
   after(async () => {
     for (const f of figures) process.stdout.write(`${f}\n`);
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     probeTarget?.close();
     await Promise.all([pg?.cleanup(), redis?.cleanup()]);
     if (!givenDist) rmSync(distDir, { recursive: true, force: true });
