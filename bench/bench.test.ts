@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { abuseOptions, renderAbuse, runAbuse, spliceAbuse, type AbuseResults } from "./lib/abuse.ts";
 import { benchOptions, runBench, type Results } from "./lib/bench.ts";
-import { goExporters, startHeapFlags } from "./lib/environment.ts";
+import { goExporters, startEnvironment, startHeapFlags } from "./lib/environment.ts";
 import { imageNodeVersion, nodeVersionOf } from "./lib/image-node.ts";
 import { requireBenchBinaries } from "./lib/processes.ts";
 import { renderTables, spliceSection } from "./lib/report.ts";
@@ -117,6 +118,45 @@ describe("bench smoke run", { skip: requireBenchBinaries() }, () => {
       );
     }
     assert.ok(verdicts.length >= 6);
+  });
+});
+
+describe("bench smoke run: the abuse section", { skip: requireBenchBinaries() }, () => {
+  test("every attack is measured, ours lives through each, and the section renders", async () => {
+    const log: string[] = [];
+    const env = await startEnvironment({ scanRows: 1000, ours: { mode: "source" }, log: (m) => log.push(m) });
+    let r: AbuseResults;
+    try {
+      r = await runAbuse(
+        env,
+        abuseOptions(true, (m) => log.push(m)),
+      );
+    } finally {
+      await env.close();
+    }
+    assert.equal(r.cases.length, 5, log.join("; "));
+    for (const c of r.cases) {
+      assert.ok(c.alive, `${c.name}: ours died`);
+      positive(`${c.name} peak RSS`, c.peakRssMb);
+      positive(`${c.name} well-behaved scrapes`, c.wellBehavedScrapes);
+      assert.equal(c.wellBehavedIncomplete, 0, `${c.name}: incomplete well-behaved scrapes`);
+      positive(`${c.name} p99`, c.wellBehavedP99Ms);
+      assert.ok(
+        c.collectionsPerSecond >= 0 && c.collectionsPerSecond < 5,
+        `${c.name}: ${c.collectionsPerSecond}`,
+      );
+    }
+    assert.equal(r.steady.length, 2);
+    for (const s of r.steady) positive(`steady RSS (${s.label})`, s.rssAtEndMb);
+    const md = renderAbuse(r, "BENCH_SMOKE=1 npm run bench", "");
+    assert.match(md, /^## Under abuse/);
+    assert.ok(!md.includes("NaN"));
+    const doc = spliceAbuse(
+      "# Performance\n\n<!-- bench/run.ts: begin -->\nx\n<!-- bench/run.ts: end -->\n",
+      md,
+    );
+    assert.ok(doc.indexOf("Under abuse") > doc.indexOf("bench/run.ts: end"));
+    assert.equal(spliceAbuse(doc, md), doc);
   });
 });
 

@@ -8,11 +8,15 @@
 //   BENCH_WRITE_DOCS=0 prints without writing; BENCH_JSON=<file> also saves the raw figures;
 //   BENCH_IMAGE_NODE=<path> is the Node.js the memory phase also runs ours under (default: the version
 //   of exporter/Dockerfile, fetched once from the npm registry), BENCH_IMAGE_NODE=0 leaves it out.
+//   BENCH_ONLY=abuse runs only the abuse section (bench/lib/abuse.ts, under the image's Node.js),
+//   BENCH_ONLY=comparison only the comparison; BENCH_ABUSE_* override the abuse section's counts.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { abuseOptions, renderAbuse, runAbuse, spliceAbuse } from "./lib/abuse.ts";
 import { benchOptions, runBench } from "./lib/bench.ts";
-import { repoRoot } from "./lib/environment.ts";
+import { repoRoot, startEnvironment } from "./lib/environment.ts";
+import { imageNode } from "./lib/image-node.ts";
 import { requireBenchBinaries } from "./lib/processes.ts";
 import { renderTables, spliceSection } from "./lib/report.ts";
 import { fmt } from "./lib/stats.ts";
@@ -31,11 +35,11 @@ log("npm run build");
 const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const opts = benchOptions(smoke, log);
-const results = await runBench(opts, { mode: "build" });
-const { markdown, verdicts } = renderTables(results);
-
-const m = results.machine;
+const only = process.env.BENCH_ONLY;
+if (only !== undefined && only !== "abuse" && only !== "comparison") {
+  console.error(`bench: BENCH_ONLY=${JSON.stringify(only)} is not abuse or comparison`);
+  process.exit(1);
+}
 const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
   cwd: repoRoot,
   encoding: "utf8",
@@ -52,6 +56,39 @@ const overrides = Object.entries(process.env)
   .filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_WRITE_DOCS" && k !== "BENCH_JSON")
   .map(([k, v]) => `${k}=${v}`)
   .join(" ");
+const file = join(repoRoot, "docs/performance.md");
+const writeDocs = !smoke && process.env.BENCH_WRITE_DOCS !== "0";
+
+if (only !== "comparison") {
+  const node = process.env.BENCH_IMAGE_NODE === "0" ? undefined : imageNode(log);
+  const env = await startEnvironment({
+    scanRows: smoke ? 1000 : Number(process.env.BENCH_SCAN_ROWS ?? 10_000),
+    ours: { mode: "build" },
+    log,
+  });
+  let abuse;
+  try {
+    abuse = await runAbuse(env, abuseOptions(smoke, log, node));
+  } finally {
+    await env.close();
+  }
+  const section = renderAbuse(
+    abuse,
+    `${overrides ? `${overrides} ` : ""}${command}`,
+    `${at} on ${new Date().toISOString().slice(0, 16).replace("T", " at ")} UTC`,
+  );
+  console.log(section);
+  if (writeDocs) {
+    writeFileSync(file, spliceAbuse(existsSync(file) ? readFileSync(file, "utf8") : "", section));
+    log(`wrote the abuse section of ${file}`);
+  }
+  if (only === "abuse") process.exit(0);
+}
+
+const opts = benchOptions(smoke, log);
+const results = await runBench(opts, { mode: "build" });
+const { markdown, verdicts } = renderTables(results);
+const m = results.machine;
 const section = [
   "## Against the exporters it replaces",
   "",
@@ -68,8 +105,7 @@ const section = [
 
 console.log(section);
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2));
-if (!smoke && process.env.BENCH_WRITE_DOCS !== "0") {
-  const file = join(repoRoot, "docs/performance.md");
+if (writeDocs) {
   const doc = existsSync(file) ? readFileSync(file, "utf8") : "";
   writeFileSync(file, spliceSection(doc, section));
   log(`wrote ${file}`);

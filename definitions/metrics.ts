@@ -573,6 +573,13 @@ export const textfileMetrics = [
     "gauge",
     "1 if there was an error opening or reading a file, 0 otherwise.",
   ),
+  def(
+    "textfile",
+    "kali_agents_exporter_textfile_skipped",
+    "gauge",
+    "`*.prom` files skipped in the last collection, by reason: `not_regular` (a symlink, FIFO, directory or device), `too_large` (over EXPORTER_TEXTFILE_MAX_BYTES), `too_many_series` (past EXPORTER_TEXTFILE_MAX_SERIES), `invalid` (does not parse, or conflicts with another file or the exporter's metrics), `unreadable`.",
+    ["reason"],
+  ),
 ] as const satisfies readonly MetricDef[];
 
 const dbLabels = ["datid", "datname"] as const;
@@ -905,6 +912,12 @@ export const scanMetrics = [
   ),
   def(
     "scans",
+    "kali_agents_scan_tools_folded",
+    "gauge",
+    'Distinct `tool` values counted under `tool="other"` because EXPORTER_SCANS_MAX_TOOLS tools already have their own series.',
+  ),
+  def(
+    "scans",
     "kali_agents_oldest_running_scan_age_seconds",
     "gauge",
     "Age since started_at of the oldest scan still running (0 when none is running).",
@@ -972,6 +985,12 @@ export const exporterMetrics = [
     "Collections run (shared by concurrent scrapes).",
   ),
   def("exporter", "kali_agents_exporter_scrapes_total", "counter", "Requests answered on /metrics."),
+  def(
+    "exporter",
+    "kali_agents_exporter_requests_rejected_total",
+    "counter",
+    "Requests answered 503 (with Retry-After) because EXPORTER_MAX_IN_FLIGHT_REQUESTS were already being handled.",
+  ),
   def("exporter", "kali_agents_exporter_build_info", "gauge", "The exporter's version and Node.js version.", [
     "version",
     "nodejs_version",

@@ -19,6 +19,16 @@ export function urlPasswords(text: string): string[] {
   }
 }
 
+/** The values of the URL's query parameters (a token, a signature), as written and decoded. */
+export function urlQueryValues(text: string): string[] {
+  try {
+    const u = new URL(text);
+    return [...u.searchParams.values()].flatMap((v) => [v, encodeURIComponent(v)]);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * A function replacing each of `secrets` in a text, in their plain and JSON-escaped forms, and the
  * password part of any URL written in the text (`scheme://user:password@` keeps the user).
@@ -37,3 +47,17 @@ export function secretRedactor(secrets: Iterable<string>): (text: string) => str
 
 /** A URL with its password replaced, for a log line or an error that names where a program connects. */
 export const redactUrl = (url: string): string => secretRedactor(urlPasswords(url))(url);
+
+/**
+ * A configured value as an error may echo it: in every URL written in it (`scheme://...`, parsable or
+ * not), the user information (`user:password@`, or a token standing as the user) and the value of
+ * every query parameter (`?token=...`, a presigned URL's signature) are replaced by REDACTED. What is
+ * left (scheme, host, port, path, parameter names) is enough to see what is wrong.
+ */
+export function redactEchoed(text: string): string {
+  // The user information runs to the last "@" of the URL: a password with an unencoded "/" or "?"
+  // is still taken whole (a path holding "@" is redacted too, which is the safe side).
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s,"']*@/gi, `$1${REDACTED}@`)
+    .replace(/([?&][^=&\s,"'#]*=)[^&\s,"'#]*/g, `$1${REDACTED}`);
+}

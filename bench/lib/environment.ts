@@ -161,6 +161,9 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
       MCP_SERVERS: `mcp-a=http://127.0.0.1:${probePort}/mcp-a/health,mcp-b=http://127.0.0.1:${probePort}/mcp-b/health`,
       EXPORTER_TEXTFILE_DIR: textfileDir,
       SCAN_QUEUE_KEYS: "kali:scans:queue:nmap,kali:scans:queue:nuclei",
+      // A collection on every scrape, as the Go exporters do: the comparison is like for like. (The
+      // default reuses a collection younger than 1 s; the abuse section runs with it.)
+      EXPORTER_MIN_COLLECTION_INTERVAL_SECONDS: "0",
     });
     const startOurs = async (overrides: Partial<OursLaunch>, name = "ours"): Promise<Target> => {
       const launch = { ...opts.ours, ...overrides };

@@ -31,6 +31,7 @@ export function buildExporter(config: Config, log: Logger, options: BuildOptions
     defaultTimeoutSeconds: config.scrapeTimeoutSeconds,
     marginSeconds: config.scrapeTimeoutMarginSeconds,
     log: log.child("scrape"),
+    minIntervalSeconds: config.minCollectionIntervalSeconds,
   });
   const collectors = all.map((s) => s.collector);
   const app = createApp({
@@ -38,6 +39,9 @@ export function buildExporter(config: Config, log: Logger, options: BuildOptions
     collectors,
     log: log.child("http"),
     healthTimeoutSeconds: config.scrapeTimeoutSeconds,
+    maxInFlight: config.maxInFlightRequests,
+    healthDetails: config.healthDetails,
+    onRejected: () => exporter.requestRejected(),
   });
   return { app, scraper, collectors };
 }

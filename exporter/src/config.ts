@@ -10,14 +10,15 @@
 // unset, because compose files commonly write `DATABASE_URL=` to mean "not configured". These rules,
 // shared with the ops jobs and the demo, are in lib/config/config.ts, and the rows of the variables
 // they share are in lib/config/shared.ts; this module keeps the exporter's table.
-import { readFileSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { CollectorName } from "../../definitions/metrics.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import {
   absolutePath,
   ConfigError,
+  integer,
   Invalid,
   list,
   number,
@@ -31,7 +32,7 @@ import {
   type Variable,
 } from "../../lib/config/config.ts";
 import { logLevel, shared } from "../../lib/config/shared.ts";
-import { secretRedactor, urlPasswords } from "../../lib/redact.ts";
+import { secretRedactor, urlPasswords, urlQueryValues } from "../../lib/redact.ts";
 
 export { ConfigError } from "../../lib/config/config.ts";
 export { REDACTED } from "../../lib/redact.ts";
@@ -39,9 +40,18 @@ export type { TableName } from "../../lib/config/config.ts";
 
 // ---- the exporter's own parsers (the shared ones are in lib/config/config.ts) ----
 
-const seconds = number({ min: 0, minExclusive: true });
-const nonNegativeSeconds = number({ min: 0 });
+// Every number is bounded where a value is meaningless: a timeout of 0.0000001 s fails every scrape,
+// one of 3,000,000 s overflows Node.js' timers (which then fire at once). A value outside is refused at
+// start with one line naming the variable and the bounds.
+/** A timeout: from 10 ms (less is always missed) to `max` seconds. */
+const timeout = (max: number) => number({ min: 0.01, max });
 const percent = number({ min: 0, minExclusive: true, max: 100 });
+
+function boolean(raw: string): boolean {
+  if (raw === "true") return true;
+  if (raw === "false") return false;
+  throw new Invalid(`${show(raw)} is not true or false`);
+}
 
 export interface ListenAddress {
   readonly host: string;
@@ -141,15 +151,36 @@ export const variables = {
     env: "EXPORTER_SCRAPE_TIMEOUT_SECONDS",
     default: "10",
     description:
-      "Scrape deadline used when Prometheus sends no `X-Prometheus-Scrape-Timeout-Seconds` header (then the header, less the margin, is used).",
-    parse: seconds,
+      "The collectors' deadline in every collection, 0.5 to 300 s. A client's `X-Prometheus-Scrape-Timeout-Seconds` header (less the margin) shortens only that client's wait for the answer (never below 0.25 s), not the collection: what has not settled by then is reported in that answer with `kali_agents_exporter_collector_success` 0.",
+    parse: number({ min: 0.5, max: 300 }),
   }),
   scrapeTimeoutMarginSeconds: withDefault({
     env: "EXPORTER_SCRAPE_TIMEOUT_MARGIN_SECONDS",
     default: "0.5",
     description:
-      "Subtracted from Prometheus' scrape timeout so that the answer (and its transfer) arrive before Prometheus gives up.",
-    parse: nonNegativeSeconds,
+      "Subtracted from Prometheus' scrape timeout so that the answer (and its transfer) arrive before Prometheus gives up; 0 to 10 s.",
+    parse: number({ min: 0, max: 10 }),
+  }),
+  minCollectionIntervalSeconds: withDefault({
+    env: "EXPORTER_MIN_COLLECTION_INTERVAL_SECONDS",
+    default: "1",
+    description:
+      "A collection that finished less than this ago (0 to 60 s) is answered again instead of running another: a client scraping back to back costs no more PostgreSQL, Redis and probe requests than one a second. 0: every scrape collects.",
+    parse: number({ min: 0, max: 60 }),
+  }),
+  maxInFlightRequests: withDefault({
+    env: "EXPORTER_MAX_IN_FLIGHT_REQUESTS",
+    default: "1024",
+    description:
+      "HTTP requests handled at once (1 to 10000); beyond, the answer is 503 with `Retry-After: 1` and `kali_agents_exporter_requests_rejected_total` counts it. Requests pipelined on one connection are handled one after the other.",
+    parse: integer({ min: 1, max: 10_000 }),
+  }),
+  healthDetails: withDefault({
+    env: "EXPORTER_HEALTH_DETAILS",
+    default: "false",
+    description:
+      "`true`: `/health` shows each check's strings (targets, hosts, error messages, the MCP servers by name). `false`: statuses and figures only, since anyone who can reach the port can read it.",
+    parse: boolean,
   }),
   collectorsDisabled: withDefault({
     env: "EXPORTER_COLLECTORS_DISABLED",
@@ -162,7 +193,7 @@ export const variables = {
     env: "EXPORTER_HOST_ROOT",
     default: "/",
     description:
-      "Where the host's root filesystem is mounted: `/proc`, `/sys` and mount points are read under it (e.g. `/host` in a container with `/:/host:ro`).",
+      "Where the host's root filesystem is mounted: `/proc`, `/sys` and mount points are read under it (e.g. `/host` in a container with `/:/host:ro`). Checked at start (unless the host collector is disabled): `<root>/proc/meminfo` must be readable.",
     parse: absolutePath,
   }),
   textfileDir: optional({
@@ -171,44 +202,65 @@ export const variables = {
       "Directory of `*.prom` files (node_exporter's textfile format) to publish, e.g. the ops jobs' results. Unset: the textfile collector is off.",
     parse: absolutePath,
   }),
+  textfileMaxBytes: withDefault({
+    env: "EXPORTER_TEXTFILE_MAX_BYTES",
+    default: String(1024 * 1024),
+    description:
+      'Largest `*.prom` file read (1024 to 268435456 bytes); a larger one is skipped without being read (`kali_agents_exporter_textfile_skipped{reason="too_large"}`).',
+    parse: integer({ min: 1024, max: 256 * 1024 * 1024 }),
+  }),
+  textfileMaxSeries: withDefault({
+    env: "EXPORTER_TEXTFILE_MAX_SERIES",
+    default: "10000",
+    description:
+      'Most series published from all `*.prom` files together (1 to 1000000); a file that would pass it is skipped whole (`reason="too_many_series"`), the files before it still publish.',
+    parse: integer({ min: 1, max: 1_000_000 }),
+  }),
   // DATABASE_URL, REDIS_URL, SCANS_TABLE, SCANS_RETENTION_DAYS, SCAN_QUEUE_KEYS, REDIS_CACHE_PREFIX.
   ...shared,
   pgConnectTimeoutSeconds: withDefault({
     env: "EXPORTER_PG_CONNECT_TIMEOUT_SECONDS",
     default: "2",
-    description: "Timeout for opening a PostgreSQL connection.",
-    parse: seconds,
+    description: "Timeout for opening a PostgreSQL connection, 0.01 to 300 s.",
+    parse: timeout(300),
   }),
   pgStatementTimeoutSeconds: withDefault({
     env: "EXPORTER_PG_STATEMENT_TIMEOUT_SECONDS",
     default: "3",
-    description: "`statement_timeout` of the exporter's PostgreSQL sessions.",
-    parse: seconds,
+    description: "`statement_timeout` of the exporter's PostgreSQL sessions, 0.01 to 300 s.",
+    parse: timeout(300),
   }),
   pgLockTimeoutSeconds: withDefault({
     env: "EXPORTER_PG_LOCK_TIMEOUT_SECONDS",
     default: "1",
-    description: "`lock_timeout` of the exporter's PostgreSQL sessions.",
-    parse: seconds,
+    description: "`lock_timeout` of the exporter's PostgreSQL sessions, 0.01 to 300 s.",
+    parse: timeout(300),
   }),
   pgDatabaseSizeIntervalSeconds: withDefault({
     env: "EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS",
     default: "300",
     description:
-      "How often `pg_database_size()` is recomputed (it walks the data directory); between runs the last figure is published. 0: every scrape.",
-    parse: nonNegativeSeconds,
+      "How often `pg_database_size()` is recomputed (it walks the data directory), 0 to 86400 s; between runs the last figure is published. 0: every collection.",
+    parse: number({ min: 0, max: 86_400 }),
+  }),
+  scansMaxTools: withDefault({
+    env: "EXPORTER_SCANS_MAX_TOOLS",
+    default: "100",
+    description:
+      'Most distinct `tool` label values the scans metrics publish (1 to 10000): the tools with the most scans keep their name (once named, a tool stays named until the exporter restarts, so counters stay monotonic), the others are counted under `tool="other"`, and `kali_agents_scan_tools_folded` says how many.',
+    parse: integer({ min: 1, max: 10_000 }),
   }),
   redisConnectTimeoutSeconds: withDefault({
     env: "EXPORTER_REDIS_CONNECT_TIMEOUT_SECONDS",
     default: "1",
-    description: "Timeout for connecting to Redis.",
-    parse: seconds,
+    description: "Timeout for connecting to Redis, 0.01 to 60 s.",
+    parse: timeout(60),
   }),
   redisCommandTimeoutSeconds: withDefault({
     env: "EXPORTER_REDIS_COMMAND_TIMEOUT_SECONDS",
     default: "1",
-    description: "Timeout of each Redis command.",
-    parse: seconds,
+    description: "Timeout of each Redis command, 0.01 to 60 s.",
+    parse: timeout(60),
   }),
   apiHealthUrl: optional({
     env: "API_HEALTH_URL",
@@ -228,8 +280,8 @@ export const variables = {
   probeTimeoutSeconds: withDefault({
     env: "EXPORTER_PROBE_TIMEOUT_SECONDS",
     default: "2",
-    description: "Timeout of each HTTP or TCP probe.",
-    parse: seconds,
+    description: "Timeout of each HTTP or TCP probe, 0.01 to 60 s.",
+    parse: timeout(60),
   }),
   healthDiskWarnPercent: withDefault({
     env: "HEALTH_DISK_WARN_PERCENT",
@@ -313,6 +365,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   );
 }
 
+/**
+ * What loadConfig() cannot see from the values alone, checked once at start (main.ts): the host
+ * collector reads `<EXPORTER_HOST_ROOT>/proc/meminfo`; a root without it would fail every collection
+ * for good. Throws ConfigError (one line).
+ */
+export function checkEnvironment(config: Config): void {
+  if (config.collectorsDisabled.includes("host")) return;
+  const meminfo = join(config.hostRoot, "proc/meminfo");
+  try {
+    accessSync(meminfo, constants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new ConfigError(
+      `EXPORTER_HOST_ROOT: ${JSON.stringify(config.hostRoot)} has no readable proc/meminfo (${code}): mount the host's root there (e.g. /:/host:ro) or disable the host collector`,
+    );
+  }
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === "object") {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -338,7 +408,7 @@ export function redactor(config: Config): (text: string) => string {
           : [];
     for (const t of texts) {
       if (v.secret) secrets.add(t);
-      for (const p of urlPasswords(t)) secrets.add(p);
+      for (const p of [...urlPasswords(t), ...urlQueryValues(t)]) secrets.add(p);
     }
   }
   return secretRedactor(secrets);

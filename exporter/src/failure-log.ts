@@ -86,6 +86,17 @@ export class FailureLog {
     f.folded++;
   }
 
+  /** A failure of `name` recorded without a line (a caller bounding its lines); later ones fold into it. */
+  failedQuietly(name: string, error: string): void {
+    const t = this.now();
+    const f = this.failing.get(name);
+    if (!f) this.failing.set(name, { key: reasonKey(error), since: t, failures: 1, loggedAt: t, folded: 1 });
+    else {
+      f.failures++;
+      f.folded++;
+    }
+  }
+
   /** The subjects failing now. */
   failingNames(): string[] {
     return [...this.failing.keys()];

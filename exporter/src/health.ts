@@ -18,7 +18,17 @@
 //   scans cannot be queued without it, so it is as essential as the database;
 // - mcp_servers: the scan tools; one down of several is a warning (the other tools still run: the
 //   platform is degraded), all of them down is down.
+//
+// Fails closed: a collector that failed in the last collection contributes every check it declares
+// (Collector.healthChecks) as down, whatever it measured before; a declared check with no measurement is
+// down too. So a host collector that cannot read EXPORTER_HOST_ROOT makes /health unhealthy instead of
+// "healthy" with no checks.
+//
+// Anyone who can reach the port can read /health: by default a check shows its status and its figures
+// (numbers) only. Its strings (hosts, targets, users, error messages: they map the network) and nested
+// objects (the MCP servers by name) are shown only with EXPORTER_HEALTH_DETAILS=true.
 import type { Collector, HealthCheck, HealthCheckName } from "./collectors/types.ts";
+import type { CollectionResult } from "./scrape.ts";
 
 export type HealthStatus = "healthy" | "degraded" | "unhealthy";
 
@@ -48,14 +58,50 @@ export function overallStatus(checks: Iterable<HealthCheck>): HealthStatus {
   return status;
 }
 
-export function buildHealthReport(collectors: Iterable<Collector>, now = new Date()): HealthReport {
+export interface HealthOptions {
+  /** The last complete collection: a collector that failed in it has its checks down. */
+  readonly last?: CollectionResult | undefined;
+  /** Show the checks' strings and nested objects (hosts, users, errors). Default false. */
+  readonly details?: boolean;
+  readonly now?: Date;
+}
+
+/** A check without what maps the network: its status, and its figures (numbers, lists of numbers, nulls). */
+function withoutDetails(check: HealthCheck): HealthCheck {
+  const out: Record<string, unknown> = { status: check.status };
+  for (const [k, v] of Object.entries(check))
+    if (
+      typeof v === "number" ||
+      typeof v === "boolean" ||
+      v === null ||
+      (Array.isArray(v) && v.every((x) => typeof x === "number"))
+    )
+      out[k] = v;
+  return out as HealthCheck;
+}
+
+export function buildHealthReport(
+  collectors: Iterable<Collector>,
+  options: HealthOptions = {},
+): HealthReport {
   const found = new Map<HealthCheckName, HealthCheck>();
   for (const c of collectors) {
-    for (const [name, check] of Object.entries(c.health?.() ?? {}) as [HealthCheckName, HealthCheck][]) {
+    const given = (c.health?.() ?? {}) as Partial<Record<HealthCheckName, HealthCheck>>;
+    const result = options.last?.collectors[c.name];
+    const names = new Set<HealthCheckName>([
+      ...(Object.keys(given) as HealthCheckName[]),
+      ...(c.healthChecks ?? []),
+    ]);
+    for (const name of names) {
       if (found.has(name)) throw new Error(`health check ${name} is contributed twice (by ${c.name} too)`);
-      found.set(name, check);
+      let check = given[name];
+      if (result && !result.success && check?.status !== "down")
+        check = { status: "down", error: `the ${c.name} collector failed: ${result.error ?? "unknown"}` };
+      check ??= { status: "down", error: `the ${c.name} collector has not measured it yet` };
+      found.set(name, options.details ? check : withoutDetails(check));
     }
   }
+  const now = options.now ?? new Date();
   const checks: Partial<Record<HealthCheckName, HealthCheck>> = {};
   for (const name of checkOrder) {
     const check = found.get(name);

@@ -6,7 +6,7 @@ import { createLogger } from "../../lib/log.ts";
 import { buildExporter } from "./build.ts";
 import { readCommandLine } from "./command-line.ts";
 import { exporterVersion } from "./collectors/index.ts";
-import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
+import { checkEnvironment, ConfigError, loadConfig, redactor, type Config } from "./config.ts";
 
 /** How long in-flight requests may take to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -24,6 +24,7 @@ if (commandLine.action === "refuse") {
 let config: Config;
 try {
   config = loadConfig();
+  checkEnvironment(config);
 } catch (e) {
   if (!(e instanceof ConfigError)) throw e;
   process.stderr.write(`kali-agents-exporter: invalid configuration: ${e.message}\n`);

@@ -1,10 +1,16 @@
 // The scrape orchestrator: runs every enabled collector under its own deadline, shares one in-flight
 // collection between concurrent scrapes, and merges the collectors' registries into one answer.
 //
-// - A scrape's deadline is Prometheus' X-Prometheus-Scrape-Timeout-Seconds less a margin (so the answer
-//   is on the wire before Prometheus gives up), else the configured default.
-// - A collection starts with the deadline of the scrape that started it; each collector's deadline is
-//   the earlier of that and its own budget (collectors table). A collector that throws or overruns is
+// - A collection's deadline is always the configured scrape timeout (EXPORTER_SCRAPE_TIMEOUT_SECONDS)
+//   from its start; each collector's deadline is the earlier of that and its own budget (collectors
+//   table). A client's X-Prometheus-Scrape-Timeout-Seconds (less a margin, so the answer is on the wire
+//   before Prometheus gives up) only shortens that client's own wait, never below MIN_WAIT_MS: one
+//   client sending a tiny timeout cannot make the collectors fail for everyone else.
+// - A collection younger than the minimum interval (EXPORTER_MIN_COLLECTION_INTERVAL_SECONDS) is
+//   reused instead of starting another: a client scraping back to back costs no more queries than one
+//   scraping every interval.
+// - The exposition is rendered once per collection (and once more per answer that stopped waiting
+//   before it settled), gzipped at most once, and the same bytes are sent to every client. A collector that throws or overruns is
 //   recorded as failed (success 0), its signal is aborted, markFailed() publishes its "down" state, and
 //   the other collectors publish as usual. Failures are logged as state changes (failure-log.ts): the
 //   first, a change of reason, a reminder every few minutes, and the recovery; not one line a scrape.
@@ -16,6 +22,8 @@
 // - A collector whose previous collect() is still running (hung past its deadline, e.g. a TCP
 //   connection that never answers) is not called again; it is reported as failed until that call
 //   settles, so a dependency that hangs never accumulates calls.
+import { promisify } from "node:util";
+import { gzip as gzipCb } from "node:zlib";
 import { Registry } from "prom-client";
 import { exporterMetrics, type CollectorName } from "../../definitions/metrics.ts";
 import type { ExporterCollector } from "./collectors/exporter.ts";
@@ -40,6 +48,17 @@ export interface CollectorResult {
   readonly finishedAt: number;
 }
 
+/** One rendering of a collection, shared by every answer given from it. */
+export interface Rendered {
+  /** The exposition text, UTF-8. */
+  readonly text: Buffer;
+  /** The gzip of `text`, computed on the first request that accepts it and then shared. */
+  gzip(): Promise<Buffer>;
+}
+
+/** The shortest a client's timeout header can make its own wait, in milliseconds. */
+export const MIN_WAIT_MS = 250;
+
 export interface CollectionResult {
   readonly startedAt: number;
   readonly finishedAt: number;
@@ -54,6 +73,8 @@ export interface ScraperOptions {
   readonly log: Logger;
   /** A collector failing for the same reason is logged again at most this often (default 300 s). */
   readonly failureLogRepeatSeconds?: number;
+  /** A collection that finished less than this ago is reused by scrapes (default 0: never). */
+  readonly minIntervalSeconds?: number;
 }
 
 interface Collection {
@@ -63,6 +84,10 @@ interface Collection {
   /** Filled in as each collector settles (or is given up at its deadline). */
   readonly results: Map<CollectorName, CollectorResult>;
   readonly done: Promise<CollectionResult>;
+  /** Its rendering, and how many collectors had settled when it was made. */
+  rendered?: { readonly settled: number; readonly value: Promise<Rendered> };
+  /** Set once done has settled. */
+  finished?: CollectionResult;
 }
 
 const statusDefs = exporterMetrics.filter(
@@ -74,6 +99,7 @@ const statusDefs = exporterMetrics.filter(
 export class Scraper {
   private inFlight: Collection | undefined;
   private last: CollectionResult | undefined;
+  private lastComplete: Collection | undefined;
   /** collect() calls still running, possibly past their deadline. */
   private readonly running = new Map<CollectorName, Promise<void>>();
   private readonly listeners: ((r: CollectionResult) => void)[] = [];
@@ -85,13 +111,18 @@ export class Scraper {
     );
   }
 
-  /** The scrape timeout in milliseconds for a request carrying this header value (or none). */
+  /**
+   * How long a request carrying this header value (or none) waits for the collection, in milliseconds:
+   * the header less the margin, within [MIN_WAIT_MS, the configured scrape timeout].
+   */
   timeoutMs(header: string | undefined): number {
+    const max = this.opts.defaultTimeoutSeconds * 1000;
     const fromHeader = header === undefined ? NaN : Number(header);
-    if (!Number.isFinite(fromHeader) || fromHeader <= 0) return this.opts.defaultTimeoutSeconds * 1000;
+    if (!Number.isFinite(fromHeader) || fromHeader <= 0) return max;
     const less = fromHeader - this.opts.marginSeconds;
     // A timeout shorter than the margin would leave nothing: take half of it instead.
-    return (less > 0 ? less : fromHeader / 2) * 1000;
+    const wait = (less > 0 ? less : fromHeader / 2) * 1000;
+    return Math.min(max, Math.max(Math.min(MIN_WAIT_MS, max), wait));
   }
 
   /** The last complete collection (for /health), or undefined before the first one ends. */
@@ -104,11 +135,19 @@ export class Scraper {
     this.listeners.push(listener);
   }
 
-  /** Runs (or joins) a collection and renders the exposition text, within `timeoutMs`. */
-  async scrape(timeoutMs: number): Promise<string> {
+  /**
+   * Reuses a recent collection, or runs (or joins) one, and renders the exposition, waiting at most
+   * `timeoutMs` (a collection's own deadline is always the configured scrape timeout).
+   */
+  async scrape(timeoutMs: number): Promise<Rendered> {
     this.opts.exporter.scraped();
-    const deadline = Date.now() + timeoutMs;
-    const collection = this.inFlight ?? this.start(deadline);
+    const now = Date.now();
+    const minMs = (this.opts.minIntervalSeconds ?? 0) * 1000;
+    const recent = this.lastComplete;
+    if (!this.inFlight && recent?.finished && minMs > 0 && now - recent.finished.finishedAt < minMs)
+      return this.render(recent);
+    const deadline = now + timeoutMs;
+    const collection = this.inFlight ?? this.start(now + this.opts.defaultTimeoutSeconds * 1000);
     if (deadline >= collection.deadline) {
       // Every collector is cut at the collection's deadline at the latest, so the collection settles
       // by then: wait for it whole (a timer of our own would race the collectors' and could answer a
@@ -160,6 +199,8 @@ export class Scraper {
         collectors: Object.fromEntries(results),
       };
       this.last = result;
+      collection.finished = result;
+      this.lastComplete = collection;
       if (this.inFlight === collection) this.inFlight = undefined;
       for (const l of this.listeners) {
         try {
@@ -231,7 +272,25 @@ export class Scraper {
     return finish();
   }
 
-  private async render(collection: Collection): Promise<string> {
+  /** The collection's rendering, made once for as many collectors as have settled. */
+  private render(collection: Collection): Promise<Rendered> {
+    const settled = collection.results.size;
+    if (collection.rendered?.settled !== settled) {
+      const value = this.renderText(collection).then((s): Rendered => {
+        const text = Buffer.from(s, "utf8");
+        let zipped: Promise<Buffer> | undefined;
+        return { text, gzip: () => (zipped ??= gzip(text)) };
+      });
+      // A rendering that failed is not kept: the next answer tries again.
+      value.catch(() => {
+        if (collection.rendered?.value === value) collection.rendered = undefined;
+      });
+      collection.rendered = { settled, value };
+    }
+    return collection.rendered.value;
+  }
+
+  private async renderText(collection: Collection): Promise<string> {
     // Success and duration are written per answer: a scrape that stopped waiting reports the
     // collectors still running as failed, while the collection itself goes on for the others.
     const status = new Registry();
@@ -267,6 +326,7 @@ export class Scraper {
 }
 
 const noop = () => undefined;
+const gzip = promisify(gzipCb);
 
 function errorMessage(e: unknown): string {
   if (e instanceof AggregateError && e.errors.length > 0)

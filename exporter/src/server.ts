@@ -9,16 +9,20 @@
 //                  including the CPU baseline of /health
 // Any other path answers 404 and any other method on these paths 405 with an Allow header; every error
 // is a JSON body {"error": "...", "status": N}.
-import { promisify } from "node:util";
-import { gzip as gzipCb } from "node:zlib";
+//
+// Under abuse (anyone on the network can reach the port):
+// - requests pipelined on one connection are handled one after the other (Node.js parses them all
+//   at once and would otherwise run them all concurrently);
+// - at most `maxInFlight` requests are handled at once; beyond, 503 with Retry-After, counted in
+//   kali_agents_exporter_requests_rejected_total;
+// - /metrics sends the bytes rendered (and gzipped) once per collection (scrape.ts), whoever asks.
+import type { Socket } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Registry } from "prom-client";
 import type { Collector } from "./collectors/types.ts";
 import { buildHealthReport, healthStatusCode } from "./health.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { Scraper } from "./scrape.ts";
-
-const gzip = promisify(gzipCb);
 
 export interface AppOptions {
   readonly scraper: Scraper;
@@ -29,7 +33,16 @@ export interface AppOptions {
   readonly healthMaxAgeSeconds?: number;
   /** The scrape timeout /health collects with (the configured default). */
   readonly healthTimeoutSeconds: number;
+  /** Requests handled at once; beyond, 503 (default 1024). */
+  readonly maxInFlight?: number;
+  /** /health shows hosts, users and errors (default false: statuses and figures only). */
+  readonly healthDetails?: boolean;
+  /** Counts a request answered 503 because too many were in flight. */
+  readonly onRejected?: () => void;
 }
+
+/** Retry-After of a 503 for too many requests in flight, in seconds. */
+export const RETRY_AFTER_SECONDS = 1;
 
 const endpoints = ["/", "/metrics", "/health", "/-/healthy", "/-/ready"] as const;
 
@@ -54,6 +67,34 @@ export function createApp(opts: AppOptions): express.Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   const maxAgeMs = (opts.healthMaxAgeSeconds ?? 15) * 1000;
+  const maxInFlight = opts.maxInFlight ?? 1024;
+  let inFlight = 0;
+  // The last request of each connection: the next one on it waits until that one is answered.
+  const tail = new WeakMap<Socket, Promise<void>>();
+
+  app.use((req, res, next) => {
+    const socket = req.socket;
+    const previous = tail.get(socket);
+    const answered = new Promise<void>((resolve) => {
+      res.once("finish", resolve);
+      res.once("close", resolve);
+    });
+    tail.set(socket, answered);
+    const handle = () => {
+      if (res.writableEnded || res.destroyed) return;
+      if (inFlight >= maxInFlight) {
+        opts.onRejected?.();
+        res.set("Retry-After", String(RETRY_AFTER_SECONDS));
+        sendError(res, 503, `too many requests in flight (at most ${maxInFlight}); retry later`);
+        return;
+      }
+      inFlight++;
+      void answered.then(() => inFlight--);
+      next();
+    };
+    if (previous) void previous.then(handle);
+    else handle();
+  });
 
   const onlyGet = (path: string, handler: (req: Request, res: Response) => Promise<void> | void) => {
     app.get(path, async (req, res, next) => {
@@ -76,7 +117,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   onlyGet("/metrics", async (req, res) => {
     const timeoutMs = opts.scraper.timeoutMs(req.get("X-Prometheus-Scrape-Timeout-Seconds"));
-    const text = await opts.scraper.scrape(timeoutMs);
+    const rendered = await opts.scraper.scrape(timeoutMs);
     res.set("Content-Type", Registry.PROMETHEUS_CONTENT_TYPE);
     res.set("Vary", "Accept-Encoding");
     // Negotiated by express (the accepts and negotiator packages), not by hand: q-values, `*`, and a
@@ -84,15 +125,18 @@ export function createApp(opts: AppOptions): express.Express {
     // hand-written check this replaces read as gzip. No header means plain text (curl, a browser).
     if (req.acceptsEncodings("gzip", "identity") === "gzip") {
       res.set("Content-Encoding", "gzip");
-      res.send(await gzip(text));
-    } else res.send(text);
+      res.send(await rendered.gzip());
+    } else res.send(rendered.text);
   });
 
   onlyGet("/health", async (_req, res) => {
     const last = opts.scraper.lastCollection();
     if (!last || Date.now() - last.finishedAt > maxAgeMs)
       await opts.scraper.collect(Date.now() + opts.healthTimeoutSeconds * 1000);
-    const report = buildHealthReport(opts.collectors);
+    const report = buildHealthReport(opts.collectors, {
+      last: opts.scraper.lastCollection(),
+      details: opts.healthDetails ?? false,
+    });
     res.status(healthStatusCode(report)).json(report);
   });
 

@@ -80,7 +80,12 @@ export interface App {
  * environment variables, on a free port.
  */
 export async function startApp(env: Record<string, string | undefined>): Promise<App> {
-  const config = loadConfig({ EXPORTER_SCRAPE_TIMEOUT_MARGIN_SECONDS: "0.5", ...env });
+  // Every scrape collects (no reuse of a recent collection) unless a test sets the interval.
+  const config = loadConfig({
+    EXPORTER_SCRAPE_TIMEOUT_MARGIN_SECONDS: "0.5",
+    EXPORTER_MIN_COLLECTION_INTERVAL_SECONDS: "0",
+    ...env,
+  });
   const lines: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => lines.push(l), redact: redactor(config) });
   const { app, scraper } = buildExporter(config, log);

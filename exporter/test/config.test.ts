@@ -6,7 +6,14 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { rmSync } from "node:fs";
-import { ConfigError, loadConfig, redactor, variables, type Config } from "../src/config.ts";
+import {
+  checkEnvironment,
+  ConfigError,
+  loadConfig,
+  redactor,
+  variables,
+  type Config,
+} from "../src/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { tempDir } from "../../test/support/servers.ts";
 
@@ -26,14 +33,20 @@ describe("defaults", () => {
     logLevel: "info",
     scrapeTimeoutSeconds: 10,
     scrapeTimeoutMarginSeconds: 0.5,
+    minCollectionIntervalSeconds: 1,
+    maxInFlightRequests: 1024,
+    healthDetails: false,
     collectorsDisabled: [],
     hostRoot: "/",
     textfileDir: undefined,
+    textfileMaxBytes: 1048576,
+    textfileMaxSeries: 10000,
     databaseUrl: undefined,
     pgConnectTimeoutSeconds: 2,
     pgStatementTimeoutSeconds: 3,
     pgLockTimeoutSeconds: 1,
     pgDatabaseSizeIntervalSeconds: 300,
+    scansMaxTools: 100,
     scansTable: { schema: "public", table: "scans" },
     scansRetentionDays: 90,
     redisUrl: undefined,
@@ -159,6 +172,48 @@ describe("a bad value stops the start with one line naming the variable and the 
       error: 'EXPORTER_LOG_LEVEL: "verbose" is not one of debug, info, warn, error',
     },
     {
+      name: "a scrape timeout too short to collect anything",
+      env: () => ({ EXPORTER_SCRAPE_TIMEOUT_SECONDS: "0.0000001" }),
+      error: 'EXPORTER_SCRAPE_TIMEOUT_SECONDS: "0.0000001" must be at least 0.5',
+    },
+    {
+      name: "a timeout past Node.js' timers (they would fire at once)",
+      env: () => ({ EXPORTER_PG_STATEMENT_TIMEOUT_SECONDS: "3000000" }),
+      error: 'EXPORTER_PG_STATEMENT_TIMEOUT_SECONDS: "3000000" must be at most 300',
+    },
+    {
+      name: "an interval of more than a day",
+      env: () => ({ EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS: "864000" }),
+      error: 'EXPORTER_PG_DATABASE_SIZE_INTERVAL_SECONDS: "864000" must be at most 86400',
+    },
+    {
+      name: "a retention of ten thousand years",
+      env: () => ({ SCANS_RETENTION_DAYS: "3650000" }),
+      error: 'SCANS_RETENTION_DAYS: "3650000" must be at most 3650',
+    },
+    {
+      name: "a minimum interval of more than a minute",
+      env: () => ({ EXPORTER_MIN_COLLECTION_INTERVAL_SECONDS: "61" }),
+      error: 'EXPORTER_MIN_COLLECTION_INTERVAL_SECONDS: "61" must be at most 60',
+    },
+    {
+      name: "no request allowed in flight",
+      env: () => ({ EXPORTER_MAX_IN_FLIGHT_REQUESTS: "0" }),
+      error: 'EXPORTER_MAX_IN_FLIGHT_REQUESTS: "0" must be at least 1',
+    },
+    {
+      name: "an API URL's password and query are never echoed",
+      env: () => ({ API_HEALTH_URL: "ftp://kali:hunter2secret@api:8000/health?token=t0ps3cret" }),
+      error:
+        'API_HEALTH_URL: "ftp://[REDACTED]@api:8000/health?token=[REDACTED]" is not a http:// or https:// URL',
+    },
+    {
+      name: "an MCP server's password is never echoed",
+      env: () => ({ MCP_SERVERS: "nmap=ftp://kali:hunter2secret@mcp:9000/health" }),
+      error:
+        'MCP_SERVERS: "ftp://[REDACTED]@mcp:9000/health" is not an http://, https:// or tcp://host:port URL',
+    },
+    {
       name: "seconds not a number",
       env: () => ({ EXPORTER_SCRAPE_TIMEOUT_SECONDS: "10s" }),
       error: 'EXPORTER_SCRAPE_TIMEOUT_SECONDS: "10s" is not a number',
@@ -166,7 +221,7 @@ describe("a bad value stops the start with one line naming the variable and the 
     {
       name: "seconds zero",
       env: () => ({ EXPORTER_PROBE_TIMEOUT_SECONDS: "0" }),
-      error: 'EXPORTER_PROBE_TIMEOUT_SECONDS: "0" must be greater than 0',
+      error: 'EXPORTER_PROBE_TIMEOUT_SECONDS: "0" must be at least 0.01',
     },
     {
       name: "negative margin",
@@ -302,6 +357,22 @@ describe("a bad value stops the start with one line naming the variable and the 
       );
     });
   }
+});
+
+describe("EXPORTER_HOST_ROOT at start", () => {
+  test("a root without proc/meminfo is refused with one line; a disabled host collector needs none", () => {
+    assert.throws(
+      () => checkEnvironment(loadConfig({ EXPORTER_HOST_ROOT: "/nonexistent" })),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        e.message ===
+          'EXPORTER_HOST_ROOT: "/nonexistent" has no readable proc/meminfo (ENOENT): mount the host\'s root there (e.g. /:/host:ro) or disable the host collector',
+    );
+    checkEnvironment(
+      loadConfig({ EXPORTER_HOST_ROOT: "/nonexistent", EXPORTER_COLLECTORS_DISABLED: "host" }),
+    );
+    checkEnvironment(loadConfig({}));
+  });
 });
 
 describe("*_FILE variants", () => {

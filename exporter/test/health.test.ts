@@ -43,6 +43,8 @@ describe("/health", { skip: requireBinaries("postgres", "initdb", "redis-server"
       // The host checks (disk, memory, cpu) depend on the machine the test runs on: they are left out
       // here, so that every status below is the data checks' doing (the last test includes them).
       EXPORTER_COLLECTORS_DISABLED: "host",
+      // The figures below include the strings (targets, errors); the default hides them (last tests).
+      EXPORTER_HEALTH_DETAILS: "true",
     };
   });
   after(async () => {
@@ -173,6 +175,47 @@ describe("/health", { skip: requireBinaries("postgres", "initdb", "redis-server"
       for (const c of Object.values(body.checks)) assert.ok(["ok", "warning"].includes(c.status));
     } finally {
       await full.close();
+    }
+  });
+
+  test("by default: statuses and figures only, no hosts, targets, users or errors", async () => {
+    const plain = await startApp({ ...env, EXPORTER_HEALTH_DETAILS: "" });
+    try {
+      allUp();
+      statusOf.set("/api/health", 500);
+      const { status, body } = await plain.health();
+      assert.equal(status, 503);
+      assert.deepEqual(Object.keys(body.checks.api ?? {}), ["status", "response_time_ms", "http_status"]);
+      assert.equal(body.checks.api?.status, "down");
+      assert.equal(body.checks.api?.http_status, 500);
+      assert.equal(typeof body.checks.api?.response_time_ms, "number");
+      assert.equal(body.checks.mcp_servers?.servers, undefined, "the MCP servers by name");
+      assert.equal(body.checks.database?.exporter_pool, undefined);
+      const text = JSON.stringify(body);
+      for (const leak of ["127.0.0.1", "nmap", "nikto", "HTTP 500", "postgres"])
+        assert.ok(!text.includes(leak), `${leak} in ${text}`);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  test("fails closed: a collector that fails contributes its checks as down", async () => {
+    // A host root without /proc: the host collector fails on every collection (main.ts refuses it at
+    // start; here the app is built directly). /health used to say healthy, with no host checks.
+    const broken = await startApp({
+      ...env,
+      EXPORTER_COLLECTORS_DISABLED: "",
+      EXPORTER_HOST_ROOT: "/nonexistent",
+    });
+    try {
+      allUp();
+      const { status, body } = await broken.health();
+      assert.equal(status, 503);
+      assert.equal(body.status, "unhealthy");
+      assert.equal(body.checks.memory?.status, "down");
+      assert.equal(body.checks.database?.status, "ok");
+    } finally {
+      await broken.close();
     }
   });
 });

@@ -3,7 +3,7 @@
 // success and duration.
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Gauge, Registry } from "prom-client";
 import { exporterCollector } from "../src/collectors/exporter.ts";
@@ -54,13 +54,21 @@ interface Mounted {
 
 async function mount(
   collectors: ScheduledCollector[],
-  opts: { defaultTimeoutSeconds?: number; marginSeconds?: number; failureLogRepeatSeconds?: number } = {},
+  opts: {
+    defaultTimeoutSeconds?: number;
+    marginSeconds?: number;
+    failureLogRepeatSeconds?: number;
+    minIntervalSeconds?: number;
+    maxInFlight?: number;
+  } = {},
 ): Promise<Mounted> {
   const lines: string[] = [];
   const log = createLogger({ level: "debug", write: (l) => lines.push(l) });
+  const exporter = exporterCollector.create({ version: "test" }, log);
   const scraper = new Scraper({
     collectors,
-    exporter: exporterCollector.create({ version: "test" }, log),
+    exporter,
+    ...(opts.minIntervalSeconds !== undefined ? { minIntervalSeconds: opts.minIntervalSeconds } : {}),
     defaultTimeoutSeconds: opts.defaultTimeoutSeconds ?? 10,
     marginSeconds: opts.marginSeconds ?? 0.5,
     log,
@@ -73,6 +81,8 @@ async function mount(
     collectors: collectors.map((c) => c.collector),
     log,
     healthTimeoutSeconds: 2,
+    onRejected: () => exporter.requestRejected(),
+    ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
@@ -124,16 +134,20 @@ describe("a hanging collector", () => {
   });
   let m: Mounted;
   before(async () => {
-    m = await mount([
-      { collector: hanging.collector, budgetMs: 30_000 },
-      { collector: fine.collector, budgetMs: 30_000 },
-      { collector: failing.collector, budgetMs: 30_000 },
-    ]);
+    // The configured scrape timeout is the collectors' deadline: 1 s.
+    m = await mount(
+      [
+        { collector: hanging.collector, budgetMs: 30_000 },
+        { collector: fine.collector, budgetMs: 30_000 },
+        { collector: failing.collector, budgetMs: 30_000 },
+      ],
+      { defaultTimeoutSeconds: 1 },
+    );
   });
   after(() => m.close());
 
-  test("the scrape answers within its header-derived deadline; the hung collector gives 0, the others publish", async () => {
-    // Prometheus says 1.5 s; less the 0.5 s margin, the deadline is 1 s.
+  test("the scrape answers at the collection's deadline; the hung collector gives 0, the others publish", async () => {
+    // Prometheus says 1.5 s; less the 0.5 s margin, it waits 1 s: the collection's deadline.
     const late = timerLateness(1000);
     const r = await scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "1.5" });
     assert.equal(r.status, 200);
@@ -243,7 +257,9 @@ describe("an answer that stops waiting for a collector", () => {
     const { collector, state } = testCollector("postgres", never);
     const pendingRegistry = new Registry();
     new Gauge({ name: "test_postgres_up", help: "test", registers: [pendingRegistry] }).set(0);
-    const m = await mount([{ collector: { ...collector, pendingRegistry }, budgetMs: 5000 }]);
+    const m = await mount([{ collector: { ...collector, pendingRegistry }, budgetMs: 5000 }], {
+      defaultTimeoutSeconds: 2.5,
+    });
     try {
       const long = scrape(`${m.url}/metrics`, { "X-Prometheus-Scrape-Timeout-Seconds": "3" });
       await waitFor("the long scrape's collection to start", () => state.calls === 1, 2_000, 5);
@@ -262,11 +278,15 @@ describe("an answer that stops waiting for a collector", () => {
 });
 
 describe("deadlines", () => {
-  test("the scrape deadline: the header less the margin, half a header shorter than the margin, else the default", async () => {
+  test("a client's wait: the header less the margin, half a header shorter than the margin, within [0.25 s, the default]", async () => {
     const m = await mount([], { defaultTimeoutSeconds: 7, marginSeconds: 0.5 });
     after(() => m.close());
-    assert.equal(m.scraper.timeoutMs("10"), 9500);
-    assert.equal(m.scraper.timeoutMs("0.4"), 200);
+    assert.equal(m.scraper.timeoutMs("5"), 4500);
+    assert.equal(m.scraper.timeoutMs("1.5"), 1000);
+    // A longer header cannot lengthen the wait past the configured timeout, a shorter one not below 0.25 s.
+    assert.equal(m.scraper.timeoutMs("10"), 7000);
+    assert.equal(m.scraper.timeoutMs("0.4"), 250);
+    assert.equal(m.scraper.timeoutMs("0.000001"), 250);
     assert.equal(m.scraper.timeoutMs(undefined), 7000);
     assert.equal(m.scraper.timeoutMs("garbage"), 7000);
     assert.equal(m.scraper.timeoutMs("-3"), 7000);
@@ -379,5 +399,67 @@ describe("the failure log", () => {
       lines.map((l) => l.failures),
       [undefined, 2, 3],
     );
+  });
+});
+
+describe("under abuse", () => {
+  test("requests pipelined on one connection are handled one after the other", async () => {
+    // Node.js parses every pipelined request at once; handled concurrently they all joined (and each
+    // rendered and gzipped) one collection. One at a time, each waits for the previous answer.
+    let running = 0;
+    let most = 0;
+    const c = testCollector("host", async () => {
+      most = Math.max(most, ++running);
+      await sleep(100);
+      running--;
+    });
+    const m = await mount([{ collector: c.collector, budgetMs: 5000 }]);
+    after(() => m.close());
+    const port = Number(new URL(m.url).port);
+    const answers = await new Promise<number>((resolve) => {
+      let text = "";
+      const socket = connect(port, "127.0.0.1", () =>
+        socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3)),
+      );
+      socket.setEncoding("utf8");
+      socket.on("data", (d: string) => {
+        text += d;
+        const n = text.match(/HTTP\/1\.1 200 /g)?.length ?? 0;
+        if (n === 3) {
+          socket.destroy();
+          resolve(n);
+        }
+      });
+    });
+    assert.equal(answers, 3);
+    assert.equal(c.state.calls, 3, "each pipelined request had its own collection (one after the other)");
+    assert.equal(most, 1);
+  });
+
+  test("a collection younger than the minimum interval is reused", async () => {
+    const c = testCollector("host", quick);
+    const m = await mount([{ collector: c.collector, budgetMs: 5000 }], { minIntervalSeconds: 30 });
+    after(() => m.close());
+    for (let i = 0; i < 10; i++) assert.equal((await scrape(`${m.url}/metrics`)).status, 200);
+    assert.equal(c.state.calls, 1, "ten back-to-back scrapes, one collection");
+  });
+
+  test("beyond maxInFlight requests at once: 503 with Retry-After, counted", async () => {
+    const c = testCollector("host", slow(500));
+    const m = await mount([{ collector: c.collector, budgetMs: 5000 }], { maxInFlight: 2 });
+    after(() => m.close());
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        fetch(`${m.url}/metrics`).then(async (r) => ({ r, body: await r.text() })),
+      ),
+    );
+    const codes = answers.map((a) => a.r.status).sort();
+    assert.deepEqual(codes, [200, 200, 503, 503, 503]);
+    for (const a of answers.filter((x) => x.r.status === 503)) {
+      assert.equal(a.r.headers.get("retry-after"), "1");
+      assert.match(a.body, /too many requests in flight \(at most 2\)/);
+    }
+    const after3 = await scrape(`${m.url}/metrics`);
+    assert.equal(sample(after3.families, "kali_agents_exporter_requests_rejected_total"), 3);
   });
 });

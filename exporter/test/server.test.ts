@@ -265,7 +265,13 @@ describe("/health is unhealthy (503) when a check is down, degraded on a warning
   let m: Mounted;
   before(async () => {
     m = await mount(
-      { HEALTH_DISK_WARN_PERCENT: "100", HEALTH_MEMORY_WARN_PERCENT: "100", HEALTH_CPU_WARN_PERCENT: "100" },
+      {
+        HEALTH_DISK_WARN_PERCENT: "100",
+        HEALTH_MEMORY_WARN_PERCENT: "100",
+        HEALTH_CPU_WARN_PERCENT: "100",
+        // The check's error string is shown only with the details on.
+        EXPORTER_HEALTH_DETAILS: "true",
+      },
       [db],
     );
   });

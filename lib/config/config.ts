@@ -7,6 +7,7 @@
 // `DATABASE_URL=` to mean "not configured"; a bad value is one line naming the variable and the reason.
 import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
+import { redactEchoed } from "../redact.ts";
 
 /** A configuration error: its message is one line naming the variable and the reason. */
 export class ConfigError extends Error {
@@ -43,7 +44,11 @@ export type ConfigOf<Vars> = { readonly [K in keyof Vars]: ValueOf<Vars[K]> };
 
 // ---- parsers (each throws Invalid with the reason; the loader adds the variable's name) ----
 
-export const show = (raw: string) => JSON.stringify(raw);
+/**
+ * A value as an error echoes it: quoted, with the credentials of any URL in it redacted (user
+ * information and query values), since the error goes to stderr, the container log and Loki.
+ */
+export const show = (raw: string) => JSON.stringify(redactEchoed(raw));
 
 export function oneOf<const T extends string>(values: readonly T[]) {
   return (raw: string): T => {

@@ -55,8 +55,8 @@ export const shared = {
     env: "SCANS_RETENTION_DAYS",
     default: String(application.scansRetentionDays),
     description:
-      "Retention of the scans table, in days (an integer, at least 1): the exporter counts the rows past it in `kali_agents_scan_rows_past_retention`, the ops cleanup deletes them.",
-    parse: integer({ min: 1 }),
+      "Retention of the scans table, in days (an integer, 1 to 3650): the exporter counts the rows past it in `kali_agents_scan_rows_past_retention`, the ops cleanup deletes them.",
+    parse: integer({ min: 1, max: 3650 }),
   }),
   scanQueueKeys: withDefault({
     env: "SCAN_QUEUE_KEYS",

@@ -20,18 +20,26 @@ import {
   list,
 } from "../../lib/config/config.ts";
 import { logLevel, shared } from "../../lib/config/shared.ts";
-import { secretRedactor, urlPasswords } from "../../lib/redact.ts";
+import { secretRedactor, urlPasswords, urlQueryValues } from "../../lib/redact.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 
 export { ConfigError } from "../../lib/config/config.ts";
 export { REDACTED } from "../../lib/redact.ts";
 export type { TableName } from "../../lib/config/config.ts";
 
-function positiveSeconds(raw: string): number {
-  const n = /^(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || n <= 0) throw new Invalid(`${show(raw)} is not a number of seconds above 0`);
-  return n;
-}
+// Every number is bounded where a value is meaningless (a day count of ten thousand years, a budget
+// that overflows Node.js' timers): a value outside is refused at start with one line.
+/** Ten years, the longest retention that means anything. */
+const MAX_DAYS = 3650;
+/** Seconds above 0 and at most `max`. */
+const positiveSeconds =
+  (max: number) =>
+  (raw: string): number => {
+    const n = /^(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isFinite(n) || n <= 0) throw new Invalid(`${show(raw)} is not a number of seconds above 0`);
+    if (n > max) throw new Invalid(`${show(raw)} must be at most ${max}`);
+    return n;
+  };
 
 function schedule(raw: string): Schedule | undefined {
   if (raw === "off") return undefined;
@@ -144,8 +152,9 @@ export const variables = {
   backupRetentionDays: withDefault({
     env: "OPS_BACKUP_RETENTION_DAYS",
     default: "30",
-    description: "Backups older than this are deleted after a successful backup; the newest good one never.",
-    parse: integer({ min: 1 }),
+    description:
+      "Backups older than this are deleted after a successful backup; the newest good one never. 1 to 3650.",
+    parse: integer({ min: 1, max: MAX_DAYS }),
   }),
   // Off-site copies (ops/src/offsite.ts) and their encryption: one block, kept together.
   s3Bucket: optional({
@@ -221,15 +230,15 @@ export const variables = {
   cleanupBatchSize: withDefault({
     env: "OPS_CLEANUP_BATCH_SIZE",
     default: "5000",
-    description: "Rows deleted per statement: each batch is its own short transaction.",
-    parse: integer({ min: 1 }),
+    description: "Rows deleted per statement: each batch is its own short transaction. 1 to 1000000.",
+    parse: integer({ min: 1, max: 1_000_000 }),
   }),
   cleanupTimeBudgetSeconds: withDefault({
     env: "OPS_CLEANUP_TIME_BUDGET_SECONDS",
     default: "600",
     description:
-      "Cleanup stops starting new batches after this long; the rest waits for the next run (not a failure).",
-    parse: positiveSeconds,
+      "Cleanup stops starting new batches after this long (at most 86400 s); the rest waits for the next run (not a failure).",
+    parse: positiveSeconds(86_400),
   }),
   logDir: optional({
     env: "OPS_LOG_DIR",
@@ -240,15 +249,16 @@ export const variables = {
   logRetentionDays: withDefault({
     env: "OPS_LOG_RETENTION_DAYS",
     default: "30",
-    description: "Rotated log files not modified for this many days are deleted. Live `*.log` files never.",
-    parse: integer({ min: 1 }),
+    description:
+      "Rotated log files not modified for this many days are deleted (1 to 3650). Live `*.log` files never.",
+    parse: integer({ min: 1, max: MAX_DAYS }),
   }),
   redisCacheMaxIdleSeconds: withDefault({
     env: "OPS_REDIS_CACHE_MAX_IDLE_SECONDS",
     default: String(7 * 24 * 3600),
     description:
-      "A cache key (under the prefix) not read or written for this long is deleted; so is one without a TTL.",
-    parse: positiveSeconds,
+      "A cache key (under the prefix) not read or written for this long is deleted; so is one without a TTL. At most 3650 days in seconds.",
+    parse: positiveSeconds(MAX_DAYS * 86_400),
   }),
   prometheusUrl: withDefault({
     env: "PROMETHEUS_URL",
@@ -373,7 +383,11 @@ export function redactor(config: Config): (text: string) => string {
     const value = config[key];
     if (value) secrets.push(value);
   }
-  if (config.s3Endpoint) secrets.push(...urlPasswords(config.s3Endpoint));
+  // The URLs that are not secrets as a whole may still carry a password or a token in the query.
+  for (const key of ["s3Endpoint", "prometheusUrl", "alertmanagerUrl"] as const) {
+    const value = config[key];
+    if (value) secrets.push(...urlPasswords(value), ...urlQueryValues(value));
+  }
   const key = config.backupEncryptionKey?.toString("hex");
   if (key) secrets.push(key, key.toUpperCase());
   return secretRedactor(secrets);

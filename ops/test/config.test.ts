@@ -55,6 +55,31 @@ describe("ops configuration", () => {
       want: /^PROMETHEUS_URL: the value is not a http:\/\/ or https:\/\/ URL/,
     },
     {
+      name: "a Prometheus URL's password and token are never echoed",
+      env: { PROMETHEUS_URL: "prometheus://admin:hunter2secret@prom:9090/?token=t0ps3cret" },
+      want: 'PROMETHEUS_URL: "prometheus://[REDACTED]@prom:9090/?token=[REDACTED]" is not a http:// or https:// URL',
+    },
+    {
+      name: "an Alertmanager URL's password is never echoed",
+      env: { ALERTMANAGER_URL: "am://admin:hunter2secret@am:9093" },
+      want: 'ALERTMANAGER_URL: "am://[REDACTED]@am:9093" is not a http:// or https:// URL',
+    },
+    {
+      name: "an S3 endpoint's keys are never echoed",
+      env: { OPS_S3_ENDPOINT: "s3://AKIAEXAMPLE:hunter2secret@minio:9000/?X-Amz-Signature=abcdef123" },
+      want: 'OPS_S3_ENDPOINT: "s3://[REDACTED]@minio:9000/?X-Amz-Signature=[REDACTED]" is not a http:// or https:// URL',
+    },
+    {
+      name: "a retention of ten thousand years",
+      env: { OPS_BACKUP_RETENTION_DAYS: "3650000" },
+      want: 'OPS_BACKUP_RETENTION_DAYS: "3650000" must be at most 3650',
+    },
+    {
+      name: "a cleanup budget past Node.js' timers",
+      env: { OPS_CLEANUP_TIME_BUDGET_SECONDS: "3000000" },
+      want: 'OPS_CLEANUP_TIME_BUDGET_SECONDS: "3000000" must be at most 86400',
+    },
+    {
       name: "secret URL is never echoed",
       env: { DATABASE_URL: "mysql://u:hunter22@h/db" },
       want: "DATABASE_URL: the value is not a postgres:// or postgresql:// URL",

@@ -16,6 +16,8 @@ export interface ExporterCollector extends Collector {
   scraped(): void;
   /** One collection started (shared by the scrapes that joined it). */
   collectionStarted(): void;
+  /** One request answered 503 because too many were in flight. */
+  requestRejected(): void;
 }
 
 // The per-collector success and duration are not held here: they are written per response by the
@@ -37,6 +39,7 @@ function createExporterCollector(options: ExporterOptions, _log: Logger): Export
     async collect() {},
     scraped: () => m.kali_agents_exporter_scrapes_total.inc(),
     collectionStarted: () => m.kali_agents_exporter_collections_total.inc(),
+    requestRejected: () => m.kali_agents_exporter_requests_rejected_total.inc(),
   };
 }
 

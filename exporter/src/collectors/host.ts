@@ -406,6 +406,8 @@ function createHostCollector(options: HostOptions, _log: Logger): Collector {
       dropUnlabelled(m);
       last = undefined;
     },
+    // Memory is always measurable where /proc is; disk and cpu may be absent (no root mount, one sample).
+    healthChecks: ["memory"],
     health() {
       if (!last) return {};
       const out: Partial<Record<HealthCheckName, HealthCheck>> = {};

@@ -68,7 +68,11 @@ export const collectorTable: Record<CollectorName, CollectorRow<unknown>> = {
   textfile: row({
     module: textfileCollector,
     enabled: (c) => c.textfileDir !== undefined,
-    options: (c) => ({ dir: c.textfileDir ?? "" }),
+    options: (c) => ({
+      dir: c.textfileDir ?? "",
+      maxBytes: c.textfileMaxBytes,
+      maxSeries: c.textfileMaxSeries,
+    }),
     budgetSeconds: () => 2,
   }),
   postgres: row({
@@ -87,6 +91,7 @@ export const collectorTable: Record<CollectorName, CollectorRow<unknown>> = {
       database: pgConnection(c),
       table: c.scansTable,
       retentionDays: c.scansRetentionDays,
+      maxTools: c.scansMaxTools,
     }),
     budgetSeconds: pgBudget,
   }),

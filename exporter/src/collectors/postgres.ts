@@ -586,6 +586,7 @@ function createPostgresCollector(options: PostgresOptions, log: Logger): Collect
     name: "postgres",
     registry,
     pendingRegistry,
+    healthChecks: ["database"],
     async collect(ctx) {
       pingOk = false;
       lastError = undefined;

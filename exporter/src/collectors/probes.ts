@@ -212,6 +212,10 @@ function createProbesCollector(options: ProbesOptions, log: Logger): ProbesColle
     name: "probes",
     registry,
     lastResults: () => last,
+    healthChecks: [
+      ...(options.targets.some((t) => t.kind === probeKinds.api) ? (["api"] as const) : []),
+      ...(options.targets.some((t) => t.kind === probeKinds.mcp) ? (["mcp_servers"] as const) : []),
+    ],
     health: () => probeHealth(last, options.apiSlowMs ?? thresholds.api.latencyP95Seconds * 1000),
     async collect(ctx: CollectContext) {
       const budget = Math.max(1, Math.min(options.timeoutMs, ctx.deadline - Date.now() - WRITE_MARGIN_MS));

@@ -319,6 +319,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
     name: "redis",
     registry,
     pendingRegistry,
+    healthChecks: ["redis"],
     async collect(ctx) {
       let snapshot: Snapshot;
       try {

@@ -45,6 +45,12 @@ export interface ScansOptions {
   readonly database: PostgresDatabase | PostgresConnectionOptions;
   readonly table: { readonly schema: string; readonly table: string };
   readonly retentionDays: number;
+  /**
+   * Most distinct `tool` label values published (default 100): the tools with the most scans are
+   * named, the rest counted under `tool="other"`. Once named, a tool stays named (its counters stay
+   * monotonic) until the exporter restarts, when the top tools are chosen again.
+   */
+  readonly maxTools?: number;
   /** Rows read per query (one keyset page) when reading newly finished scans. */
   readonly batchSize?: number;
   /** Pages read per scrape at most; the rest is read on the next scrapes. */
@@ -149,6 +155,11 @@ export function statements(table: string) {
 }
 
 type Counts = Map<string, Map<string, number>>;
+
+/** The tool label of the scans counted past the cap (options.maxTools). */
+export const OTHER_TOOL = "other";
+/** A longer tool value is never given its own series (it is counted under OTHER_TOOL). */
+export const MAX_TOOL_LENGTH = 128;
 
 /** A catch-up in progress: the rows committed between `done` and `snap`, read segment by segment. */
 interface Target {
@@ -395,21 +406,53 @@ function createScansCollector(options: ScansOptions, log: Logger): Collector {
     return { next: { done, target, counts }, durations, toRead };
   };
 
+  // The tool label comes from the application's data: its values are capped (top N, then "other"), so
+  // a table with thousands of distinct tools cannot multiply the series (and the exporter's memory).
+  const maxTools = options.maxTools ?? 100;
+  const named = new Set<string>();
   const write = (g: Gathered) => {
     progress = g.progress;
     const tools = new Set<string>([...g.progress.counts.keys(), ...g.active.map((a) => a.tool)]);
+    const scansOf = new Map<string, number>();
+    for (const [tool, byStatus] of g.progress.counts)
+      scansOf.set(
+        tool,
+        [...byStatus.values()].reduce((a, b) => a + b, 0),
+      );
+    for (const a of g.active) scansOf.set(a.tool, (scansOf.get(a.tool) ?? 0) + a.n);
+    const candidates = [...tools]
+      .filter((t) => !named.has(t) && t !== OTHER_TOOL && t.length <= MAX_TOOL_LENGTH)
+      .sort((a, b) => (scansOf.get(b) ?? 0) - (scansOf.get(a) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
+    for (const t of candidates) {
+      if (named.size >= maxTools) break;
+      named.add(t);
+    }
+    const label = (tool: string) => (named.has(tool) ? tool : OTHER_TOOL);
+    const totals = new Map<string, Map<string, number>>();
+    const labels = new Set<string>();
+    let folded = 0;
+    for (const tool of tools) {
+      const l = label(tool);
+      if (l === OTHER_TOOL && tool !== OTHER_TOOL) folded++;
+      labels.add(l);
+      let byStatus = totals.get(l);
+      if (!byStatus) totals.set(l, (byStatus = new Map()));
+      for (const [status, n] of g.progress.counts.get(tool) ?? [])
+        byStatus.set(status, (byStatus.get(status) ?? 0) + n);
+    }
     m.kali_agents_scans_total.reset();
     m.kali_agents_active_scans.reset();
     // Every known tool gets every status, at 0 when it has none, so that ratios and "no queued scans"
     // are computable instead of absent.
-    for (const tool of tools) {
+    for (const tool of labels) {
       for (const status of FINAL_STATUSES)
-        m.kali_agents_scans_total.set({ tool, status }, g.progress.counts.get(tool)?.get(status) ?? 0);
+        m.kali_agents_scans_total.set({ tool, status }, totals.get(tool)?.get(status) ?? 0);
       for (const status of ACTIVE_STATUSES) m.kali_agents_active_scans.set({ tool, status }, 0);
     }
-    for (const a of g.active) m.kali_agents_active_scans.set({ tool: a.tool, status: a.status }, a.n);
+    for (const a of g.active) m.kali_agents_active_scans.inc({ tool: label(a.tool), status: a.status }, a.n);
     for (const [tool, list] of g.durations)
-      for (const seconds of list) m.kali_agents_scan_duration_seconds.observe({ tool }, seconds);
+      for (const seconds of list) m.kali_agents_scan_duration_seconds.observe({ tool: label(tool) }, seconds);
+    m.kali_agents_scan_tools_folded.set(folded);
     m.kali_agents_scan_rows_to_read.set(g.toRead);
     m.kali_agents_oldest_running_scan_age_seconds.set(g.oldestRunningSeconds);
     if (g.lastFinished === undefined) m.kali_agents_last_scan_finished_timestamp_seconds.reset();

@@ -12,6 +12,19 @@
 // - node_textfile_mtime_seconds{file} is published for every file read successfully;
 // - a directory that cannot be read is an error too (scrape_error 1), not a failed collector: the
 //   directory may not exist yet before a job first runs.
+// Against whatever lands in the directory (anyone who can write there, or a job gone wrong):
+// - each file is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat on the open descriptor:
+//   a symlink, FIFO, directory, socket or device swapped in under a `.prom` name is skipped
+//   (`not_regular`) without being followed, blocked on, or read; a FIFO cannot hang the collector;
+// - a file over maxBytes (EXPORTER_TEXTFILE_MAX_BYTES) is skipped without being read (`too_large`),
+//   and a file that would take the published series past maxSeries (EXPORTER_TEXTFILE_MAX_SERIES) is
+//   skipped whole (`too_many_series`): one file cannot exhaust the exporter's memory;
+// - a file is parsed again only when it changed (device, inode, size, mtime), so a large valid file
+//   costs one parse, not one a collection;
+// - a skipped file is counted in kali_agents_exporter_textfile_skipped{reason} and logged as a state
+//   change (failure-log.ts), with at most MAX_SKIP_LINES new lines per collection; a line never quotes
+//   the file: a parse error gives its line number only (a secret file dropped there by mistake, a
+//   pgpass line or a key, must not reach the log).
 // The parser is stricter than node_exporter's (Go's expfmt, which `promtool check metrics` also uses):
 // a family split in two groups, a series written twice, and a histogram without an le="+Inf" bucket,
 // non-cumulative buckets or a _count that differs from it are rejected here, where expfmt only lints
@@ -19,11 +32,11 @@
 // so the file is reported instead of being published half right.
 // The files' metrics are republished as they are (they are not in the catalogue; only the
 // node_textfile_* metrics are).
-import { promises as fs } from "node:fs";
+import { constants, promises as fs } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { exporterCatalogue, textfileMetrics } from "../../../definitions/metrics.ts";
-import { parseExposition, type MetricFamily, type Sample } from "../../../lib/exposition.ts";
+import { ExpositionError, parseExposition, type MetricFamily, type Sample } from "../../../lib/exposition.ts";
 import { FailureLog } from "../failure-log.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
@@ -31,6 +44,105 @@ import type { Collector, CollectorModule } from "./types.ts";
 
 export interface TextfileOptions {
   readonly dir: string;
+  /** Largest file read, in bytes (default 1 MiB). */
+  readonly maxBytes?: number;
+  /** Most series published from all files together (default 10,000). */
+  readonly maxSeries?: number;
+}
+
+export const skipReasons = ["not_regular", "too_large", "too_many_series", "invalid", "unreadable"] as const;
+export type SkipReason = (typeof skipReasons)[number];
+
+/** New "textfile skipped" lines written in one collection at most; the rest are counted in one line. */
+export const MAX_SKIP_LINES = 5;
+
+class Skip extends Error {
+  constructor(
+    readonly reason: SkipReason,
+    message: string,
+    /** What it is, for the log line (kept out of the message: a file swapped between kinds is one reason). */
+    readonly kind?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A file removed between readdir and open: simply gone, not an error. */
+class Vanished extends Error {}
+
+const NOT_REGULAR = "not a regular file (a symbolic link, FIFO, directory, socket or device): not read";
+
+/** A parsed file, kept while it does not change. */
+interface Parsed {
+  readonly key: string;
+  readonly mtimeSeconds: number;
+  readonly families?: MetricFamily[];
+  readonly series: number;
+  readonly skip?: Skip;
+}
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** The file's parse, or a Skip: opened without following links or blocking, regular files only. */
+async function readOne(path: string, maxBytes: number, cached: Parsed | undefined): Promise<Parsed> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(path, OPEN_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "EMLINK") throw new Skip("not_regular", NOT_REGULAR, "symbolic link");
+    if (code === "ENOENT") throw new Vanished();
+    throw new Skip("unreadable", `cannot open it (${code ?? "error"})`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      const kind = st.isFIFO()
+        ? "FIFO"
+        : st.isDirectory()
+          ? "directory"
+          : st.isSocket()
+            ? "socket"
+            : "device";
+      throw new Skip("not_regular", NOT_REGULAR, kind);
+    }
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    if (cached?.key === key) return cached;
+    const mtimeSeconds = st.mtimeMs / 1000;
+    const tooLarge = () =>
+      new Skip("too_large", `larger than EXPORTER_TEXTFILE_MAX_BYTES (${maxBytes} bytes): not read`);
+    if (st.size > maxBytes) return { key, mtimeSeconds, series: 0, skip: tooLarge() };
+    // Read at most maxBytes + 1: a file growing after fstat is still cut.
+    const buf = Buffer.alloc(st.size + 1 > maxBytes + 1 ? maxBytes + 1 : st.size + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n === buf.length) break;
+    }
+    if (n > maxBytes) return { key, mtimeSeconds, series: 0, skip: tooLarge() };
+    let families: MetricFamily[];
+    try {
+      families = [...parseExposition(buf.toString("utf8", 0, n)).values()];
+    } catch (e) {
+      // The line number only: the reason would quote the file.
+      const where = e instanceof ExpositionError ? `line ${e.line}` : "the file";
+      return {
+        key,
+        mtimeSeconds,
+        series: 0,
+        skip: new Skip(
+          "invalid",
+          `${where} is not in the Prometheus text format (run promtool check metrics on it; its content is not logged)`,
+        ),
+      };
+    }
+    const series = families.reduce((sum, f) => sum + f.samples.length, 0);
+    return { key, mtimeSeconds, families, series };
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Sample names the exporter publishes itself, which a file may not reuse (the output would hold them twice). */
@@ -134,7 +246,10 @@ function mergeFile(merged: Map<string, Merged>, file: string, families: Iterable
 function createTextfileCollector(options: TextfileOptions, _log: Logger): Collector {
   const registry = new Registry();
   const m = createMetrics(textfileMetrics, registry);
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const maxSeries = options.maxSeries ?? 10_000;
   let published: string[] = [];
+  let parsedFiles = new Map<string, Parsed>();
   // A file that stays malformed is logged when it is first skipped, when its error changes, every 5
   // minutes, and when it is read again; not on every scrape.
   const skipped = new FailureLog({
@@ -147,7 +262,9 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
     name: "textfile",
     registry,
     async collect(ctx) {
-      const errors: { file: string; error: string }[] = [];
+      const errors: { file: string; error: string; reason: SkipReason; kind?: string }[] = [];
+      const nextParsed = new Map<string, Parsed>();
+      let series = 0;
       const merged = new Map<string, Merged>();
       const mtimes: { file: string; seconds: number }[] = [];
       let names: string[] = [];
@@ -156,29 +273,76 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
         names = (await fs.readdir(options.dir)).filter((n) => n.endsWith(".prom")).sort();
         dirRead = true;
       } catch (e) {
-        errors.push({ file: options.dir, error: `cannot read the directory: ${(e as Error).message}` });
+        errors.push({
+          file: options.dir,
+          error: `cannot read the directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          reason: "unreadable",
+        });
       }
       for (const name of names) {
         const path = join(options.dir, name);
+        if (ctx.signal.aborted) return;
         try {
-          // stat before reading: a file replaced in between shows the older mtime, never a newer
-          // mtime with older content.
-          const st = await fs.stat(path);
-          if (!st.isFile()) continue;
-          const text = await fs.readFile(path, "utf8");
-          mergeFile(merged, name, parseExposition(text).values());
-          mtimes.push({ file: name, seconds: st.mtimeMs / 1000 });
+          // fstat on the descriptor read: the mtime is the content's, whatever is renamed meanwhile.
+          const p = await readOne(path, maxBytes, parsedFiles.get(name));
+          nextParsed.set(name, p);
+          if (p.skip) throw p.skip;
+          if (series + p.series > maxSeries)
+            throw new Skip(
+              "too_many_series",
+              `its ${p.series} series would take the textfiles past EXPORTER_TEXTFILE_MAX_SERIES (${maxSeries})`,
+            );
+          try {
+            mergeFile(merged, name, p.families ?? []);
+          } catch (e) {
+            throw new Skip("invalid", (e as Error).message);
+          }
+          series += p.series;
+          mtimes.push({ file: name, seconds: p.mtimeSeconds });
         } catch (e) {
-          errors.push({ file: name, error: (e as Error).message });
+          if (e instanceof Vanished) continue;
+          const skip = e instanceof Skip ? e : new Skip("unreadable", (e as Error).message);
+          errors.push({
+            file: name,
+            error: skip.message,
+            reason: skip.reason,
+            ...(skip.kind ? { kind: skip.kind } : {}),
+          });
         }
       }
       if (ctx.signal.aborted) return;
-      for (const e of errors) skipped.failed(ctx.log, e.file, e.error, { dir: options.dir });
+      parsedFiles = nextParsed;
+      let lines = 0;
+      let unlogged = 0;
+      const present = new Set(names);
+      const failing = new Set(skipped.failingNames());
+      for (const e of errors) {
+        // A file already failing for the same reason writes no new line (failure-log.ts); a burst of
+        // new names writes MAX_SKIP_LINES lines, then one line counting the rest.
+        const known = failing.has(e.file);
+        if (!known && lines >= MAX_SKIP_LINES) {
+          unlogged++;
+          skipped.failedQuietly(e.file, e.error);
+          continue;
+        }
+        if (!known) lines++;
+        skipped.failed(ctx.log, e.file, e.error, {
+          dir: options.dir,
+          reason: e.reason,
+          ...(e.kind ? { kind: e.kind } : {}),
+        });
+      }
+      if (unlogged > 0)
+        ctx.log.warn("more textfiles skipped", {
+          dir: options.dir,
+          files: unlogged,
+          note: `at most ${MAX_SKIP_LINES} new files are logged per collection; see kali_agents_exporter_textfile_skipped`,
+        });
       if (dirRead) skipped.succeeded(ctx.log, options.dir);
       for (const t of mtimes) skipped.succeeded(ctx.log, t.file);
       // A file deleted while it was skipped is simply gone: no "read again" line for it.
       for (const name of skipped.failingNames())
-        if (name !== options.dir && !names.includes(name)) skipped.forget(name);
+        if (name !== options.dir && !present.has(name)) skipped.forget(name);
       for (const n of published) registry.removeSingleMetric(n);
       published = [];
       for (const fam of merged.values()) {
@@ -190,6 +354,11 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
       for (const t of mtimes)
         m.node_textfile_mtime_seconds.set({ file: join(options.dir, t.file) }, t.seconds);
       m.node_textfile_scrape_error.set(errors.length > 0 ? 1 : 0);
+      for (const reason of skipReasons)
+        m.kali_agents_exporter_textfile_skipped.set(
+          { reason },
+          errors.filter((e) => e.reason === reason && e.file !== options.dir).length,
+        );
     },
     markFailed() {
       m.node_textfile_scrape_error.set(1);

@@ -42,6 +42,11 @@ export interface Collector {
    * health.ts): e.g. host gives disk, memory and cpu; postgres gives database. Omitted when it has none.
    */
   health?(): Partial<Record<HealthCheckName, HealthCheck>>;
+  /**
+   * The checks it always contributes: when it failed, or has not measured them yet, /health shows them
+   * down (fails closed) instead of leaving them out.
+   */
+  readonly healthChecks?: readonly HealthCheckName[];
 }
 
 /** The checks of the /health report (the seed's names). */
