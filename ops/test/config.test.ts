@@ -57,12 +57,13 @@ describe("ops configuration", () => {
     {
       name: "a Prometheus URL's password and token are never echoed",
       env: { PROMETHEUS_URL: "prometheus://admin:hunter2secret@prom:9090/?token=t0ps3cret" },
-      want: 'PROMETHEUS_URL: "prometheus://[REDACTED]@prom:9090/?token=[REDACTED]" is not a http:// or https:// URL',
+      // A secret since it carries the report's login (PROMETHEUS_URL_FILE): not even redacted, not echoed.
+      want: "PROMETHEUS_URL: the value is not a http:// or https:// URL",
     },
     {
       name: "an Alertmanager URL's password is never echoed",
       env: { ALERTMANAGER_URL: "am://admin:hunter2secret@am:9093" },
-      want: 'ALERTMANAGER_URL: "am://[REDACTED]@am:9093" is not a http:// or https:// URL',
+      want: "ALERTMANAGER_URL: the value is not a http:// or https:// URL",
     },
     {
       name: "an S3 endpoint's keys are never echoed",
@@ -122,7 +123,7 @@ describe("ops configuration", () => {
         (e: unknown) => {
           assert.ok(e instanceof ConfigError);
           assert.ok(!e.message.includes("\n"));
-          assert.ok(!e.message.includes("hunter22"));
+          assert.ok(!/hunter2|t0ps3cret|abcdef123/.test(e.message), e.message);
           if (typeof c.want === "string") assert.equal(e.message, c.want);
           else assert.match(e.message, c.want);
           return true;
