@@ -17,6 +17,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { parse } from "yaml";
 import { repoRoot, repositoryFiles } from "./runtime-files.ts";
 
 /** compose.yaml's services the tests cannot start here, each with the reason, printed when left out. */
@@ -26,6 +27,42 @@ export const leftOut: Readonly<Record<string, string>> = {
   promtail: "no image: Promtail's modules are AGPL and refused here, and no registry ships its binaries",
   alloy: "no image: Alloy's modules are AGPL and refused here, and no registry ships its binaries",
 };
+
+interface ComposeFile {
+  services: Record<string, { image?: string; profiles?: string[]; healthcheck?: unknown; ports?: string[] }>;
+}
+
+export const composeText = readFileSync(join(repoRoot, "compose.yaml"), "utf8");
+export const composeDoc = parse(composeText) as ComposeFile;
+
+/** The default and demo-profile services the tests start: every one but leftOut. */
+export const startedServices = Object.entries(composeDoc.services)
+  .filter(([name, s]) => !(name in leftOut) && (!s.profiles || s.profiles.includes("demo")))
+  .map(([name]) => name);
+
+/** The image compose runs for a service (its `${VAR:-default}` default). */
+export function imageOf(service: string): string {
+  const s = composeDoc.services[service];
+  if (!s?.image) throw new Error(`compose.yaml: ${service} has no image`);
+  return /^\$\{[A-Z_]+:-([^}]+)\}$/.exec(s.image)?.[1] ?? s.image;
+}
+
+/** The host ports compose.yaml publishes for the started services (all fixed, on BIND_ADDRESS). */
+export const publishedPorts = startedServices.flatMap((s) =>
+  (composeDoc.services[s]!.ports ?? []).map((p) => {
+    const port = Number(/:(\d+):\d+$/.exec(p)?.[1]);
+    if (!Number.isInteger(port))
+      throw new Error(`compose.yaml: ${s}: cannot read the published port of ${p}`);
+    return port;
+  }),
+);
+
+/** Fails naming the first published port another program holds on 127.0.0.1. */
+export async function checkPortsFree(): Promise<void> {
+  for (const p of publishedPorts)
+    if (!(await portFree(p)))
+      throw new Error(`127.0.0.1:${p}, which compose.yaml publishes, is in use by another program`);
+}
 
 /** What `docker compose` needs here; false when it is all there (for `describe(..., { skip })`). */
 export function requireDocker(): false | string {
@@ -118,14 +155,18 @@ export function portFree(port: number): Promise<boolean> {
 }
 
 export class Project {
-  readonly files = ["-f", "compose.yaml", "-f", "test/containers/sink.compose.yaml"];
+  readonly files: string[];
 
   constructor(
     /** The copy of the repository compose runs in. */
     readonly dir: string,
     /** The compose project name: containers, networks and volumes are prefixed with it. */
     readonly name: string,
-  ) {}
+    /** compose files after compose.yaml (the tests' sink.compose.yaml). */
+    extraFiles: readonly string[] = [],
+  ) {
+    this.files = ["compose.yaml", ...extraFiles].flatMap((f) => ["-f", f]);
+  }
 
   /** `docker compose` with this project's name, files and the demo profile, in its folder. */
   compose(

@@ -20,7 +20,19 @@ import { parse, stringify } from "yaml";
 import { localAlertmanagerConfig, localSecrets } from "../../alertmanager/src/local.ts";
 import { samples, scrape } from "../support/exposition.ts";
 import { waitFor } from "../support/servers.ts";
-import { acquireLock, docker, leftOut, portFree, Project, copyRepository, requireDocker } from "./compose.ts";
+import {
+  acquireLock,
+  checkPortsFree,
+  composeDoc,
+  composeText,
+  copyRepository,
+  docker,
+  imageOf,
+  leftOut,
+  Project,
+  requireDocker,
+  startedServices,
+} from "./compose.ts";
 import { ourImages, repoRoot, runtimeReads } from "./runtime-files.ts";
 
 const skip = requireDocker();
@@ -28,20 +40,6 @@ const sinkUrl = "http://sink:8080";
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const log = (msg: string) => console.log(`containers [${elapsed()}]: ${msg}`);
-
-interface ComposeFile {
-  services: Record<
-    string,
-    { image?: string; profiles?: string[]; healthcheck?: unknown; ports?: string[]; depends_on?: unknown }
-  >;
-}
-
-const composeText = readFileSync(join(repoRoot, "compose.yaml"), "utf8");
-const composeDoc = parse(composeText) as ComposeFile;
-/** The services of the demo profile (and the default ones) that the test starts: all but leftOut. */
-const startedServices = Object.entries(composeDoc.services)
-  .filter(([name, s]) => !(name in leftOut) && (!s.profiles || s.profiles.includes("demo")))
-  .map(([name]) => name);
 
 async function json<T>(url: string): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -67,7 +65,7 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
   before(
     async () => {
       for (const [name, reason] of Object.entries(leftOut)) log(`left out: ${name}: ${reason}`);
-      const missing = [...new Set(startedServices.map((s) => imageOf(s)))].filter(
+      const missing = [...new Set(startedServices.map(imageOf))].filter(
         (img) => docker(["image", "inspect", img], { ok: false }).status !== 0,
       );
       if (missing.length) {
@@ -77,22 +75,14 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
       }
       release = await acquireLock(20 * 60_000);
       // compose.yaml publishes fixed ports: say which is taken rather than fail inside compose.
-      const ports = startedServices.flatMap((s) =>
-        (composeDoc.services[s]!.ports ?? []).map((p) => Number(/:(\d+):\d+$/.exec(p)?.[1])),
-      );
-      for (const p of ports) {
-        assert.ok(
-          await portFree(p),
-          `127.0.0.1:${p}, which compose.yaml publishes, is in use by another program`,
-        );
-      }
+      await checkPortsFree();
       const dir = copyRepository("kali-containers");
       assert.equal(
         readFileSync(join(dir, "compose.yaml"), "utf8"),
         composeText,
         "compose.yaml changed in the copy",
       );
-      project = new Project(dir, `kali-containers-${process.pid}`);
+      project = new Project(dir, `kali-containers-${process.pid}`, ["test/containers/sink.compose.yaml"]);
       wireReceivers(dir);
       log(`project ${project.name} in ${dir}; starting ${startedServices.join(", ")} and the sink`);
       const t0 = Date.now();
@@ -446,12 +436,6 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
     const again = await promQuery('up{job="prometheus"}', at);
     assert.deepEqual(again, series);
   });
-
-  function imageOf(service: string): string {
-    const s = composeDoc.services[service]!;
-    const m = /^\$\{[A-Z_]+:-([^}]+)\}$/.exec(s.image ?? "");
-    return m ? m[1]! : s.image!;
-  }
 
   /** The copy's Alertmanager config and receiver secrets, pointed at the sink service. */
   function wireReceivers(dir: string): void {
