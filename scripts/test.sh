@@ -91,7 +91,13 @@ compose_bin="$(npm run --silent upstream -- path docker-compose)"
 if ! cmp -s "$compose_bin" "$plugins/docker-compose"; then
   install -D -m 755 "$compose_bin" "$plugins/docker-compose"
 fi
-docker compose version
+if command -v docker >/dev/null; then docker compose version; fi
+# The images compose.yaml names that cannot be pulled here, built as stand-ins (tools/images/README.md)
+# once and kept: a warm run only compares their input digests. Needs a daemon (above).
+if docker_answers; then
+  npm run --silent images -- build
+  npm run --silent images -- list
+fi
 # Renovate (at tools/renovate.ts' pinned version) for test/renovate.test.ts, kept outside the clone
 # (~/.cache/kali-agents-renovate); it runs on the images' Node.js 24, fetched by the test itself.
 npx tsx tools/renovate.ts install

@@ -78,6 +78,15 @@ describe("upstream versions", () => {
     ]);
   });
 
+  test("the ops image's PyPI PostgreSQL client is the demo server's release", (t) => {
+    const dir = copyOfTree();
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    edit(dir, "ops/Dockerfile", "ARG PG_CLIENT_VERSION=16.15.0", "ARG PG_CLIENT_VERSION=16.14.0");
+    assert.deepEqual(disagreements(dir), [
+      "ops/Dockerfile ARG PG_CLIENT_VERSION is 16.14.0, versions.ts pins postgres 16.15.0",
+    ]);
+  });
+
   test("every Go build names a module version that matches the release it pins", () => {
     for (const [name, u] of Object.entries(upstream)) {
       if (!("go" in u)) continue;

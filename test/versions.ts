@@ -69,6 +69,14 @@ function checkPgClientMajor(root: string, problems: string[]): void {
       );
     }
   }
+  // The PyPI release of the client (PG_CLIENT_SOURCE=pypi) is the demo server's release.
+  const pypi = /^ARG PG_CLIENT_VERSION=(\S+)$/m.exec(read(root, "ops/Dockerfile"))?.[1];
+  const wantPypi = `${upstream.postgres.version}.0`;
+  if (pypi !== wantPypi) {
+    problems.push(
+      `ops/Dockerfile ARG PG_CLIENT_VERSION is ${pypi ?? "(missing)"}, versions.ts pins postgres ${wantPypi}`,
+    );
+  }
 }
 
 function checkGoModules(root: string, problems: string[]): void {

@@ -44,13 +44,21 @@ describe("ops/Dockerfile", () => {
   test("installs the PostgreSQL client of the demo server's major version, as compose builds it", () => {
     const arg = /^ARG PG_MAJOR=(\d+)$/m.exec(final);
     assert.ok(arg, "ARG PG_MAJOR=<major> in the runtime stage");
-    assert.match(final, /postgresql-client-\$\{PG_MAJOR\}/);
+    // Fetched in the pgclient stage (from PGDG by default), copied whole into the runtime stage.
+    const pgclient = stages.find((s) => / AS pgclient\n/.test(s.split("\n")[0]! + "\n"));
+    assert.ok(pgclient, "a pgclient stage");
+    assert.equal(/^ARG PG_MAJOR=(\d+)$/m.exec(pgclient)?.[1], arg[1]);
+    assert.match(pgclient, /^ARG PG_CLIENT_SOURCE=pgdg$/m, "users get the PostgreSQL project's packages");
+    assert.match(pgclient, /packages="postgresql-client-\$\{PG_MAJOR\}"/);
+    assert.match(pgclient, /https:\/\/apt\.postgresql\.org\/pub\/repos\/apt/);
+    assert.match(final, /^COPY --from=pgclient \/out\/ \/$/m);
     assert.match(final, /OPS_PG_BIN_DIR=\/usr\/lib\/postgresql\/\$\{PG_MAJOR\}\/bin/);
     const compose = parse(readFileSync(join(repoRoot, "compose.yaml"), "utf8")) as {
       services: Record<string, { image?: string; build?: { args?: Record<string, string> } }>;
     };
     const serverMajor = /:-postgres:(\d+)\./.exec(compose.services.postgres!.image!)?.[1];
     assert.equal(compose.services.ops!.build!.args!.PG_MAJOR, `\${OPS_PG_MAJOR:-${serverMajor}}`);
+    assert.equal(compose.services.ops!.build!.args!.PG_CLIENT_SOURCE, "${OPS_PG_CLIENT_SOURCE:-pgdg}");
     assert.equal(arg[1], serverMajor);
   });
 
@@ -67,4 +75,30 @@ describe("ops/Dockerfile", () => {
       /\/ops\\\/src\\\/cli\\\.\(ts\|js\)\$\//,
     );
   });
+});
+
+describe("the proxy CA opt-in (EXTRA_CA_CERTS) of the three Dockerfiles", () => {
+  for (const file of ["exporter/Dockerfile", "ops/Dockerfile", "demo/Dockerfile"]) {
+    test(`${file}: declared in build stages only, never in the runtime stage`, () => {
+      const text = readFileSync(join(repoRoot, file), "utf8");
+      const all = text.split(/^FROM /m).slice(1);
+      const runtime = all[all.length - 1]!;
+      // A build argument declared in the runtime stage is written into its history (docker history).
+      assert.doesNotMatch(runtime, /EXTRA_CA_CERTS|extra-ca/, `${file}: the runtime stage names the CA`);
+      const withCa = all.filter((s) => /^ARG EXTRA_CA_CERTS=""$/m.test(s));
+      assert.ok(withCa.length >= 2, `${file}: every npm ci stage takes EXTRA_CA_CERTS`);
+      for (const s of all.slice(0, -1))
+        if (/npm ci/.test(s))
+          assert.match(s, /NODE_EXTRA_CA_CERTS=\/tmp\/extra-ca\.pem/, `${file}: ${s.split("\n")[0]}`);
+      const compose = parse(readFileSync(join(repoRoot, "compose.yaml"), "utf8")) as {
+        services: Record<string, { build?: { dockerfile?: string; args?: Record<string, string> } }>;
+      };
+      const service = Object.values(compose.services).find((sv) => sv.build?.dockerfile === file);
+      assert.equal(
+        service?.build?.args?.EXTRA_CA_CERTS,
+        "${EXTRA_CA_CERTS:-}",
+        `compose passes it to ${file}`,
+      );
+    });
+  }
 });
