@@ -20,6 +20,7 @@ import {
   docker,
   imageOf,
   Project,
+  removeStaleProjects,
   requireDocker,
   startedServices,
 } from "../test/containers/compose.ts";
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
   const children: Child[] = [];
   let project: Project | undefined;
   try {
+    removeStaleProjects();
     await checkPortsFree();
     const images = [...new Set([...startedServices.map(imageOf), ...ourImages.map((i) => i.image)])].sort();
     const sizes = new Map(images.map((ref) => [ref, imageSize(ref)]));

@@ -154,6 +154,35 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Removes the projects of earlier runs whose process is gone (a run killed before its cleanup leaves
+ * its containers holding compose.yaml's ports): kali-containers-<pid> and kali-bench-images-<pid>.
+ */
+export function removeStaleProjects(): void {
+  const out = docker(["compose", "ls", "--all", "--format", "json"], { ok: false }).stdout.trim();
+  const rows = out.startsWith("[") ? (JSON.parse(out) as { Name: string; ConfigFiles: string }[]) : [];
+  for (const row of rows) {
+    const pid = Number(/^kali-(?:containers|bench-images)-(\d+)$/.exec(row.Name)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // still running: not ours to touch
+    } catch {
+      /* gone */
+    }
+    const files = row.ConfigFiles.split(",").flatMap((f) => ["-f", f]);
+    docker(
+      ["compose", "-p", row.Name, ...files, "--profile", "demo", "down", "--volumes", "--timeout", "5"],
+      {
+        ok: false,
+        timeoutMs: 300_000,
+      },
+    );
+    const dir = dirname(row.ConfigFiles.split(",")[0]!);
+    if (dir.startsWith(tmpdir() + "/kali-")) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export class Project {
   readonly files: string[];
 

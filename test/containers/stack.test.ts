@@ -30,6 +30,7 @@ import {
   imageOf,
   leftOut,
   Project,
+  removeStaleProjects,
   requireDocker,
   startedServices,
 } from "./compose.ts";
@@ -75,6 +76,7 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
       }
       release = await acquireLock(20 * 60_000);
       // compose.yaml publishes fixed ports: say which is taken rather than fail inside compose.
+      removeStaleProjects();
       await checkPortsFree();
       const dir = copyRepository("kali-containers");
       assert.equal(
@@ -199,18 +201,25 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
       groups.reduce((n, g) => n + g.rules.length, 0),
       expected.reduce((n, g) => n + g.rules.length, 0),
     );
+    // Every group of an interval up to a minute evaluated without error (a group of a longer interval,
+    // such as the documentation coverage's, has not run yet, so it counts when it has, and never as an error).
+    let bad: string[] = [];
     await waitFor(
       "every rule evaluated without error",
       async () => {
-        const gs = (await json<{ data: { groups: Group[] } }>(`${promUrl}/api/v1/rules`)).data.groups;
-        const bad = gs.flatMap((g) =>
-          g.rules.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.health} ${r.lastError ?? ""}`),
+        const gs = (
+          await json<{ data: { groups: (Group & { interval: number })[] } }>(`${promUrl}/api/v1/rules`)
+        ).data.groups;
+        bad = gs.flatMap((g) =>
+          g.rules
+            .filter((r) => r.health === "err" || (r.health !== "ok" && g.interval <= 60))
+            .map((r) => `${g.name}/${r.name}: ${r.health} ${r.lastError ?? ""}`),
         );
         return bad.length === 0;
       },
-      60_000,
+      90_000,
       2000,
-    );
+    ).catch((e: Error) => assert.fail(`${e.message}: ${bad.join("; ")}`));
   });
 
   test("the exporter reads the host through compose's mounts: CPUs, memory, root filesystem", async () => {
