@@ -442,7 +442,17 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
     timings.warmUpMs = Date.now() - t;
     sink = `http://127.0.0.1:${project.port("sink", 8080)}`;
     assert.equal(backups(), before);
-    const again = await promQuery('up{job="prometheus"}', at);
+    // The published port answers a moment after the container turns healthy (docker-proxy).
+    let again: Vector = [];
+    await waitFor(
+      "Prometheus answering on 127.0.0.1:9090 again",
+      async () => {
+        again = await promQuery('up{job="prometheus"}', at);
+        return true;
+      },
+      30_000,
+      500,
+    );
     assert.deepEqual(again, series);
   });
 
