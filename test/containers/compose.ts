@@ -110,9 +110,9 @@ export function docker(args: string[], opts: { ok?: boolean; timeoutMs?: number;
   return check(`docker ${args.join(" ")}`, r, opts.ok ?? true);
 }
 
-const lockDir = join(tmpdir(), "kali-agents-container-tests.lock");
+export const defaultLockDir = join(tmpdir(), "kali-agents-container-tests.lock");
 
-function lockHolder(): number | undefined {
+function lockHolder(lockDir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(lockDir, "pid"), "utf8"));
     process.kill(pid, 0);
@@ -123,7 +123,7 @@ function lockHolder(): number | undefined {
 }
 
 /** Waits for the machine-wide lock (a directory holding the holder's pid; a dead holder's is taken over). */
-export async function acquireLock(timeoutMs: number): Promise<() => void> {
+export async function acquireLock(timeoutMs: number, lockDir = defaultLockDir): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -132,7 +132,7 @@ export async function acquireLock(timeoutMs: number): Promise<() => void> {
       return () => rmSync(lockDir, { recursive: true, force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const holder = lockHolder();
+      const holder = lockHolder(lockDir);
       // A directory just made may not hold its pid yet: only one older than 10 s without a live pid is stale.
       if (holder === undefined && Date.now() - statSync(lockDir).mtimeMs > 10_000) {
         rmSync(lockDir, { recursive: true, force: true });
