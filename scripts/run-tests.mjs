@@ -36,7 +36,9 @@ const args = [
   "tsx",
   "--test",
   `--test-concurrency=${concurrency}`,
-  "--test-timeout=300000",
+  // Per test file: the container tests (test/containers/stack.test.ts) start and stop the whole stack
+  // under compose several times, about 5 minutes on a quiet machine; 15 leaves room for a loaded one.
+  "--test-timeout=900000",
   ...files,
 ];
 const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
