@@ -86,6 +86,14 @@ if ! docker_answers; then
     [ "${CI:-}" = "true" ] && exit 1
   fi
 fi
+# compose.yaml mounts the host's / into the exporter with rslave propagation (a disk mounted later shows
+# up inside), which Docker refuses when / is a private mount: "path / is mounted on / but it is not a
+# shared or slave mount". systemd makes / shared at boot; a machine without it (a container, this CI)
+# leaves it private, so make it shared here, as systemd would, when root.
+if [ "$(findmnt -no PROPAGATION / 2>/dev/null)" = "private" ] && [ "$(id -u)" -eq 0 ]; then
+  echo "test.sh: making / a shared mount (as systemd does) for compose's rslave mount of the host's /"
+  mount --make-rshared /
+fi
 # The compose CLI plugin, built above from its Go module (tools/upstream/compose), where the docker CLI
 # looks for plugins: `docker compose` then runs the pinned version.
 plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
