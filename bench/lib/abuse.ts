@@ -11,8 +11,8 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import http from "node:http";
-import { connect } from "node:net";
 import { join } from "node:path";
+import { pipelinedStatuses } from "../../test/support/pipelined.ts";
 import { tempDir } from "../../test/support/servers.ts";
 import type { Environment, Target } from "./environment.ts";
 import type { NodeBinary } from "./image-node.ts";
@@ -99,35 +99,6 @@ export interface AbuseResults {
 }
 
 const mb = (bytes: number) => bytes / 1024 ** 2;
-
-function pipelinedStatuses(url: string, count: number, timeoutMs: number): Promise<string[]> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const statuses: string[] = [];
-    let tail = "";
-    const socket = connect(Number(port), hostname, () =>
-      socket.write(
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n".repeat(count - 1) +
-          "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
-      ),
-    );
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(statuses);
-    };
-    const timer = setTimeout(done, timeoutMs);
-    socket.setEncoding("latin1");
-    socket.on("data", (d: string) => {
-      const text = tail + d;
-      for (const m of text.matchAll(/HTTP\/1\.1 (\d{3}) /g)) statuses.push(m[1]!);
-      tail = text.slice(-32).replace(/HTTP\/1\.1 \d{3} /g, "");
-      if (statuses.length >= count) done();
-    });
-    socket.on("error", done);
-    socket.on("close", done);
-  });
-}
 
 function summarise(statuses: string[]): string {
   const counts = new Map<string, number>();

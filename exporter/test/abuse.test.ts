@@ -14,7 +14,6 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import http from "node:http";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { after, before, describe, test } from "node:test";
@@ -30,6 +29,7 @@ import {
   type PostgresServer,
   type RedisServer,
 } from "../../test/support/servers.ts";
+import { pipelinedStatuses } from "../../test/support/pipelined.ts";
 
 /**
  * The RSS the exporter stays under whatever it is sent (docs/performance.md "Under abuse"; compose.yaml
@@ -201,37 +201,6 @@ async function assertHeld(ex: Exporter, client: WellBehaved, what: string): Prom
 const events = (ex: Exporter) =>
   ex.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
 
-/** Raw HTTP/1.1 requests pipelined on one connection; resolves with the status lines of the answers. */
-function pipelined(url: string, count: number, timeoutMs: number): Promise<string[]> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const statuses: string[] = [];
-    let buffered = "";
-    const socket = connect(Number(port), hostname, () => {
-      socket.write(
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n".repeat(count - 1) +
-          "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
-      );
-    });
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(statuses);
-    };
-    const timer = setTimeout(done, timeoutMs);
-    socket.setEncoding("latin1");
-    socket.on("data", (d: string) => {
-      buffered += d;
-      for (const m of buffered.matchAll(/HTTP\/1\.1 (\d{3}) /g)) statuses.push(m[1]!);
-      // Keep the tail in case a status line is split between two chunks.
-      buffered = buffered.slice(-32);
-      if (statuses.length >= count) done();
-    });
-    socket.on("error", done);
-    socket.on("close", done);
-  });
-}
-
 describe("the exporter under abuse", { skip, concurrency: false }, () => {
   let pg: PostgresServer;
   let redis: RedisServer;
@@ -332,7 +301,7 @@ describe("the exporter under abuse", { skip, concurrency: false }, () => {
   test("2,000 requests pipelined on one connection: answered one after the other", async () => {
     const { env } = fullConfig();
     const ex = await underAttack("pipelined", env, async (ex) => {
-      const statuses = await pipelined(ex.url, 2000, 60_000);
+      const statuses = await pipelinedStatuses(ex.url, 2000, 60_000);
       assert.equal(statuses.length, 2000, "every pipelined request is answered");
       assert.ok(statuses.every((s) => s === "200"));
     });
@@ -466,7 +435,7 @@ describe("the exporter under abuse", { skip, concurrency: false }, () => {
   test("5,000 distinct scans.tool values: the top tools and `other`, with the overflow counted", async () => {
     const { env } = fullConfig("kali_tools");
     const ex = await underAttack("5,000 tools", env, async (ex) => {
-      const statuses = await pipelined(ex.url, 20, 30_000);
+      const statuses = await pipelinedStatuses(ex.url, 20, 30_000);
       assert.equal(statuses.length, 20);
       await sleep(2000);
     });
