@@ -86,14 +86,27 @@ export class FailureLog {
     f.folded++;
   }
 
-  /** A failure of `name` recorded without a line (a caller bounding its lines); later ones fold into it. */
+  /** Whether `failed(log, name, error)` would write a line now (a first failure, a new reason, a reminder). */
+  wouldLog(name: string, error: string): boolean {
+    const f = this.failing.get(name);
+    return !f || f.key !== reasonKey(error) || this.now() - f.loggedAt >= this.repeatMs;
+  }
+
+  /**
+   * A failure of `name` recorded without a line, for a caller that bounds its lines and accounts for
+   * this one in a line of its own: it counts as logged now (its next reminder is `repeatMs` away), and
+   * its failures fold into the next line about it.
+   */
   failedQuietly(name: string, error: string): void {
     const t = this.now();
+    const key = reasonKey(error);
     const f = this.failing.get(name);
-    if (!f) this.failing.set(name, { key: reasonKey(error), since: t, failures: 1, loggedAt: t, folded: 1 });
+    if (!f) this.failing.set(name, { key, since: t, failures: 1, loggedAt: t, folded: 1 });
     else {
       f.failures++;
       f.folded++;
+      f.key = key;
+      f.loggedAt = t;
     }
   }
 

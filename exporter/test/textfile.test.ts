@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { textfileCollector } from "../src/collectors/textfile.ts";
+import { MAX_SKIP_LINES, textfileCollector } from "../src/collectors/textfile.ts";
 import type { Collector } from "../src/collectors/types.ts";
 import { createLogger } from "../../lib/log.ts";
 import { family, parseExposition, sample, samples } from "../../test/support/exposition.ts";
@@ -180,6 +180,53 @@ untyped_one 1
     assert.deepEqual((await collect(collector)).logged, []);
     writeFileSync(join(dir, "b.prom"), "broken a third time\n");
     assert.equal((await collect(collector)).logged[0]?.failures, undefined, "a first failure again");
+  });
+
+  test("thousands of files skipped together: at most MAX_SKIP_LINES lines a collection, their reminders too", async () => {
+    // 40 malformed files at once (a job writing into the wrong folder): their first failures, and five
+    // minutes later their reminders, come due together. Each collection writes MAX_SKIP_LINES lines and
+    // one counting the rest; before, the reminders were one line per file.
+    const dir = tempDir("textfile");
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const files = Array.from({ length: 40 }, (_, i) => `bad-${String(i).padStart(2, "0")}.prom`);
+    for (const f of files) writeFileSync(join(dir, f), "not a metric line\n");
+    writeFileSync(join(dir, "good.prom"), job("backup", 1));
+    let clock = Date.parse("2026-12-07T23:58:00Z");
+    const collector = textfileCollector.create({ dir, now: () => clock }, createLogger({ write: () => {} }));
+    const summary = (logged: Record<string, unknown>[]) =>
+      logged.map((l) => [l.msg, l.file ?? l.files] as [unknown, unknown]);
+    const skipped = (n: number, rest: number) => [
+      ...files.slice(0, n).map((f) => ["textfile skipped", f]),
+      ["more textfiles skipped", rest],
+    ];
+
+    const first = await collect(collector);
+    assert.equal(sample(first.families, "kali_agents_exporter_textfile_skipped", { reason: "invalid" }), 40);
+    assert.equal(sample(first.families, "kali_agents_job_last_run_success", { job: "backup" }), 1);
+    assert.deepEqual(summary(first.logged), skipped(MAX_SKIP_LINES, 40 - MAX_SKIP_LINES));
+    clock += 15_000;
+    assert.deepEqual((await collect(collector)).logged, [], "nothing new 15 s later");
+
+    // Five minutes on (past midnight): the reminders, bounded the same way, folded scrapes counted.
+    clock += 300_000;
+    const reminded = await collect(collector);
+    assert.deepEqual(summary(reminded.logged), skipped(MAX_SKIP_LINES, 40 - MAX_SKIP_LINES));
+    assert.equal(reminded.logged[0]!.failures, 3);
+    clock += 15_000;
+    assert.deepEqual((await collect(collector)).logged, [], "the folded files count as reminded");
+
+    // A changed reason is a line too, under the same bound: every file now too large.
+    for (const f of files) writeFileSync(join(dir, f), "x".repeat(64));
+    const small = textfileCollector.create(
+      { dir, maxBytes: 32, now: () => clock },
+      createLogger({ write: () => {} }),
+    );
+    await collect(small);
+    for (const f of files) writeFileSync(join(dir, f), "still not a metric line\n");
+    clock += 15_000;
+    const changed = await collect(small);
+    assert.equal(changed.logged.filter((l) => l.msg === "textfile skipped").length, MAX_SKIP_LINES);
+    assert.equal(changed.logged.length, MAX_SKIP_LINES + 1);
   });
 
   test("a missing directory is reported, not fatal; metrics of files that vanish vanish", async () => {

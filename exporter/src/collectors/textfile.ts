@@ -22,9 +22,9 @@
 // - a file is parsed again only when it changed (device, inode, size, mtime), so a large valid file
 //   costs one parse, not one a collection;
 // - a skipped file is counted in kali_agents_exporter_textfile_skipped{reason} and logged as a state
-//   change (failure-log.ts), with at most MAX_SKIP_LINES new lines per collection; a line never quotes
-//   the file: a parse error gives its line number only (a secret file dropped there by mistake, a
-//   pgpass line or a key, must not reach the log).
+//   change (failure-log.ts), with at most MAX_SKIP_LINES such lines per collection, reminders included;
+//   a line never quotes the file: a parse error gives its line number only (a secret file dropped there
+//   by mistake, a pgpass line or a key, must not reach the log).
 // The parser is stricter than node_exporter's (Go's expfmt, which `promtool check metrics` also uses):
 // a family split in two groups, a series written twice, and a histogram without an le="+Inf" bucket,
 // non-cumulative buckets or a _count that differs from it are rejected here, where expfmt only lints
@@ -48,12 +48,17 @@ export interface TextfileOptions {
   readonly maxBytes?: number;
   /** Most series published from all files together (default 10,000). */
   readonly maxSeries?: number;
+  /** The clock of the skipped files' log lines (tests set it; default Date.now). */
+  readonly now?: () => number;
 }
 
 export const skipReasons = ["not_regular", "too_large", "too_many_series", "invalid", "unreadable"] as const;
 export type SkipReason = (typeof skipReasons)[number];
 
-/** New "textfile skipped" lines written in one collection at most; the rest are counted in one line. */
+/**
+ * "textfile skipped" lines written in one collection at most (first failures, changed reasons and
+ * 5-minute reminders alike); the rest are counted in one line.
+ */
 export const MAX_SKIP_LINES = 5;
 
 class Skip extends Error {
@@ -256,6 +261,7 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
     subject: "file",
     failed: "textfile skipped",
     recovered: "textfile read again",
+    ...(options.now ? { now: options.now } : {}),
   });
 
   return {
@@ -315,17 +321,18 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
       let lines = 0;
       let unlogged = 0;
       const present = new Set(names);
-      const failing = new Set(skipped.failingNames());
       for (const e of errors) {
-        // A file already failing for the same reason writes no new line (failure-log.ts); a burst of
-        // new names writes MAX_SKIP_LINES lines, then one line counting the rest.
-        const known = failing.has(e.file);
-        if (!known && lines >= MAX_SKIP_LINES) {
+        // A file already failing for the same reason writes no new line until its reminder is due
+        // (failure-log.ts). Whatever the lines are (new files, changed reasons, reminders: thousands of
+        // files skipped together come due together), one collection writes MAX_SKIP_LINES of them, then
+        // one line counting the rest, which then count as logged.
+        const line = skipped.wouldLog(e.file, e.error);
+        if (line && lines >= MAX_SKIP_LINES) {
           unlogged++;
           skipped.failedQuietly(e.file, e.error);
           continue;
         }
-        if (!known) lines++;
+        if (line) lines++;
         skipped.failed(ctx.log, e.file, e.error, {
           dir: options.dir,
           reason: e.reason,
@@ -336,7 +343,7 @@ function createTextfileCollector(options: TextfileOptions, _log: Logger): Collec
         ctx.log.warn("more textfiles skipped", {
           dir: options.dir,
           files: unlogged,
-          note: `at most ${MAX_SKIP_LINES} new files are logged per collection; see kali_agents_exporter_textfile_skipped`,
+          note: `at most ${MAX_SKIP_LINES} skipped files are logged per collection; see kali_agents_exporter_textfile_skipped`,
         });
       if (dirRead) skipped.succeeded(ctx.log, options.dir);
       for (const t of mtimes) skipped.succeeded(ctx.log, t.file);
