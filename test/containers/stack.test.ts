@@ -310,20 +310,24 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
 
   test("docker compose stop redis: RedisDown reaches PagerDuty and Slack, and resolves after start", async () => {
     type Req = { at: number; path: string; body: string };
-    const received = async () => await json<Req[]>(`${sink}/requests`);
+    // RedisDown in `state` at both receivers since `since`: PagerDuty's event action (trigger or
+    // resolve) and Slack's title as the templates write it.
+    const atBothSinks = async (since: number, state: "trigger" | "resolve") => {
+      const rs = (await json<Req[]>(`${sink}/requests`)).filter(
+        (r) => r.at >= since && r.body.includes("RedisDown"),
+      );
+      const pd = rs.some(
+        (r) => r.path === "/pagerduty/pagerduty" && new RegExp(`"event_action":\\s*"${state}"`).test(r.body),
+      );
+      const slackTitle = state === "trigger" ? "[FIRING:" : "[RESOLVED] RedisDown";
+      return pd && rs.some((r) => r.path === "/slack" && r.body.includes(slackTitle));
+    };
     const t0 = Date.now();
     project.compose(["stop", "redis"]);
     try {
       await waitFor(
         "RedisDown at the PagerDuty and Slack sinks",
-        async () => {
-          const rs = (await received()).filter((r) => r.at >= t0 && r.body.includes("RedisDown"));
-          const pd = rs.some(
-            (r) => r.path === "/pagerduty/pagerduty" && /"event_action":\s*"trigger"/.test(r.body),
-          );
-          const slack = rs.some((r) => r.path === "/slack" && r.body.includes("[FIRING:"));
-          return pd && slack;
-        },
+        () => atBothSinks(t0, "trigger"),
         5 * 60_000,
         2000,
       );
@@ -333,19 +337,7 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
       project.compose(["start", "redis"]);
     }
     const t1 = Date.now();
-    await waitFor(
-      "RedisDown resolved at both sinks",
-      async () => {
-        const rs = (await received()).filter((r) => r.at >= t1 && r.body.includes("RedisDown"));
-        const pd = rs.some(
-          (r) => r.path === "/pagerduty/pagerduty" && /"event_action":\s*"resolve"/.test(r.body),
-        );
-        const slack = rs.some((r) => r.path === "/slack" && r.body.includes("[RESOLVED] RedisDown"));
-        return pd && slack;
-      },
-      5 * 60_000,
-      2000,
-    );
+    await waitFor("RedisDown resolved at both sinks", () => atBothSinks(t1, "resolve"), 5 * 60_000, 2000);
     timings.redisResolvedMs = Date.now() - t1;
     log(`RedisDown resolved ${(timings.redisResolvedMs / 1000).toFixed(1)} s after start`);
   });
