@@ -9,9 +9,9 @@ import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, tempDir } from "../../test/support/servers.ts";
 import { s3Credentials } from "../../test/support/s3.ts";
-import { sha256, sidecar, type Manifest } from "../src/backup-files.ts";
+import { sha256, sidecar, type Manifest } from "../src/backup/backup-files.ts";
 import { loadConfig } from "../src/config.ts";
-import { download, offsiteOf, upload } from "../src/offsite.ts";
+import { download, offsiteOf, upload } from "../src/backup/offsite.ts";
 import { quietLogger } from "../test/support.ts";
 import { writeFileSync } from "node:fs";
 

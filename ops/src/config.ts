@@ -156,7 +156,7 @@ export const variables = {
       "Backups older than this are deleted after a successful backup; the newest good one never. 1 to 3650.",
     parse: integer({ min: 1, max: MAX_DAYS }),
   }),
-  // Off-site copies (ops/src/offsite.ts) and their encryption: one block, kept together.
+  // Off-site copies (ops/src/backup/offsite.ts) and their encryption: one block, kept together.
   s3Bucket: optional({
     env: "OPS_S3_BUCKET",
     description:

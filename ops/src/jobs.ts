@@ -3,13 +3,13 @@
 // and logs one line.
 import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../lib/log.ts";
-import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
-import { cleanup } from "./cleanup.ts";
+import { backup, OffsiteFailure, type BackupOutcome } from "./backup/backup.ts";
+import { cleanup } from "./backup/cleanup.ts";
 import { ConfigError, required, type Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
-import { headline } from "./report-model.ts";
-import { weeklyReport, type ReportOptions } from "./report.ts";
-import { drDrill, restore, verify, type RestoreOptions, type Source } from "./restore.ts";
+import { headline } from "./report/report-model.ts";
+import { weeklyReport, type ReportOptions } from "./report/report.ts";
+import { drDrill, restore, verify, type RestoreOptions, type Source } from "./backup/restore.ts";
 
 export interface JobArgs {
   readonly file?: string;

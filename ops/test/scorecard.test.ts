@@ -22,12 +22,12 @@ import {
 } from "../../test/support/servers.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
-import type { Report } from "../src/report-model.ts";
+import type { Report } from "../src/report/report-model.ts";
 import { startSmtpSink } from "../../alertmanager/src/sinks.ts";
 import { loadConfig } from "../src/config.ts";
-import { formatValue, scorecardRows } from "../src/report-html.ts";
-import { headline } from "../src/report-model.ts";
-import { readSmtpSettings } from "../src/report-mail.ts";
+import { formatValue, scorecardRows } from "../src/report/report-html.ts";
+import { headline } from "../src/report/report-model.ts";
+import { readSmtpSettings } from "../src/report/report-mail.ts";
 import { launchChromium } from "../../test/support/chromium.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 

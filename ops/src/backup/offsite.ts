@@ -30,7 +30,7 @@ import { createReadStream, createWriteStream, promises as fs } from "node:fs";
 import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import type { Logger } from "../../lib/log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import {
   backupTime,
   checkChecksum,
@@ -44,7 +44,7 @@ import {
   writeAtomic,
   type Manifest,
 } from "./backup-files.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 import {
   checkManifestMac,
   cipherName,

@@ -5,7 +5,7 @@
 // nodemailer speaks SMTP (STARTTLS, AUTH, MIME multipart/alternative): a protocol client, not ours to
 // rewrite.
 import { readFileSync } from "node:fs";
-import { secretFileIn, underSecretsMount } from "../../lib/secrets.ts";
+import { secretFileIn, underSecretsMount } from "../../../lib/secrets.ts";
 import nodemailer from "nodemailer";
 import YAML from "yaml";
 

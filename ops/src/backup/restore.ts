@@ -9,12 +9,12 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { basename, join } from "node:path";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
+import type { Config } from "../config.ts";
+import { required } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { backup } from "./backup.ts";
 import { checkChecksum, newestBackup, readManifest, refuseFuture, type Manifest } from "./backup-files.ts";
-import { quoteIdent } from "../../lib/sql.ts";
+import { quoteIdent } from "../../../lib/sql.ts";
 import { download, offsiteOf } from "./offsite.ts";
 import {
   checkToolMajor,
@@ -24,7 +24,7 @@ import {
   tableCounts,
   withClient,
   withDatabase,
-} from "./pg.ts";
+} from "../pg.ts";
 
 const adminUrl = (config: Config, job: string) =>
   withDatabase(required(config, "databaseUrl", job), config.adminDatabase);

@@ -18,11 +18,11 @@ import {
   writeAtomic,
   type Manifest,
 } from "./backup-files.ts";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
+import type { Config } from "../config.ts";
+import { required } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
 import { applyRemoteRetention, offsiteOf, upload, type UploadOutcome } from "./offsite.ts";
-import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "./pg.ts";
+import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "../pg.ts";
 
 export interface BackupOutcome {
   readonly file: string;

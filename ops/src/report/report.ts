@@ -5,13 +5,13 @@
 // report-<end date>.json, .md and .html (report-html.ts).
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import { selectors } from "../../definitions/thresholds.ts";
-import { histogramSeries, increase, rate, series } from "../../lib/promql.ts";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
-import { quoteIdent } from "../../lib/sql.ts";
-import { withClient } from "./pg.ts";
+import { selectors } from "../../../definitions/thresholds.ts";
+import { histogramSeries, increase, rate, series } from "../../../lib/promql.ts";
+import type { Config } from "../config.ts";
+import { required } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { quoteIdent } from "../../../lib/sql.ts";
+import { withClient } from "../pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
 import { apiErrorRatioQuery, scorecard } from "./scorecard.ts";
 import type { Capacity, Charts, HistoryEntry, Point, Report } from "./report-model.ts";

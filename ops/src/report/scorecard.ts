@@ -9,13 +9,13 @@ import {
   jobMetricLabel,
   scorecardTargets as targets,
   selectors,
-} from "../../definitions/thresholds.ts";
-import { increase, re, series } from "../../lib/promql.ts";
+} from "../../../definitions/thresholds.ts";
+import { increase, re, series } from "../../../lib/promql.ts";
 import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 // Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file
 // nothing imports is missing from the ops image, where `ops report` failed with ENOENT on it
 // (test/containers/runtime-files.test.ts finds every file the programs read beside their code).
-import documentationCoverage from "../../definitions/documentation-coverage.json" with { type: "json" };
+import documentationCoverage from "../../../definitions/documentation-coverage.json" with { type: "json" };
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
 export interface Incident {

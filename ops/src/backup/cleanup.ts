@@ -10,11 +10,11 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
-import { quoteIdent } from "../../lib/sql.ts";
-import { withClient } from "./pg.ts";
+import type { Config } from "../config.ts";
+import { required } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { quoteIdent } from "../../../lib/sql.ts";
+import { withClient } from "../pg.ts";
 
 export interface CleanupOutcome {
   readonly scansDeleted: number;
