@@ -358,6 +358,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return parseVariables(variables, (v) => pickSource(v, env, ""));
 }
 
+/** Only the settings `keys` of `config`: what a job hands its modules, resolved at the door (jobs.ts). */
+export function pick<K extends keyof Config>(config: Config, keys: readonly K[]): Pick<Config, K> {
+  return Object.fromEntries(keys.map((k) => [k, config[k]])) as Pick<Config, K>;
+}
+
 /** The variable a job needs, or a ConfigError naming it. */
 export function required<K extends keyof Config>(
   config: Config,

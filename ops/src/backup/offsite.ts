@@ -85,8 +85,22 @@ export interface Offsite {
   readonly where: string;
 }
 
+/** What the off-site store is made of: the OPS_S3_* settings and the backup key. */
+export const offsiteKeys = [
+  "s3Bucket",
+  "s3Prefix",
+  "s3Endpoint",
+  "s3Region",
+  "s3ForcePathStyle",
+  "s3AccessKeyId",
+  "s3SecretAccessKey",
+  "s3PartSizeMib",
+  "backupEncryptionKey",
+] as const satisfies readonly (keyof Config)[];
+export type OffsiteSettings = Pick<Config, (typeof offsiteKeys)[number]>;
+
 /** The off-site store of `config`, or undefined when OPS_S3_BUCKET is not set. */
-export function offsiteOf(config: Config): Offsite | undefined {
+export function offsiteOf(config: OffsiteSettings): Offsite | undefined {
   if (!config.s3Bucket) return undefined;
   const id = config.s3AccessKeyId;
   const secret = config.s3SecretAccessKey;

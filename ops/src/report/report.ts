@@ -7,8 +7,7 @@ import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { selectors } from "../../../definitions/thresholds.ts";
 import { histogramSeries, increase, rate, series } from "../../../lib/promql.ts";
-import type { Config } from "../config.ts";
-import { required } from "../config.ts";
+import type { Config, TableName } from "../config.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { quoteIdent } from "../../../lib/sql.ts";
 import { withClient } from "../pg.ts";
@@ -25,6 +24,30 @@ import {
   scorecardRows,
 } from "./report-html.ts";
 import { readSmtpSettings, sendMail } from "./report-mail.ts";
+
+/** What the weekly report reads of the configuration besides DATABASE_URL. */
+export const reportKeys = [
+  "scansTable",
+  "prometheusUrl",
+  "alertmanagerUrl",
+  "reportAutomatedSilenceAuthors",
+  "reportDir",
+  "reportDatabaseMountpoint",
+  "reportMailTo",
+  "reportSmtpConfig",
+  "reportSmtpSecretsDir",
+] as const satisfies readonly (keyof Config)[];
+/** The weekly report's settings, resolved once at the door (jobs.ts). */
+export interface ReportSettings extends Pick<Config, (typeof reportKeys)[number]> {
+  /** The application database (DATABASE_URL, checked at the door to be set). */
+  readonly databaseUrl: string;
+}
+
+/** The scans the report counts: the database and its table. */
+interface ScansSource {
+  readonly url: string;
+  readonly table: TableName;
+}
 
 /**
  * The PromQL of each figure, over window `w` (e.g. `604800s`); `resolution` is the average memory's
@@ -49,10 +72,9 @@ export function reportQueries(
   };
 }
 
-async function scanFigures(config: Config, start: Date, end: Date): Promise<Report["scans"]> {
-  const url = required(config, "databaseUrl", "report");
-  const { schema, table } = config.scansTable;
-  return withClient(url, async (c) => {
+async function scanFigures(scans: ScansSource, start: Date, end: Date): Promise<Report["scans"]> {
+  const { schema, table } = scans.table;
+  return withClient(scans.url, async (c) => {
     const r = await c.query<{ total: string; ok: string; failed: string; avg: number | null }>(
       `SELECT count(*) AS total,
               count(*) FILTER (WHERE status = 'success') AS ok,
@@ -164,11 +186,17 @@ export function scanBucketSeconds(windowSeconds: number): number {
   return choices.find((b) => windowSeconds / b <= 24) ?? choices.at(-1)!;
 }
 
-async function chartSeries(config: Config, start: Date, end: Date): Promise<Charts> {
+async function chartSeries(
+  prometheusUrl: string,
+  scans: ScansSource,
+  databaseMountpoint: string,
+  start: Date,
+  end: Date,
+): Promise<Charts> {
   const window = (end.getTime() - start.getTime()) / 1000;
   const step = chartStepSeconds(window);
   const range = async (q: string) => {
-    const r = await queryRange(config.prometheusUrl, q, start, end, step);
+    const r = await queryRange(prometheusUrl, q, start, end, step);
     return r.map((s) => ({ metric: s.metric, points: s.points.filter(([, v]) => Number.isFinite(v)) }));
   };
   const one = async (q: string) => (await range(q))[0]?.points ?? [];
@@ -191,7 +219,7 @@ async function chartSeries(config: Config, start: Date, end: Date): Promise<Char
     ),
     range(fsUsedExpr),
     scalarsBy(
-      config.prometheusUrl,
+      prometheusUrl,
       `max by (mountpoint) (${series("node_filesystem_avail_bytes", fs)})`,
       end,
       "mountpoint",
@@ -199,23 +227,23 @@ async function chartSeries(config: Config, start: Date, end: Date): Promise<Char
     range(dbExpr),
     // Used grows as available shrinks (a filesystem's size is constant while it is mounted).
     scalarsBy(
-      config.prometheusUrl,
+      prometheusUrl,
       `max by (mountpoint) (-deriv(node_filesystem_avail_bytes{${fs}}[${W}]))`,
       end,
       "mountpoint",
     ),
     scalarsBy(
-      config.prometheusUrl,
+      prometheusUrl,
       `max by (datname) (deriv(pg_database_size_bytes{${exp}}[${W}]))`,
       end,
       "datname",
     ),
   ]);
-  const dbFree = fsAvail.get(config.reportDatabaseMountpoint) ?? null;
+  const dbFree = fsAvail.get(databaseMountpoint) ?? null;
   return {
     step_seconds: step,
-    scans_per_day: await scansPerDay(config, start, end),
-    ...(window < 86_400 ? { scans_per_interval: await scansPerInterval(config, start, end, window) } : {}),
+    scans_per_day: await scansPerDay(scans, start, end),
+    ...(window < 86_400 ? { scans_per_interval: await scansPerInterval(scans, start, end, window) } : {}),
     api_p95_seconds: p95,
     api_error_rate: errors,
     cpu_ratio: cpu,
@@ -243,10 +271,9 @@ async function scalarsBy(base: string, q: string, at: Date, label: string): Prom
   return out;
 }
 
-async function scansPerDay(config: Config, start: Date, end: Date): Promise<Charts["scans_per_day"]> {
-  const url = required(config, "databaseUrl", "report");
-  const { schema, table } = config.scansTable;
-  return withClient(url, async (c) => {
+async function scansPerDay(scans: ScansSource, start: Date, end: Date): Promise<Charts["scans_per_day"]> {
+  const { schema, table } = scans.table;
+  return withClient(scans.url, async (c) => {
     const r = await c.query<{ day: string; total: string; ok: string; failed: string }>(
       `SELECT to_char(d.day, 'YYYY-MM-DD') AS day,
               count(s.*) AS total,
@@ -272,16 +299,15 @@ async function scansPerDay(config: Config, start: Date, end: Date): Promise<Char
 }
 
 async function scansPerInterval(
-  config: Config,
+  scans: ScansSource,
   start: Date,
   end: Date,
   window: number,
 ): Promise<NonNullable<Charts["scans_per_interval"]>> {
-  const url = required(config, "databaseUrl", "report");
-  const { schema, table } = config.scansTable;
+  const { schema, table } = scans.table;
   const bucket = scanBucketSeconds(window);
   const n = Math.ceil(window / bucket);
-  return withClient(url, async (c) => {
+  return withClient(scans.url, async (c) => {
     const r = await c.query<{ i: number; total: string; ok: string; failed: string }>(
       `SELECT b.i,
               count(s.*) AS total,
@@ -395,7 +421,7 @@ export interface ReportOptions {
 }
 
 export async function weeklyReport(
-  config: Config,
+  settings: ReportSettings,
   log: Logger,
   opts: ReportOptions = {},
 ): Promise<{ report: Report; json: string; markdown: string; html: string }> {
@@ -407,11 +433,12 @@ export async function weeklyReport(
   const start = new Date(end.getTime() - seconds * 1000);
   const queries = reportQueries(`${seconds}s`, `${Math.min(300, chartStepSeconds(seconds))}s`);
   const tolerance = Math.min(24, days * 12) * 3600 * 1000;
+  const scans: ScansSource = { url: settings.databaseUrl, table: settings.scansTable };
   const values: Record<string, number | null> = {};
-  for (const [k, q] of Object.entries(queries)) values[k] = await scalar(config.prometheusUrl, q, end);
+  for (const [k, q] of Object.entries(queries)) values[k] = await scalar(settings.prometheusUrl, q, end);
   const report: Report = {
     period: { start: start.toISOString(), end: end.toISOString(), days, seconds },
-    scans: await scanFigures(config, start, end),
+    scans: await scanFigures(scans, start, end),
     performance: {
       avg_response_time_seconds: values.avg_response_time_seconds ?? null,
       p95_response_time_seconds: values.p95_response_time_seconds ?? null,
@@ -424,19 +451,19 @@ export async function weeklyReport(
     },
     scorecard: await scorecard(
       {
-        prometheusUrl: config.prometheusUrl,
-        alertmanagerUrl: config.alertmanagerUrl,
-        automatedSilenceAuthors: config.reportAutomatedSilenceAuthors ?? [],
+        prometheusUrl: settings.prometheusUrl,
+        alertmanagerUrl: settings.alertmanagerUrl,
+        automatedSilenceAuthors: settings.reportAutomatedSilenceAuthors ?? [],
       },
       start,
       end,
     ),
-    history: await findHistory(config.reportDir, start, 4, tolerance),
-    charts: await chartSeries(config, start, end),
-    previous: await findPrevious(config.reportDir, start, tolerance),
+    history: await findHistory(settings.reportDir, start, 4, tolerance),
+    charts: await chartSeries(settings.prometheusUrl, scans, settings.reportDatabaseMountpoint, start, end),
+    previous: await findPrevious(settings.reportDir, start, tolerance),
   };
-  await fs.mkdir(config.reportDir, { recursive: true });
-  const base = join(config.reportDir, reportName(end));
+  await fs.mkdir(settings.reportDir, { recursive: true });
+  const base = join(settings.reportDir, reportName(end));
   const markdown = renderMarkdown(report);
   const html = renderHtml(report, performanceRows(report));
   for (const [path, text] of [
@@ -449,22 +476,25 @@ export async function weeklyReport(
   }
   log.info("weekly report written", { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` });
   // Mailed after the files are written: a failed delivery fails the job and keeps them.
-  if (config.reportMailTo) {
+  if (settings.reportMailTo) {
     let sent: { messageId: string };
     try {
-      const smtp = readSmtpSettings(config.reportSmtpConfig, config.reportSmtpSecretsDir);
+      const smtp = readSmtpSettings(settings.reportSmtpConfig, settings.reportSmtpSecretsDir);
       sent = await sendMail(smtp, {
-        to: config.reportMailTo,
+        to: settings.reportMailTo,
         subject: `Kali Agents weekly report ${report.period.end.slice(0, 10)}`,
         text: renderText(report, performanceRows(report)),
         html,
       });
     } catch (e) {
       throw new Error(
-        `report mail delivery failed (the files are kept in ${config.reportDir}): ${(e as Error).message}`,
+        `report mail delivery failed (the files are kept in ${settings.reportDir}): ${(e as Error).message}`,
       );
     }
-    log.info("weekly report mailed", { recipients: config.reportMailTo.length, message_id: sent.messageId });
+    log.info("weekly report mailed", {
+      recipients: settings.reportMailTo.length,
+      message_id: sent.messageId,
+    });
   }
   return { report, json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
 }
