@@ -7,6 +7,7 @@
 import {
   apiSlo,
   jobMetricLabel,
+  scorecardTargetSides as sides,
   scorecardTargets as targets,
   selectors,
 } from "../../../definitions/thresholds.ts";
@@ -118,15 +119,16 @@ export function p90(xs: number[]): number | null {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.ceil(0.9 * sorted.length) - 1]!;
 }
-const below = (value: number | null, target: number): Figure => ({
+const meets = {
+  atLeast: (value: number, target: number) => value >= target,
+  above: (value: number, target: number) => value > target,
+  below: (value: number, target: number) => value < target,
+} as const;
+/** `value` against the target `key`, met on the side definitions/thresholds.ts scorecardTargetSides gives. */
+export const against = (key: keyof typeof targets, value: number | null): Figure => ({
   value,
-  target,
-  met: value === null ? null : value < target,
-});
-const atLeast = (value: number | null, target: number): Figure => ({
-  value,
-  target,
-  met: value === null ? null : value >= target,
+  target: targets[key],
+  met: value === null ? null : meets[sides[key]](value, targets[key]),
 });
 
 /** Whether every matcher of a silence matches the labels (Alertmanager's rules: regexes anchored). */
@@ -245,25 +247,23 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
   const total = Object.values(kinds).reduce((a, k) => a + k.total, 0);
 
   const availability = (errorRatio: number | null) => (errorRatio === null ? null : 1 - errorRatio);
+  // Met below the target and with none missed.
+  const response = against("alertResponseSeconds", meanWait);
   return {
     uptime: {
-      availability: atLeast(availability(i.apiErrorRatio), targets.uptimeRatio),
-      availability_30d: atLeast(availability(i.apiErrorRatio30d), targets.uptimeRatio),
+      availability: against("uptimeRatio", availability(i.apiErrorRatio)),
+      availability_30d: against("uptimeRatio", availability(i.apiErrorRatio30d)),
     },
     recovery: {
       incidents: resolved.length,
-      mean_seconds: below(mean(recoveries), targets.meanTimeToRecoverySeconds),
+      mean_seconds: against("meanTimeToRecoverySeconds", mean(recoveries)),
       p90_seconds: p90(recoveries),
       open: open.length,
     },
     response: {
       alerts: fired.length,
       acknowledged: responses.length,
-      mean_seconds: {
-        value: meanWait,
-        target: targets.alertResponseSeconds,
-        met: meanWait === null ? null : meanWait < targets.alertResponseSeconds && missed === 0,
-      },
+      mean_seconds: { ...response, met: response.met === null ? null : response.met && missed === 0 },
       p90_seconds: p90(waits),
       never_acknowledged_share: fired.length ? (fired.length - responses.length) / fired.length : null,
       missed,
@@ -271,30 +271,22 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
     backups: {
       runs_30d: backupRuns,
       successful_30d: backupOk,
-      success_rate_30d: atLeast(backupRuns ? backupOk / backupRuns : null, targets.backupSuccessRatio),
+      success_rate_30d: against("backupSuccessRatio", backupRuns ? backupOk / backupRuns : null),
     },
     automation: {
       runs,
       scheduled,
       manual,
-      automated_share: {
-        value: runs ? scheduled / runs : null,
-        target: targets.automatedShareRatio,
-        met: runs ? scheduled / runs > targets.automatedShareRatio : null,
-      },
+      automated_share: against("automatedShareRatio", runs ? scheduled / runs : null),
     },
     interventions: {
       manual_runs_30d: manual30d,
       silences_by_people_30d: people30d,
-      total_30d: below(manual30d + people30d, targets.manualInterventions30d),
+      total_30d: against("manualInterventions30d", manual30d + people30d),
       silences_by_people: byPeople(i.start),
     },
     documentation: {
-      coverage: {
-        value: total ? documented / total : null,
-        target: targets.documentationCoverageRatio,
-        met: total ? documented / total > targets.documentationCoverageRatio : null,
-      },
+      coverage: against("documentationCoverageRatio", total ? documented / total : null),
       kinds,
     },
     incidents,
