@@ -220,7 +220,7 @@ export function preflight(config: Config, command: Command): void {
     );
 }
 
-export interface JobRun {
+interface JobRun {
   readonly ok: boolean;
   readonly summary?: unknown;
   readonly error?: Error;

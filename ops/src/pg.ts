@@ -67,8 +67,8 @@ export function childEnv(url: string, parent: NodeJS.ProcessEnv = process.env): 
   return { ...env, ...libpqEnv(url), PGCONNECT_TIMEOUT: "10" };
 }
 
-export type PgTool = "pg_dump" | "pg_restore";
-export const toolPath = (binDir: string | undefined, tool: PgTool) => (binDir ? join(binDir, tool) : tool);
+type PgTool = "pg_dump" | "pg_restore";
+const toolPath = (binDir: string | undefined, tool: PgTool) => (binDir ? join(binDir, tool) : tool);
 
 /**
  * Runs pg_dump or pg_restore against `url`'s server with `args` (the database is passed as

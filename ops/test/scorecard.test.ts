@@ -35,7 +35,7 @@ const DAY = 86_400;
 const exp = { job: jobs.exporter, instance: "exporter:9839" };
 const api = { job: jobs.api };
 
-export interface Fixture {
+interface Fixture {
   pgs: PostgresServer;
   prom: HttpServer;
   am: HttpServer;
@@ -86,7 +86,7 @@ async function createSilence(am: string, createdBy: string, matchers: object[]):
   return Date.parse(s.startsAt) / 1000;
 }
 
-export async function startFixture(): Promise<Fixture> {
+async function startFixture(): Promise<Fixture> {
   const [pgs, prom, am] = await Promise.all([
     startPostgres(),
     // 31 days of run counters: Prometheus' default retention (15 days) would drop half of them.
@@ -273,7 +273,7 @@ function mailConfig(extra: Record<string, string>): Config {
 }
 let fixtureEnv: Record<string, string> = {};
 
-export async function stopFixture(f: Partial<Fixture> | undefined) {
+async function stopFixture(f: Partial<Fixture> | undefined) {
   await Promise.all([f?.pgs?.cleanup(), f?.prom?.cleanup(), f?.am?.cleanup()]);
   if (f?.dirs) rmSync(f.dirs.root!, { recursive: true, force: true });
 }

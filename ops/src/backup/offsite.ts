@@ -59,7 +59,7 @@ import {
 } from "./encryption.ts";
 
 /** What the remote manifest adds to the local one. */
-export interface OffsiteInfo {
+interface OffsiteInfo {
   readonly uploadedAt: string;
   /** Bytes and sha256 of the object as stored (the ciphertext when encrypted). */
   readonly objectSizeBytes: number;
@@ -74,9 +74,9 @@ export interface OffsiteInfo {
   /** The MAC of the whole manifest but this field (encryption.ts manifestMac); with a key only. */
   readonly authentication?: { readonly algorithm: string; readonly mac: string };
 }
-export type RemoteManifest = Manifest & { readonly offsite: OffsiteInfo };
+type RemoteManifest = Manifest & { readonly offsite: OffsiteInfo };
 
-export interface Offsite {
+interface Offsite {
   readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
@@ -130,7 +130,7 @@ export function offsiteOf(config: OffsiteSettings): Offsite | undefined {
 }
 
 /** One line naming why a request to the store failed (never a credential). */
-export function storeError(off: Offsite, what: string, e: unknown): Error {
+function storeError(off: Offsite, what: string, e: unknown): Error {
   const err = e as Error & { code?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   const code = err.Code ?? err.code ?? err.name;
   const status = err.$metadata?.httpStatusCode;
@@ -341,7 +341,7 @@ export async function upload(
   return { key, bytes: sent.bytes, seconds, encrypted: Boolean(off.key) };
 }
 
-export interface RemoteBackup {
+interface RemoteBackup {
   readonly name: string;
   readonly at: Date;
   readonly complete: boolean;
@@ -352,7 +352,7 @@ export interface RemoteBackup {
  * The newest complete remote backup that is not dated in the future: a name ahead of every clock is
  * what a tampered bucket looks like (it would be the "newest" for ever, and kept by retention).
  */
-export function newestRemote(all: readonly RemoteBackup[], now: Date): RemoteBackup | undefined {
+function newestRemote(all: readonly RemoteBackup[], now: Date): RemoteBackup | undefined {
   return all.find((b) => b.complete && !inFuture(b.at, now));
 }
 
@@ -409,7 +409,7 @@ async function getText(off: Offsite, key: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export interface DownloadOutcome {
+interface DownloadOutcome {
   /** The plain dump, with its .sha256 and .json beside it (checked: the checksum matches). */
   readonly file: string;
   readonly manifest: RemoteManifest;
@@ -418,7 +418,7 @@ export interface DownloadOutcome {
   readonly authenticated: boolean;
 }
 
-export interface DownloadOptions {
+interface DownloadOptions {
   /** Accept, with a key set, a copy the key does not authenticate: plain, or format 1 (--allow-unauthenticated). */
   readonly allowUnauthenticated?: boolean;
   /** Accept an authenticated copy uploaded under another bucket prefix (--allow-other-prefix). */

@@ -26,7 +26,7 @@ import {
 } from "../pg.ts";
 
 /** What fetchBackup reads: the local backups' folder and the off-site store. */
-export interface FetchSettings extends OffsiteSettings, Pick<Config, "backupDir"> {}
+interface FetchSettings extends OffsiteSettings, Pick<Config, "backupDir"> {}
 
 /** What verify, restore and the drill's restore read besides DATABASE_URL. */
 export const restoreKeys = [
@@ -235,7 +235,7 @@ async function clearForeignStamps(scansTable: TableName, base: string, database:
 const scratchName = (job: string) =>
   `kali_ops_${job}_${new Date().toISOString().slice(0, 10).replace(/-/g, "")}_${randomBytes(4).toString("hex")}`;
 
-export interface VerifyOutcome {
+interface VerifyOutcome {
   readonly file: string;
   readonly tables: number;
   readonly rows: number;
@@ -248,7 +248,7 @@ export interface VerifyOutcome {
 
 export type Source = "local" | "remote";
 
-export interface Fetched {
+interface Fetched {
   readonly file: string;
   /** Seconds spent downloading (and decrypting) the off-site copy; 0 for a local backup. */
   readonly downloadSeconds: number;
@@ -300,7 +300,7 @@ export async function fetchBackup(
   }
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** The backup (default the newest complete one); with source remote, a remote backup's name. */
   readonly file?: string | undefined;
   readonly source?: Source | undefined;
@@ -388,7 +388,7 @@ export interface RestoreOptions {
 }
 
 /** `kali_before_20261207T201500Z`: the name a replaced database is kept under (63 bytes at most). */
-export const keptName = (target: string, at: Date) =>
+const keptName = (target: string, at: Date) =>
   `${target.slice(0, 39)}_before_${at.toISOString().slice(0, 19).replace(/[-:]/g, "")}Z`;
 
 /**
@@ -581,7 +581,7 @@ async function restoreFile(
   return { file, ...checked, restoreSeconds, clearedStamps, ...(kept ? { keptPrevious: kept } : {}) };
 }
 
-export interface DrillOutcome {
+interface DrillOutcome {
   readonly backupFile: string;
   readonly backupSeconds: number;
   /**

@@ -14,9 +14,9 @@ import { headline } from "./report-model.ts";
 /** How each side of a target (scorecardTargetSides) reads in the target column. */
 const sideSymbol = { atLeast: "≥", above: ">", below: "<" } as const;
 
-export type Unit = "duration" | "ratio" | "count";
+type Unit = "duration" | "ratio" | "count";
 
-export interface ScorecardRow {
+interface ScorecardRow {
   /** Stable key: the `data-figure` attribute of its cell in the HTML. */
   readonly key: keyof Headline;
   readonly label: string;
@@ -152,7 +152,7 @@ const esc = (s: string) =>
 const metText = (m: boolean | null) => (m === null ? "–" : m ? "met" : "missed");
 
 /** The scorecard as plain text lines (the mail's text part and the Markdown use it). */
-export function scorecardText(r: Report): string[] {
+function scorecardText(r: Report): string[] {
   return scorecardRows(r).map(
     (x) =>
       `${x.label}: ${formatValue(x.value, x.unit)} (target ${x.target}: ${metText(x.met)})` +
@@ -178,7 +178,7 @@ const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
 const dateLabel = (t: number) => new Date(t * 1000).toISOString().slice(5, 16).replace("T", " ");
 
 /** A line chart of series over [from, to] (unix seconds); y from 0 to the maximum (1 for ratios). */
-export function lineChart(
+function lineChart(
   id: string,
   title: string,
   lines: readonly Line[],

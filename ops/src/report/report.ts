@@ -53,7 +53,7 @@ interface ScansSource {
  * The PromQL of each figure, over window `w` (e.g. `604800s`); `resolution` is the average memory's
  * subquery step (5 minutes; finer for a period of minutes, which a 5-minute step would miss).
  */
-export function reportQueries(
+function reportQueries(
   w: string,
   resolution = "5m",
 ): Record<keyof Report["performance"] | keyof Report["resources"], string> {
@@ -348,7 +348,7 @@ function change(now: number | null, before: number | null | undefined): string {
 }
 
 /** The performance table: figure, this week, previous week, change (Markdown and HTML alike). */
-export function performanceRows(r: Report): [string, string, string, string][] {
+function performanceRows(r: Report): [string, string, string, string][] {
   const p = r.previous?.report;
   const rows: [string, number | null, number | null | undefined, "s" | "%" | "n"][] = [
     ["Scans finished", r.scans.total, p?.scans.total, "n"],
@@ -380,7 +380,7 @@ export function performanceRows(r: Report): [string, string, string, string][] {
   ]);
 }
 
-export function renderMarkdown(r: Report): string {
+function renderMarkdown(r: Report): string {
   const sc = scorecardRows(r);
   const noun = periodNoun(r.period);
   const lines = [

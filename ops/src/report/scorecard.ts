@@ -19,7 +19,7 @@ import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 import documentationCoverage from "../../../definitions/documentation-coverage.json" with { type: "json" };
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
-export interface Incident {
+interface Incident {
   readonly alertname: string;
   readonly severity: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -107,9 +107,9 @@ export interface Scorecard {
 
 const DAY = 86_400;
 /** Incidents that started this long before the period are still found (capped by retention). */
-export const lookbackSeconds = 7 * DAY;
+const lookbackSeconds = 7 * DAY;
 /** Two firing samples of one series further apart than this are two incidents (5 m: staleness). */
-export const incidentGapSeconds = 300;
+const incidentGapSeconds = 300;
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
@@ -180,7 +180,7 @@ export function incidentsOf(
   return out.sort((a, b) => a.fired_at.localeCompare(b.fired_at) || a.alertname.localeCompare(b.alertname));
 }
 
-export interface RunCount {
+interface RunCount {
   readonly job: string;
   readonly result: string;
   readonly trigger: string;
@@ -191,7 +191,7 @@ export interface DocumentationCoverage {
   readonly kinds: Record<string, { documented: number; total: number; missing: string[] }>;
 }
 
-export interface ScorecardInputs {
+interface ScorecardInputs {
   readonly start: number;
   readonly end: number;
   readonly alerts: readonly Series[];
@@ -296,7 +296,7 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
 // ------------------------------------------------------------------ reading the sources
 
 /** The incidents' alerts: critical and warning only (info never wakes anyone). */
-export const alertsQuery = (windowSeconds: number) =>
+const alertsQuery = (windowSeconds: number) =>
   `ALERTS{alertstate="firing", severity=~"critical|warning"}[${windowSeconds}s]`;
 
 /**
@@ -309,7 +309,7 @@ export const apiErrorRatioQuery = (over: (selector: string, window: string) => s
   `(sum(${over(series("http_requests_total", selectors.api, re("code", apiSlo.errorCodeRegex)), w)}) or vector(0)) / sum(${over(series("http_requests_total", selectors.api), w)})`;
 
 /** Ops runs by job, result and trigger over a window (the job label arrives as exported_job). */
-export const runsQuery = (windowSeconds: number) =>
+const runsQuery = (windowSeconds: number) =>
   `sum by (${jobMetricLabel}, result, trigger) (increase(kali_agents_job_runs_total{${selectors.exporter}}[${windowSeconds}s]))`;
 
 async function runCounts(prometheusUrl: string, windowSeconds: number, at: Date): Promise<RunCount[]> {
@@ -337,11 +337,11 @@ export async function fetchSilences(alertmanagerUrl: string): Promise<Silence[]>
 }
 
 /** The coverage `npm run generate` measured (definitions/documentation-coverage.json). */
-export function readDocumentationCoverage(): DocumentationCoverage {
+function readDocumentationCoverage(): DocumentationCoverage {
   return documentationCoverage satisfies DocumentationCoverage;
 }
 
-export interface ScorecardSources {
+interface ScorecardSources {
   readonly prometheusUrl: string;
   readonly alertmanagerUrl: string;
   readonly automatedSilenceAuthors: readonly string[];
