@@ -154,3 +154,15 @@ export async function tableCounts(c: pg.Client): Promise<Record<string, number>>
   }
   return out;
 }
+
+/** Creates database `name` as the role of `url` (a URL of another database on that server). */
+export async function createDatabase(url: string, name: string): Promise<void> {
+  await withClient(url, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
+}
+
+/** Drops database `name`, ending its sessions, as the role of `url`. */
+export async function dropDatabase(url: string, name: string): Promise<void> {
+  // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected, e.g. a pg_restore killed mid-way. Only
+  // ever on a scratch database of this run.
+  await withClient(url, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+}

@@ -17,7 +17,9 @@ import { quoteIdent } from "../../../lib/sql.ts";
 import { download, offsiteKeys, offsiteOf, type OffsiteSettings } from "./offsite.ts";
 import {
   checkToolMajor,
+  createDatabase,
   databaseOf,
+  dropDatabase,
   majorOfVersion,
   runPgTool,
   tableCounts,
@@ -97,16 +99,6 @@ async function restorer(settings: RestoreSettings, remote: boolean): Promise<Res
   if (!row.createdb)
     throw new Error(`${job}: role "${row.role}" (${variable}) needs CREATEDB to create the scratch database`);
   return { url, role: row.role, dedicated, serverMajor: majorOfVersion(row.v) ?? 0 };
-}
-
-async function createDatabase(url: string, name: string): Promise<void> {
-  await withClient(url, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
-}
-
-async function dropDatabase(url: string, name: string): Promise<void> {
-  // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected, e.g. a pg_restore killed mid-way. Only
-  // ever on a scratch database of this run.
-  await withClient(url, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }
 
 /**
