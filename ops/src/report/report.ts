@@ -10,6 +10,7 @@ import { histogramSeries, increase, rate, series } from "../../../lib/promql.ts"
 import type { Config, TableName } from "../config.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { quoteIdent } from "../../../lib/sql.ts";
+import type { Client } from "pg";
 import { withClient } from "../pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
 import { apiErrorRatioQuery, scorecard } from "./scorecard.ts";
@@ -72,26 +73,50 @@ function reportQueries(
   };
 }
 
-async function scanFigures(scans: ScansSource, start: Date, end: Date): Promise<Report["scans"]> {
-  const { schema, table } = scans.table;
-  return withClient(scans.url, async (c) => {
-    const r = await c.query<{ total: string; ok: string; failed: string; avg: number | null }>(
-      `SELECT count(*) AS total,
-              count(*) FILTER (WHERE status = 'success') AS ok,
-              count(*) FILTER (WHERE status = 'failed') AS failed,
-              avg(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE started_at IS NOT NULL)::float8 AS avg
-         FROM ${quoteIdent(schema)}.${quoteIdent(table)}
-        WHERE finished_at >= $1 AND finished_at < $2`,
-      [start, end],
-    );
-    const row = r.rows[0]!;
-    return {
-      total: Number(row.total),
-      successful: Number(row.ok),
-      failed: Number(row.failed),
-      avg_duration_seconds: row.avg === null ? null : Number(row.avg),
-    };
-  });
+/**
+ * What the report reads of the scans table, over one connection: the period's figures, its scans per
+ * day, and, for a period shorter than a day, per interval.
+ */
+async function readScans(
+  scans: ScansSource,
+  start: Date,
+  end: Date,
+): Promise<{ figures: Report["scans"]; charts: Pick<Charts, "scans_per_day" | "scans_per_interval"> }> {
+  const window = (end.getTime() - start.getTime()) / 1000;
+  return withClient(scans.url, async (c) => ({
+    figures: await scanFigures(c, scans.table, start, end),
+    charts: {
+      scans_per_day: await scansPerDay(c, scans.table, start, end),
+      ...(window < 86_400
+        ? { scans_per_interval: await scansPerInterval(c, scans.table, start, end, window) }
+        : {}),
+    },
+  }));
+}
+
+async function scanFigures(
+  c: Client,
+  scansTable: TableName,
+  start: Date,
+  end: Date,
+): Promise<Report["scans"]> {
+  const { schema, table } = scansTable;
+  const r = await c.query<{ total: string; ok: string; failed: string; avg: number | null }>(
+    `SELECT count(*) AS total,
+            count(*) FILTER (WHERE status = 'success') AS ok,
+            count(*) FILTER (WHERE status = 'failed') AS failed,
+            avg(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE started_at IS NOT NULL)::float8 AS avg
+       FROM ${quoteIdent(schema)}.${quoteIdent(table)}
+      WHERE finished_at >= $1 AND finished_at < $2`,
+    [start, end],
+  );
+  const row = r.rows[0]!;
+  return {
+    total: Number(row.total),
+    successful: Number(row.ok),
+    failed: Number(row.failed),
+    avg_duration_seconds: row.avg === null ? null : Number(row.avg),
+  };
 }
 
 const reportName = (end: Date) => `report-${end.toISOString().slice(0, 10)}`;
@@ -188,7 +213,7 @@ export function scanBucketSeconds(windowSeconds: number): number {
 
 async function chartSeries(
   prometheusUrl: string,
-  scans: ScansSource,
+  scans: Pick<Charts, "scans_per_day" | "scans_per_interval">,
   databaseMountpoint: string,
   start: Date,
   end: Date,
@@ -242,8 +267,8 @@ async function chartSeries(
   const dbFree = fsAvail.get(databaseMountpoint) ?? null;
   return {
     step_seconds: step,
-    scans_per_day: await scansPerDay(scans, start, end),
-    ...(window < 86_400 ? { scans_per_interval: await scansPerInterval(scans, start, end, window) } : {}),
+    scans_per_day: scans.scans_per_day,
+    ...(scans.scans_per_interval ? { scans_per_interval: scans.scans_per_interval } : {}),
     api_p95_seconds: p95,
     api_error_rate: errors,
     cpu_ratio: cpu,
@@ -271,66 +296,68 @@ async function scalarsBy(base: string, q: string, at: Date, label: string): Prom
   return out;
 }
 
-async function scansPerDay(scans: ScansSource, start: Date, end: Date): Promise<Charts["scans_per_day"]> {
-  const { schema, table } = scans.table;
-  return withClient(scans.url, async (c) => {
-    const r = await c.query<{ day: string; total: string; ok: string; failed: string }>(
-      `SELECT to_char(d.day, 'YYYY-MM-DD') AS day,
-              count(s.*) AS total,
-              count(s.*) FILTER (WHERE s.status = 'success') AS ok,
-              count(s.*) FILTER (WHERE s.status = 'failed') AS failed
-         FROM generate_series(date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC'),
-                              date_trunc('day', ($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC'),
-                              interval '1 day') AS d(day)
-         LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
-           ON s.finished_at >= $1 AND s.finished_at < $2
-          AND (s.finished_at AT TIME ZONE 'UTC') >= d.day
-          AND (s.finished_at AT TIME ZONE 'UTC') < d.day + interval '1 day'
-        GROUP BY d.day ORDER BY d.day`,
-      [start, end],
-    );
-    return r.rows.map((row) => ({
-      date: row.day,
-      total: Number(row.total),
-      successful: Number(row.ok),
-      failed: Number(row.failed),
-    }));
-  });
+async function scansPerDay(
+  c: Client,
+  scansTable: TableName,
+  start: Date,
+  end: Date,
+): Promise<Charts["scans_per_day"]> {
+  const { schema, table } = scansTable;
+  const r = await c.query<{ day: string; total: string; ok: string; failed: string }>(
+    `SELECT to_char(d.day, 'YYYY-MM-DD') AS day,
+            count(s.*) AS total,
+            count(s.*) FILTER (WHERE s.status = 'success') AS ok,
+            count(s.*) FILTER (WHERE s.status = 'failed') AS failed
+       FROM generate_series(date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC'),
+                            date_trunc('day', ($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC'),
+                            interval '1 day') AS d(day)
+       LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
+         ON s.finished_at >= $1 AND s.finished_at < $2
+        AND (s.finished_at AT TIME ZONE 'UTC') >= d.day
+        AND (s.finished_at AT TIME ZONE 'UTC') < d.day + interval '1 day'
+      GROUP BY d.day ORDER BY d.day`,
+    [start, end],
+  );
+  return r.rows.map((row) => ({
+    date: row.day,
+    total: Number(row.total),
+    successful: Number(row.ok),
+    failed: Number(row.failed),
+  }));
 }
 
 async function scansPerInterval(
-  scans: ScansSource,
+  c: Client,
+  scansTable: TableName,
   start: Date,
   end: Date,
   window: number,
 ): Promise<NonNullable<Charts["scans_per_interval"]>> {
-  const { schema, table } = scans.table;
+  const { schema, table } = scansTable;
   const bucket = scanBucketSeconds(window);
   const n = Math.ceil(window / bucket);
-  return withClient(scans.url, async (c) => {
-    const r = await c.query<{ i: number; total: string; ok: string; failed: string }>(
-      `SELECT b.i,
-              count(s.*) AS total,
-              count(s.*) FILTER (WHERE s.status = 'success') AS ok,
-              count(s.*) FILTER (WHERE s.status = 'failed') AS failed
-         FROM generate_series(0, $3::int - 1) AS b(i)
-         LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
-           ON s.finished_at >= $1 AND s.finished_at < $2
-          AND s.finished_at >= $1::timestamptz + b.i * make_interval(secs => $4)
-          AND s.finished_at < $1::timestamptz + (b.i + 1) * make_interval(secs => $4)
-        GROUP BY b.i ORDER BY b.i`,
-      [start, end, n, bucket],
-    );
-    return {
-      bucket_seconds: bucket,
-      buckets: r.rows.map((row) => ({
-        start: new Date(start.getTime() + row.i * bucket * 1000).toISOString(),
-        total: Number(row.total),
-        successful: Number(row.ok),
-        failed: Number(row.failed),
-      })),
-    };
-  });
+  const r = await c.query<{ i: number; total: string; ok: string; failed: string }>(
+    `SELECT b.i,
+            count(s.*) AS total,
+            count(s.*) FILTER (WHERE s.status = 'success') AS ok,
+            count(s.*) FILTER (WHERE s.status = 'failed') AS failed
+       FROM generate_series(0, $3::int - 1) AS b(i)
+       LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
+         ON s.finished_at >= $1 AND s.finished_at < $2
+        AND s.finished_at >= $1::timestamptz + b.i * make_interval(secs => $4)
+        AND s.finished_at < $1::timestamptz + (b.i + 1) * make_interval(secs => $4)
+      GROUP BY b.i ORDER BY b.i`,
+    [start, end, n, bucket],
+  );
+  return {
+    bucket_seconds: bucket,
+    buckets: r.rows.map((row) => ({
+      start: new Date(start.getTime() + row.i * bucket * 1000).toISOString(),
+      total: Number(row.total),
+      successful: Number(row.ok),
+      failed: Number(row.failed),
+    })),
+  };
 }
 
 const fmt = (v: number | null, unit: "s" | "%" | "n"): string => {
@@ -433,12 +460,12 @@ export async function weeklyReport(
   const start = new Date(end.getTime() - seconds * 1000);
   const queries = reportQueries(`${seconds}s`, `${Math.min(300, chartStepSeconds(seconds))}s`);
   const tolerance = Math.min(24, days * 12) * 3600 * 1000;
-  const scans: ScansSource = { url: settings.databaseUrl, table: settings.scansTable };
   const values: Record<string, number | null> = {};
   for (const [k, q] of Object.entries(queries)) values[k] = await scalar(settings.prometheusUrl, q, end);
+  const scans = await readScans({ url: settings.databaseUrl, table: settings.scansTable }, start, end);
   const report: Report = {
     period: { start: start.toISOString(), end: end.toISOString(), days, seconds },
-    scans: await scanFigures(scans, start, end),
+    scans: scans.figures,
     performance: {
       avg_response_time_seconds: values.avg_response_time_seconds ?? null,
       p95_response_time_seconds: values.p95_response_time_seconds ?? null,
@@ -459,7 +486,13 @@ export async function weeklyReport(
       end,
     ),
     history: await findHistory(settings.reportDir, start, 4, tolerance),
-    charts: await chartSeries(settings.prometheusUrl, scans, settings.reportDatabaseMountpoint, start, end),
+    charts: await chartSeries(
+      settings.prometheusUrl,
+      scans.charts,
+      settings.reportDatabaseMountpoint,
+      start,
+      end,
+    ),
     previous: await findPrevious(settings.reportDir, start, tolerance),
   };
   await fs.mkdir(settings.reportDir, { recursive: true });
