@@ -176,6 +176,19 @@ export const scorecardTargets = {
   /** Alerts with a runbook, variables in a configuration table, metrics in the catalogue: above. */
   documentationCoverageRatio: 0.9,
 } as const;
+/**
+ * The side of its target each figure must be on to meet it: `atLeast` (≥), `above` (>) or `below` (<).
+ * The report's judgment and its table, the dashboard's colours and the alert all read it from here.
+ */
+export const scorecardTargetSides = {
+  uptimeRatio: "atLeast",
+  meanTimeToRecoverySeconds: "below",
+  backupSuccessRatio: "atLeast",
+  alertResponseSeconds: "below",
+  automatedShareRatio: "above",
+  manualInterventions30d: "below",
+  documentationCoverageRatio: "above",
+} as const satisfies Record<keyof typeof scorecardTargets, "atLeast" | "above" | "below">;
 
 /** Recording rules of the scorecard (prometheus/rules/src/scorecard.ts defines them). */
 export const scorecardRecordings = {

@@ -22,7 +22,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { localAlertmanagerConfig, writeLocalSecrets } from "../alertmanager/src/local.ts";
 import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../alertmanager/src/sinks.ts";
-import type { Report } from "../ops/src/report-model.ts";
+import type { Report } from "../ops/src/report/report-model.ts";
 import { demoWiring, runNode, startNode, type NodeProcess } from "../test/e2e/node-process.ts";
 import { localStackPrometheusConfig } from "../test/e2e/prometheus-config.ts";
 import { launchChromium } from "../test/support/chromium.ts";

@@ -16,7 +16,7 @@ import {
   type PostgresConnectionOptions,
 } from "../exporter/src/collectors/postgres.ts";
 import { scansCollector } from "../exporter/src/collectors/scans.ts";
-import { listBackups, readManifest } from "../ops/src/backup-files.ts";
+import { listBackups, readManifest } from "../ops/src/backup/backup-files.ts";
 import { runJob } from "../ops/src/jobs.ts";
 import { opsConfig, quietLogger, scansDdl } from "../ops/test/support.ts";
 import { sample, samples, type Families } from "./support/exposition.ts";

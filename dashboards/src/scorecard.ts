@@ -5,6 +5,7 @@
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import {
   scorecardRecordings as rec,
+  scorecardTargetSides as side,
   scorecardTargets as target,
   selectors,
 } from "../../definitions/thresholds.ts";
@@ -24,6 +25,9 @@ import {
 const exp = selectors.exporter;
 const figure = (name: string) => sel("kali_agents_report_scorecard", exp, `figure="${name}"`);
 const minutes = (s: number) => `${s / 60} minutes`;
+/** Red on the side where a figure misses its target (scorecardTargetSides): above it, or below it. */
+const redWhenMissed = (key: keyof typeof target) =>
+  side[key] === "below" ? above(target[key]) : below(target[key]);
 
 const recoveryStat = () =>
   stat({
@@ -31,7 +35,7 @@ const recoveryStat = () =>
     description: `Mean time from a critical or warning alert firing to its resolution, over the incidents resolved in the last weekly report's period. Target: under ${minutes(target.meanTimeToRecoverySeconds)}; red above.`,
     unit: "s",
     queries: [prom(`max(${figure("mean_recovery_seconds")})`, "mean")],
-    thresholds: above(target.meanTimeToRecoverySeconds),
+    thresholds: redWhenMissed("meanTimeToRecoverySeconds"),
   });
 
 const recoveryP90Stat = () =>
@@ -49,7 +53,7 @@ const responseStat = () =>
     description: `Mean time the alerts of the last weekly report waited for an answer: from firing to their acknowledgement (a silence created in Alertmanager covering it), or, never acknowledged, to their resolution (or the period's end). Target: under ${minutes(target.alertResponseSeconds)} and none missed (next panel); red above.`,
     unit: "s",
     queries: [prom(`max(${figure("mean_response_seconds")})`, "mean")],
-    thresholds: above(target.alertResponseSeconds),
+    thresholds: redWhenMissed("alertResponseSeconds"),
   });
 
 const neverAckStat = () =>
@@ -68,7 +72,7 @@ const interventionsStat = () =>
     description: `Ops runs started by a person plus silences created by people, over the 30 days up to the last weekly report. Target: fewer than ${target.manualInterventions30d}; red from it.`,
     unit: "none",
     queries: [prom(`max(${figure("manual_interventions_30d")})`, "interventions")],
-    thresholds: above(target.manualInterventions30d),
+    thresholds: redWhenMissed("manualInterventions30d"),
   });
 
 const backupRateStat = () =>
@@ -79,7 +83,7 @@ const backupRateStat = () =>
     unit: "percentunit",
     decimals: 2,
     queries: [prom(`min(${rec.backupSuccessRatio30d})`, "success rate")],
-    thresholds: below(target.backupSuccessRatio),
+    thresholds: redWhenMissed("backupSuccessRatio"),
   });
 
 const automatedStat = () =>
@@ -89,7 +93,7 @@ const automatedStat = () =>
     unit: "percentunit",
     decimals: 1,
     queries: [prom(`min(${rec.automatedShare7d})`, "automated")],
-    thresholds: below(target.automatedShareRatio),
+    thresholds: redWhenMissed("automatedShareRatio"),
   });
 
 const manualRunsStat = () =>
@@ -98,7 +102,7 @@ const manualRunsStat = () =>
     description: `Ops runs a person started in the last 30 days (the interventions also count silences; see the report's figure). Red from ${target.manualInterventions30d}.`,
     unit: "none",
     queries: [prom(`max(${rec.manualRuns30d})`, "manual runs")],
-    thresholds: above(target.manualInterventions30d),
+    thresholds: redWhenMissed("manualInterventions30d"),
   });
 
 const documentationStat = () =>
@@ -108,7 +112,7 @@ const documentationStat = () =>
     unit: "percentunit",
     width: 8,
     queries: [prom(`min by (kind) (${rec.documentationCoverage})`, "{{kind}}")],
-    thresholds: below(target.documentationCoverageRatio),
+    thresholds: redWhenMissed("documentationCoverageRatio"),
   });
 
 const runsByTrigger = () =>
@@ -128,7 +132,7 @@ const backupRateSeries = () =>
     min: 0,
     max: 1,
     queries: [prom(`min(${rec.backupSuccessRatio30d})`, "success rate")],
-    thresholds: below(target.backupSuccessRatio),
+    thresholds: redWhenMissed("backupSuccessRatio"),
   });
 
 const firingIncidents = () =>

@@ -17,6 +17,7 @@ import {
   url,
   withDefault,
   type ConfigOf,
+  type Variable,
   list,
 } from "../../lib/config/config.ts";
 import { logLevel, shared } from "../../lib/config/shared.ts";
@@ -156,7 +157,7 @@ export const variables = {
       "Backups older than this are deleted after a successful backup; the newest good one never. 1 to 3650.",
     parse: integer({ min: 1, max: MAX_DAYS }),
   }),
-  // Off-site copies (ops/src/offsite.ts) and their encryption: one block, kept together.
+  // Off-site copies (ops/src/backup/offsite.ts) and their encryption: one block, kept together.
   s3Bucket: optional({
     env: "OPS_S3_BUCKET",
     description:
@@ -358,6 +359,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return parseVariables(variables, (v) => pickSource(v, env, ""));
 }
 
+/** Only the settings `keys` of `config`: what a job hands its modules, resolved at the door (jobs.ts). */
+export function pick<K extends keyof Config>(config: Config, keys: readonly K[]): Pick<Config, K> {
+  return Object.fromEntries(keys.map((k) => [k, config[k]])) as Pick<Config, K>;
+}
+
 /** The variable a job needs, or a ConfigError naming it. */
 export function required<K extends keyof Config>(
   config: Config,
@@ -372,23 +378,23 @@ export function required<K extends keyof Config>(
   return value as NonNullable<Config[K]>;
 }
 
-/** Replaces the secrets of `config` (whole values and URL passwords) and any URL password in a text. */
+/**
+ * Replaces the secrets of `config` and any URL password in a text. Which values are secrets is read
+ * from the rows: a `secret: true` row's whole value (and its URL's password, which may also appear
+ * alone), a key held as bytes in both cases of its hex; of every http(s) URL, secret or not, only its
+ * password and query values, so an error can still say which service it could not reach (`Prometheus
+ * at http://prometheus:9090 is not reachable`).
+ */
 export function redactor(config: Config): (text: string) => string {
   const secrets: string[] = [];
-  for (const key of ["databaseUrl", "redisUrl", "restoreDatabaseUrl"] as const) {
+  for (const [key, row] of Object.entries(variables) as [keyof Config, Variable<unknown>][]) {
     const value = config[key];
-    if (value) secrets.push(value, ...urlPasswords(value));
+    if (Buffer.isBuffer(value)) {
+      if (row.secret) secrets.push(value.toString("hex"), value.toString("hex").toUpperCase());
+    } else if (typeof value === "string") {
+      if (/^https?:\/\//i.test(value)) secrets.push(...urlPasswords(value), ...urlQueryValues(value));
+      else if (row.secret) secrets.push(value, ...urlPasswords(value));
+    }
   }
-  for (const key of ["s3AccessKeyId", "s3SecretAccessKey"] as const) {
-    const value = config[key];
-    if (value) secrets.push(value);
-  }
-  // The URLs that are not secrets as a whole may still carry a password or a token in the query.
-  for (const key of ["s3Endpoint", "prometheusUrl", "alertmanagerUrl"] as const) {
-    const value = config[key];
-    if (value) secrets.push(...urlPasswords(value), ...urlQueryValues(value));
-  }
-  const key = config.backupEncryptionKey?.toString("hex");
-  if (key) secrets.push(key, key.toUpperCase());
   return secretRedactor(secrets);
 }

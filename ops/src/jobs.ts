@@ -1,15 +1,32 @@
 // One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics.ts
-// jobNames) and what it does. `runJob` times a job, writes its textfile metrics whatever the outcome,
-// and logs one line.
+// jobNames), the settings it reads and what it does. This is the jobs' door: each job's typed settings
+// are resolved here once from the configuration (a missing one is one ConfigError naming it), and the
+// job's modules get those and nothing else. `runJob` times a job, writes its textfile metrics whatever
+// the outcome, and logs one line.
 import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
 import type { Logger } from "../../lib/log.ts";
-import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
-import { cleanup } from "./cleanup.ts";
-import { ConfigError, required, type Config } from "./config.ts";
+import {
+  backup,
+  backupKeys,
+  OffsiteFailure,
+  type BackupOutcome,
+  type BackupSettings,
+} from "./backup/backup.ts";
+import { cleanup, cleanupKeys, type CleanupSettings } from "./backup/cleanup.ts";
+import { ConfigError, pick, required, type Config } from "./config.ts";
 import { writeJobMetrics, type JobResult } from "./metrics-file.ts";
-import { headline } from "./report-model.ts";
-import { weeklyReport, type ReportOptions } from "./report.ts";
-import { drDrill, restore, verify, type RestoreOptions, type Source } from "./restore.ts";
+import { headline } from "./report/report-model.ts";
+import { reportKeys, weeklyReport, type ReportOptions, type ReportSettings } from "./report/report.ts";
+import {
+  drDrill,
+  restore,
+  restoreKeys,
+  verify,
+  type DrillSettings,
+  type RestoreOptions,
+  type RestoreSettings,
+  type Source,
+} from "./backup/restore.ts";
 
 export interface JobArgs {
   readonly file?: string;
@@ -45,13 +62,50 @@ interface Outcome {
   readonly values?: Values;
 }
 
+// Each job's settings. Every job reads or writes the application database: DATABASE_URL is the one
+// setting without a default they cannot run without; `required` names it (and the command) when unset.
+const databaseUrl = (c: Config, command: string) => required(c, "databaseUrl", command);
+const backupSettings = (c: Config, command: string): BackupSettings => ({
+  ...pick(c, backupKeys),
+  databaseUrl: databaseUrl(c, command),
+});
+/** `job` names the run's scratch databases and begins its refusals. */
+const restoreSettings = (c: Config, command: string, job: string): RestoreSettings => ({
+  ...pick(c, restoreKeys),
+  databaseUrl: databaseUrl(c, command),
+  job,
+});
+
+/**
+ * A command: its settings, resolved from the configuration by `settings` (a ConfigError when one it
+ * needs is missing), and the job that `run` makes of them.
+ */
+interface CommandSpec<S> {
+  readonly job: JobName;
+  readonly settings: (c: Config, command: string) => S;
+  readonly run: (s: S, l: Logger, a: JobArgs) => Promise<Outcome>;
+  /** The values recorded when the job fails (a failed verification is a measured 0). */
+  readonly onFailure?: Values;
+}
+/** The settings resolved once, and the job bound to them: what runJob runs. */
+type Prepared = (l: Logger, a: JobArgs) => Promise<Outcome>;
+const command = <S>(spec: CommandSpec<S>) => ({
+  job: spec.job,
+  onFailure: spec.onFailure,
+  prepare: (c: Config, name: string): Prepared => {
+    const s = spec.settings(c, name);
+    return (l, a) => spec.run(s, l, a);
+  },
+});
+
 export const commands = {
-  backup: {
+  backup: command({
     job: "backup",
-    run: async (c: Config, l: Logger): Promise<Outcome> => {
+    settings: backupSettings,
+    run: async (s, l): Promise<Outcome> => {
       let b: BackupOutcome;
       try {
-        b = await backup(c, l);
+        b = await backup(s, l);
       } catch (e) {
         if (!(e instanceof OffsiteFailure)) throw e;
         // The local backup stands; the off-site copy's failure is a measured 0 (its last success is
@@ -74,51 +128,64 @@ export const commands = {
         },
       };
     },
-  },
-  verify: {
+  }),
+  verify: command({
     job: "verify",
-    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
-      const v = await verify(c, l, a.file, "verify", a.source, a.allowUnauthenticated, a.allowOtherPrefix);
+    settings: (c, name) => restoreSettings(c, name, "verify"),
+    run: async (s, l, a): Promise<Outcome> => {
+      const v = await verify(s, l, {
+        file: a.file,
+        source: a.source,
+        allowUnauthenticated: a.allowUnauthenticated,
+        allowOtherPrefix: a.allowOtherPrefix,
+      });
       return { summary: v, values: { kali_agents_backup_verification_success: [{ value: 1 }] } };
     },
     // A failed verification is a measured 0, not a missing figure.
-    onFailure: { kali_agents_backup_verification_success: [{ value: 0 }] } as Values,
-  },
-  restore: {
+    onFailure: { kali_agents_backup_verification_success: [{ value: 0 }] },
+  }),
+  restore: command({
     job: "restore",
-    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
+    settings: (c, name) => restoreSettings(c, name, "restore"),
+    run: async (s, l, a): Promise<Outcome> => {
       if (!a.restore) throw new Error("restore needs --target <database>");
-      return { summary: await restore(c, l, a.restore) };
+      return { summary: await restore(s, l, a.restore) };
     },
-  },
-  "dr-drill": {
+  }),
+  "dr-drill": command({
     job: "dr_drill",
-    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
-      const d = await drDrill(c, l, a.source);
+    settings: (c, name): DrillSettings => ({
+      ...backupSettings(c, name),
+      ...restoreSettings(c, name, "drill"),
+    }),
+    run: async (s, l, a): Promise<Outcome> => {
+      const d = await drDrill(s, l, a.source);
       return {
         summary: d,
         values: { kali_agents_dr_drill_restore_duration_seconds: [{ value: d.restoreSeconds }] },
       };
     },
-  },
-  cleanup: {
+  }),
+  cleanup: command({
     job: "cleanup",
-    run: async (c: Config, l: Logger): Promise<Outcome> => {
-      const o = await cleanup(c, l);
+    settings: (c, name): CleanupSettings => ({ ...pick(c, cleanupKeys), databaseUrl: databaseUrl(c, name) }),
+    run: async (s, l): Promise<Outcome> => {
+      const o = await cleanup(s, l);
       return {
         summary: o,
         values: {
           kali_agents_cleanup_deleted_rows: [
-            { labels: { table: c.scansTable.table }, value: o.scansDeleted },
+            { labels: { table: s.scansTable.table }, value: o.scansDeleted },
           ],
         },
       };
     },
-  },
-  report: {
+  }),
+  report: command({
     job: "report",
-    run: async (c: Config, l: Logger, a: JobArgs): Promise<Outcome> => {
-      const r = await weeklyReport(c, l, a.report);
+    settings: (c, name): ReportSettings => ({ ...pick(c, reportKeys), databaseUrl: databaseUrl(c, name) }),
+    run: async (s, l, a): Promise<Outcome> => {
+      const r = await weeklyReport(s, l, a.report);
       const figures = r.report.scorecard ? Object.entries(headline(r.report.scorecard)) : [];
       return {
         summary: { json: r.json, markdown: r.markdown, html: r.html },
@@ -130,34 +197,17 @@ export const commands = {
         },
       };
     },
-  },
-} as const satisfies Record<
-  string,
-  {
-    job: JobName;
-    run: (c: Config, l: Logger, a: JobArgs) => Promise<Outcome>;
-    onFailure?: Values;
-  }
->;
+  }),
+};
 export type Command = keyof typeof commands;
 export const isCommand = (s: string): s is Command => Object.hasOwn(commands, s);
-
-/** The settings each job cannot run without (every job reads or writes the application database). */
-const needs: Record<Command, readonly (keyof Config)[]> = {
-  backup: ["databaseUrl"],
-  verify: ["databaseUrl"],
-  restore: ["databaseUrl"],
-  "dr-drill": ["databaseUrl"],
-  cleanup: ["databaseUrl"],
-  report: ["databaseUrl"],
-};
 
 /**
  * Throws ConfigError naming the first setting `command` needs and lacks. The CLI calls it before
  * runJob, so a configuration error exits 2 having created nothing and recorded no run.
  */
 export function preflight(config: Config, command: Command): void {
-  for (const key of needs[command]) required(config, key, command);
+  commands[command].prepare(config, command);
   // The off-site store's keys go in pairs (offsite.ts would refuse them mid-run, after a dump).
   if (
     command !== "cleanup" &&
@@ -170,7 +220,7 @@ export function preflight(config: Config, command: Command): void {
     );
 }
 
-export interface JobRun {
+interface JobRun {
   readonly ok: boolean;
   readonly summary?: unknown;
   readonly error?: Error;
@@ -192,13 +242,13 @@ export async function runJob(
   let error: Error | undefined;
   jlog.info("job started", { job: spec.job, trigger: args.trigger ?? "manual" });
   try {
-    const o = await spec.run(config, jlog, args);
+    const o = await spec.prepare(config, command)(jlog, args);
     ok = true;
     summary = o.summary;
     values = o.values;
   } catch (e) {
     error = e instanceof Error ? e : new Error(String(e));
-    values = e instanceof JobFailure ? e.values : "onFailure" in spec ? spec.onFailure : undefined;
+    values = e instanceof JobFailure ? e.values : spec.onFailure;
   }
   const finishedAt = Date.now();
   const metricsFile = await writeJobMetrics(config.textfileDir, {

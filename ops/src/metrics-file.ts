@@ -19,7 +19,7 @@ type GenericName =
 type SpecificName = Exclude<JobMetricName, GenericName>;
 
 /** The job-specific metrics each job owns: one file per series, or the collector would skip a file. */
-export const ownedMetrics: Record<JobName, readonly SpecificName[]> = {
+const ownedMetrics: Record<JobName, readonly SpecificName[]> = {
   backup: [
     "kali_agents_backup_last_size_bytes",
     "kali_agents_backup_offsite_success",
@@ -45,7 +45,7 @@ export interface JobResult {
   >;
 }
 
-export const promFile = (dir: string, job: JobName) => join(dir, `${job}.prom`);
+const promFile = (dir: string, job: JobName) => join(dir, `${job}.prom`);
 
 async function previous(dir: string, job: JobName): Promise<ReadonlyMap<string, MetricFamily>> {
   try {
@@ -68,7 +68,7 @@ const runSamples = (job: JobName, count: (result: "success" | "failure", trigger
     })),
   );
 
-export function renderJobMetrics(result: JobResult, prev: ReadonlyMap<string, MetricFamily>): string {
+function renderJobMetrics(result: JobResult, prev: ReadonlyMap<string, MetricFamily>): string {
   const def = (name: JobMetricName) => jobMetrics.find((m) => m.name === name)!;
   const families: MetricFamily[] = [];
   const add = (name: JobMetricName, samples: Sample[]) => {

@@ -67,8 +67,8 @@ export function childEnv(url: string, parent: NodeJS.ProcessEnv = process.env): 
   return { ...env, ...libpqEnv(url), PGCONNECT_TIMEOUT: "10" };
 }
 
-export type PgTool = "pg_dump" | "pg_restore";
-export const toolPath = (binDir: string | undefined, tool: PgTool) => (binDir ? join(binDir, tool) : tool);
+type PgTool = "pg_dump" | "pg_restore";
+const toolPath = (binDir: string | undefined, tool: PgTool) => (binDir ? join(binDir, tool) : tool);
 
 /**
  * Runs pg_dump or pg_restore against `url`'s server with `args` (the database is passed as
@@ -153,4 +153,16 @@ export async function tableCounts(c: pg.Client): Promise<Record<string, number>>
     out[`${t.schemaname}.${t.tablename}`] = Number(r.rows[0]!.n);
   }
   return out;
+}
+
+/** Creates database `name` as the role of `url` (a URL of another database on that server). */
+export async function createDatabase(url: string, name: string): Promise<void> {
+  await withClient(url, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
+}
+
+/** Drops database `name`, ending its sessions, as the role of `url`. */
+export async function dropDatabase(url: string, name: string): Promise<void> {
+  // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected, e.g. a pg_restore killed mid-way. Only
+  // ever on a scratch database of this run.
+  await withClient(url, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }

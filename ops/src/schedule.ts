@@ -88,7 +88,7 @@ export interface ScheduledJob {
   readonly schedule: Schedule;
 }
 
-export interface SchedulerOptions {
+interface SchedulerOptions {
   readonly jobs: readonly ScheduledJob[];
   /** Runs one job to its end; the scheduler never runs two at once. */
   readonly run: (name: string) => Promise<unknown>;

@@ -13,8 +13,8 @@ import {
   manifestPath,
   newestBackup,
   sidecar,
-} from "../src/backup-files.ts";
-import { fetchBackup } from "../src/restore.ts";
+} from "../src/backup/backup-files.ts";
+import { fetchBackup } from "../src/backup/restore.ts";
 import { opsConfig, quietLogger } from "./support.ts";
 
 // A clock set by the test (a minute before midnight UTC), never the machine's hour.

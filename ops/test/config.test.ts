@@ -183,6 +183,59 @@ describe("ops configuration", () => {
       );
   });
 
+  test("the redactor takes its secrets from the rows: every secret row's value is gone from a line, an http(s) URL keeps its address", () => {
+    // One value per secret row, and the part of it that must not survive. A new secret row fails here
+    // until it is given a sample (and so is checked).
+    const samples: Record<string, { value: string; secret: string; kept?: string }> = {
+      DATABASE_URL: { value: "postgres://ops:pw-database@db:5432/kali", secret: "pw-database" },
+      REDIS_URL: { value: "redis://:pw-redis@cache:6379/0", secret: "pw-redis" },
+      OPS_RESTORE_DATABASE_URL: {
+        value: "postgres://restorer:pw-restore@db:5432/kali",
+        secret: "pw-restore",
+      },
+      OPS_S3_ACCESS_KEY_ID: { value: "AKIASAMPLEID", secret: "AKIASAMPLEID" },
+      OPS_S3_SECRET_ACCESS_KEY: { value: "wJalrSAMPLEsecret", secret: "wJalrSAMPLEsecret" },
+      OPS_BACKUP_ENCRYPTION_KEY: { value: "ab".repeat(32), secret: "ab".repeat(32) },
+      PROMETHEUS_URL: {
+        value: "http://ops:pw-prom@prometheus:9090",
+        secret: "pw-prom",
+        kept: "prometheus:9090",
+      },
+      ALERTMANAGER_URL: {
+        value: "http://ops:pw-am@alertmanager:9093",
+        secret: "pw-am",
+        kept: "alertmanager:9093",
+      },
+    };
+    const secretRows = (Object.values(variables) as { env: string; secret?: boolean }[])
+      .filter((v) => v.secret)
+      .map((v) => v.env);
+    assert.deepEqual(secretRows.sort(), Object.keys(samples).sort());
+    const env = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.value]));
+    const redact = redactor(
+      loadConfig({ ...env, OPS_S3_ENDPOINT: "https://minio:9000/?X-Amz-Signature=sig-endpoint" }),
+    );
+    for (const [name, { value, secret, kept }] of Object.entries(samples)) {
+      for (const form of [secret, value]) {
+        const line = redact(`${name} failed: ${form} (${JSON.stringify({ v: form })})`);
+        assert.ok(!line.includes(secret), `${name}: ${line}`);
+        assert.ok(line.includes(REDACTED), line);
+      }
+      if (kept) assert.match(redact(`cannot reach ${value.replace(/\/\/.*@/, "//")}`), new RegExp(kept));
+    }
+    // The key in either case of its hex.
+    assert.equal(redact(`key ${"AB".repeat(32)}`), `key ${REDACTED}`);
+    // A URL that is not a secret as a whole still loses its query's token; plain settings stay.
+    assert.equal(
+      redact("https://minio:9000/?X-Amz-Signature=sig-endpoint"),
+      `https://minio:9000/?X-Amz-Signature=${REDACTED}`,
+    );
+    assert.equal(
+      redact("/var/backups/kali-agents kali_agents_backup"),
+      "/var/backups/kali-agents kali_agents_backup",
+    );
+  });
+
   test("docs/operations/maintenance.md lists every variable with its default and meaning", () => {
     const doc = readFileSync(join(repoRoot, "docs/operations/maintenance.md"), "utf8");
     for (const v of Object.values(variables) as {

@@ -31,7 +31,7 @@ import {
   manifestPath,
   sha256,
   sidecar,
-} from "../src/backup-files.ts";
+} from "../src/backup/backup-files.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
 import { opsConfig, publishedFrom, quietLogger, repoRoot, scansDdl, valueOf } from "./support.ts";

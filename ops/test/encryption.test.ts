@@ -1,4 +1,4 @@
-// The chunked AES-256-GCM format of the off-site copies (ops/src/encryption.ts), on its edges: empty
+// The chunked AES-256-GCM format of the off-site copies (ops/src/backup/encryption.ts), on its edges: empty
 // input, exact multiples of the chunk, pieces of every size, and every kind of damage (a flipped bit in
 // any part, a chunk dropped, swapped or cut off, another key) failing with the chunk named.
 import assert from "node:assert/strict";
@@ -15,7 +15,7 @@ import {
   keyFingerprint,
   legacyKeyFingerprint,
   manifestMac,
-} from "../src/encryption.ts";
+} from "../src/backup/encryption.ts";
 
 const key = randomBytes(32);
 const CHUNK = 1024;

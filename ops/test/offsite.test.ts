@@ -19,11 +19,11 @@ import {
   listBackups,
   manifestPath,
   sha256,
-} from "../src/backup-files.ts";
+} from "../src/backup/backup-files.ts";
 import type { Config } from "../src/config.ts";
-import { encrypt, legacyKeyFingerprint, macName, manifestMac } from "../src/encryption.ts";
+import { encrypt, legacyKeyFingerprint, macName, manifestMac } from "../src/backup/encryption.ts";
 import { runJob } from "../src/jobs.ts";
-import { applyRemoteRetention, download, listRemote, offsiteOf } from "../src/offsite.ts";
+import { applyRemoteRetention, download, listRemote, offsiteOf } from "../src/backup/offsite.ts";
 import { opsConfig, publishedFrom, quietLogger, repoRoot, scansDdl, valueOf } from "./support.ts";
 
 const SCANS = 20_000;

@@ -4,8 +4,8 @@
 // set by the test (the period's end), so the result never depends on when the suite runs.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { renderHtml } from "../src/report-html.ts";
-import type { Charts, Point, Report } from "../src/report-model.ts";
+import { renderHtml } from "../src/report/report-html.ts";
+import type { Charts, Point, Report } from "../src/report/report-model.ts";
 
 const DAY = 86_400;
 // The chart geometry of report-html.ts: width 640, height 200, padding left 64, right 16, top 16, bottom 28.

@@ -18,9 +18,9 @@ import {
 } from "../../test/support/servers.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
-import { barChart, periodLength } from "../src/report-html.ts";
-import { chartStepSeconds, scanBucketSeconds } from "../src/report.ts";
-import type { Report } from "../src/report-model.ts";
+import { barChart, periodLength } from "../src/report/report-html.ts";
+import { chartStepSeconds, scanBucketSeconds } from "../src/report/report.ts";
+import type { Report } from "../src/report/report-model.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
 const STEP = 300; // seconds between samples

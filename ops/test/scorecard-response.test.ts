@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { scorecardTargets } from "../../definitions/thresholds.ts";
-import { computeScorecard, type Silence } from "../src/scorecard.ts";
+import { computeScorecard, type Silence } from "../src/report/scorecard.ts";
 
 const end = 1_764_547_200; // 2025-12-01T00:00:00Z
 const start = end - 7 * 86_400;

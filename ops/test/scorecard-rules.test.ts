@@ -3,7 +3,7 @@
 // same through real Prometheus and Alertmanager.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { covers, incidentsOf, p90, type Silence } from "../src/scorecard.ts";
+import { covers, incidentsOf, p90, type Silence } from "../src/report/scorecard.ts";
 
 const series = (alertname: string, times: number[], extra: Record<string, string> = {}) => ({
   metric: { __name__: "ALERTS", alertname, alertstate: "firing", severity: "warning", ...extra },

@@ -22,12 +22,12 @@ import {
 } from "../../test/support/servers.ts";
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
-import type { Report } from "../src/report-model.ts";
+import type { Report } from "../src/report/report-model.ts";
 import { startSmtpSink } from "../../alertmanager/src/sinks.ts";
 import { loadConfig } from "../src/config.ts";
-import { formatValue, scorecardRows } from "../src/report-html.ts";
-import { headline } from "../src/report-model.ts";
-import { readSmtpSettings } from "../src/report-mail.ts";
+import { formatValue, scorecardRows } from "../src/report/report-html.ts";
+import { headline } from "../src/report/report-model.ts";
+import { readSmtpSettings } from "../src/report/report-mail.ts";
 import { launchChromium } from "../../test/support/chromium.ts";
 import { opsConfig, publishedFrom, quietLogger, scansDdl, valueOf } from "./support.ts";
 
@@ -35,7 +35,7 @@ const DAY = 86_400;
 const exp = { job: jobs.exporter, instance: "exporter:9839" };
 const api = { job: jobs.api };
 
-export interface Fixture {
+interface Fixture {
   pgs: PostgresServer;
   prom: HttpServer;
   am: HttpServer;
@@ -86,7 +86,7 @@ async function createSilence(am: string, createdBy: string, matchers: object[]):
   return Date.parse(s.startsAt) / 1000;
 }
 
-export async function startFixture(): Promise<Fixture> {
+async function startFixture(): Promise<Fixture> {
   const [pgs, prom, am] = await Promise.all([
     startPostgres(),
     // 31 days of run counters: Prometheus' default retention (15 days) would drop half of them.
@@ -273,7 +273,7 @@ function mailConfig(extra: Record<string, string>): Config {
 }
 let fixtureEnv: Record<string, string> = {};
 
-export async function stopFixture(f: Partial<Fixture> | undefined) {
+async function stopFixture(f: Partial<Fixture> | undefined) {
   await Promise.all([f?.pgs?.cleanup(), f?.prom?.cleanup(), f?.am?.cleanup()]);
   if (f?.dirs) rmSync(f.dirs.root!, { recursive: true, force: true });
 }

@@ -29,7 +29,7 @@ import {
 } from "../../exporter/src/config.ts";
 import type { Variable } from "../../lib/config/config.ts";
 import { loadConfig as loadOpsConfig, variables as opsVariables } from "../../ops/src/config.ts";
-import { readSmtpSettings } from "../../ops/src/report-mail.ts";
+import { readSmtpSettings } from "../../ops/src/report/report-mail.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(root, p), "utf8");

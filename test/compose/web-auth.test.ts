@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { bcryptHash } from "../../lib/bcrypt.ts";
-import { query, withBasicAuth } from "../../ops/src/prometheus-api.ts";
-import { fetchSilences } from "../../ops/src/scorecard.ts";
+import { query, withBasicAuth } from "../../ops/src/report/prometheus-api.ts";
+import { fetchSilences } from "../../ops/src/report/scorecard.ts";
 import {
   freePort,
   requireBinaries,

@@ -50,7 +50,7 @@ describe("files read at run time through import.meta.url", () => {
         cpSync(join(repoRoot, p), join(copy, p));
       for (const d of ["definitions", "lib", "ops", "demo", "exporter"])
         cpSync(join(repoRoot, d), join(copy, d), { recursive: true });
-      const scorecard = join(copy, "ops/src/scorecard.ts");
+      const scorecard = join(copy, "ops/src/report/scorecard.ts");
       const text = readFileSync(scorecard, "utf8");
       writeFileSync(
         scorecard,
@@ -58,7 +58,7 @@ describe("files read at run time through import.meta.url", () => {
           .replace(/^import documentationCoverage from .*$/m, "")
           .replace(
             "return documentationCoverage satisfies DocumentationCoverage;",
-            'return JSON.parse(readFileSync(new URL("../../definitions/documentation-coverage.json", import.meta.url), "utf8"));',
+            'return JSON.parse(readFileSync(new URL("../../../definitions/documentation-coverage.json", import.meta.url), "utf8"));',
           ),
       );
       const demo = join(copy, "demo/Dockerfile");
@@ -73,7 +73,7 @@ describe("files read at run time through import.meta.url", () => {
           .split("\n")
           .findIndex((l) => l.includes("JSON.parse(readFileSync(new URL(")) + 1;
       assert.deepEqual(runtimeReads(copy, "ops/Dockerfile").problems, [
-        `ops/Dockerfile: ops/src/scorecard.ts:${line} reads ../../definitions/documentation-coverage.json beside its code, /app/dist/definitions/documentation-coverage.json in the image, which the image does not hold`,
+        `ops/Dockerfile: ops/src/report/scorecard.ts:${line} reads ../../../definitions/documentation-coverage.json beside its code, /app/dist/definitions/documentation-coverage.json in the image, which the image does not hold`,
       ]);
       assert.deepEqual(runtimeReads(copy, "demo/Dockerfile").problems, [
         "demo/Dockerfile: demo/src/config.ts:69 reads ../../exporter/sql/scans.sql beside its code, /app/dist/exporter/sql/scans.sql in the image, which the image does not hold",

@@ -147,7 +147,7 @@ export async function checkChecksum(file: string): Promise<string> {
 /** Files of the backups: readable by the ops user only (they hold the whole database). */
 export const FILE_MODE = 0o600;
 /** Folders of the backups and downloads. */
-export const DIR_MODE = 0o700;
+const DIR_MODE = 0o700;
 
 /** Creates `dir` (and its parents) and makes it 0700, whatever the umask or its mode was. */
 export async function privateDir(dir: string): Promise<void> {
@@ -166,7 +166,7 @@ export async function privateFile(path: string): Promise<void> {
 }
 
 /** Flushes a file's data (or a folder's entries) to disk. */
-export async function fsyncPath(path: string): Promise<void> {
+async function fsyncPath(path: string): Promise<void> {
   const fh = await fs.open(path, "r");
   try {
     await fh.sync();

@@ -10,13 +10,31 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
-import { quoteIdent } from "../../lib/sql.ts";
-import { withClient } from "./pg.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { quoteIdent } from "../../../lib/sql.ts";
+import { withClient } from "../pg.ts";
 
-export interface CleanupOutcome {
+/** What cleanup reads of the configuration besides DATABASE_URL. */
+export const cleanupKeys = [
+  "scansTable",
+  "scansRetentionDays",
+  "cleanupBatchSize",
+  "cleanupTimeBudgetSeconds",
+  "logDir",
+  "logRetentionDays",
+  "redisUrl",
+  "redisCachePrefix",
+  "scanQueueKeys",
+  "redisCacheMaxIdleSeconds",
+] as const satisfies readonly (keyof Config)[];
+/** Cleanup's settings, resolved once at the door (jobs.ts). */
+export interface CleanupSettings extends Pick<Config, (typeof cleanupKeys)[number]> {
+  /** The application database (DATABASE_URL, checked at the door to be set). */
+  readonly databaseUrl: string;
+}
+
+interface CleanupOutcome {
   readonly scansDeleted: number;
   readonly batches: number;
   /** True when the time budget ended the run with old rows left. */
@@ -25,11 +43,11 @@ export interface CleanupOutcome {
   readonly cacheKeysDeleted: number;
 }
 
-export async function deleteOldScans(
-  config: Config,
+async function deleteOldScans(
+  config: CleanupSettings,
   log: Logger,
 ): Promise<{ deleted: number; batches: number; budgetExhausted: boolean }> {
-  const url = required(config, "databaseUrl", "cleanup");
+  const url = config.databaseUrl;
   const { schema, table } = config.scansTable;
   const t = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   const deadline = performance.now() + config.cleanupTimeBudgetSeconds * 1000;
@@ -68,7 +86,7 @@ export async function deleteOldScans(
   });
 }
 
-export async function deleteOldLogFiles(config: Config, log: Logger, now = Date.now()): Promise<number> {
+async function deleteOldLogFiles(config: CleanupSettings, log: Logger, now = Date.now()): Promise<number> {
   if (!config.logDir) return 0;
   const cutoff = now - config.logRetentionDays * 24 * 3600 * 1000;
   let deleted = 0;
@@ -89,7 +107,7 @@ export async function deleteOldLogFiles(config: Config, log: Logger, now = Date.
   return deleted;
 }
 
-export async function deleteStaleCacheKeys(config: Config, log: Logger): Promise<number> {
+async function deleteStaleCacheKeys(config: CleanupSettings, log: Logger): Promise<number> {
   if (!config.redisUrl) return 0;
   const redis = new Redis(config.redisUrl, {
     lazyConnect: true,
@@ -139,10 +157,10 @@ export async function deleteStaleCacheKeys(config: Config, log: Logger): Promise
   return deleted;
 }
 
-export async function cleanup(config: Config, log: Logger): Promise<CleanupOutcome> {
-  const scans = await deleteOldScans(config, log);
-  const logFilesDeleted = await deleteOldLogFiles(config, log);
-  const cacheKeysDeleted = await deleteStaleCacheKeys(config, log);
+export async function cleanup(settings: CleanupSettings, log: Logger): Promise<CleanupOutcome> {
+  const scans = await deleteOldScans(settings, log);
+  const logFilesDeleted = await deleteOldLogFiles(settings, log);
+  const cacheKeysDeleted = await deleteStaleCacheKeys(settings, log);
   log.info("cleanup done", {
     scans_deleted: scans.deleted,
     batches: scans.batches,

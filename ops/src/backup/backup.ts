@@ -18,11 +18,23 @@ import {
   writeAtomic,
   type Manifest,
 } from "./backup-files.ts";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
-import { applyRemoteRetention, offsiteOf, upload, type UploadOutcome } from "./offsite.ts";
-import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "./pg.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { applyRemoteRetention, offsiteKeys, offsiteOf, upload, type UploadOutcome } from "./offsite.ts";
+import { checkToolMajor, databaseOf, majorOfVersion, runPgTool, tableCounts, withClient } from "../pg.ts";
+
+/** What backup reads of the configuration besides DATABASE_URL (the off-site store's included). */
+export const backupKeys = [
+  ...offsiteKeys,
+  "pgBinDir",
+  "backupDir",
+  "backupRetentionDays",
+] as const satisfies readonly (keyof Config)[];
+/** Backup's settings, resolved once at the door (jobs.ts). */
+export interface BackupSettings extends Pick<Config, (typeof backupKeys)[number]> {
+  /** The application database (DATABASE_URL, checked at the door to be set and to name a database). */
+  readonly databaseUrl: string;
+}
 
 export interface BackupOutcome {
   readonly file: string;
@@ -43,14 +55,18 @@ export class OffsiteFailure extends Error {
   }
 }
 
-export async function backup(config: Config, log: Logger, now = () => new Date()): Promise<BackupOutcome> {
-  const url = required(config, "databaseUrl", "backup");
-  const dir = config.backupDir;
+export async function backup(
+  settings: BackupSettings,
+  log: Logger,
+  now = () => new Date(),
+): Promise<BackupOutcome> {
+  const url = settings.databaseUrl;
+  const dir = settings.backupDir;
   await privateDir(dir);
   const started = now();
   const file = join(dir, backupName(started));
   const tmp = join(dir, `.${basename(file)}.tmp`);
-  const pgDumpVersion = (await runPgTool(config.pgBinDir, "pg_dump", url, ["--version"], undefined)).trim();
+  const pgDumpVersion = (await runPgTool(settings.pgBinDir, "pg_dump", url, ["--version"], undefined)).trim();
   const t0 = performance.now();
   let rowCounts: Record<string, number> = {};
   let serverVersion = "";
@@ -67,7 +83,7 @@ export async function backup(config: Config, log: Logger, now = () => new Date()
       checkToolMajor("pg_dump", pgDumpVersion, majorOfVersion(serverVersion) ?? 0, "the server");
       rowCounts = await tableCounts(c);
       await runPgTool(
-        config.pgBinDir,
+        settings.pgBinDir,
         "pg_dump",
         url,
         ["--format=custom", `--snapshot=${snap.rows[0]!.s}`, `--file=${tmp}`],
@@ -98,19 +114,19 @@ export async function backup(config: Config, log: Logger, now = () => new Date()
   await writeAtomic(sidecar(file), `${digest}  ${basename(file)}\n`);
   await writeAtomic(manifestPath(file), JSON.stringify(manifest, null, 2) + "\n");
   log.info("backup written", { file, size_bytes: sizeBytes, duration_seconds: manifest.durationSeconds });
-  const deleted = await applyRetention(dir, config.backupRetentionDays, now());
+  const deleted = await applyRetention(dir, settings.backupRetentionDays, now());
   for (const d of deleted) log.info("backup deleted by retention", { file: d });
   const local: BackupOutcome = { file, manifest, deleted };
   let off;
   try {
-    off = offsiteOf(config);
+    off = offsiteOf(settings);
   } catch (e) {
     throw new OffsiteFailure(`${(e as Error).message}; the local backup ${file} is kept`, local);
   }
   if (!off) return local;
   try {
     const up = await upload(off, file, manifest, log);
-    const remoteDeleted = await applyRemoteRetention(off, config.backupRetentionDays, now());
+    const remoteDeleted = await applyRemoteRetention(off, settings.backupRetentionDays, now());
     for (const d of remoteDeleted) log.info("off-site backup deleted by retention", { key: off.prefix + d });
     return { ...local, offsite: { ...up, deleted: remoteDeleted } };
   } catch (e) {

@@ -9,25 +9,47 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { basename, join } from "node:path";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
-import { backup } from "./backup.ts";
+import type { Config, TableName } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { backup, type BackupSettings } from "./backup.ts";
 import { checkChecksum, newestBackup, readManifest, refuseFuture, type Manifest } from "./backup-files.ts";
-import { quoteIdent } from "../../lib/sql.ts";
-import { download, offsiteOf } from "./offsite.ts";
+import { quoteIdent } from "../../../lib/sql.ts";
+import { download, offsiteKeys, offsiteOf, type OffsiteSettings } from "./offsite.ts";
 import {
   checkToolMajor,
+  createDatabase,
   databaseOf,
+  dropDatabase,
   majorOfVersion,
   runPgTool,
   tableCounts,
   withClient,
   withDatabase,
-} from "./pg.ts";
+} from "../pg.ts";
 
-const adminUrl = (config: Config, job: string) =>
-  withDatabase(required(config, "databaseUrl", job), config.adminDatabase);
+/** What fetchBackup reads: the local backups' folder and the off-site store. */
+interface FetchSettings extends OffsiteSettings, Pick<Config, "backupDir"> {}
+
+/** What verify, restore and the drill's restore read besides DATABASE_URL. */
+export const restoreKeys = [
+  ...offsiteKeys,
+  "backupDir",
+  "pgBinDir",
+  "adminDatabase",
+  "restoreDatabaseUrl",
+  "scansTable",
+] as const satisfies readonly (keyof Config)[];
+/** The settings of verify, restore and the drill's restore, resolved once at the door (jobs.ts). */
+export interface RestoreSettings extends Pick<Config, (typeof restoreKeys)[number]> {
+  /** The application database (DATABASE_URL, checked at the door to be set and to name a database). */
+  readonly databaseUrl: string;
+  /** The run (`verify`, `drill`, `restore`): its scratch databases are named after it, its refusals begin with it. */
+  readonly job: string;
+}
+/** The drill's settings: a backup's and a restore's. */
+export type DrillSettings = BackupSettings & RestoreSettings;
+
+const adminUrl = (settings: RestoreSettings) => withDatabase(settings.databaseUrl, settings.adminDatabase);
 
 /**
  * The role a dump is restored as: the URL (any database; its credentials are what counts), and
@@ -45,10 +67,11 @@ interface Restorer {
  * must not be able to run programs or touch files on the server: not a superuser nor able to become
  * one, not a member of pg_execute_server_program, pg_read_server_files or pg_write_server_files.
  */
-async function restorer(config: Config, job: string, remote: boolean): Promise<Restorer> {
-  const dedicated = Boolean(config.restoreDatabaseUrl);
-  const url = config.restoreDatabaseUrl ?? required(config, "databaseUrl", job);
-  const r = await withClient(withDatabase(url, config.adminDatabase), (c) =>
+async function restorer(settings: RestoreSettings, remote: boolean): Promise<Restorer> {
+  const { job } = settings;
+  const dedicated = Boolean(settings.restoreDatabaseUrl);
+  const url = settings.restoreDatabaseUrl ?? settings.databaseUrl;
+  const r = await withClient(withDatabase(url, settings.adminDatabase), (c) =>
     c.query<{ role: string; createdb: boolean; powers: string[]; v: string }>(
       `SELECT r.rolname AS role, r.rolcreatedb OR r.rolsuper AS createdb,
               array_remove(ARRAY[
@@ -78,27 +101,20 @@ async function restorer(config: Config, job: string, remote: boolean): Promise<R
   return { url, role: row.role, dedicated, serverMajor: majorOfVersion(row.v) ?? 0 };
 }
 
-async function createDatabase(url: string, name: string): Promise<void> {
-  await withClient(url, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
-}
-
-async function dropDatabase(url: string, name: string): Promise<void> {
-  // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected, e.g. a pg_restore killed mid-way. Only
-  // ever on a scratch database of this run.
-  await withClient(url, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
-}
-
 /**
  * What is checked before anything is created or dropped: pg_restore reads archives of its own major
  * and older, the server must not be of an older major than the one the backup was taken from, and the
  * file must be an archive pg_restore can read (`--list`).
  */
-async function preflight(config: Config, who: Restorer, file: string, manifest: Manifest): Promise<void> {
+async function preflight(
+  pgBinDir: string | undefined,
+  who: Restorer,
+  file: string,
+  manifest: Manifest,
+): Promise<void> {
   const dumpMajor = majorOfVersion(manifest.pgDumpVersion);
   if (dumpMajor !== undefined) {
-    const version = (
-      await runPgTool(config.pgBinDir, "pg_restore", who.url, ["--version"], undefined)
-    ).trim();
+    const version = (await runPgTool(pgBinDir, "pg_restore", who.url, ["--version"], undefined)).trim();
     checkToolMajor("pg_restore", version, dumpMajor, `the pg_dump that wrote ${file}`);
   }
   const sourceMajor = majorOfVersion(manifest.serverVersion);
@@ -108,16 +124,21 @@ async function preflight(config: Config, who: Restorer, file: string, manifest: 
     );
   try {
     // The table of contents: a file that is no custom-format archive fails here, before anything else.
-    await runPgTool(config.pgBinDir, "pg_restore", who.url, ["--list", file], undefined);
+    await runPgTool(pgBinDir, "pg_restore", who.url, ["--list", file], undefined);
   } catch (e) {
     throw new Error(`${file}: not an archive pg_restore can read: ${(e as Error).message}`);
   }
 }
 
-async function pgRestore(config: Config, who: Restorer, file: string, database: string): Promise<void> {
+async function pgRestore(
+  pgBinDir: string | undefined,
+  who: Restorer,
+  file: string,
+  database: string,
+): Promise<void> {
   try {
     await runPgTool(
-      config.pgBinDir,
+      pgBinDir,
       "pg_restore",
       who.url,
       // Owners and grants name roles the target server may not have; the data is what is checked.
@@ -130,8 +151,8 @@ async function pgRestore(config: Config, who: Restorer, file: string, database: 
 }
 
 /** The checks on a restored copy: the scans table is there and every table has the manifest's rows. */
-export async function checkRestored(
-  config: Config,
+async function checkRestored(
+  scansTable: TableName,
   base: string,
   database: string,
   file: string,
@@ -141,7 +162,7 @@ export async function checkRestored(
   // hides in them (a policy, a trigger) runs with that role's rights, never a superuser's.
   const url = withDatabase(base, database);
   return withClient(url, async (c) => {
-    const { schema, table } = config.scansTable;
+    const { schema, table } = scansTable;
     const reg = await c.query<{ r: string | null }>("SELECT to_regclass($1)::text AS r", [
       `${quoteIdent(schema)}.${quoteIdent(table)}`,
     ]);
@@ -167,7 +188,7 @@ export async function checkRestored(
 }
 
 /** Rows per statement when clearing stamps: short transactions on a table the application writes. */
-export const stampBatch = 5000;
+const stampBatch = 5000;
 
 /**
  * A scans table restored from another cluster keeps that cluster's `finish_xid` stamps
@@ -177,9 +198,9 @@ export const stampBatch = 5000;
  * scans finished before the triggers existed: already counted. Restored onto its own cluster, no stamp
  * is ahead and nothing changes. Keyset batches on the (finish_xid, id) index; returns the rows cleared.
  */
-export async function clearForeignStamps(config: Config, base: string, database: string): Promise<number> {
+async function clearForeignStamps(scansTable: TableName, base: string, database: string): Promise<number> {
   const url = withDatabase(base, database);
-  const { schema, table } = config.scansTable;
+  const { schema, table } = scansTable;
   const t = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   return withClient(url, async (c) => {
     const col = await c.query(
@@ -206,7 +227,7 @@ export async function clearForeignStamps(config: Config, base: string, database:
 const scratchName = (job: string) =>
   `kali_ops_${job}_${new Date().toISOString().slice(0, 10).replace(/-/g, "")}_${randomBytes(4).toString("hex")}`;
 
-export interface VerifyOutcome {
+interface VerifyOutcome {
   readonly file: string;
   readonly tables: number;
   readonly rows: number;
@@ -219,7 +240,7 @@ export interface VerifyOutcome {
 
 export type Source = "local" | "remote";
 
-export interface Fetched {
+interface Fetched {
   readonly file: string;
   /** Seconds spent downloading (and decrypting) the off-site copy; 0 for a local backup. */
   readonly downloadSeconds: number;
@@ -233,7 +254,7 @@ export interface Fetched {
  * future of `now` is never the newest, and refused when named.
  */
 export async function fetchBackup(
-  config: Config,
+  settings: FetchSettings,
   log: Logger,
   source: Source,
   name?: string,
@@ -245,7 +266,7 @@ export async function fetchBackup(
     if (name !== undefined) refuseFuture(name, name, now);
     const file =
       name ??
-      (await newestBackup(config.backupDir, now, (f) =>
+      (await newestBackup(settings.backupDir, now, (f) =>
         log.warn("backup dated in the future ignored (not restored, not the newest)", {
           file: f,
           now: now.toISOString(),
@@ -253,9 +274,9 @@ export async function fetchBackup(
       ));
     return { file, downloadSeconds: 0, done: async () => {} };
   }
-  const off = offsiteOf(config);
+  const off = offsiteOf(settings);
   if (!off) throw new Error("--from remote needs the off-site store (OPS_S3_BUCKET is not set)");
-  const dir = join(config.backupDir, `.offsite-${randomBytes(4).toString("hex")}`);
+  const dir = join(settings.backupDir, `.offsite-${randomBytes(4).toString("hex")}`);
   try {
     const d = await download(off, dir, log, name, { allowUnauthenticated, allowOtherPrefix, now });
     return {
@@ -271,31 +292,38 @@ export async function fetchBackup(
   }
 }
 
+interface VerifyOptions {
+  /** The backup (default the newest complete one); with source remote, a remote backup's name. */
+  readonly file?: string | undefined;
+  readonly source?: Source | undefined;
+  /** Accept an off-site copy the key does not authenticate (plain, or format 1). */
+  readonly allowUnauthenticated?: boolean | undefined;
+  /** Accept an authenticated off-site copy uploaded under another prefix. */
+  readonly allowOtherPrefix?: boolean | undefined;
+}
+
 /**
  * Restores a backup (the newest complete one by default; `source` remote: the off-site copy) into a
  * scratch database and checks it.
  */
 export async function verify(
-  config: Config,
+  settings: RestoreSettings,
   log: Logger,
-  file?: string,
-  job = "verify",
-  source: Source = "local",
-  allowUnauthenticated = false,
-  allowOtherPrefix = false,
+  opts: VerifyOptions = {},
 ): Promise<VerifyOutcome & { downloadSeconds: number }> {
+  const source = opts.source ?? "local";
   const fetched = await fetchBackup(
-    config,
+    settings,
     log,
     source,
-    file,
-    allowUnauthenticated,
+    opts.file,
+    opts.allowUnauthenticated,
     new Date(),
-    allowOtherPrefix,
+    opts.allowOtherPrefix,
   );
   try {
     return {
-      ...(await verifyFile(config, log, fetched.file, job, source === "remote")),
+      ...(await verifyFile(settings, log, fetched.file, source === "remote")),
       downloadSeconds: fetched.downloadSeconds,
     };
   } finally {
@@ -304,22 +332,21 @@ export async function verify(
 }
 
 async function verifyFile(
-  config: Config,
+  settings: RestoreSettings,
   log: Logger,
   target: string,
-  job: string,
   remote: boolean,
 ): Promise<VerifyOutcome> {
   const manifest = await readManifest(target);
   await checkChecksum(target);
-  const who = await restorer(config, job, remote);
-  await preflight(config, who, target, manifest);
-  const scratch = scratchName(job);
+  const who = await restorer(settings, remote);
+  await preflight(settings.pgBinDir, who, target, manifest);
+  const scratch = scratchName(settings.job);
   const t0 = performance.now();
-  await createDatabase(withDatabase(who.url, config.adminDatabase), scratch);
+  await createDatabase(withDatabase(who.url, settings.adminDatabase), scratch);
   try {
-    await pgRestore(config, who, target, scratch);
-    const checked = await checkRestored(config, who.url, scratch, target, manifest);
+    await pgRestore(settings.pgBinDir, who, target, scratch);
+    const checked = await checkRestored(settings.scansTable, who.url, scratch, target, manifest);
     const restoreSeconds = (performance.now() - t0) / 1000;
     log.info("backup verified", {
       file: target,
@@ -330,7 +357,7 @@ async function verifyFile(
     });
     return { file: target, ...checked, restoreSeconds };
   } finally {
-    await dropDatabase(withDatabase(who.url, config.adminDatabase), scratch).catch((e: unknown) =>
+    await dropDatabase(withDatabase(who.url, settings.adminDatabase), scratch).catch((e: unknown) =>
       log.error("cannot drop the scratch database", { database: scratch, error: e }),
     );
   }
@@ -353,7 +380,7 @@ export interface RestoreOptions {
 }
 
 /** `kali_before_20261207T201500Z`: the name a replaced database is kept under (63 bytes at most). */
-export const keptName = (target: string, at: Date) =>
+const keptName = (target: string, at: Date) =>
   `${target.slice(0, 39)}_before_${at.toISOString().slice(0, 19).replace(/[-:]/g, "")}Z`;
 
 /**
@@ -361,22 +388,26 @@ export const keptName = (target: string, at: Date) =>
  * An existing `target` is renamed to keptName (non-empty: only with `force`); the live database of
  * DATABASE_URL only with `replaceLive` too.
  */
-export async function restore(config: Config, log: Logger, opts: RestoreOptions): Promise<VerifyOutcome> {
+export async function restore(
+  settings: RestoreSettings,
+  log: Logger,
+  opts: RestoreOptions,
+): Promise<VerifyOutcome> {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(opts.target))
     throw new Error(
       `restore: target database ${JSON.stringify(opts.target)} is not a name of letters, digits, _ and -`,
     );
-  if (opts.target === config.adminDatabase)
+  if (opts.target === settings.adminDatabase)
     throw new Error(
-      `restore: the target may not be the admin database "${config.adminDatabase}" (OPS_ADMIN_DATABASE)`,
+      `restore: the target may not be the admin database "${settings.adminDatabase}" (OPS_ADMIN_DATABASE)`,
     );
-  const live = databaseOf(required(config, "databaseUrl", "restore"));
+  const live = databaseOf(settings.databaseUrl);
   if (opts.target === live && !opts.replaceLive)
     throw new Error(
       `restore: "${opts.target}" is the live database of DATABASE_URL; to replace it, stop its writers and pass --replace-live-database as well (the current one is then kept as ${keptName(opts.target, opts.now ?? new Date())})`,
     );
   const fetched = await fetchBackup(
-    config,
+    settings,
     log,
     opts.source ?? "local",
     opts.from,
@@ -385,7 +416,7 @@ export async function restore(config: Config, log: Logger, opts: RestoreOptions)
     opts.allowOtherPrefix,
   );
   try {
-    const r = await restoreFile(config, log, opts, fetched.file, (opts.source ?? "local") === "remote");
+    const r = await restoreFile(settings, log, opts, fetched.file, (opts.source ?? "local") === "remote");
     return { ...r, restoreSeconds: r.restoreSeconds + fetched.downloadSeconds };
   } finally {
     await fetched.done();
@@ -398,8 +429,7 @@ interface TargetState {
   readonly sessions: number;
 }
 
-async function targetState(config: Config, target: string): Promise<TargetState> {
-  const admin = adminUrl(config, "restore");
+async function targetState(admin: string, target: string): Promise<TargetState> {
   const head = await withClient(admin, async (c) => {
     const r = await c.query<{ n: string }>(
       `SELECT (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.pid <> pg_backend_pid()) AS n
@@ -445,7 +475,7 @@ async function renameDatabase(url: string, from: string, to: string, endSessions
 }
 
 async function restoreFile(
-  config: Config,
+  settings: RestoreSettings,
   log: Logger,
   opts: RestoreOptions,
   file: string,
@@ -453,9 +483,10 @@ async function restoreFile(
 ): Promise<VerifyOutcome> {
   const manifest = await readManifest(file);
   await checkChecksum(file);
-  const who = await restorer(config, "restore", remote);
-  await preflight(config, who, file, manifest);
-  const before = await targetState(config, opts.target);
+  const who = await restorer(settings, remote);
+  await preflight(settings.pgBinDir, who, file, manifest);
+  const admin = adminUrl(settings);
+  const before = await targetState(admin, opts.target);
   if (before.relations > 0 && !opts.force)
     throw new Error(
       `restore: database "${opts.target}" is not empty (${before.relations} relations); pass --force to replace it (it is kept under a dated name)`,
@@ -465,15 +496,15 @@ async function restoreFile(
       `restore: database "${opts.target}" has ${before.sessions} open sessions; stop its clients, or pass --force to end them when the restored copy takes its name`,
     );
   const t0 = performance.now();
-  const whoAdmin = withDatabase(who.url, config.adminDatabase);
-  const scratch = scratchName("restore");
+  const whoAdmin = withDatabase(who.url, settings.adminDatabase);
+  const scratch = scratchName(settings.job);
   await createDatabase(whoAdmin, scratch);
   let checked: { tables: number; rows: number };
   let clearedStamps: number;
   try {
-    await pgRestore(config, who, file, scratch);
-    checked = await checkRestored(config, who.url, scratch, file, manifest);
-    clearedStamps = await clearForeignStamps(config, who.url, scratch);
+    await pgRestore(settings.pgBinDir, who, file, scratch);
+    checked = await checkRestored(settings.scansTable, who.url, scratch, file, manifest);
+    clearedStamps = await clearForeignStamps(settings.scansTable, who.url, scratch);
   } catch (e) {
     await dropDatabase(whoAdmin, scratch).catch((d: unknown) =>
       log.error("cannot drop the scratch database", { database: scratch, error: d }),
@@ -488,7 +519,7 @@ async function restoreFile(
   // The checked copy takes the target's name; the previous database steps aside, kept.
   let kept: string | undefined;
   try {
-    const now = await targetState(config, opts.target);
+    const now = await targetState(admin, opts.target);
     if (now.exists) {
       if (now.relations > 0 && !opts.force)
         throw new Error(
@@ -500,7 +531,7 @@ async function restoreFile(
           database: opts.target,
           sessions: now.sessions,
         });
-      await renameDatabase(adminUrl(config, "restore"), opts.target, kept, Boolean(opts.force));
+      await renameDatabase(admin, opts.target, kept, Boolean(opts.force));
     }
   } catch (e) {
     await dropDatabase(whoAdmin, scratch).catch(() => undefined);
@@ -510,15 +541,14 @@ async function restoreFile(
     await renameDatabase(whoAdmin, scratch, opts.target, false);
   } catch (e) {
     // Put the previous database back under its name; the checked copy stays for the operator.
-    if (kept)
-      await renameDatabase(adminUrl(config, "restore"), kept, opts.target, true).catch(() => undefined);
+    if (kept) await renameDatabase(admin, kept, opts.target, true).catch(() => undefined);
     throw new Error(
       `restore: the checked copy ${scratch} could not take the name "${opts.target}" (${(e as Error).message}); "${opts.target}" is back as it was; drop ${scratch} when done`,
     );
   }
   if (kept) {
     // Its disk stays in use until it is dropped: the size says how much.
-    const size = await withClient(adminUrl(config, "restore"), (c) =>
+    const size = await withClient(admin, (c) =>
       c.query<{ b: string }>("SELECT pg_database_size($1)::text AS b", [kept]),
     ).then(
       (r) => Number(r.rows[0]!.b),
@@ -543,7 +573,7 @@ async function restoreFile(
   return { file, ...checked, restoreSeconds, clearedStamps, ...(kept ? { keptPrevious: kept } : {}) };
 }
 
-export interface DrillOutcome {
+interface DrillOutcome {
   readonly backupFile: string;
   readonly backupSeconds: number;
   /**
@@ -560,13 +590,16 @@ export interface DrillOutcome {
  * The disaster-recovery drill: a fresh backup, restored into a new scratch database, checked, timed.
  * The restore time (not the backup's) is the RTO figure: in a disaster the backup already exists.
  */
-export async function drDrill(config: Config, log: Logger, source?: Source): Promise<DrillOutcome> {
+export async function drDrill(settings: DrillSettings, log: Logger, source?: Source): Promise<DrillOutcome> {
   // The drill that matters is the one where the host is gone: from the off-site copy when there is one.
-  const from: Source = source ?? (config.s3Bucket ? "remote" : "local");
+  const from: Source = source ?? (settings.s3Bucket ? "remote" : "local");
   const t0 = performance.now();
-  const b = await backup(config, log);
+  const b = await backup(settings, log);
   const backupSeconds = (performance.now() - t0) / 1000;
-  const v = await verify(config, log, from === "remote" ? basename(b.file) : b.file, "drill", from);
+  const v = await verify(settings, log, {
+    file: from === "remote" ? basename(b.file) : b.file,
+    source: from,
+  });
   const restoreSeconds = v.restoreSeconds + v.downloadSeconds;
   log.info("dr drill passed", {
     file: b.file,

@@ -4,15 +4,15 @@
 // this machine), verify and dr-drill restore from that off-site copy (the drill's RTO then includes
 // the download), and --encrypt encrypts the copies. The figures quoted in
 // docs/operations/backup-and-recovery.md come from:
-//   npx tsx ops/scripts/measure.ts [rows=100000] [--s3] [--encrypt]
+//   npx tsx bench/ops-measure.ts [rows=100000] [--s3] [--encrypt]
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { startS3Server, s3Credentials, type S3Server } from "../../test/support/s3.ts";
-import { startPostgres } from "../../test/support/servers.ts";
-import { runJob } from "../src/jobs.ts";
-import type { Command, JobArgs } from "../src/jobs.ts";
-import { opsConfig, quietLogger, scansDdl } from "../test/support.ts";
+import { startS3Server, s3Credentials, type S3Server } from "../test/support/s3.ts";
+import { startPostgres } from "../test/support/servers.ts";
+import { runJob } from "../ops/src/jobs.ts";
+import type { Command, JobArgs } from "../ops/src/jobs.ts";
+import { opsConfig, quietLogger, scansDdl } from "../ops/test/support.ts";
 
 const args = process.argv.slice(2);
 const withS3 = args.includes("--s3") || args.includes("--encrypt");
@@ -24,7 +24,7 @@ if (!Number.isInteger(rows) || rows < 1)
 const pgs = await startPostgres();
 const s3: S3Server | undefined = withS3 ? await startS3Server() : undefined;
 // Off-site copies restore as the restore role (ops/sql/restore-role.sql), never as the superuser.
-await pgs.query(readFileSync(join(import.meta.dirname, "..", "sql", "restore-role.sql"), "utf8"));
+await pgs.query(readFileSync(join(import.meta.dirname, "..", "ops", "sql", "restore-role.sql"), "utf8"));
 await pgs.query("ALTER ROLE kali_agents_restore PASSWORD 'measure'");
 const { config, dirs } = opsConfig({
   DATABASE_URL: pgs.urlFor({ database: "kali" }),

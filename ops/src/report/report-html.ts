@@ -7,12 +7,16 @@
 // path and a few labels (about 150 lines here), while the server-side SVG libraries (D3 with a DOM
 // shim, Vega's node renderer, ECharts' SSR mode) bring a DOM emulation or a canvas and megabytes of
 // dependency for the same six pictures, and mail clients ignore the CSS and fonts they rely on.
+import { scorecardTargetSides } from "../../../definitions/thresholds.ts";
 import type { Capacity, Charts, Headline, Point, Report } from "./report-model.ts";
 import { headline } from "./report-model.ts";
 
-export type Unit = "duration" | "ratio" | "count";
+/** How each side of a target (scorecardTargetSides) reads in the target column. */
+const sideSymbol = { atLeast: "≥", above: ">", below: "<" } as const;
 
-export interface ScorecardRow {
+type Unit = "duration" | "ratio" | "count";
+
+interface ScorecardRow {
   /** Stable key: the `data-figure` attribute of its cell in the HTML. */
   readonly key: keyof Headline;
   readonly label: string;
@@ -66,7 +70,9 @@ export function scorecardRows(r: Report): ScorecardRow[] {
     target: string,
     met: boolean | null,
   ): ScorecardRow => ({ key, label, value: h[key], target, met, unit, previous: prev(key) });
-  const t = (f: { target: number }, unit: Unit, op: string) => `${op} ${formatValue(f.target, unit)}`;
+  // The target as `≥ 99.9%`, on the side definitions/thresholds.ts scorecardTargetSides gives.
+  const t = (key: keyof typeof scorecardTargetSides, f: { target: number }, unit: Unit) =>
+    `${sideSymbol[scorecardTargetSides[key]]} ${formatValue(f.target, unit)}`;
   const earlier = (r.history ?? []).map((e) => e.figures.mean_recovery_seconds).filter((v) => v !== null);
   const decreasing =
     h.mean_recovery_seconds === null || earlier.length === 0
@@ -77,21 +83,21 @@ export function scorecardRows(r: Report): ScorecardRow[] {
       "uptime",
       "Uptime (API availability)",
       "ratio",
-      t(s.uptime.availability, "ratio", "≥"),
+      t("uptimeRatio", s.uptime.availability, "ratio"),
       s.uptime.availability.met,
     ),
     row(
       "uptime_30d",
       "Uptime over 30 days (the SLO)",
       "ratio",
-      t(s.uptime.availability_30d, "ratio", "≥"),
+      t("uptimeRatio", s.uptime.availability_30d, "ratio"),
       s.uptime.availability_30d.met,
     ),
     row(
       "mean_recovery_seconds",
       "Mean time to recovery",
       "duration",
-      t(s.recovery.mean_seconds, "duration", "<"),
+      t("meanTimeToRecoverySeconds", s.recovery.mean_seconds, "duration"),
       s.recovery.mean_seconds.met,
     ),
     row("p90_recovery_seconds", "p90 time to recovery", "duration", "mean below previous weeks'", decreasing),
@@ -99,7 +105,7 @@ export function scorecardRows(r: Report): ScorecardRow[] {
       "mean_response_seconds",
       "Mean alert response",
       "duration",
-      `${t(s.response.mean_seconds, "duration", "<")}, none missed`,
+      `${t("alertResponseSeconds", s.response.mean_seconds, "duration")}, none missed`,
       s.response.mean_seconds.met,
     ),
     // Each alert never acknowledged is a missed response (docs/operations/scorecard.md).
@@ -114,28 +120,28 @@ export function scorecardRows(r: Report): ScorecardRow[] {
       "backup_success_rate_30d",
       "Backup success rate (30 days)",
       "ratio",
-      t(s.backups.success_rate_30d, "ratio", "≥"),
+      t("backupSuccessRatio", s.backups.success_rate_30d, "ratio"),
       s.backups.success_rate_30d.met,
     ),
     row(
       "automated_share",
       "Automated share of ops runs",
       "ratio",
-      t(s.automation.automated_share, "ratio", ">"),
+      t("automatedShareRatio", s.automation.automated_share, "ratio"),
       s.automation.automated_share.met,
     ),
     row(
       "manual_interventions_30d",
       "Manual interventions (30 days)",
       "count",
-      t(s.interventions.total_30d, "count", "<"),
+      t("manualInterventions30d", s.interventions.total_30d, "count"),
       s.interventions.total_30d.met,
     ),
     row(
       "documentation_coverage",
       "Documentation coverage",
       "ratio",
-      t(s.documentation.coverage, "ratio", ">"),
+      t("documentationCoverageRatio", s.documentation.coverage, "ratio"),
       s.documentation.coverage.met,
     ),
   ];
@@ -146,7 +152,7 @@ const esc = (s: string) =>
 const metText = (m: boolean | null) => (m === null ? "–" : m ? "met" : "missed");
 
 /** The scorecard as plain text lines (the mail's text part and the Markdown use it). */
-export function scorecardText(r: Report): string[] {
+function scorecardText(r: Report): string[] {
   return scorecardRows(r).map(
     (x) =>
       `${x.label}: ${formatValue(x.value, x.unit)} (target ${x.target}: ${metText(x.met)})` +
@@ -172,7 +178,7 @@ const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
 const dateLabel = (t: number) => new Date(t * 1000).toISOString().slice(5, 16).replace("T", " ");
 
 /** A line chart of series over [from, to] (unix seconds); y from 0 to the maximum (1 for ratios). */
-export function lineChart(
+function lineChart(
   id: string,
   title: string,
   lines: readonly Line[],

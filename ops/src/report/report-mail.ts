@@ -5,11 +5,11 @@
 // nodemailer speaks SMTP (STARTTLS, AUTH, MIME multipart/alternative): a protocol client, not ours to
 // rewrite.
 import { readFileSync } from "node:fs";
-import { secretFileIn, underSecretsMount } from "../../lib/secrets.ts";
+import { secretFileIn, underSecretsMount } from "../../../lib/secrets.ts";
 import nodemailer from "nodemailer";
 import YAML from "yaml";
 
-export interface SmtpSettings {
+interface SmtpSettings {
   readonly host: string;
   readonly port: number;
   readonly from: string;
@@ -69,7 +69,7 @@ export function readSmtpSettings(path: string, secretsDir?: string): SmtpSetting
   };
 }
 
-export interface Mail {
+interface Mail {
   readonly to: readonly string[];
   readonly subject: string;
   readonly text: string;

@@ -30,7 +30,7 @@ import { createReadStream, createWriteStream, promises as fs } from "node:fs";
 import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import type { Logger } from "../../lib/log.ts";
+import type { Logger } from "../../../lib/log.ts";
 import {
   backupTime,
   checkChecksum,
@@ -44,7 +44,7 @@ import {
   writeAtomic,
   type Manifest,
 } from "./backup-files.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 import {
   checkManifestMac,
   cipherName,
@@ -59,7 +59,7 @@ import {
 } from "./encryption.ts";
 
 /** What the remote manifest adds to the local one. */
-export interface OffsiteInfo {
+interface OffsiteInfo {
   readonly uploadedAt: string;
   /** Bytes and sha256 of the object as stored (the ciphertext when encrypted). */
   readonly objectSizeBytes: number;
@@ -74,9 +74,9 @@ export interface OffsiteInfo {
   /** The MAC of the whole manifest but this field (encryption.ts manifestMac); with a key only. */
   readonly authentication?: { readonly algorithm: string; readonly mac: string };
 }
-export type RemoteManifest = Manifest & { readonly offsite: OffsiteInfo };
+type RemoteManifest = Manifest & { readonly offsite: OffsiteInfo };
 
-export interface Offsite {
+interface Offsite {
   readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
@@ -85,8 +85,22 @@ export interface Offsite {
   readonly where: string;
 }
 
+/** What the off-site store is made of: the OPS_S3_* settings and the backup key. */
+export const offsiteKeys = [
+  "s3Bucket",
+  "s3Prefix",
+  "s3Endpoint",
+  "s3Region",
+  "s3ForcePathStyle",
+  "s3AccessKeyId",
+  "s3SecretAccessKey",
+  "s3PartSizeMib",
+  "backupEncryptionKey",
+] as const satisfies readonly (keyof Config)[];
+export type OffsiteSettings = Pick<Config, (typeof offsiteKeys)[number]>;
+
 /** The off-site store of `config`, or undefined when OPS_S3_BUCKET is not set. */
-export function offsiteOf(config: Config): Offsite | undefined {
+export function offsiteOf(config: OffsiteSettings): Offsite | undefined {
   if (!config.s3Bucket) return undefined;
   const id = config.s3AccessKeyId;
   const secret = config.s3SecretAccessKey;
@@ -116,7 +130,7 @@ export function offsiteOf(config: Config): Offsite | undefined {
 }
 
 /** One line naming why a request to the store failed (never a credential). */
-export function storeError(off: Offsite, what: string, e: unknown): Error {
+function storeError(off: Offsite, what: string, e: unknown): Error {
   const err = e as Error & { code?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   const code = err.Code ?? err.code ?? err.name;
   const status = err.$metadata?.httpStatusCode;
@@ -327,7 +341,7 @@ export async function upload(
   return { key, bytes: sent.bytes, seconds, encrypted: Boolean(off.key) };
 }
 
-export interface RemoteBackup {
+interface RemoteBackup {
   readonly name: string;
   readonly at: Date;
   readonly complete: boolean;
@@ -338,7 +352,7 @@ export interface RemoteBackup {
  * The newest complete remote backup that is not dated in the future: a name ahead of every clock is
  * what a tampered bucket looks like (it would be the "newest" for ever, and kept by retention).
  */
-export function newestRemote(all: readonly RemoteBackup[], now: Date): RemoteBackup | undefined {
+function newestRemote(all: readonly RemoteBackup[], now: Date): RemoteBackup | undefined {
   return all.find((b) => b.complete && !inFuture(b.at, now));
 }
 
@@ -395,7 +409,7 @@ async function getText(off: Offsite, key: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export interface DownloadOutcome {
+interface DownloadOutcome {
   /** The plain dump, with its .sha256 and .json beside it (checked: the checksum matches). */
   readonly file: string;
   readonly manifest: RemoteManifest;
@@ -404,7 +418,7 @@ export interface DownloadOutcome {
   readonly authenticated: boolean;
 }
 
-export interface DownloadOptions {
+interface DownloadOptions {
   /** Accept, with a key set, a copy the key does not authenticate: plain, or format 1 (--allow-unauthenticated). */
   readonly allowUnauthenticated?: boolean;
   /** Accept an authenticated copy uploaded under another bucket prefix (--allow-other-prefix). */

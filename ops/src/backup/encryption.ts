@@ -35,7 +35,7 @@ const MAGIC_V1 = Buffer.from("KABKENC1", "latin1");
 const MAGIC = Buffer.from("KABKENC2", "latin1");
 const HEADER_BYTES = 20;
 const TAG_BYTES = 16;
-export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 export const cipherName = "aes-256-gcm-chunked-v2";
 export const legacyCipherName = "aes-256-gcm-chunked-v1";
 /** The manifest's authentication: HMAC-SHA256 under the derived key, over its canonical JSON. */
@@ -49,7 +49,7 @@ export class DecryptionError extends Error {
 }
 
 /** The keys derived from the configured one; each serves one purpose only. */
-export interface BackupKeys {
+interface BackupKeys {
   /** AES-256-GCM key of the chunks (format 2). */
   readonly encryption: Buffer;
   /** HMAC-SHA256 key of the manifest. */

@@ -7,18 +7,19 @@
 import {
   apiSlo,
   jobMetricLabel,
+  scorecardTargetSides as sides,
   scorecardTargets as targets,
   selectors,
-} from "../../definitions/thresholds.ts";
-import { increase, re, series } from "../../lib/promql.ts";
+} from "../../../definitions/thresholds.ts";
+import { increase, re, series } from "../../../lib/promql.ts";
 import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 // Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file
 // nothing imports is missing from the ops image, where `ops report` failed with ENOENT on it
 // (test/containers/runtime-files.test.ts finds every file the programs read beside their code).
-import documentationCoverage from "../../definitions/documentation-coverage.json" with { type: "json" };
+import documentationCoverage from "../../../definitions/documentation-coverage.json" with { type: "json" };
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
-export interface Incident {
+interface Incident {
   readonly alertname: string;
   readonly severity: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -106,9 +107,9 @@ export interface Scorecard {
 
 const DAY = 86_400;
 /** Incidents that started this long before the period are still found (capped by retention). */
-export const lookbackSeconds = 7 * DAY;
+const lookbackSeconds = 7 * DAY;
 /** Two firing samples of one series further apart than this are two incidents (5 m: staleness). */
-export const incidentGapSeconds = 300;
+const incidentGapSeconds = 300;
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
@@ -118,15 +119,16 @@ export function p90(xs: number[]): number | null {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.ceil(0.9 * sorted.length) - 1]!;
 }
-const below = (value: number | null, target: number): Figure => ({
+const meets = {
+  atLeast: (value: number, target: number) => value >= target,
+  above: (value: number, target: number) => value > target,
+  below: (value: number, target: number) => value < target,
+} as const;
+/** `value` against the target `key`, met on the side definitions/thresholds.ts scorecardTargetSides gives. */
+export const against = (key: keyof typeof targets, value: number | null): Figure => ({
   value,
-  target,
-  met: value === null ? null : value < target,
-});
-const atLeast = (value: number | null, target: number): Figure => ({
-  value,
-  target,
-  met: value === null ? null : value >= target,
+  target: targets[key],
+  met: value === null ? null : meets[sides[key]](value, targets[key]),
 });
 
 /** Whether every matcher of a silence matches the labels (Alertmanager's rules: regexes anchored). */
@@ -178,7 +180,7 @@ export function incidentsOf(
   return out.sort((a, b) => a.fired_at.localeCompare(b.fired_at) || a.alertname.localeCompare(b.alertname));
 }
 
-export interface RunCount {
+interface RunCount {
   readonly job: string;
   readonly result: string;
   readonly trigger: string;
@@ -189,7 +191,7 @@ export interface DocumentationCoverage {
   readonly kinds: Record<string, { documented: number; total: number; missing: string[] }>;
 }
 
-export interface ScorecardInputs {
+interface ScorecardInputs {
   readonly start: number;
   readonly end: number;
   readonly alerts: readonly Series[];
@@ -245,25 +247,23 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
   const total = Object.values(kinds).reduce((a, k) => a + k.total, 0);
 
   const availability = (errorRatio: number | null) => (errorRatio === null ? null : 1 - errorRatio);
+  // Met below the target and with none missed.
+  const response = against("alertResponseSeconds", meanWait);
   return {
     uptime: {
-      availability: atLeast(availability(i.apiErrorRatio), targets.uptimeRatio),
-      availability_30d: atLeast(availability(i.apiErrorRatio30d), targets.uptimeRatio),
+      availability: against("uptimeRatio", availability(i.apiErrorRatio)),
+      availability_30d: against("uptimeRatio", availability(i.apiErrorRatio30d)),
     },
     recovery: {
       incidents: resolved.length,
-      mean_seconds: below(mean(recoveries), targets.meanTimeToRecoverySeconds),
+      mean_seconds: against("meanTimeToRecoverySeconds", mean(recoveries)),
       p90_seconds: p90(recoveries),
       open: open.length,
     },
     response: {
       alerts: fired.length,
       acknowledged: responses.length,
-      mean_seconds: {
-        value: meanWait,
-        target: targets.alertResponseSeconds,
-        met: meanWait === null ? null : meanWait < targets.alertResponseSeconds && missed === 0,
-      },
+      mean_seconds: { ...response, met: response.met === null ? null : response.met && missed === 0 },
       p90_seconds: p90(waits),
       never_acknowledged_share: fired.length ? (fired.length - responses.length) / fired.length : null,
       missed,
@@ -271,30 +271,22 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
     backups: {
       runs_30d: backupRuns,
       successful_30d: backupOk,
-      success_rate_30d: atLeast(backupRuns ? backupOk / backupRuns : null, targets.backupSuccessRatio),
+      success_rate_30d: against("backupSuccessRatio", backupRuns ? backupOk / backupRuns : null),
     },
     automation: {
       runs,
       scheduled,
       manual,
-      automated_share: {
-        value: runs ? scheduled / runs : null,
-        target: targets.automatedShareRatio,
-        met: runs ? scheduled / runs > targets.automatedShareRatio : null,
-      },
+      automated_share: against("automatedShareRatio", runs ? scheduled / runs : null),
     },
     interventions: {
       manual_runs_30d: manual30d,
       silences_by_people_30d: people30d,
-      total_30d: below(manual30d + people30d, targets.manualInterventions30d),
+      total_30d: against("manualInterventions30d", manual30d + people30d),
       silences_by_people: byPeople(i.start),
     },
     documentation: {
-      coverage: {
-        value: total ? documented / total : null,
-        target: targets.documentationCoverageRatio,
-        met: total ? documented / total > targets.documentationCoverageRatio : null,
-      },
+      coverage: against("documentationCoverageRatio", total ? documented / total : null),
       kinds,
     },
     incidents,
@@ -304,7 +296,7 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
 // ------------------------------------------------------------------ reading the sources
 
 /** The incidents' alerts: critical and warning only (info never wakes anyone). */
-export const alertsQuery = (windowSeconds: number) =>
+const alertsQuery = (windowSeconds: number) =>
   `ALERTS{alertstate="firing", severity=~"critical|warning"}[${windowSeconds}s]`;
 
 /**
@@ -317,7 +309,7 @@ export const apiErrorRatioQuery = (over: (selector: string, window: string) => s
   `(sum(${over(series("http_requests_total", selectors.api, re("code", apiSlo.errorCodeRegex)), w)}) or vector(0)) / sum(${over(series("http_requests_total", selectors.api), w)})`;
 
 /** Ops runs by job, result and trigger over a window (the job label arrives as exported_job). */
-export const runsQuery = (windowSeconds: number) =>
+const runsQuery = (windowSeconds: number) =>
   `sum by (${jobMetricLabel}, result, trigger) (increase(kali_agents_job_runs_total{${selectors.exporter}}[${windowSeconds}s]))`;
 
 async function runCounts(prometheusUrl: string, windowSeconds: number, at: Date): Promise<RunCount[]> {
@@ -345,11 +337,11 @@ export async function fetchSilences(alertmanagerUrl: string): Promise<Silence[]>
 }
 
 /** The coverage `npm run generate` measured (definitions/documentation-coverage.json). */
-export function readDocumentationCoverage(): DocumentationCoverage {
+function readDocumentationCoverage(): DocumentationCoverage {
   return documentationCoverage satisfies DocumentationCoverage;
 }
 
-export interface ScorecardSources {
+interface ScorecardSources {
   readonly prometheusUrl: string;
   readonly alertmanagerUrl: string;
   readonly automatedSilenceAuthors: readonly string[];

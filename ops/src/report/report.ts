@@ -5,13 +5,13 @@
 // report-<end date>.json, .md and .html (report-html.ts).
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import { selectors } from "../../definitions/thresholds.ts";
-import { histogramSeries, increase, rate, series } from "../../lib/promql.ts";
-import type { Config } from "./config.ts";
-import { required } from "./config.ts";
-import type { Logger } from "../../lib/log.ts";
-import { quoteIdent } from "../../lib/sql.ts";
-import { withClient } from "./pg.ts";
+import { selectors } from "../../../definitions/thresholds.ts";
+import { histogramSeries, increase, rate, series } from "../../../lib/promql.ts";
+import type { Config, TableName } from "../config.ts";
+import type { Logger } from "../../../lib/log.ts";
+import { quoteIdent } from "../../../lib/sql.ts";
+import type { Client } from "pg";
+import { withClient } from "../pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
 import { apiErrorRatioQuery, scorecard } from "./scorecard.ts";
 import type { Capacity, Charts, HistoryEntry, Point, Report } from "./report-model.ts";
@@ -26,11 +26,35 @@ import {
 } from "./report-html.ts";
 import { readSmtpSettings, sendMail } from "./report-mail.ts";
 
+/** What the weekly report reads of the configuration besides DATABASE_URL. */
+export const reportKeys = [
+  "scansTable",
+  "prometheusUrl",
+  "alertmanagerUrl",
+  "reportAutomatedSilenceAuthors",
+  "reportDir",
+  "reportDatabaseMountpoint",
+  "reportMailTo",
+  "reportSmtpConfig",
+  "reportSmtpSecretsDir",
+] as const satisfies readonly (keyof Config)[];
+/** The weekly report's settings, resolved once at the door (jobs.ts). */
+export interface ReportSettings extends Pick<Config, (typeof reportKeys)[number]> {
+  /** The application database (DATABASE_URL, checked at the door to be set). */
+  readonly databaseUrl: string;
+}
+
+/** The scans the report counts: the database and its table. */
+interface ScansSource {
+  readonly url: string;
+  readonly table: TableName;
+}
+
 /**
  * The PromQL of each figure, over window `w` (e.g. `604800s`); `resolution` is the average memory's
  * subquery step (5 minutes; finer for a period of minutes, which a 5-minute step would miss).
  */
-export function reportQueries(
+function reportQueries(
   w: string,
   resolution = "5m",
 ): Record<keyof Report["performance"] | keyof Report["resources"], string> {
@@ -49,27 +73,50 @@ export function reportQueries(
   };
 }
 
-async function scanFigures(config: Config, start: Date, end: Date): Promise<Report["scans"]> {
-  const url = required(config, "databaseUrl", "report");
-  const { schema, table } = config.scansTable;
-  return withClient(url, async (c) => {
-    const r = await c.query<{ total: string; ok: string; failed: string; avg: number | null }>(
-      `SELECT count(*) AS total,
-              count(*) FILTER (WHERE status = 'success') AS ok,
-              count(*) FILTER (WHERE status = 'failed') AS failed,
-              avg(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE started_at IS NOT NULL)::float8 AS avg
-         FROM ${quoteIdent(schema)}.${quoteIdent(table)}
-        WHERE finished_at >= $1 AND finished_at < $2`,
-      [start, end],
-    );
-    const row = r.rows[0]!;
-    return {
-      total: Number(row.total),
-      successful: Number(row.ok),
-      failed: Number(row.failed),
-      avg_duration_seconds: row.avg === null ? null : Number(row.avg),
-    };
-  });
+/**
+ * What the report reads of the scans table, over one connection: the period's figures, its scans per
+ * day, and, for a period shorter than a day, per interval.
+ */
+async function readScans(
+  scans: ScansSource,
+  start: Date,
+  end: Date,
+): Promise<{ figures: Report["scans"]; charts: Pick<Charts, "scans_per_day" | "scans_per_interval"> }> {
+  const window = (end.getTime() - start.getTime()) / 1000;
+  return withClient(scans.url, async (c) => ({
+    figures: await scanFigures(c, scans.table, start, end),
+    charts: {
+      scans_per_day: await scansPerDay(c, scans.table, start, end),
+      ...(window < 86_400
+        ? { scans_per_interval: await scansPerInterval(c, scans.table, start, end, window) }
+        : {}),
+    },
+  }));
+}
+
+async function scanFigures(
+  c: Client,
+  scansTable: TableName,
+  start: Date,
+  end: Date,
+): Promise<Report["scans"]> {
+  const { schema, table } = scansTable;
+  const r = await c.query<{ total: string; ok: string; failed: string; avg: number | null }>(
+    `SELECT count(*) AS total,
+            count(*) FILTER (WHERE status = 'success') AS ok,
+            count(*) FILTER (WHERE status = 'failed') AS failed,
+            avg(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE started_at IS NOT NULL)::float8 AS avg
+       FROM ${quoteIdent(schema)}.${quoteIdent(table)}
+      WHERE finished_at >= $1 AND finished_at < $2`,
+    [start, end],
+  );
+  const row = r.rows[0]!;
+  return {
+    total: Number(row.total),
+    successful: Number(row.ok),
+    failed: Number(row.failed),
+    avg_duration_seconds: row.avg === null ? null : Number(row.avg),
+  };
 }
 
 const reportName = (end: Date) => `report-${end.toISOString().slice(0, 10)}`;
@@ -164,11 +211,17 @@ export function scanBucketSeconds(windowSeconds: number): number {
   return choices.find((b) => windowSeconds / b <= 24) ?? choices.at(-1)!;
 }
 
-async function chartSeries(config: Config, start: Date, end: Date): Promise<Charts> {
+async function chartSeries(
+  prometheusUrl: string,
+  scans: Pick<Charts, "scans_per_day" | "scans_per_interval">,
+  databaseMountpoint: string,
+  start: Date,
+  end: Date,
+): Promise<Charts> {
   const window = (end.getTime() - start.getTime()) / 1000;
   const step = chartStepSeconds(window);
   const range = async (q: string) => {
-    const r = await queryRange(config.prometheusUrl, q, start, end, step);
+    const r = await queryRange(prometheusUrl, q, start, end, step);
     return r.map((s) => ({ metric: s.metric, points: s.points.filter(([, v]) => Number.isFinite(v)) }));
   };
   const one = async (q: string) => (await range(q))[0]?.points ?? [];
@@ -191,7 +244,7 @@ async function chartSeries(config: Config, start: Date, end: Date): Promise<Char
     ),
     range(fsUsedExpr),
     scalarsBy(
-      config.prometheusUrl,
+      prometheusUrl,
       `max by (mountpoint) (${series("node_filesystem_avail_bytes", fs)})`,
       end,
       "mountpoint",
@@ -199,23 +252,23 @@ async function chartSeries(config: Config, start: Date, end: Date): Promise<Char
     range(dbExpr),
     // Used grows as available shrinks (a filesystem's size is constant while it is mounted).
     scalarsBy(
-      config.prometheusUrl,
+      prometheusUrl,
       `max by (mountpoint) (-deriv(node_filesystem_avail_bytes{${fs}}[${W}]))`,
       end,
       "mountpoint",
     ),
     scalarsBy(
-      config.prometheusUrl,
+      prometheusUrl,
       `max by (datname) (deriv(pg_database_size_bytes{${exp}}[${W}]))`,
       end,
       "datname",
     ),
   ]);
-  const dbFree = fsAvail.get(config.reportDatabaseMountpoint) ?? null;
+  const dbFree = fsAvail.get(databaseMountpoint) ?? null;
   return {
     step_seconds: step,
-    scans_per_day: await scansPerDay(config, start, end),
-    ...(window < 86_400 ? { scans_per_interval: await scansPerInterval(config, start, end, window) } : {}),
+    scans_per_day: scans.scans_per_day,
+    ...(scans.scans_per_interval ? { scans_per_interval: scans.scans_per_interval } : {}),
     api_p95_seconds: p95,
     api_error_rate: errors,
     cpu_ratio: cpu,
@@ -243,68 +296,68 @@ async function scalarsBy(base: string, q: string, at: Date, label: string): Prom
   return out;
 }
 
-async function scansPerDay(config: Config, start: Date, end: Date): Promise<Charts["scans_per_day"]> {
-  const url = required(config, "databaseUrl", "report");
-  const { schema, table } = config.scansTable;
-  return withClient(url, async (c) => {
-    const r = await c.query<{ day: string; total: string; ok: string; failed: string }>(
-      `SELECT to_char(d.day, 'YYYY-MM-DD') AS day,
-              count(s.*) AS total,
-              count(s.*) FILTER (WHERE s.status = 'success') AS ok,
-              count(s.*) FILTER (WHERE s.status = 'failed') AS failed
-         FROM generate_series(date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC'),
-                              date_trunc('day', ($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC'),
-                              interval '1 day') AS d(day)
-         LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
-           ON s.finished_at >= $1 AND s.finished_at < $2
-          AND (s.finished_at AT TIME ZONE 'UTC') >= d.day
-          AND (s.finished_at AT TIME ZONE 'UTC') < d.day + interval '1 day'
-        GROUP BY d.day ORDER BY d.day`,
-      [start, end],
-    );
-    return r.rows.map((row) => ({
-      date: row.day,
-      total: Number(row.total),
-      successful: Number(row.ok),
-      failed: Number(row.failed),
-    }));
-  });
+async function scansPerDay(
+  c: Client,
+  scansTable: TableName,
+  start: Date,
+  end: Date,
+): Promise<Charts["scans_per_day"]> {
+  const { schema, table } = scansTable;
+  const r = await c.query<{ day: string; total: string; ok: string; failed: string }>(
+    `SELECT to_char(d.day, 'YYYY-MM-DD') AS day,
+            count(s.*) AS total,
+            count(s.*) FILTER (WHERE s.status = 'success') AS ok,
+            count(s.*) FILTER (WHERE s.status = 'failed') AS failed
+       FROM generate_series(date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC'),
+                            date_trunc('day', ($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC'),
+                            interval '1 day') AS d(day)
+       LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
+         ON s.finished_at >= $1 AND s.finished_at < $2
+        AND (s.finished_at AT TIME ZONE 'UTC') >= d.day
+        AND (s.finished_at AT TIME ZONE 'UTC') < d.day + interval '1 day'
+      GROUP BY d.day ORDER BY d.day`,
+    [start, end],
+  );
+  return r.rows.map((row) => ({
+    date: row.day,
+    total: Number(row.total),
+    successful: Number(row.ok),
+    failed: Number(row.failed),
+  }));
 }
 
 async function scansPerInterval(
-  config: Config,
+  c: Client,
+  scansTable: TableName,
   start: Date,
   end: Date,
   window: number,
 ): Promise<NonNullable<Charts["scans_per_interval"]>> {
-  const url = required(config, "databaseUrl", "report");
-  const { schema, table } = config.scansTable;
+  const { schema, table } = scansTable;
   const bucket = scanBucketSeconds(window);
   const n = Math.ceil(window / bucket);
-  return withClient(url, async (c) => {
-    const r = await c.query<{ i: number; total: string; ok: string; failed: string }>(
-      `SELECT b.i,
-              count(s.*) AS total,
-              count(s.*) FILTER (WHERE s.status = 'success') AS ok,
-              count(s.*) FILTER (WHERE s.status = 'failed') AS failed
-         FROM generate_series(0, $3::int - 1) AS b(i)
-         LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
-           ON s.finished_at >= $1 AND s.finished_at < $2
-          AND s.finished_at >= $1::timestamptz + b.i * make_interval(secs => $4)
-          AND s.finished_at < $1::timestamptz + (b.i + 1) * make_interval(secs => $4)
-        GROUP BY b.i ORDER BY b.i`,
-      [start, end, n, bucket],
-    );
-    return {
-      bucket_seconds: bucket,
-      buckets: r.rows.map((row) => ({
-        start: new Date(start.getTime() + row.i * bucket * 1000).toISOString(),
-        total: Number(row.total),
-        successful: Number(row.ok),
-        failed: Number(row.failed),
-      })),
-    };
-  });
+  const r = await c.query<{ i: number; total: string; ok: string; failed: string }>(
+    `SELECT b.i,
+            count(s.*) AS total,
+            count(s.*) FILTER (WHERE s.status = 'success') AS ok,
+            count(s.*) FILTER (WHERE s.status = 'failed') AS failed
+       FROM generate_series(0, $3::int - 1) AS b(i)
+       LEFT JOIN ${quoteIdent(schema)}.${quoteIdent(table)} s
+         ON s.finished_at >= $1 AND s.finished_at < $2
+        AND s.finished_at >= $1::timestamptz + b.i * make_interval(secs => $4)
+        AND s.finished_at < $1::timestamptz + (b.i + 1) * make_interval(secs => $4)
+      GROUP BY b.i ORDER BY b.i`,
+    [start, end, n, bucket],
+  );
+  return {
+    bucket_seconds: bucket,
+    buckets: r.rows.map((row) => ({
+      start: new Date(start.getTime() + row.i * bucket * 1000).toISOString(),
+      total: Number(row.total),
+      successful: Number(row.ok),
+      failed: Number(row.failed),
+    })),
+  };
 }
 
 const fmt = (v: number | null, unit: "s" | "%" | "n"): string => {
@@ -322,7 +375,7 @@ function change(now: number | null, before: number | null | undefined): string {
 }
 
 /** The performance table: figure, this week, previous week, change (Markdown and HTML alike). */
-export function performanceRows(r: Report): [string, string, string, string][] {
+function performanceRows(r: Report): [string, string, string, string][] {
   const p = r.previous?.report;
   const rows: [string, number | null, number | null | undefined, "s" | "%" | "n"][] = [
     ["Scans finished", r.scans.total, p?.scans.total, "n"],
@@ -354,7 +407,7 @@ export function performanceRows(r: Report): [string, string, string, string][] {
   ]);
 }
 
-export function renderMarkdown(r: Report): string {
+function renderMarkdown(r: Report): string {
   const sc = scorecardRows(r);
   const noun = periodNoun(r.period);
   const lines = [
@@ -395,7 +448,7 @@ export interface ReportOptions {
 }
 
 export async function weeklyReport(
-  config: Config,
+  settings: ReportSettings,
   log: Logger,
   opts: ReportOptions = {},
 ): Promise<{ report: Report; json: string; markdown: string; html: string }> {
@@ -408,10 +461,11 @@ export async function weeklyReport(
   const queries = reportQueries(`${seconds}s`, `${Math.min(300, chartStepSeconds(seconds))}s`);
   const tolerance = Math.min(24, days * 12) * 3600 * 1000;
   const values: Record<string, number | null> = {};
-  for (const [k, q] of Object.entries(queries)) values[k] = await scalar(config.prometheusUrl, q, end);
+  for (const [k, q] of Object.entries(queries)) values[k] = await scalar(settings.prometheusUrl, q, end);
+  const scans = await readScans({ url: settings.databaseUrl, table: settings.scansTable }, start, end);
   const report: Report = {
     period: { start: start.toISOString(), end: end.toISOString(), days, seconds },
-    scans: await scanFigures(config, start, end),
+    scans: scans.figures,
     performance: {
       avg_response_time_seconds: values.avg_response_time_seconds ?? null,
       p95_response_time_seconds: values.p95_response_time_seconds ?? null,
@@ -424,19 +478,25 @@ export async function weeklyReport(
     },
     scorecard: await scorecard(
       {
-        prometheusUrl: config.prometheusUrl,
-        alertmanagerUrl: config.alertmanagerUrl,
-        automatedSilenceAuthors: config.reportAutomatedSilenceAuthors ?? [],
+        prometheusUrl: settings.prometheusUrl,
+        alertmanagerUrl: settings.alertmanagerUrl,
+        automatedSilenceAuthors: settings.reportAutomatedSilenceAuthors ?? [],
       },
       start,
       end,
     ),
-    history: await findHistory(config.reportDir, start, 4, tolerance),
-    charts: await chartSeries(config, start, end),
-    previous: await findPrevious(config.reportDir, start, tolerance),
+    history: await findHistory(settings.reportDir, start, 4, tolerance),
+    charts: await chartSeries(
+      settings.prometheusUrl,
+      scans.charts,
+      settings.reportDatabaseMountpoint,
+      start,
+      end,
+    ),
+    previous: await findPrevious(settings.reportDir, start, tolerance),
   };
-  await fs.mkdir(config.reportDir, { recursive: true });
-  const base = join(config.reportDir, reportName(end));
+  await fs.mkdir(settings.reportDir, { recursive: true });
+  const base = join(settings.reportDir, reportName(end));
   const markdown = renderMarkdown(report);
   const html = renderHtml(report, performanceRows(report));
   for (const [path, text] of [
@@ -449,22 +509,25 @@ export async function weeklyReport(
   }
   log.info("weekly report written", { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` });
   // Mailed after the files are written: a failed delivery fails the job and keeps them.
-  if (config.reportMailTo) {
+  if (settings.reportMailTo) {
     let sent: { messageId: string };
     try {
-      const smtp = readSmtpSettings(config.reportSmtpConfig, config.reportSmtpSecretsDir);
+      const smtp = readSmtpSettings(settings.reportSmtpConfig, settings.reportSmtpSecretsDir);
       sent = await sendMail(smtp, {
-        to: config.reportMailTo,
+        to: settings.reportMailTo,
         subject: `Kali Agents weekly report ${report.period.end.slice(0, 10)}`,
         text: renderText(report, performanceRows(report)),
         html,
       });
     } catch (e) {
       throw new Error(
-        `report mail delivery failed (the files are kept in ${config.reportDir}): ${(e as Error).message}`,
+        `report mail delivery failed (the files are kept in ${settings.reportDir}): ${(e as Error).message}`,
       );
     }
-    log.info("weekly report mailed", { recipients: config.reportMailTo.length, message_id: sent.messageId });
+    log.info("weekly report mailed", {
+      recipients: settings.reportMailTo.length,
+      message_id: sent.messageId,
+    });
   }
   return { report, json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
 }

@@ -2,17 +2,17 @@
 // random bytes (incompressible, like a compressed dump) is uploaded encrypted to the tests' S3 server
 // (s3rver, in a child process so its own buffers do not count) and downloaded back and checked; the
 // process's peak RSS is printed beside the file's size. Run:
-//   npx tsx ops/scripts/offsite-memory.ts [MiB=512]
+//   npx tsx bench/ops-offsite-memory.ts [MiB=512]
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, tempDir } from "../../test/support/servers.ts";
-import { s3Credentials } from "../../test/support/s3.ts";
-import { sha256, sidecar, type Manifest } from "../src/backup-files.ts";
-import { loadConfig } from "../src/config.ts";
-import { download, offsiteOf, upload } from "../src/offsite.ts";
-import { quietLogger } from "../test/support.ts";
+import { freePort, tempDir } from "../test/support/servers.ts";
+import { s3Credentials } from "../test/support/s3.ts";
+import { sha256, sidecar, type Manifest } from "../ops/src/backup/backup-files.ts";
+import { loadConfig } from "../ops/src/config.ts";
+import { download, offsiteOf, upload } from "../ops/src/backup/offsite.ts";
+import { quietLogger } from "../ops/test/support.ts";
 import { writeFileSync } from "node:fs";
 
 const mib = Number(process.argv[2] ?? 512);
