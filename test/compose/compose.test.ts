@@ -262,7 +262,13 @@ describe("compose.yaml", () => {
         file("ops/ops_database_url"),
         `postgres://kali_agents_ops:${opw}@postgres:5432/kali_agents`,
       );
-      assert.equal(file("exporter/exporter_redis_url"), "redis://redis:6379/0");
+      // The demo Redis' password (requirepass in the redis.conf its command names), in its clients' URLs.
+      const redisConf = file("redis/redis.conf");
+      assert.match(redisConf, /^requirepass [A-Za-z0-9]{32}$/);
+      const redispw = redisConf.slice("requirepass ".length);
+      assert.equal(new Set([pw, epw, opw, redispw]).size, 4, "Redis has a password of its own");
+      for (const f of ["exporter/exporter_redis_url", "ops/ops_redis_url", "demo/demo_redis_url"])
+        assert.equal(file(f), `redis://:${redispw}@redis:6379/0`, f);
       const rpw = file("postgres/demo_restore_password");
       assert.match(rpw, /^[A-Za-z0-9]{32}$/);
       assert.notEqual(rpw, pw, "the restore role has a password of its own");
@@ -286,6 +292,16 @@ describe("compose.yaml", () => {
       assert.equal(second.status, 0, second.stderr);
       assert.equal(second.stdout, "", "a second run creates nothing");
       assert.equal(file("postgres/demo_postgres_password"), pw);
+      // Secrets written before Redis had a password: the URL secrets-init wrote then (no password) is
+      // rewritten with the password; one an operator changed is left as it is.
+      writeFileSync(join(dir, "exporter/exporter_redis_url"), "redis://redis:6379/0");
+      writeFileSync(join(dir, "ops/ops_redis_url"), "rediss://:theirs@cache.internal:6380/2");
+      const third = run();
+      assert.equal(third.status, 0, third.stderr);
+      assert.equal(third.stdout, "secrets-init: created secrets/exporter/exporter_redis_url\n");
+      assert.equal(file("exporter/exporter_redis_url"), `redis://:${redispw}@redis:6379/0`);
+      assert.equal(file("ops/ops_redis_url"), "rediss://:theirs@cache.internal:6380/2");
+      assert.equal(file("redis/redis.conf"), redisConf);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

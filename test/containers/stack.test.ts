@@ -14,6 +14,7 @@
 // containers only. Timings are printed (test/containers in docs/performance.md).
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, readdirSync, statfsSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
@@ -486,6 +487,29 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
     assert.ok((r.scans as number) >= 0);
     // 42501: insufficient_privilege.
     assert.deepEqual([r.insert, r.del, r.program], ["42501", "42501", "42501"]);
+  });
+
+  test("the demo Redis answers only with its password, which the exporter and the demo have", async () => {
+    // From the host's published port and from inside the container alike: NOAUTH without the password.
+    const anonymous = project.compose(["exec", "-T", "redis", "redis-cli", "ping"], { ok: false });
+    assert.match(anonymous.stdout + anonymous.stderr, /NOAUTH/);
+    const fromHost = await new Promise<string>((resolve, reject) => {
+      const s = createConnection({ host: "127.0.0.1", port: 6379 }, () => s.write("PING\r\n"));
+      s.once("data", (d) => {
+        resolve(d.toString());
+        s.destroy();
+      });
+      s.once("error", reject);
+    });
+    assert.match(fromHost, /^-NOAUTH/);
+    assert.doesNotMatch(project.compose(["exec", "-T", "redis", "ps", "-o", "args"]).stdout, /requirepass/);
+    const { families } = await scrape("http://127.0.0.1:9839/metrics");
+    assert.equal(samples(families, "redis_up")[0]?.value, 1, "the exporter logs in with its URL's password");
+    // The demo's scan queue lives in Redis: its health pings it with the password of its URL file.
+    const demo = await json<{ checks: { redis: { status: string; error?: string } } }>(
+      "http://127.0.0.1:8000/health",
+    );
+    assert.equal(demo.checks.redis.status, "ok", demo.checks.redis.error);
   });
 
   test("ops connects as its own role: backups and restores work (above), programs on the server do not", () => {

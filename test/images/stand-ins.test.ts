@@ -73,6 +73,24 @@ function start(name: string, args: string[]): string {
   return container;
 }
 
+/** The programs a compose CMD-SHELL script runs: each command's first word, and each substitution's. */
+function shellPrograms(composeScript: string): string[] {
+  const script = composeScript.replaceAll("$$", "$");
+  const substituted = [...script.matchAll(/\$\((\S+)/g)].map((m) => m[1]!);
+  const outer = script.replace(/\$\([^)]*\)/g, "x");
+  const commands = outer
+    .split(/\|\|?|&&|;/)
+    .map(
+      (c) =>
+        c
+          .trim()
+          .replace(/^(\w+=("[^"]*"|'[^']*'|\S*)\s+)*/, "")
+          .split(/\s+/)[0]!,
+    )
+    .filter((w) => w !== "");
+  return [...commands, ...substituted];
+}
+
 /** Runs the service's compose healthcheck in the container until it passes (60 s at most). */
 async function healthy(container: string, check: string[]): Promise<void> {
   assert.ok(check[0] === "CMD" || check[0] === "CMD-SHELL", check[0]);
@@ -225,17 +243,11 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
       for (const [service, svc] of servicesOf(s.name)) {
         const check = svc.healthcheck?.test;
         if (check) {
-          // CMD runs its program; CMD-SHELL runs /bin/sh -c with a script: its first word and every
-          // command substitution's must be in the image (the logins read their password with cat).
+          // CMD runs its program; CMD-SHELL runs /bin/sh -c with a script: the first word of each of
+          // its pipeline's commands (after any VAR=value) and every command substitution's must be in the
+          // image (the logins read their password with cat, Redis' with sed).
           assert.ok(check[0] === "CMD" || check[0] === "CMD-SHELL", `${service}: ${check[0]}`);
-          const programs =
-            check[0] === "CMD"
-              ? [check[1]!]
-              : [
-                  "sh",
-                  check[1]!.split(/\s+/)[0]!,
-                  ...[...check[1]!.matchAll(/\$\$?\((\S+)/g)].map((m) => m[1]!),
-                ];
+          const programs = check[0] === "CMD" ? [check[1]!] : ["sh", ...shellPrograms(check[1]!)];
           for (const program of programs) {
             assert.notEqual(
               sh(s.ref, `command -v ${program}`),
@@ -429,10 +441,23 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
 
   test("redis: compose's command, redis-cli ping, the redis user owning /data, and clients from other containers", async () => {
     const rd = compose.services.redis!;
-    const c = start("redis", [refOf("redis"), ...rd.command!]);
+    // The password file secrets-init writes (test/compose/compose.test.ts runs it), as compose mounts it.
+    const secrets = tempDir("redis-secrets");
+    const password = "stand-in-test-password";
+    writeFileSync(join(secrets, "redis.conf"), `requirepass ${password}`, { mode: 0o644 });
+    chmodSync(secrets, 0o755);
+    const c = start("redis", ["-v", `${secrets}:/run/secrets:ro`, refOf("redis"), ...rd.command!]);
     await healthy(c, rd.healthcheck!.test);
+    assert.deepEqual(shellPrograms(rd.healthcheck!.test[1]!), ["redis-cli", "grep", "sed"]);
     assert.match(dockerOk(["exec", c, "sh", "-c", "grep ^Uid /proc/1/status"]), /Uid:\s+999\s/);
-    assert.match(dockerOk(["exec", c, "redis-cli", "CONFIG", "GET", "appendonly"]), /yes/);
+    // Without the password nothing is answered; with it (REDISCLI_AUTH, as the healthcheck), everything.
+    const anonymous = docker(["exec", c, "redis-cli", "CONFIG", "GET", "appendonly"]);
+    assert.match(anonymous.stdout + anonymous.stderr, /NOAUTH/);
+    assert.match(
+      dockerOk(["exec", "-e", `REDISCLI_AUTH=${password}`, c, "redis-cli", "CONFIG", "GET", "appendonly"]),
+      /yes/,
+    );
+    assert.doesNotMatch(dockerOk(["exec", c, "ps", "-o", "args"]), new RegExp(password), "not in argv");
     assert.match(dockerOk(["exec", c, "ls", "-ln", "/data/appendonlydir"]), /999\s+1000/);
     // Protected mode is off, as in the official images: the exporter and the demo connect over the network.
     const r = dockerOk([
@@ -440,6 +465,8 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
       "--rm",
       "--entrypoint",
       "redis-cli",
+      "-e",
+      `REDISCLI_AUTH=${password}`,
       refOf("redis"),
       "-h",
       ipOf(c),
