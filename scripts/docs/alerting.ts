@@ -135,7 +135,7 @@ link (\`alertmanager/templates/kali.tmpl\`; the addresses come from \`GRAFANA_RO
   it (a dead man's switch: it catches a dead Prometheus, rules not evaluated, or a dead Alertmanager).
 
 The delivery test (\`alertmanager/test/delivery.test.ts\`) runs the real Alertmanager with this very
-configuration, pointed at local HTTP and SMTP sinks (\`alertmanager/src/local.ts\`, \`sinks.ts\`), and
+configuration, pointed at local HTTP and SMTP sinks (\`test/support/alertmanager-local.ts\`, \`sinks.ts\`), and
 checks each message, that the Watchdog reaches the heartbeat only, and that an inhibited warning is
 never delivered.
 
