@@ -201,9 +201,9 @@ Silences survive restarts (Alertmanager's \`--storage.path\` is a volume).
    A metric it reads must be in \`definitions/metrics.ts\` (the exporter's catalogue, the job or API
    contract, or \`platformMetricNames\`): a test fails otherwise.
 2. \`npm run generate\`: the YAML under \`prometheus/rules/generated/\` and this page are regenerated.
-3. Add its promtool cases to \`prometheus/tests/<group>.yml\`: one where it stays quiet (before its \`for\`,
-   or below its threshold) and one where it fires, with the exact labels and annotations (runbook_url,
-   summary, rendered description). A test fails if either is missing.
+3. Add its promtool cases to \`prometheus/test/promtool/<group>.yml\`: one where it stays quiet
+   (before its \`for\`, or below its threshold) and one where it fires, with the exact labels and
+   annotations (runbook_url, summary, rendered description). A test fails if either is missing.
 4. Write \`docs/runbooks/<Alert>.md\` (meaning, impact, diagnosis, mitigation, escalation); a test fails
    without it.
 5. Run \`node scripts/run-tests.mjs prometheus alertmanager\` (promtool and amtool checks, routing, delivery),
