@@ -7,14 +7,13 @@ import { family, sample, samples } from "../../test/support/exposition.ts";
 import { requireBinaries, startPostgres, waitFor, type PostgresServer } from "../../test/support/servers.ts";
 import {
   ACTIVITY_STATES,
-  APPLICATION_NAME,
   LOCK_MODES,
-  PostgresDatabase,
   postgresCollector,
   serverLabel,
   shortVersion,
   type PostgresOptions,
 } from "../src/collectors/postgres.ts";
+import { APPLICATION_NAME, PostgresDatabase } from "../src/postgres-pool.ts";
 import { scansCollector } from "../src/collectors/scans.ts";
 import { captureLog, collectOnce, readRepoFile } from "./collector-support.ts";
 

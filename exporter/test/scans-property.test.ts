@@ -17,7 +17,7 @@ import fc from "fast-check";
 import pg from "pg";
 import { samples } from "../../test/support/exposition.ts";
 import { requireBinaries, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
-import { PostgresDatabase } from "../src/collectors/postgres.ts";
+import { PostgresDatabase } from "../src/postgres-pool.ts";
 import { FINAL_STATUSES, scansCollector } from "../src/collectors/scans.ts";
 import type { Collector } from "../src/collectors/types.ts";
 import { captureLog, collectOnce, readRepoFile, type CapturedLog } from "./collector-support.ts";
