@@ -7,7 +7,8 @@
 // import reaches is an error: a program's src never imports another program, nor test/ or bench/; the
 // generators import only definitions/ and lib/; lib/ imports definitions/; definitions/ imports
 // nothing of ours. Tests, benchmarks and the generation root (scripts/*.ts) are not areas: they wire
-// everything together, as main.ts does for a program.
+// everything together, as main.ts does for a program; that holds for an area's own tests too (lib/test/,
+// any *.test.ts), which may use the harness in test/support/.
 //
 // How it is checked without resolving files: a file at depth D below the repository root, k folders
 // below its area's root, stays inside its area as long as an import climbs at most k levels (`../`). An
@@ -52,9 +53,13 @@ export function forbiddenImport(area, may, k) {
 
 const MAX_NESTING = 6;
 
-/** One flat-config block: `files` may not import what `regex` matches. */
-const block = (files, regex, message) => ({
+/** An area's own tests (lib/test/, any *.test.ts) are tests, not part of the area. */
+const testsOf = (area) => [`${area}/test/**`, "**/*.test.ts"];
+
+/** One flat-config block: `files` (less `ignores`) may not import what `regex` matches. */
+const block = (files, ignores, regex, message) => ({
   files: [files],
+  ignores,
   rules: {
     "no-restricted-imports": ["error", { patterns: [{ regex, message }] }],
     "no-restricted-syntax": [
@@ -71,6 +76,7 @@ export function boundaryConfigs() {
     ...Array.from({ length: MAX_NESTING }, (_, k) =>
       block(
         `${area}/${"*/".repeat(k)}*.{ts,js,mjs}`,
+        testsOf(area),
         forbiddenImport(area, may, k),
         `${why} (docs/architecture.md, eslint.boundaries.js).`,
       ),
@@ -78,6 +84,7 @@ export function boundaryConfigs() {
     // Deeper than the table reaches: no file there may import upwards at all, so nothing slips by.
     block(
       `${area}/${"*/".repeat(MAX_NESTING)}**/*.{ts,js,mjs}`,
+      testsOf(area),
       "^\\.\\./",
       `${area} is nested more than ${MAX_NESTING} folders deep here: eslint.boundaries.js checks no deeper (raise MAX_NESTING).`,
     ),

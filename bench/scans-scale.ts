@@ -21,7 +21,7 @@ import { join } from "node:path";
 import pgDriver from "pg";
 import { startPostgres, type PostgresServer } from "../test/support/servers.ts";
 import { buildExporter } from "../exporter/src/build.ts";
-import { APPLICATION_NAME, PostgresDatabase } from "../exporter/src/collectors/postgres.ts";
+import { APPLICATION_NAME, PostgresDatabase } from "../exporter/src/postgres-pool.ts";
 import { FINISH_TRIGGERS, scansCollector, statements } from "../exporter/src/collectors/scans.ts";
 import { loadConfig } from "../exporter/src/config.ts";
 import { createLogger } from "../lib/log.ts";

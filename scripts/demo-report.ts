@@ -20,8 +20,8 @@
 // and on SIGINT or SIGTERM. A script, not a test: CI does not run it (it takes the period's minutes).
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { localAlertmanagerConfig, writeLocalSecrets } from "../alertmanager/src/local.ts";
-import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../alertmanager/src/sinks.ts";
+import { localAlertmanagerConfig, writeLocalSecrets } from "../test/support/alertmanager-local.ts";
+import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../test/support/sinks.ts";
 import type { Report } from "../ops/src/report/report-model.ts";
 import { demoWiring, runNode, startNode, type NodeProcess } from "../test/e2e/node-process.ts";
 import { localStackPrometheusConfig } from "../test/e2e/prometheus-config.ts";

@@ -14,6 +14,7 @@ export const generators: Record<string, () => Promise<Generator>> = {
   "dashboards docs": () => import("../dashboards/src/docs.ts"),
   "documentation coverage": () => import("./documentation-coverage.ts"),
   "python logging contract": () => import("../python/contract.ts"),
+  "scans DDL for psql": () => import("./scans-sql.ts"),
   // After every rule and dashboard generator: these package their generated files.
   "remote_write configurations": () => import("../deploy/src/remote-write.ts"),
   "kubernetes objects": () => import("../deploy/src/kubernetes.ts"),

@@ -72,6 +72,15 @@ const cases: [string, string, RegExp | "allowed"][] = [
   ["definitions/x.ts", 'import "./thresholds.ts";\n', "allowed"],
   // Tests and benchmarks wire programs together and are not restricted.
   ["ops/test/x.test.ts", 'import "../../test/support/servers.ts";\n', "allowed"],
+  // An area's own tests are tests too (lib/test/exposition.test.ts reads /metrics through the harness)...
+  ["lib/test/x.test.ts", 'import "../../test/support/exposition.ts";\n', "allowed"],
+  // ...but only its tests: the runtime layer beside them may not.
+  [
+    "lib/x.ts",
+    'import "../test/support/exposition.ts";\n',
+    /lib\/ \(the shared runtime layer\) imports only/,
+  ],
+  ["lib/testing.ts", 'import "../test/support/exposition.ts";\n', /lib\/ \(the shared runtime layer\)/],
 ];
 
 describe("import boundaries (eslint.boundaries.js)", () => {

@@ -10,11 +10,8 @@ import pg from "pg";
 import { after, before, describe, test } from "node:test";
 import { postgresMetrics, publishedOn, type PostgresMajor } from "../definitions/metrics.ts";
 import { captureLog, collectOnce, readRepoFile } from "../exporter/test/collector-support.ts";
-import {
-  postgresCollector,
-  shortVersion,
-  type PostgresConnectionOptions,
-} from "../exporter/src/collectors/postgres.ts";
+import { postgresCollector, shortVersion } from "../exporter/src/collectors/postgres.ts";
+import type { PostgresConnectionOptions } from "../exporter/src/postgres-pool.ts";
 import { scansCollector } from "../exporter/src/collectors/scans.ts";
 import { listBackups, readManifest } from "../ops/src/backup/backup-files.ts";
 import { runJob } from "../ops/src/jobs.ts";

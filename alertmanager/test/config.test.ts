@@ -12,7 +12,7 @@ import { lokiRuleGroups, prometheusLogRuleGroups } from "../../loki/rules/src/in
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
 import { findBinary, requireBinaries, run, tempDir } from "../../test/support/servers.ts";
 import { secretsMount } from "../../lib/secrets.ts";
-import { localAlertmanagerConfig } from "../src/local.ts";
+import { localAlertmanagerConfig } from "../../test/support/alertmanager-local.ts";
 
 const amDir = new URL("..", import.meta.url).pathname;
 const repo = new URL("../..", import.meta.url).pathname;

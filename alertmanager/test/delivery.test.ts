@@ -1,7 +1,7 @@
 // Delivery through the real Alertmanager binary with the committed routing, inhibitions and templates:
-// receivers rewritten to local sinks (alertmanager/src/local.ts), alerts posted to its API, and what each
-// far end receives checked: the Slack payload, the PagerDuty event, the email, the heartbeat, and the
-// warning that a critical alert inhibits never leaving.
+// receivers rewritten to local sinks (test/support/alertmanager-local.ts), alerts posted to its API, and
+// what each far end receives checked: the Slack payload, the PagerDuty event, the email, the heartbeat,
+// and the warning that a critical alert inhibits never leaving.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,9 +17,9 @@ import {
   waitFor,
   type HttpServer,
 } from "../../test/support/servers.ts";
-import { localAlertmanagerConfig, writeLocalSecrets } from "../src/local.ts";
+import { localAlertmanagerConfig, writeLocalSecrets } from "../../test/support/alertmanager-local.ts";
 import { renderAlertmanagerConfig } from "../src/render.ts";
-import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../src/sinks.ts";
+import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../../test/support/sinks.ts";
 
 /** The settings an operator writes in .env (compose passes them to render-config.sh). */
 const settings = {

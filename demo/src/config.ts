@@ -3,7 +3,6 @@
 // the ops jobs use (lib/config/config.ts). The variables the three programs share are the rows of
 // lib/config/shared.ts, spread into this table, so one .env means the same to all of them. A bad value
 // stops the start with one line naming the variable. Only this module reads process.env.
-import { fileURLToPath } from "node:url";
 import {
   ConfigError,
   Invalid,
@@ -11,6 +10,7 @@ import {
   list,
   number,
   oneOf,
+  optional,
   parseVariables,
   pickSource,
   show,
@@ -36,8 +36,8 @@ export interface DemoConfig {
   readonly redisUrl: string;
   /** `table` or `schema.table`, as the exporter's SCANS_TABLE. */
   readonly scansTable: string;
-  /** The DDL file the demo applies at start (the exporter's, so the schema is written once). */
-  readonly scansSqlFile: string;
+  /** A DDL file to apply at start instead of the contract's (definitions/scans-ddl.ts); unset: that one. */
+  readonly scansSqlFile: string | undefined;
   /** Redis lists the demo pushes queued scan ids onto (the exporter's SCAN_QUEUE_KEYS). */
   readonly queueKeys: readonly string[];
   /** Prefix of the cache keys the API writes (the application's cache contract). */
@@ -66,8 +66,6 @@ export interface DemoConfig {
   readonly logLevel: "debug" | "info" | "warn" | "error";
 }
 
-const defaultSqlFile = fileURLToPath(new URL("../../exporter/sql/scans.sql", import.meta.url));
-
 function port(raw: string): number {
   if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > 65535)
     throw new Invalid(`${show(raw)} is not a TCP port (1-65535)`);
@@ -84,10 +82,10 @@ export const variables = {
     default: "postgres://postgres@127.0.0.1:5432/kali_agents",
   }),
   redisUrl: withDefault({ ...shared.redisUrl, default: "redis://127.0.0.1:6379/0" }),
-  scansSqlFile: withDefault({
+  scansSqlFile: optional({
     env: "SCANS_SQL_FILE",
-    default: defaultSqlFile,
-    description: "The DDL file the demo applies at start (the exporter's, so the schema is written once).",
+    description:
+      "A DDL file the demo applies at start instead of the scans table's contract (definitions/scans-ddl.ts, also exporter/sql/scans.sql).",
     parse: (raw: string) => raw,
   }),
   listenHost: withDefault({

@@ -1,13 +1,14 @@
 // Scans through their life cycle, as the application runs them: a scan is inserted `queued` and its id
 // pushed onto a Redis list; a worker pops it, marks it `running` with started_at, and some (scaled)
 // minutes later marks it `success`, `failed` or `cancelled` with finished_at. This is the contract the
-// exporter's scans collector reads (DESIGN.md, "Contracts with the application").
+// exporter's scans collector reads (docs/architecture.md, "Contracts with the application").
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { quoteIdent } from "../../lib/sql.ts";
 import type { Chaos } from "./chaos.ts";
 import { logEvents, loggers } from "../../definitions/logs.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 import type { StreamLogger } from "./logs.ts";
 
 /** Tools and their realistic duration range in seconds (before DEMO_SCAN_TIME_SCALE). */
@@ -42,15 +43,18 @@ export const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random(
 export const quoteTable = (name: string): string => name.split(".").map(quoteIdent).join(".");
 
 /**
- * Applies the scans DDL the exporter ships (exporter/sql/scans.sql), so the schema is written once.
- * The file names the table `scans`; another SCANS_TABLE is substituted in its statements.
+ * Applies the scans table's DDL: the contract's (definitions/scans-ddl.ts, the one copy of the schema),
+ * or the file SCANS_SQL_FILE names. It names the table `scans`; another SCANS_TABLE is substituted in
+ * its statements.
  */
-export async function applySchema(pool: pg.Pool, sqlFile: string, table: string): Promise<void> {
-  let sql: string;
-  try {
-    sql = readFileSync(sqlFile, "utf8");
-  } catch (e) {
-    throw new Error(`cannot read the scans DDL ${sqlFile} (SCANS_SQL_FILE): ${(e as Error).message}`);
+export async function applySchema(pool: pg.Pool, sqlFile: string | undefined, table: string): Promise<void> {
+  let sql = scansDdl;
+  if (sqlFile !== undefined) {
+    try {
+      sql = readFileSync(sqlFile, "utf8");
+    } catch (e) {
+      throw new Error(`cannot read the scans DDL ${sqlFile} (SCANS_SQL_FILE): ${(e as Error).message}`);
+    }
   }
   if (table !== "scans" && table !== "public.scans") {
     const schema = table.includes(".") ? table.split(".")[0] : undefined;

@@ -21,7 +21,9 @@ describe("demo configuration", () => {
     assert.deepEqual(c.queueKeys, ["kali:scans:queue"]);
     assert.equal(c.scansTable, "public.scans");
     assert.equal(c.chaosMode, "normal");
-    assert.ok(c.scansSqlFile.endsWith("exporter/sql/scans.sql"));
+    // No DDL file: the demo applies the contract's DDL (definitions/scans-ddl.ts), read from no file.
+    assert.equal(c.scansSqlFile, undefined);
+    assert.equal(loadConfig({ SCANS_SQL_FILE: "/etc/app/scans.sql" }).scansSqlFile, "/etc/app/scans.sql");
   });
 
   test("the *_FILE variant reads the URL from a file", () => {

@@ -2,9 +2,10 @@
 // is pushed and popped, /metrics follows the API contract, each chaos mode changes what it should,
 // and the four log streams receive JSON lines.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import pgLib from "pg";
 import { apiMetrics } from "../../definitions/metrics.ts";
 import { family, sample, samples, scrape } from "../../test/support/exposition.ts";
 import {
@@ -19,6 +20,7 @@ import {
 } from "../../test/support/servers.ts";
 import { loadConfig } from "../src/config.ts";
 import { startDemo, type Demo } from "../src/demo.ts";
+import { applySchema } from "../src/scans.ts";
 
 const queue = "kali:scans:queue";
 
@@ -94,7 +96,7 @@ describe(
       assert.ok(tools.length >= 3, `several tools: ${tools.map((t) => t.tool).join(", ")}`);
     });
 
-    test("the table has the exporter's indexes (the DDL came from exporter/sql/scans.sql)", async () => {
+    test("the table has the exporter's indexes (the DDL came from definitions/scans-ddl.ts)", async () => {
       const idx = await pg.query<{ indexdef: string }>(
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'scans'",
       );
@@ -106,6 +108,28 @@ describe(
         idx.some((i) => /WHERE/.test(i.indexdef)),
         "a partial index on active statuses",
       );
+    });
+
+    test("SCANS_SQL_FILE: a DDL file of one's own replaces the contract's; an unreadable one is named in one line", async () => {
+      const dir = tempDir("demo-ddl");
+      const file = join(dir, "own.sql");
+      writeFileSync(file, "CREATE TABLE IF NOT EXISTS own_ddl_marker (id int);\n");
+      const pool = new pgLib.Pool({ connectionString: pg.url, max: 1 });
+      try {
+        await applySchema(pool, file, "public.scans");
+        const [made] = await pg.query<{ t: string | null }>(
+          "SELECT to_regclass('own_ddl_marker')::text AS t",
+        );
+        assert.equal(made?.t, "own_ddl_marker");
+        await assert.rejects(applySchema(pool, join(dir, "missing.sql"), "public.scans"), (e: Error) => {
+          assert.match(e.message, /^cannot read the scans DDL .*missing\.sql \(SCANS_SQL_FILE\): ENOENT/);
+          assert.ok(!e.message.includes("\n"), e.message);
+          return true;
+        });
+      } finally {
+        await pool.end();
+        await pg.query("DROP TABLE IF EXISTS own_ddl_marker");
+      }
     });
 
     test("POST /api/scans queues a scan on the Redis list and a worker pops it", async () => {

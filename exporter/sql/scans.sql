@@ -1,9 +1,12 @@
+-- Generated from definitions/scans-ddl.ts by `npm run generate`. DO NOT EDIT: change the TypeScript
+-- and regenerate (test/drift.test.ts fails when this file differs).
+--
 -- The scans table the Kali Agents application writes and the exporter's scans collector reads: the
 -- contract in docs/database.md. The exporter works with any table that has these columns and indexes
--- (SCANS_TABLE names it; `id` may be of any type); this file is the reference DDL, used by the demo
--- workload and the tests. Idempotent: it can run on every deploy, and on a live table it never holds a
--- long lock (on a large table built before finish_xid existed, run exporter/sql/scans-finish-xid.sql
--- first: this file refuses to build that index with a lock, and says so).
+-- (SCANS_TABLE names it; its id may be of any type); this is the reference DDL, which the demo workload
+-- applies at start and the tests use. Idempotent: it can run on every deploy, and on a live table it
+-- never holds a long lock (on a large table built before finish_xid existed, run
+-- exporter/sql/scans-finish-xid.sql first: this refuses to build that index with a lock, and says so).
 --
 -- Run in the schema that SCANS_TABLE names (public by default):
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f exporter/sql/scans.sql

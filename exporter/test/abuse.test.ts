@@ -30,6 +30,7 @@ import {
   type RedisServer,
 } from "../../test/support/servers.ts";
 import { pipelinedStatuses } from "../../test/support/pipelined.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 
 /**
  * The RSS the exporter stays under whatever it is sent (docs/performance.md "Under abuse"; compose.yaml
@@ -221,7 +222,7 @@ describe("the exporter under abuse", { skip, concurrency: false }, () => {
     [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
     for (const db of ["kali", "kali_tools"]) {
       await pg.query(`CREATE DATABASE ${db}`);
-      await pg.query(readFileSync(join(root, "exporter/sql/scans.sql"), "utf8"), [], db);
+      await pg.query(scansDdl, [], db);
     }
     await pg.query(
       `INSERT INTO scans (tool, target, status, created_at, started_at, finished_at)

@@ -37,7 +37,8 @@ import {
 import { normaliseSetting } from "../src/collectors/postgres-compat.ts";
 import { databaseCount, parseCommandstats, parseInfo, redisCollector } from "../src/collectors/redis.ts";
 import { deviceErrorLabel } from "../src/collectors/host.ts";
-import { captureLog, collectOnce, readRepoFile, startApp, type App } from "./collector-support.ts";
+import { captureLog, collectOnce, startApp, type App } from "./collector-support.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 
 describe("the list of dashboard metric names", () => {
   test("records each dashboard's source repository, path and commit, its names and sampled panels", () => {
@@ -380,7 +381,7 @@ describe(
       replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(redis.port)] });
       // The application's own database, as a user has one: the postgres dashboards' $db skips "postgres".
       await pg.query("CREATE DATABASE kali_agents");
-      await pg.query(readRepoFile("exporter/sql/scans.sql"), [], "kali_agents");
+      await pg.query(scansDdl, [], "kali_agents");
       await pg.query("SELECT count(*) FROM scans", [], "kali_agents");
       postgresMajor = Math.floor(
         Number((await pg.query<{ v: string }>("SELECT current_setting('server_version_num') AS v"))[0]!.v) /

@@ -19,7 +19,8 @@ import {
   type RedisServer,
   type ServerHandle,
 } from "../../test/support/servers.ts";
-import { readRepoFile, startApp, type App } from "./collector-support.ts";
+import { startApp, type App } from "./collector-support.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
@@ -125,7 +126,7 @@ describe("faults", { skip: requireBinaries("postgres", "initdb", "redis-server",
 
   before(async () => {
     [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
-    await pg.query(readRepoFile("exporter/sql/scans.sql"));
+    await pg.query(scansDdl);
     // An MCP server that accepts connections and never answers.
     hungProbe = createServer((s) => held.push(s));
     await new Promise<void>((r) => hungProbe.listen(0, "127.0.0.1", r));

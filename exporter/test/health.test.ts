@@ -12,7 +12,8 @@ import {
   type PostgresServer,
   type RedisServer,
 } from "../../test/support/servers.ts";
-import { readRepoFile, startApp, type App } from "./collector-support.ts";
+import { startApp, type App } from "./collector-support.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 
 describe("/health", { skip: requireBinaries("postgres", "initdb", "redis-server", "redis-cli") }, () => {
   let pg: PostgresServer;
@@ -25,7 +26,7 @@ describe("/health", { skip: requireBinaries("postgres", "initdb", "redis-server"
 
   before(async () => {
     [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
-    await pg.query(readRepoFile("exporter/sql/scans.sql"));
+    await pg.query(scansDdl);
     http = createServer((req, res) => res.writeHead(statusOf.get(req.url ?? "") ?? 404).end());
     await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(http.address() as { port: number }).port}`;

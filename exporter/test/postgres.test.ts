@@ -7,16 +7,16 @@ import { family, sample, samples } from "../../test/support/exposition.ts";
 import { requireBinaries, startPostgres, waitFor, type PostgresServer } from "../../test/support/servers.ts";
 import {
   ACTIVITY_STATES,
-  APPLICATION_NAME,
   LOCK_MODES,
-  PostgresDatabase,
   postgresCollector,
   serverLabel,
   shortVersion,
   type PostgresOptions,
 } from "../src/collectors/postgres.ts";
+import { APPLICATION_NAME, PostgresDatabase } from "../src/postgres-pool.ts";
 import { scansCollector } from "../src/collectors/scans.ts";
 import { captureLog, collectOnce, readRepoFile } from "./collector-support.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 
 const connection = (url: string): Omit<PostgresOptions, "databaseSizeIntervalMs"> => ({
   url,
@@ -199,7 +199,7 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
   });
 
   test("holds at most two connections, shared with the scans collector, under concurrent collections", async () => {
-    await server.query(readRepoFile("exporter/sql/scans.sql"));
+    await server.query(scansDdl);
     const { log } = captureLog();
     // More collections at once than the exporter ever runs (concurrent scrapes share one collection):
     // they queue for the two connections, so the wait for a free one gets a generous timeout.
@@ -246,7 +246,7 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
     // Regression: abandoned statements used to have their socket destroyed at the deadline, freeing the
     // pool slot while the server still ran them (a backend waiting on a lock does not notice), so the
     // next collections opened more sessions than the pool's two.
-    await server.query(readRepoFile("exporter/sql/scans.sql"));
+    await server.query(scansDdl);
     await earlierSessionsEnded();
     const { log } = captureLog();
     const slow = { ...connection(server.url), lockTimeoutMs: 2000, statementTimeoutMs: 3000 };
@@ -282,7 +282,7 @@ describe("postgres collector", { skip: requireBinaries("postgres", "initdb") }, 
   });
 
   test("the least-privilege role of exporter/sql/monitoring-role.sql is enough for every query", async () => {
-    await server.query(readRepoFile("exporter/sql/scans.sql"));
+    await server.query(scansDdl);
     await server.query(readRepoFile("exporter/sql/monitoring-role.sql"));
     // Idempotent: a second run changes nothing and does not fail.
     await server.query(readRepoFile("exporter/sql/monitoring-role.sql"));

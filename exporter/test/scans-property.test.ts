@@ -17,10 +17,11 @@ import fc from "fast-check";
 import pg from "pg";
 import { samples } from "../../test/support/exposition.ts";
 import { requireBinaries, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
-import { PostgresDatabase } from "../src/collectors/postgres.ts";
+import { PostgresDatabase } from "../src/postgres-pool.ts";
 import { FINAL_STATUSES, scansCollector } from "../src/collectors/scans.ts";
 import type { Collector } from "../src/collectors/types.ts";
-import { captureLog, collectOnce, readRepoFile, type CapturedLog } from "./collector-support.ts";
+import { captureLog, collectOnce, type CapturedLog } from "./collector-support.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 
 const TOOLS = ["nmap", "nuclei", "sqlmap"] as const;
 const SESSIONS = 3;
@@ -137,9 +138,7 @@ describe(
     const runSchedule = async (steps: Step[]) => {
       const schema = `p${++runs}`;
       const table = `${schema}.scans`;
-      await server.query(
-        `CREATE SCHEMA ${schema}; SET search_path TO ${schema}; ${readRepoFile("exporter/sql/scans.sql")}`,
-      );
+      await server.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}; ${scansDdl}`);
       const database = new PostgresDatabase(
         {
           url: server.url,

@@ -1,17 +1,20 @@
-// The scans collector against a real PostgreSQL 15 with the shipped DDL (exporter/sql/scans.sql):
-// counters from the start-up count then by finishing transaction, late and rolled-back commits, a backlog
-// over several scrapes, the issue's two regressions (12,000 ties, a 20,000-row mass cancel), deletions
-// that must not lower a counter, the histogram, the active gauges, retention, the live-table migration,
-// a restored table, and a missing table, column or trigger. Random schedules: scans-property.test.ts.
+// The scans collector against a real PostgreSQL 15 with the shipped DDL (definitions/scans-ddl.ts, and its
+// psql file exporter/sql/scans.sql for the live-table migration): counters from the start-up count then by
+// finishing transaction, late and rolled-back commits, a backlog over several scrapes, the issue's two
+// regressions (12,000 ties, a 20,000-row mass cancel), deletions that must not lower a counter, the
+// histogram, the active gauges, retention, the live-table migration, a restored table, and a missing table,
+// column or trigger. Random schedules: scans-property.test.ts.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { family, sample, samples } from "../../test/support/exposition.ts";
 import { requireBinaries, run, startPostgres, type PostgresServer } from "../../test/support/servers.ts";
-import { PostgresDatabase, postgresCollector } from "../src/collectors/postgres.ts";
+import { postgresCollector } from "../src/collectors/postgres.ts";
+import { PostgresDatabase } from "../src/postgres-pool.ts";
 import { quoteIdent } from "../../lib/sql.ts";
 import { scansCollector, type ScansOptions } from "../src/collectors/scans.ts";
-import { captureLog, collectOnce, readRepoFile, type Outcome } from "./collector-support.ts";
+import { captureLog, collectOnce, type Outcome } from "./collector-support.ts";
+import { scansDdl } from "../../definitions/scans-ddl.ts";
 
 const repoPath = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 
@@ -45,9 +48,7 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
   /** A fresh schema with the shipped DDL, so each test starts from an empty table. */
   const freshTable = async () => {
     const schema = `t${++schemas}`;
-    await server.query(
-      `CREATE SCHEMA ${schema}; SET search_path TO ${schema}; ${readRepoFile("exporter/sql/scans.sql")}`,
-    );
+    await server.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}; ${scansDdl}`);
     return {
       schema,
       table: "scans",
@@ -403,9 +404,7 @@ describe("scans collector", { skip: requireBinaries("postgres", "initdb") }, () 
   });
 
   test("a table in another schema, named by configuration, is quoted and read", async () => {
-    await server.query(
-      `CREATE SCHEMA "app data"; SET search_path TO "app data"; ${readRepoFile("exporter/sql/scans.sql")}`,
-    );
+    await server.query(`CREATE SCHEMA "app data"; SET search_path TO "app data"; ${scansDdl}`);
     await server.query(`INSERT INTO "app data".scans (tool, target) VALUES ('nmap', 'x')`);
     const { collector, log } = create({ schema: "app data", table: "scans" });
     const out = await collectOnce(collector, log);

@@ -201,7 +201,7 @@ describe("Prometheus-side alerts on Loki's recordings", { skip: requireBinaries(
   });
 
   test("promtool test rules: each alert fires when it should and stays quiet when it should not", () => {
-    const file = join(root, "loki/tests/logs-derived.test.yml");
+    const file = join(root, "loki/test/promtool/logs-derived.test.yml");
     const tests = YAML.parse(readFileSync(file, "utf8")) as {
       rule_files: string[];
       tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
@@ -209,7 +209,7 @@ describe("Prometheus-side alerts on Loki's recordings", { skip: requireBinaries(
     // The test loads the generated file, never a copy.
     assert.deepEqual(
       tests.rule_files,
-      prometheusLogRuleGroups.map((g) => `../../prometheus/rules/generated/${g.name}.yml`),
+      prometheusLogRuleGroups.map((g) => `../../../prometheus/rules/generated/${g.name}.yml`),
     );
     for (const a of promAlerts) {
       const cases = tests.tests

@@ -23,7 +23,7 @@ import {
 import type { Config } from "../src/config.ts";
 import { runJob } from "../src/jobs.ts";
 import type { Report } from "../src/report/report-model.ts";
-import { startSmtpSink } from "../../alertmanager/src/sinks.ts";
+import { startSmtpSink } from "../../test/support/sinks.ts";
 import { loadConfig } from "../src/config.ts";
 import { formatValue, scorecardRows } from "../src/report/report-html.ts";
 import { headline } from "../src/report/report-model.ts";

@@ -1,7 +1,6 @@
 // Shared set-up of the ops tests: a configuration pointing at throwaway servers and folders and a silent
 // logger that keeps its lines. What the exporter publishes from the jobs' folder is read through the
 // shared harness (test/support/textfile.ts): ops itself never imports the exporter.
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createLogger, type Logger } from "../../lib/log.ts";
 import type { Families } from "../../lib/exposition.ts";
@@ -10,7 +9,8 @@ export { publishedFrom } from "../../test/support/textfile.ts";
 import { loadConfig, type Config } from "../src/config.ts";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
-export const scansDdl = readFileSync(join(repoRoot, "exporter/sql/scans.sql"), "utf8");
+/** The application's scans table (definitions/scans-ddl.ts), for the tests' databases. */
+export { scansDdl } from "../../definitions/scans-ddl.ts";
 
 export function opsConfig(env: Record<string, string>): { config: Config; dirs: Record<string, string> } {
   const root = tempDir("ops");

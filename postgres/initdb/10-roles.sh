@@ -2,7 +2,8 @@
 # The demo PostgreSQL's roles, run once by the image's entrypoint when it initialises an empty data
 # directory (/docker-entrypoint-initdb.d; a data volume that exists already is left alone:
 # docs/operations/security.md says how to add the roles to it). It creates the scans table the roles are
-# granted on (exporter/sql/scans.sql, which the demo applies again at its start: idempotent), then:
+# granted on (exporter/sql/scans.sql, generated from definitions/scans-ddl.ts, which the demo applies
+# again at its start: idempotent), then:
 #   - kali_agents_exporter (exporter/sql/monitoring-role.sql): pg_monitor and SELECT on the scans table;
 #   - kali_agents_ops (ops/sql/ops-role.sql): reads all, CREATEDB, DELETE on the scans table, and
 #     nothing that runs programs on the server;

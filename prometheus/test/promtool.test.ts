@@ -1,8 +1,8 @@
 // The artefacts as Prometheus itself reads them: `promtool check config` on prometheus.yml (which also
 // checks every rule file it names), `promtool check rules` on each generated rule file, and
-// `promtool test rules` on each test file in prometheus/tests/ (which load the generated YAML, not the
-// TypeScript). promtool is the pinned 3.14.0 (test/support/upstream.ts); each test file runs as its own
-// process, in parallel, so a failure names its file.
+// `promtool test rules` on each test file in prometheus/test/promtool/ (which load the generated YAML,
+// not the TypeScript). promtool is the pinned 3.14.0 (test/support/upstream.ts); each test file runs as
+// its own process, in parallel, so a failure names its file.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { findBinary, requireBinaries, run, tempDir } from "../../test/support/se
 
 const promDir = new URL("..", import.meta.url).pathname;
 const generatedDir = join(promDir, "rules", "generated");
-const testsDir = join(promDir, "tests");
+const testsDir = join(promDir, "test", "promtool");
 const ymlIn = (dir: string) =>
   readdirSync(dir)
     .filter((f) => f.endsWith(".yml"))
@@ -53,7 +53,9 @@ describe("promtool", { skip: requireBinaries("promtool") }, () => {
   test("every promtool test file passes promtool test rules", async () => {
     const files = ymlIn(testsDir);
     assert.ok(files.length >= 8, `expected the promtool test files, found ${files.join(", ")}`);
-    const results = await Promise.all(files.map((f) => promtool(["test", "rules", join("tests", f)])));
+    const results = await Promise.all(
+      files.map((f) => promtool(["test", "rules", join("test", "promtool", f)])),
+    );
     const failed = results
       .map((r, i) => ({ ...r, file: files[i] }))
       .filter((r) => r.status !== 0 || !/SUCCESS/.test(r.out));

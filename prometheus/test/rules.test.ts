@@ -1,6 +1,7 @@
 // The rule groups as data: the shape pass, the generated files, and two coverage proofs read from the
-// artefacts: every alert has a quiet and a firing promtool case (parsed from prometheus/tests/*.yml), and
-// every metric a rule reads is one that the exporter, the job or API contract, or the platform publishes.
+// artefacts: every alert has a quiet and a firing promtool case (parsed from
+// prometheus/test/promtool/*.yml), and every metric a rule reads is one that the exporter, the job or
+// API contract, or the platform publishes.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import { alertNamesOf, alertProblems, linkRunbooks } from "../../lib/rules/shape
 import { outputs as alertingOutputs } from "../../scripts/docs/alerting.ts";
 
 const promDir = new URL("..", import.meta.url).pathname;
-const testsDir = join(promDir, "tests");
+const testsDir = join(promDir, "test", "promtool");
 
 const good: AlertRule = {
   alert: "HostThingBroken",
@@ -144,7 +145,7 @@ describe("promtool test coverage", () => {
   test("the test files load the generated rule files, not hand-written copies", () => {
     for (const { file, doc } of testFiles)
       for (const r of doc.rule_files)
-        assert.match(r, /^\.\.\/rules\/generated\/[a-z-]+\.yml$/, `${file} loads ${r}`);
+        assert.match(r, /^\.\.\/\.\.\/rules\/generated\/[a-z-]+\.yml$/, `${file} loads ${r}`);
   });
 
   test("every alert has a quiet case and a firing case with labels and the exact annotations", () => {
@@ -180,12 +181,12 @@ describe("promtool test coverage", () => {
     assert.deepEqual(
       names.filter((n) => !firing.has(n)),
       [],
-      "alerts without a firing case in prometheus/tests",
+      "alerts without a firing case in prometheus/test/promtool",
     );
     assert.deepEqual(
       names.filter((n) => !quiet.has(n) && !alwaysFiring.has(n)),
       [],
-      "alerts without a quiet case in prometheus/tests",
+      "alerts without a quiet case in prometheus/test/promtool",
     );
   });
 

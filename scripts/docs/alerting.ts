@@ -135,7 +135,7 @@ link (\`alertmanager/templates/kali.tmpl\`; the addresses come from \`GRAFANA_RO
   it (a dead man's switch: it catches a dead Prometheus, rules not evaluated, or a dead Alertmanager).
 
 The delivery test (\`alertmanager/test/delivery.test.ts\`) runs the real Alertmanager with this very
-configuration, pointed at local HTTP and SMTP sinks (\`alertmanager/src/local.ts\`, \`sinks.ts\`), and
+configuration, pointed at local HTTP and SMTP sinks (\`test/support/alertmanager-local.ts\`, \`sinks.ts\`), and
 checks each message, that the Watchdog reaches the heartbeat only, and that an inhibited warning is
 never delivered.
 
@@ -201,9 +201,9 @@ Silences survive restarts (Alertmanager's \`--storage.path\` is a volume).
    A metric it reads must be in \`definitions/metrics.ts\` (the exporter's catalogue, the job or API
    contract, or \`platformMetricNames\`): a test fails otherwise.
 2. \`npm run generate\`: the YAML under \`prometheus/rules/generated/\` and this page are regenerated.
-3. Add its promtool cases to \`prometheus/tests/<group>.yml\`: one where it stays quiet (before its \`for\`,
-   or below its threshold) and one where it fires, with the exact labels and annotations (runbook_url,
-   summary, rendered description). A test fails if either is missing.
+3. Add its promtool cases to \`prometheus/test/promtool/<group>.yml\`: one where it stays quiet
+   (before its \`for\`, or below its threshold) and one where it fires, with the exact labels and
+   annotations (runbook_url, summary, rendered description). A test fails if either is missing.
 4. Write \`docs/runbooks/<Alert>.md\` (meaning, impact, diagnosis, mitigation, escalation); a test fails
    without it.
 5. Run \`node scripts/run-tests.mjs prometheus alertmanager\` (promtool and amtool checks, routing, delivery),

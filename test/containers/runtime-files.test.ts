@@ -17,12 +17,17 @@ describe("files read at run time through import.meta.url", () => {
     });
   }
 
-  test("the reads found are the ones the code makes (the demo's scans DDL)", () => {
-    const demo = runtimeReads(repoRoot, "demo/Dockerfile");
-    assert.deepEqual(
-      demo.reads.map((r) => [r.source, r.imagePath]),
-      [["demo/src/config.ts", "/app/dist/exporter/sql/scans.sql"]],
-    );
+  test("the reads found are the ones the code makes (none: the demo's scans DDL is a module)", () => {
+    for (const { dockerfile } of ourImages)
+      assert.deepEqual(
+        runtimeReads(repoRoot, dockerfile).reads.map((r) => [r.source, r.imagePath]),
+        [],
+        dockerfile,
+      );
+    // The DDL the demo applies is compiled into dist/ with the other definitions.
+    const demo = imageFiles(repoRoot, "demo/Dockerfile");
+    assert.equal(demo.files.get("/app/dist/definitions/scans-ddl.js"), "definitions/scans-ddl.ts");
+    assert.ok(!demo.files.has("/app/dist/exporter/sql/scans.sql"), "the demo image copies no DDL file");
     // The ops report's coverage is imported, so tsc emits it into dist/ beside the code.
     const ops = imageFiles(repoRoot, "ops/Dockerfile");
     assert.equal(
@@ -35,7 +40,7 @@ describe("files read at run time through import.meta.url", () => {
   });
 
   // The defect this guards against, on a copy of the repository: the ops report read its JSON
-  // through import.meta.url, and the demo's DDL copied where the compiled code does not look.
+  // through import.meta.url, and the demo read its DDL file beside its code, which its image lacks.
   test("a read of a file the image lacks is found, with where the code looks for it", () => {
     const copy = mkdtempSync(join(tmpdir(), "runtime-files-"));
     try {
@@ -61,10 +66,13 @@ describe("files read at run time through import.meta.url", () => {
             'return JSON.parse(readFileSync(new URL("../../../definitions/documentation-coverage.json", import.meta.url), "utf8"));',
           ),
       );
-      const demo = join(copy, "demo/Dockerfile");
+      const scans = join(copy, "demo/src/scans.ts");
       writeFileSync(
-        demo,
-        readFileSync(demo, "utf8").replace("./dist/exporter/sql/scans.sql", "./exporter/sql/scans.sql"),
+        scans,
+        readFileSync(scans, "utf8").replace(
+          "let sql = scansDdl;",
+          'let sql = readFileSync(new URL("../../exporter/sql/scans.sql", import.meta.url), "utf8");',
+        ),
       );
       // The helper lists files through git; the copy is a repository of its own.
       assert.equal(spawnSync("git", ["init", "-q"], { cwd: copy }).status, 0);
@@ -75,8 +83,13 @@ describe("files read at run time through import.meta.url", () => {
       assert.deepEqual(runtimeReads(copy, "ops/Dockerfile").problems, [
         `ops/Dockerfile: ops/src/report/scorecard.ts:${line} reads ../../../definitions/documentation-coverage.json beside its code, /app/dist/definitions/documentation-coverage.json in the image, which the image does not hold`,
       ]);
+      const scansLine =
+        readFileSync(scans, "utf8")
+          .split("\n")
+          .findIndex((l) => l.includes("readFileSync(new URL(")) + 1;
+      assert.ok(scansLine > 0, "the injected read is in the copy");
       assert.deepEqual(runtimeReads(copy, "demo/Dockerfile").problems, [
-        "demo/Dockerfile: demo/src/config.ts:69 reads ../../exporter/sql/scans.sql beside its code, /app/dist/exporter/sql/scans.sql in the image, which the image does not hold",
+        `demo/Dockerfile: demo/src/scans.ts:${scansLine} reads ../../exporter/sql/scans.sql beside its code, /app/dist/exporter/sql/scans.sql in the image, which the image does not hold`,
       ]);
       // A use of import.meta the test cannot resolve is a problem too, not a pass.
       writeFileSync(join(copy, "exporter/src/where.ts"), "export const here = import.meta.dirname;\n");

@@ -1,10 +1,11 @@
 // The files our three programs read beside their own code at run time (`new URL("<path>",
 // import.meta.url)`), and whether each image holds them where the compiled code looks.
 //
-// Natively these reads resolve from the sources (demo/src/config.ts -> ../../exporter/sql/scans.sql);
-// in an image they resolve from dist/ (dist/demo/src/config.js -> dist/exporter/sql/scans.sql), and
-// only what the Dockerfile copies or tsc emits is there: tsc emits .js for every .ts and a JSON file
-// only when a module imports it. `ops report` failed with ENOENT in the ops image for that reason.
+// Natively these reads resolve from the sources (demo/src/scans.ts -> ../../exporter/sql/scans.sql, as
+// the demo once read its DDL); in an image they resolve from dist/ (dist/demo/src/scans.js ->
+// dist/exporter/sql/scans.sql), and only what the Dockerfile copies or tsc emits is there: tsc emits .js
+// for every .ts and a JSON file only when a module imports it. `ops report` failed with ENOENT in the
+// ops image for that reason. Today no program makes such a read: what they need is a module.
 //
 // imageFiles() models what a Dockerfile puts into its last stage from the build context (the files of
 // the repository, less the applicable .dockerignore): COPY from the context and from other stages, and

@@ -8,9 +8,9 @@
 //
 // The project: a copy of the repository (compose.yaml byte for byte) under its own project name, plus
 // test/containers/sink.compose.yaml, which adds only the receivers' sink. Alertmanager's config in the
-// copy is the committed one rewritten for that sink as the native tests do (alertmanager/src/local.ts:
-// PagerDuty's URL cannot come from a file, so the rewrite is the only way to keep its notifications on
-// the compose network) with seconds for its group timings. Traffic: 127.0.0.1 and the project's
+// copy is the committed one rewritten for that sink as the native tests do
+// (test/support/alertmanager-local.ts: PagerDuty's URL cannot come from a file, so the rewrite is the
+// only way to keep its notifications on the compose network) with seconds for its group timings. Traffic: 127.0.0.1 and the project's
 // containers only. Timings are printed (test/containers in docs/performance.md).
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, readdirSync, statfsSync, writeFileSync } from "node:fs";
@@ -18,7 +18,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
-import { localAlertmanagerConfig, localSecrets } from "../../alertmanager/src/local.ts";
+import { localAlertmanagerConfig, localSecrets } from "../support/alertmanager-local.ts";
 import { samples, scrape } from "../support/exposition.ts";
 import { waitFor } from "../support/servers.ts";
 import {

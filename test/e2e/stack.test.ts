@@ -8,7 +8,7 @@
 //   Grafana binary can run here); scrape interval 2s and evaluation interval 1s instead of 15s, so that
 //   the rules' own `for` and Alertmanager's group_wait, which are unchanged, bound the time to a page;
 // - alertmanager.yml: receiver URLs, the SMTP smarthost and the secret files, through the alerting
-//   area's helper (alertmanager/src/local.ts). Routing, grouping and timings are unchanged.
+//   area's helper (test/support/alertmanager-local.ts). Routing, grouping and timings are unchanged.
 // - The rules are not changed. The fast-burn SLO alert (1h and 5m windows, for 2m) fires from a strong
 //   error burst: with less than an hour of history, rate() over [1h] covers the data there is, so a
 //   burst of 5xx well above 14.4 x 0.1% crosses both windows as soon as they hold two samples; the
@@ -22,8 +22,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
-import { localAlertmanagerConfig, writeLocalSecrets } from "../../alertmanager/src/local.ts";
-import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../../alertmanager/src/sinks.ts";
+import { localAlertmanagerConfig, writeLocalSecrets } from "../support/alertmanager-local.ts";
+import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../support/sinks.ts";
 import { allPromQueries } from "../../dashboards/src/queries.ts";
 import { jobs } from "../../definitions/thresholds.ts";
 import {
@@ -64,7 +64,7 @@ const jobAlerts = [
   "CleanupJobFailed",
 ];
 
-// Where the alerting helper's local config sends each receiver (alertmanager/src/local.ts).
+// Where the alerting helper's local config sends each receiver (test/support/alertmanager-local.ts).
 const pagerdutyPath = "/pagerduty/pagerduty";
 const slackPath = "/slack";
 const heartbeatPath = "/webhook/heartbeat";

@@ -16,7 +16,7 @@ export const COMPAT_SQL = {
   // pg_settings rather than current_setting(): the unit and the type are needed to convert the value.
   // reset_val, not setting: the value a new session of this role and database starts with, which is
   // what postgres_exporter reads in its session, whatever this session SET (its statement_timeout and
-  // lock_timeout, postgres.ts); a reload of the server's configuration updates it.
+  // lock_timeout, ../postgres-pool.ts); a reload of the server's configuration updates it.
   compat: `SELECT
     (SELECT coalesce(json_agg(json_build_object('name', name, 'setting', reset_val, 'unit', coalesce(unit, ''),
        'vartype', vartype)), '[]') FROM pg_settings WHERE name = ANY($1::text[])) AS settings,

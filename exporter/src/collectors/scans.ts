@@ -28,7 +28,7 @@ import { scanMetrics } from "../../../definitions/metrics.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { quoteIdent } from "../../../lib/sql.ts";
 import { createMetrics } from "../metrics.ts";
-import { acquireDatabase, num, PostgresDatabase, type PostgresConnectionOptions } from "./postgres.ts";
+import { acquireDatabase, num, PostgresDatabase, type PostgresConnectionOptions } from "../postgres-pool.ts";
 import { raceAbort } from "./deadline.ts";
 import type { CollectContext, Collector, CollectorModule, Query } from "./types.ts";
 
@@ -40,7 +40,7 @@ export const FINISH_TRIGGERS = ["scans_finish_insert", "scans_finish_update"] as
 export interface ScansOptions {
   /**
    * A pool to use, or the connection options of the pool shared with the postgres collector
-   * (acquireDatabase in postgres.ts).
+   * (acquireDatabase in ../postgres-pool.ts).
    */
   readonly database: PostgresDatabase | PostgresConnectionOptions;
   readonly table: { readonly schema: string; readonly table: string };

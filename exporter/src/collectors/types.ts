@@ -69,5 +69,13 @@ export interface CollectorModule<Options> {
   create(options: Options, log: Logger): Collector;
 }
 
-/** A query on the collector's pool: rows as objects (pg returns bigint and numeric as strings). */
-export type Query = <R extends Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
+/**
+ * A query on the collector's pool: rows as objects (pg returns bigint and numeric as strings). With a
+ * `name`, the statement is prepared: PostgreSQL parses and plans it once per connection under that name,
+ * so a name must always stand for the same text.
+ */
+export type Query = <R extends Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+  name?: string,
+) => Promise<R[]>;

@@ -1,7 +1,9 @@
 // Rewrites the committed alertmanager.yml so that a real Alertmanager delivers to local sinks instead of
 // Slack, PagerDuty, an SMTP relay and the heartbeat service, with everything else (routes, inhibitions,
-// templates, the *_file secrets) unchanged. The delivery test and the native end-to-end test run the
-// committed routing this way, so what they prove holds for the file compose runs.
+// templates, the *_file secrets) unchanged: a test double of the receivers, paired with the sinks of
+// test/support/sinks.ts. The delivery test (alertmanager/test/), the native and container end-to-end
+// tests and `npm run demo:report` run the committed routing this way, so what they prove holds for the
+// file compose runs.
 import { readdirSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import YAML from "yaml";
@@ -21,7 +23,7 @@ export interface LocalSinks {
   readonly fast?: boolean;
 }
 
-export const defaultTemplatesDir = new URL("../templates", import.meta.url).pathname;
+export const defaultTemplatesDir = new URL("../../alertmanager/templates", import.meta.url).pathname;
 
 /** The test values of the secret files, by file name. The Slack one is the URL Slack posts to. */
 export function localSecrets(sinks: Pick<LocalSinks, "httpUrl">): Record<string, string> {
@@ -101,5 +103,5 @@ export function localAlertmanagerConfig(yamlText: string, sinks: LocalSinks): st
     speedUp(doc.route);
     global.resolve_timeout = "10s";
   }
-  return `# Generated for local sinks by alertmanager/src/local.ts from alertmanager/alertmanager.yml.\n${YAML.stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 })}`;
+  return `# Generated for local sinks by test/support/alertmanager-local.ts from alertmanager/alertmanager.yml.\n${YAML.stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 })}`;
 }

@@ -1,7 +1,7 @@
-// Local stand-ins for the receivers' far ends, so a real Alertmanager can deliver to them in tests: an
-// HTTP sink (Slack, PagerDuty, webhooks all POST JSON) and a minimal SMTP server. They record what
-// arrives and answer success; nothing leaves the machine. Used by the delivery test and the native
-// end-to-end test.
+// Test doubles of the receivers' far ends, so a real Alertmanager can deliver to them in tests: an HTTP
+// sink (Slack, PagerDuty, webhooks all POST JSON) and a minimal SMTP server. They record what arrives
+// and answer success; nothing leaves the machine. Used by the delivery test (alertmanager/test/), the
+// native end-to-end test, the scorecard test's mail and `npm run demo:report`.
 import { createServer as createHttpServer, type IncomingHttpHeaders } from "node:http";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";

@@ -1,7 +1,12 @@
+// lib/exposition.ts, the strict parser of the text exposition format and its writer: what the format
+// allows is read (escapes, special values, timestamps, histograms and summaries, prom-client's own output,
+// which formatExposition writes back unchanged), and each malformed text Prometheus would refuse is
+// refused with its line and the reason. Look-ups through the test harness (test/support/exposition.ts).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
-import { family, formatExposition, parseExposition, sample, samples } from "./exposition.ts";
+import { formatExposition, parseExposition } from "../exposition.ts";
+import { family, sample, samples } from "../../test/support/exposition.ts";
 
 describe("parseExposition accepts the format", () => {
   test("HELP, TYPE, labels with escapes, special values, timestamps", () => {
