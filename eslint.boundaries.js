@@ -37,8 +37,8 @@ export const areas = [
   },
   {
     area: "scripts/docs",
-    may: ["lib", "definitions", "prometheus", "loki"],
-    why: "scripts/docs (the docs generators) import definitions/, lib/ and the rule groups they document",
+    may: ["lib", "definitions", "prometheus", "loki", "dashboards", "deploy", "exporter"],
+    why: "scripts/docs (the docs generators) import definitions/, lib/, and what they document: the rule groups, the dashboards, deploy's packaging and the exporter's table of variables",
   },
 ];
 

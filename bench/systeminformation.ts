@@ -1,6 +1,7 @@
 // `npx tsx bench/systeminformation.ts`: what systeminformation would cost the exporter, against what it
 // does instead (exporter/src/collectors/host.ts and inventory.ts). Prints the figures that
-// docs/architecture.md ("Host metrics and systeminformation") quotes.
+// docs/performance.md ("systeminformation, measured for the host collectors") records, on which
+// docs/decisions.md ("Host metrics without systeminformation") rests.
 //
 // Each variant runs in a fresh Node.js process with the exporter's heap flags (bench/lib/environment.ts
 // startHeapFlags), which first loads what the exporter always loads (prom-client, express), then:

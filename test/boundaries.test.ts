@@ -58,6 +58,9 @@ const cases: [string, string, RegExp | "allowed"][] = [
     /lib\/ \(the shared runtime layer\) imports only definitions\//,
   ],
   ["definitions/x.ts", 'import "../lib/log.ts";\n', /definitions\/ is plain data/],
+  // The docs generators read what they document, and nothing else of the programs.
+  ["scripts/docs/x.ts", 'import "../../ops/src/config.ts";\n', /scripts\/docs \(the docs generators\)/],
+  ["scripts/docs/x.ts", 'import "../../exporter/src/config.ts";\n', "allowed"],
   // Deeper than the table of depths reaches, nothing may climb.
   ["lib/a/b/c/d/e/f/g/x.ts", 'import "../y.ts";\n', /lib is nested more than 6 folders deep/],
   // Allowed directions.

@@ -1,9 +1,11 @@
 // Generated files are committed; this fails when regenerating would change any of them.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { generators } from "../scripts/generators.ts";
+import { hasBlocks } from "../scripts/gitattributes.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -22,3 +24,39 @@ for (const [name, load] of Object.entries(generators)) {
     }
   });
 }
+
+test("git marks every file a generator writes whole linguist-generated, and no page with hand-written prose", async () => {
+  const whole: string[] = [];
+  const withProse: string[] = [];
+  for (const load of Object.values(generators))
+    for (const [path, content] of Object.entries(await (await load()).outputs()))
+      (hasBlocks(content) ? withProse : whole).push(path);
+  assert.ok(
+    whole.length >= 50 && withProse.length >= 8,
+    `${whole.length} whole, ${withProse.length} with prose`,
+  );
+  // What git itself reads from .gitattributes, not a parse of ours.
+  const attribute = new Map(
+    execFileSync("git", ["check-attr", "linguist-generated", "--", ...whole, ...withProse], {
+      cwd: root,
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n")
+      .map((l) => {
+        const m = /^(.*): linguist-generated: (\S+)$/.exec(l);
+        assert.ok(m, l);
+        return [m[1]!, m[2]!] as const;
+      }),
+  );
+  assert.deepEqual(
+    whole.filter((p) => attribute.get(p) !== "true"),
+    [],
+    "generated but not marked linguist-generated in .gitattributes (run npm run generate)",
+  );
+  assert.deepEqual(
+    withProse.filter((p) => attribute.get(p) !== "unspecified"),
+    [],
+    "hand-written prose marked generated",
+  );
+});

@@ -5,9 +5,9 @@
 //
 // Routing and the JSON body are node:http and a few lines here rather than express (already the
 // exporter's dependency): nine fixed route templates, each turned into one anchored pattern, and a body
-// read with a 64 KiB cap. Measured on this machine (Node.js 20, three runs): importing express costs
-// the process 16-17 MB of RSS and 0.4-0.5 s, for routing the demo does in one line; the route label
-// contract (`unmatched` for unknown paths, 405 apart from 404) is ours either way.
+// read with a 64 KiB cap. Importing express would cost the process memory and start time
+// (docs/performance.md, "Libraries measured and not taken") for routing the demo does in one line; the
+// route label contract (`unmatched` for unknown paths, 405 apart from 404) is ours either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import type pg from "pg";

@@ -9,7 +9,7 @@
 //   label and the remote_write block; rule_files and alerting removed (the store's side evaluates them,
 //   once, so an alert does not arrive twice).
 // - deploy/remote-write/central-prometheus.yml: the receiving Prometheus (rules, Alertmanager, itself).
-// - deploy/remote-write/README.md: how to use them (written from the same data).
+// deploy/remote-write/README.md, how to use them, is filled from the same data by scripts/docs/remote-write.ts.
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
 import { hostLabel, jobs } from "../../definitions/thresholds.ts";
@@ -151,85 +151,6 @@ const banner = (what: string) =>
 
 const yaml = (doc: Obj) => stringify(doc, { aliasDuplicateObjects: false, lineWidth: 0 });
 
-function readme(): string {
-  const rows = stores
-    .map(
-      (s) =>
-        `| ${s.title} | \`edge-${s.name}.yml\` | \`${s.url}\` | ${
-          s.headers
-            ? Object.entries(s.headers)
-                .map(([k, v]) => `\`${k}: ${v}\``)
-                .join(", ")
-            : "none"
-        } |`,
-    )
-    .join("\n");
-  const notes = stores.map((s) => `- **${s.title}**: ${s.receiverNotes}`).join("\n");
-  return `<!-- Generated from deploy/src/remote-write.ts by \`npm run generate\`. DO NOT EDIT. -->
-# Many hosts, one view: remote_write
-
-One compose host runs one Prometheus, which evaluates the rules and pages. With several hosts, each
-keeps its Prometheus as an **edge** (it scrapes its own exporter, API and platform, and keeps a short
-local history) and sends every sample with \`remote_write\` to one store. The rules run there, once, over
-every host; Grafana reads there; the \`host\` dashboard variable picks a host or all of them.
-
-Each edge sets the \`${hostLabel}\` external label from the \`${hostNameVariable}\` environment variable
-(Prometheus 3 expands \`\${VAR}\` in external labels). Set it on every edge, to the same value the host's
-log agent uses (compose passes \`HOST_NAME\` to Promtail and Alloy, default \`kali-agents\`), so that the
-dashboards' \`host\` variable narrows metrics and logs alike: an unset variable expands to nothing, the
-label is dropped, and the store would merge that host's series with another unlabelled host's. External labels are added on the way out, not
-to the edge's own TSDB, so prometheus.yml, its rules and dashboards stay what they are on one host. On
-the store, every series carries its host, and every rule that aggregates keeps it
-(\`definitions/thresholds.ts\` \`aggregationLabels\`): two hosts whose exporters are both
-\`instance="exporter:9839"\` stay two results.
-
-| store | edge configuration | endpoint | headers |
-| --- | --- | --- | --- |
-${rows}
-
-Use: in compose, mount the chosen \`edge-*.yml\` as \`/etc/prometheus/prometheus.yml\` next to the
-\`prometheus/targets/\` folder, set \`${hostNameVariable}\` per host, and change the URL to where the store
-listens. The edge files are prometheus.yml with three changes: the host label, the \`remote_write\`
-block, and no \`rule_files\` or \`alerting\` (the store evaluates the rules; an edge that also did would page twice).
-
-${notes}
-
-**TLS and credentials.** Every edge sends over \`https\` with basic auth, from files in its
-Prometheus' secret folder (compose: \`secrets/prometheus/\`, at \`/run/secrets\`):
-\`${edgeSecretFiles.username.split("/").pop()}\` (one user per host), \`${edgeSecretFiles.password.split("/").pop()}\` and
-\`${edgeSecretFiles.ca.split("/").pop()}\` (the CA that signed the store's certificate). The central Prometheus
-runs with a \`--web.config.file\` such as:
-
-\`\`\`yaml
-tls_server_config:
-  cert_file: /run/secrets/central.crt   # issued for ${centralHost}
-  key_file: /run/secrets/central.key
-basic_auth_users:                        # bcrypt hashes (node dist/lib/bcrypt.js < password)
-  prometheus: $2b$10$...                 # itself (prometheus_web_password), as on one host
-  grafana: $2b$10$...
-  host-a: $2b$10$...                     # one per edge
-  host-b: $2b$10$...
-\`\`\`
-
-Mimir and Thanos Receive take TLS and basic auth at the gateway in front of them. A user is not bound to
-its \`host\` label: an edge's credentials can still write series under another host's name, so give them
-only to the hosts' Prometheus (docs/operations/security.md).
-
-\`central-prometheus.yml\` is the receiving Prometheus: the same rules, retention and Alertmanager as
-prometheus.yml; it scrapes itself and what runs once beside it (${centralJobs.join(", ")}), while each
-edge scrapes what runs on its host.
-
-The protocol is the same for the three stores: \`test/e2e/multi-host.test.ts\` starts two edges from
-\`edge-central-prometheus.yml\` (each with its own exporter, PostgreSQL, Redis and demo API, and its own
-user) and a central Prometheus from \`central-prometheus.yml\` behind TLS and basic auth (certificates made
-by openssl in the test), and checks per-host recordings, a per-host alert and
-the dashboards' host variable. Mimir and Thanos Receive cannot run on the test machines; their variants
-differ only in URL and headers, which a unit test holds to this table.
-
-Sizing for N hosts: [docs/operations/scaling.md](../../docs/operations/scaling.md).
-`;
-}
-
 export function outputs(): Record<string, string> {
   const source = readSource();
   const out: Record<string, string> = {};
@@ -243,6 +164,5 @@ export function outputs(): Record<string, string> {
     banner(
       "The central Prometheus; run with --web.enable-remote-write-receiver, mounted where prometheus.yml goes.",
     ) + yaml(centralConfig(source));
-  out[`${outputDir}/README.md`] = readme();
   return out;
 }

@@ -16,6 +16,7 @@ import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { hostLabel, jobs } from "../../definitions/thresholds.ts";
 import { generators } from "../../scripts/generators.ts";
+import { outputs as readmeOutputs } from "../../scripts/docs/remote-write.ts";
 import { requireBinaries, run, tempDir } from "../../test/support/servers.ts";
 import {
   centralJobs,
@@ -37,7 +38,7 @@ const jobNames = (d: Obj) => (d.scrape_configs as Obj[]).map((j) => String(j.job
 describe("deploy/remote-write", () => {
   test("one edge file per store, a central file and a README", () => {
     assert.deepEqual(
-      Object.keys(files).sort(),
+      Object.keys({ ...files, ...readmeOutputs() }).sort(),
       [
         `${outputDir}/README.md`,
         `${outputDir}/central-prometheus.yml`,

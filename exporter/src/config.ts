@@ -2,7 +2,7 @@
 // config.Validate() returning a ValidatedConfig plays this part there). Everything the exporter can be
 // told is one row of `variables` below: its environment name, default, description, whether it is a
 // secret, and the parser that validates it. docs/configuration.md is generated from the same rows
-// (exporter/src/config-docs.ts), so the documentation cannot drift from the code.
+// (scripts/docs/configuration.ts), so the documentation cannot drift from the code.
 //
 // Sources, highest priority first: the environment variable, its `*_FILE` variant (the value is the
 // content of the named file, for Docker/Kubernetes secrets), then the same two keys in the optional

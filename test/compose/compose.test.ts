@@ -1,8 +1,8 @@
-// compose.yaml, checked where no Docker engine runs: against the Compose Specification's JSON Schema
-// (the one `docker compose` validates with), and against the repository: what it mounts exists, what
-// it publishes is what the configs listen on and point at, images are pinned in one place, every
-// service has a healthcheck (or says why it cannot), state lives in named volumes, secrets are created
-// by secrets-init and documented.
+// compose.yaml, checked without starting it (test/containers/ runs it): against the Compose
+// Specification's JSON Schema (the one `docker compose` validates with), and against the repository:
+// what it mounts exists, what it publishes is what the configs listen on and point at, images are pinned
+// in one place, every service has a healthcheck (or says why it cannot), state lives in named volumes,
+// secrets are created by secrets-init and documented.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {

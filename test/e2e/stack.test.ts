@@ -1,5 +1,5 @@
-// The native end-to-end test: the stack's own configuration, run with real processes where no Docker
-// engine runs. PostgreSQL and Redis (the harness), the demo workload and the exporter (child processes
+// The native end-to-end test: the stack's own configuration, run with real processes, without Docker
+// (test/containers/ runs the images under compose). PostgreSQL and Redis (the harness), the demo workload and the exporter (child processes
 // from their entry points), Prometheus with prometheus/prometheus.yml and the generated rules, and
 // Alertmanager with alertmanager/alertmanager.yml whose receivers point at local HTTP and SMTP sinks.
 //

@@ -1,6 +1,6 @@
 // The contract between the ops jobs and the exporter, as the tests read it: what the exporter's textfile
 // collector publishes from a folder the jobs write. It lives in the shared harness because it joins two
-// programs, which never import each other (eslint.config.js keeps them apart).
+// programs, which never import each other (eslint.boundaries.js keeps them apart).
 import { textfileCollector } from "../../exporter/src/collectors/textfile.ts";
 import { parseExposition, type Families } from "../../lib/exposition.ts";
 import { createLogger } from "../../lib/log.ts";

@@ -3,25 +3,17 @@
 // --path.rootfs / --path.procfs, so that in a container with the host's / mounted read-only at /host the
 // figures are the host's.
 //
-// Why not systeminformation here (measured on this machine, Debian 12, 2 vCPU, systeminformation
-// 5.33.23, two calls each, counting child processes by wrapping child_process before loading it):
-//   si.osInfo()        320-420 ms, 8-10 child processes (hostname -f, cat /etc/*-release, dmesg, ...),
-//                      several through execSync, which blocks the event loop (and so every scrape)
-//   si.currentLoad()   650 ms then 0.4 ms, execSync `cat /proc/stat`; and it returns the load since
-//                      ITS previous call, so a second caller (or two scrapes) shortens the window
-//   si.fsSize()        75-100 ms, 3 child processes (`df`, `cat /proc/mounts` via execSync); `df` on a
-//                      dead NFS mount hangs, with no per-mount timeout
-//   si.networkStats()  65-235 ms, execSync `ip route` on every call; rates between calls, not counters
-//   si.time()          140-205 ms, execSync `date`
-//   si.mem()           1-11 ms, no process: correct (the same /proc/meminfo fields), but it reads the
-//                      fixed path /proc/meminfo and so ignores the host-root prefix
-// Reading the files directly (same machine, load average 11 on 2 cores from parallel test runs):
-// 0.15-0.6 ms per /proc file, 0.04 ms per statfs(), a whole host collection 1.4 ms median and 8 ms
-// p95 over 100 runs, no child process. It never blocks the event loop, keeps the upstream counters as
-// counters (Prometheus computes the rates), and honours the host root. So every figure below is read
-// from /proc and statfs(); uname fields come from /proc/sys/kernel/* and Node's os module (the uname
-// syscall), not from si.osInfo(). With nothing left for it to do, systeminformation is not a
-// dependency; it is the library to reach for if a figure ever has no cheap /proc source.
+// Why not systeminformation here: its nearest calls start child processes (several through execSync,
+// which blocks the event loop, and so every scrape), `currentLoad()` returns the load since ITS previous
+// call (a second caller shortens the window), `networkStats()` rates rather than counters, `fsSize()`
+// runs `df`, which hangs on a dead NFS mount, and `mem()` reads the fixed path /proc/meminfo, ignoring the
+// host root (docs/decisions.md; the figures, call by call and per scrape: docs/performance.md,
+// "systeminformation, measured for the host collectors"). Reading the files directly never blocks the
+// event loop, keeps the upstream counters as counters (Prometheus computes the rates), and honours the
+// host root. So every figure below is read from /proc and statfs(); uname fields come from
+// /proc/sys/kernel/* and Node's os module (the uname syscall), not from si.osInfo(). systeminformation is
+// only a development dependency (the benchmark, and a second reading in exporter/test/inventory.test.ts);
+// it is the library to reach for if a figure ever has no cheap /proc source.
 import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";

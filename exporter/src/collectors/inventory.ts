@@ -6,8 +6,8 @@
 //
 // Why these are read from files and not through systeminformation (si.osInfo(), si.cpu(), si.system(),
 // si.bios(), si.baseboard(), si.chassis()), although reading them once at start was the place the library
-// looked likely to fit: see "Host metrics and systeminformation" in docs/architecture.md for the figures
-// (bench/systeminformation.ts). In short, those calls start child processes (lscpu, dmidecode, cat,
+// looked likely to fit: see docs/decisions.md, "Host metrics without systeminformation", and for the
+// figures docs/performance.md (bench/systeminformation.ts). In short, those calls start child processes (lscpu, dmidecode, cat,
 // hostname, dmesg), several through execSync, which blocks the event loop; si reads fixed paths
 // (/etc/os-release, /sys/devices/virtual/dmi/id), so under a host root it would report the container's OS;
 // and it normalises the CPU's name, where node_cpu_info's model_name is /proc/cpuinfo's verbatim.

@@ -45,10 +45,8 @@ export function describeRedisUrl(url: string): string {
  * Parses INFO's `field:value` lines (sections and comments skipped).
  *
  * Hand-written on purpose: ioredis exposes no INFO parser (it reads INFO only for its own ready check),
- * and the npm package for it, redis-info 3.1.0, gives the same fields and keyspace but loads lodash.
- * Measured on this machine (Node.js 20, a real `INFO ALL` of Redis 7.0, 5.3 KB, 187 fields; 20,000
- * parses after 2,000 warm-up): this function with parseKeyspace 108 µs a parse, redis-info 411 µs;
- * loading redis-info took 122 ms and 4 MB of RSS, in a process whose whole budget is 80 MB.
+ * and the npm package for it, redis-info 3.1.0, gives the same fields and keyspace but loads lodash,
+ * and parses slower than this function (docs/performance.md, "Libraries measured and not taken").
  */
 export function parseInfo(text: string): Map<string, string> {
   const out = new Map<string, string>();
