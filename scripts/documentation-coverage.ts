@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parser } from "@prometheus-io/lezer-promql";
 import YAML from "yaml";
 import { runbookPath, type RuleGroup } from "../definitions/rules.ts";
-import { scorecardRecordings } from "../definitions/thresholds.ts";
+import { scorecardRecordings } from "../definitions/scorecard.ts";
 import { allPromQueries } from "../dashboards/src/queries.ts";
 import { variables as exporterVariables } from "../exporter/src/config.ts";
 import { lokiRuleGroups, prometheusLogRuleGroups } from "../loki/rules/src/index.ts";

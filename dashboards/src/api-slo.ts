@@ -2,7 +2,9 @@
 // error budget left. The burn-rate and budget panels read the recording rules the Prometheus rules
 // define (definitions `recordings`), so the dashboard shows exactly what the alerts evaluate.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { apiSlo, recordings, selectors, thresholds } from "../../definitions/thresholds.ts";
+import { apiSlo } from "../../definitions/slo.ts";
+import { recordings, selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   histSel,

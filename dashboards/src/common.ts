@@ -14,7 +14,7 @@ import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder as StatBuilder } from "@grafana/grafana-foundation-sdk/stat";
 import { PanelBuilder as TableBuilder } from "@grafana/grafana-foundation-sdk/table";
 import { PanelBuilder as TimeseriesBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
-import type { MetricName } from "../../definitions/metrics.ts";
+import type { MetricName } from "../../definitions/metrics/catalogue.ts";
 import { heartbeatAlert, runbookUrl } from "../../definitions/rules.ts";
 import { logs, logStreams, type LogStream } from "../../definitions/logs.ts";
 import {

@@ -2,7 +2,7 @@
 // generated from the built dashboards so the reference never drifts from what Grafana shows.
 import type { Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
 import { heartbeatAlert, runbookBaseUrl } from "../../definitions/rules.ts";
-import { datasourceUids, jobMetricLabel } from "../../definitions/thresholds.ts";
+import { datasourceUids, jobMetricLabel } from "../../definitions/selectors.ts";
 import { folders } from "./common.ts";
 import { commonTag, dashboards, defaults, type GeneratedDashboard } from "./index.ts";
 import { usesJobMetrics } from "./queries.ts";
@@ -74,10 +74,11 @@ export function render(): string {
     "  `redis.ts`, `operations.ts`) holds the small factories of its area and the layout; the overview reuses",
     "  the other files' factories.",
     '- Metric names are typed: `sel("pg_up", ...)` only compiles with a name from the catalogue',
-    "  (`definitions/metrics.ts`), so renaming a metric breaks the build where a panel uses it. Selectors,",
+    "  (`definitions/metrics/`), so renaming a metric breaks the build where a panel uses it. Selectors,",
     "  thresholds, SLO windows, recording rule names, log labels and datasource UIDs come from",
-    "  `definitions/thresholds.ts`, the module the Prometheus and Loki rules import too. Thresholds become",
-    "  the panels' threshold steps (dashed lines on graphs), so the panel shows where the alert fires.",
+    "  `definitions/` (`selectors.ts`, `thresholds.ts`, `slo.ts`, `logs.ts`), which the Prometheus and Loki",
+    "  rules import too. Thresholds become the panels' threshold steps (dashed lines on graphs), so the",
+    "  panel shows where the alert fires.",
     "- `rate()` and `increase()` always use `$__rate_interval` (`rate()` helper); Loki queries use",
     "  `$__interval`.",
     `- \`dashboards/src/index.ts\` applies one defaults pass to every dashboard after building it: UID`,

@@ -1,7 +1,8 @@
 // The host the stack runs on, on node_exporter's metric names (published by the exporter's host
 // collector): CPU, memory, filesystems, network, load and clock.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { selectors, thresholds } from "../../definitions/thresholds.ts";
+import { selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import { above, gauge, prom, rate, row, sel, stat, timeseries, type DashboardModule } from "./common.ts";
 
 const exp = selectors.exporter;

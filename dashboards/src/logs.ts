@@ -6,7 +6,9 @@
 // of security lines, extracted at query time with `| json`, never a label.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { eventPipeline, logEvents, logs, type LogStream } from "../../definitions/logs.ts";
-import { apiSlo, selectors, thresholds } from "../../definitions/thresholds.ts";
+import { apiSlo } from "../../definitions/slo.ts";
+import { selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   loki,

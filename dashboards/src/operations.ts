@@ -2,8 +2,9 @@
 // the operations jobs run (backups, verification, DR drill, cleanup) on the job-metric contract
 // (definitions `jobMetrics`), which the jobs write through the exporter's textfile collector.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { jobNames, type JobName } from "../../definitions/metrics.ts";
-import { jobMetricLabel, selectors, thresholds } from "../../definitions/thresholds.ts";
+import { jobNames, type JobName } from "../../definitions/metrics/jobs.ts";
+import { jobMetricLabel, selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   okFailedMapping,

@@ -3,7 +3,7 @@
 // Its panels come from the area files' factories, each call a fresh builder.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { heartbeatAlert } from "../../definitions/rules.ts";
-import { probeKinds, selectors } from "../../definitions/thresholds.ts";
+import { probeKinds, selectors } from "../../definitions/selectors.ts";
 import * as api from "./api-slo.ts";
 import {
   above,

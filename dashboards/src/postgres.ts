@@ -2,7 +2,8 @@
 // availability, connections, transactions, cache, tuples, sizes, locks and long transactions.
 import { BigValueTextMode } from "@grafana/grafana-foundation-sdk/common";
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { aggregationLabels, selectors, thresholds } from "../../definitions/thresholds.ts";
+import { aggregationLabels, selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   prom,

@@ -2,7 +2,8 @@
 // memory, clients, commands, keyspace hits, evictions and keys.
 import { BigValueTextMode } from "@grafana/grafana-foundation-sdk/common";
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { selectors, thresholds } from "../../definitions/thresholds.ts";
+import { selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   prom,

@@ -1,6 +1,7 @@
 // Scans: what is running and queued, what finished and how, how long scans take, and what is stuck.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { selectors, thresholds } from "../../definitions/thresholds.ts";
+import { selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
 import {
   above,
   histSel,

@@ -3,11 +3,8 @@
 // success rate, automated share, manual runs, documentation coverage); recovery and alert response
 // are the last weekly report's, published by the report job as kali_agents_report_scorecard{figure}.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import {
-  scorecardRecordings as rec,
-  scorecardTargets as target,
-  selectors,
-} from "../../definitions/thresholds.ts";
+import { scorecardRecordings as rec, scorecardTargets as target } from "../../definitions/scorecard.ts";
+import { selectors } from "../../definitions/selectors.ts";
 import { availabilityStat } from "./api-slo.ts";
 import {
   above,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { apiMetrics } from "../../definitions/metrics.ts";
+import { apiMetrics } from "../../definitions/metrics/api.ts";
 import { family, sample, samples, scrape } from "../../test/support/exposition.ts";
 import {
   freePort,

@@ -12,7 +12,7 @@
 // schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files;
 // deploy/test/kubernetes-logs.test.ts does the same for logs/.
 import { parse, stringify } from "yaml";
-import { datasourceUids, hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { datasourceUids, hostLabel, jobs } from "../../definitions/selectors.ts";
 import { logs } from "../../definitions/logs.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -12,7 +12,7 @@
 // - deploy/remote-write/README.md: how to use them (written from the same data).
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
-import { hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { hostLabel, jobs } from "../../definitions/selectors.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 export const sourceConfigPath = "prometheus/prometheus.yml";
@@ -180,7 +180,7 @@ dashboards' \`host\` variable narrows metrics and logs alike: an unset variable 
 label is dropped, and the store would merge that host's series with another unlabelled host's. External labels are added on the way out, not
 to the edge's own TSDB, so prometheus.yml, its rules and dashboards stay what they are on one host. On
 the store, every series carries its host, and every rule that aggregates keeps it
-(\`definitions/thresholds.ts\` \`aggregationLabels\`): two hosts whose exporters are both
+(\`definitions/selectors.ts\` \`aggregationLabels\`): two hosts whose exporters are both
 \`instance="exporter:9839"\` stay two results.
 
 | store | edge configuration | endpoint | headers |

@@ -13,7 +13,7 @@
 import { accessSync, constants, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { CollectorName } from "../../definitions/metrics.ts";
+import type { CollectorName } from "../../definitions/metrics/metric.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import {
   absolutePath,

@@ -14,7 +14,7 @@ import {
   verdict,
   type Condition,
 } from "../../definitions/compat.ts";
-import { catalogue } from "../../definitions/metrics.ts";
+import { catalogue } from "../../definitions/metrics/catalogue.ts";
 import { family, sample } from "../../test/support/exposition.ts";
 import {
   requireBinaries,

@@ -139,6 +139,6 @@ export function toRuleFileObject(group: LinkedRuleGroup): Record<string, unknown
 export function renderRuleFile(group: LinkedRuleGroup, source: string): string {
   const banner =
     `# Generated from ${source} by \`npm run generate\`. DO NOT EDIT: change the TypeScript and regenerate.\n` +
-    "# Thresholds and selectors come from definitions/thresholds.ts.\n";
+    "# Thresholds come from definitions/thresholds.ts, selectors from definitions/selectors.ts.\n";
   return banner + YAML.stringify(toRuleFileObject(group), { aliasDuplicateObjects: false, lineWidth: 0 });
 }

@@ -1,7 +1,7 @@
-// One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics.ts
+// One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics/jobs.ts
 // jobNames) and what it does. `runJob` times a job, writes its textfile metrics whatever the outcome,
 // and logs one line.
-import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
+import type { JobName, JobTrigger } from "../../definitions/metrics/jobs.ts";
 import type { Logger } from "../../lib/log.ts";
 import { backup, OffsiteFailure, type BackupOutcome } from "./backup.ts";
 import { cleanup } from "./cleanup.ts";

@@ -5,7 +5,7 @@
 // report-<end date>.json, .md and .html (report-html.ts).
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import { selectors } from "../../definitions/thresholds.ts";
+import { selectors } from "../../definitions/selectors.ts";
 import { histogramSeries, increase, rate, series } from "../../lib/promql.ts";
 import type { Config } from "./config.ts";
 import { required } from "./config.ts";

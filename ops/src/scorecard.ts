@@ -4,12 +4,9 @@
 // (kali_agents_job_runs_total), and documentation coverage as `npm run generate` measured it.
 // The figure computations are pure functions of what was read, so the rules of the game (which
 // incident belongs to which week, what acknowledges an alert) are tested without servers as well.
-import {
-  apiSlo,
-  jobMetricLabel,
-  scorecardTargets as targets,
-  selectors,
-} from "../../definitions/thresholds.ts";
+import { apiSlo } from "../../definitions/slo.ts";
+import { jobMetricLabel, selectors } from "../../definitions/selectors.ts";
+import { scorecardTargets as targets } from "../../definitions/scorecard.ts";
 import { increase, re, series } from "../../lib/promql.ts";
 import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 // Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file

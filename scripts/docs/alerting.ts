@@ -2,7 +2,7 @@
 // Prometheus ones and the Loki ones), so the table can never disagree with the rules. It joins the two
 // rule generators, so it sits above both (scripts/), and neither imports the other.
 import { isAlert, runbookPath, type RuleGroup } from "../../definitions/rules.ts";
-import { apiSlo } from "../../definitions/thresholds.ts";
+import { apiSlo } from "../../definitions/slo.ts";
 import { percent } from "../../lib/promql.ts";
 import { lokiRuleGroups, prometheusLogRuleGroups } from "../../loki/rules/src/index.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
@@ -63,8 +63,8 @@ it to the base (\`kali.runbook.url\` in \`alertmanager/templates/kali.tmpl\`, th
 \`runbookBaseUrl\` in \`definitions/rules.ts\`, a placeholder (the upstream project's \`docs/runbooks/\` on
 GitHub); the committed \`settings.tmpl\` carries the same (a test holds them equal), and the dashboards'
 runbook links are built from it when they are generated: to point those elsewhere, change that line and
-run \`npm run generate\`. Thresholds and selectors come from \`definitions/thresholds.ts\`, shared with
-the dashboards.
+run \`npm run generate\`. Thresholds come from \`definitions/thresholds.ts\` and selectors from
+\`definitions/selectors.ts\`, shared with the dashboards.
 
 ## Routing (alertmanager/alertmanager.yml)
 
@@ -197,9 +197,9 @@ Silences survive restarts (Alertmanager's \`--storage.path\` is a volume).
 ## Adding or changing an alert
 
 1. Write the rule in the group's file under \`prometheus/rules/src/\` (or \`loki/rules/src/\` for LogQL),
-   with its threshold in \`definitions/thresholds.ts\` and selectors from there, never written in the rule.
-   A metric it reads must be in \`definitions/metrics.ts\` (the exporter's catalogue, the job or API
-   contract, or \`platformMetricNames\`): a test fails otherwise.
+   with its threshold in \`definitions/thresholds.ts\` and selectors from \`definitions/selectors.ts\`,
+   never written in the rule. A metric it reads must be in the catalogue, \`definitions/metrics/\` (the
+   exporter's collectors, the job or API contract, or \`platformMetricNames\`): a test fails otherwise.
 2. \`npm run generate\`: the YAML under \`prometheus/rules/generated/\` and this page are regenerated.
 3. Add its promtool cases to \`prometheus/tests/<group>.yml\`: one where it stays quiet (before its \`for\`,
    or below its threshold) and one where it fires, with the exact labels and annotations (runbook_url,

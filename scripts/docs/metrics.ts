@@ -1,26 +1,26 @@
-// Generates docs/metrics.md from the metric catalogue (definitions/metrics.ts) alone: it imports no
+// Generates docs/metrics.md from the metric catalogue (definitions/metrics/) alone: it imports no
 // collector and no database client, so the documentation cannot drift from what the collectors create
 // (they build every metric from the same entries). A row in scripts/generators.ts; test/drift.test.ts
 // fails when the committed file differs.
+import { apiMetrics } from "../../definitions/metrics/api.ts";
+import { exporterCatalogue } from "../../definitions/metrics/catalogue.ts";
+import { exporterMetrics } from "../../definitions/metrics/exporter.ts";
+import { hostMetrics } from "../../definitions/metrics/host.ts";
+import { inventoryMetrics } from "../../definitions/metrics/inventory.ts";
+import { jobMetrics, jobNames } from "../../definitions/metrics/jobs.ts";
+import { platformMetricNames } from "../../definitions/metrics/platform.ts";
+import { postgresMetrics } from "../../definitions/metrics/postgres.ts";
+import { probeMetrics } from "../../definitions/metrics/probes.ts";
+import { redisMetrics } from "../../definitions/metrics/redis.ts";
+import { scanMetrics } from "../../definitions/metrics/scans.ts";
 import {
-  apiMetrics,
-  exporterCatalogue,
-  exporterMetrics,
-  hostMetrics,
-  inventoryMetrics,
-  jobMetrics,
-  jobNames,
-  platformMetricNames,
-  postgresMetrics,
-  probeMetrics,
-  redisMetrics,
-  scanMetrics,
   supportedPostgresMajors,
-  textfileMetrics,
   type CollectorName,
   type MetricDef,
-} from "../../definitions/metrics.ts";
-import { jobMetricLabel, probeKinds, probeMaxRedirects } from "../../definitions/thresholds.ts";
+} from "../../definitions/metrics/metric.ts";
+import { textfileMetrics } from "../../definitions/metrics/textfile.ts";
+import { jobMetricLabel, probeKinds } from "../../definitions/selectors.ts";
+import { probeMaxRedirects } from "../../definitions/thresholds.ts";
 import { compatDashboards } from "../../definitions/compat-dashboards.ts";
 import { compatList, seriesVerdicts } from "../../definitions/compat.ts";
 
@@ -132,12 +132,12 @@ export function render(): string {
       if (d.collector !== s.collector)
         throw new Error(`docs/metrics.md: ${d.name} belongs to ${d.collector}, listed under ${s.collector}`);
   const parts: string[] = [
-    `<!-- DO NOT EDIT: generated from definitions/metrics.ts by \`npm run generate\` (scripts/docs/metrics.ts). -->
+    `<!-- DO NOT EDIT: generated from definitions/metrics/ by \`npm run generate\` (scripts/docs/metrics.ts). -->
 
 # Metrics
 
 Every metric the exporter publishes, every metric the ops jobs write for it, and the metrics expected
-from the Kali Agents API. The list is generated from the catalogue in \`definitions/metrics.ts\`, from
+from the Kali Agents API. The list is generated from the catalogue in \`definitions/metrics/\`, from
 which the collectors create their metrics and against which the rules and dashboards are checked, so a
 metric missing here exists nowhere.
 

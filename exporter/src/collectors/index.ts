@@ -2,12 +2,12 @@
 // DefaultCollectorConfig() play this part there): every collector module, when it is on by default,
 // how the validated configuration becomes its options, and its time budget in one collection.
 // EXPORTER_COLLECTORS_DISABLED turns any of them off except `exporter`.
-import type { CollectorName } from "../../../definitions/metrics.ts";
+import type { CollectorName } from "../../../definitions/metrics/metric.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../../../lib/log.ts";
 import type { ScheduledCollector } from "../scrape.ts";
 import { exporterCollector, type ExporterCollector } from "./exporter.ts";
-import { probeKinds } from "../../../definitions/thresholds.ts";
+import { probeKinds } from "../../../definitions/selectors.ts";
 import { hostCollector } from "./host.ts";
 import { inventoryCollector } from "./inventory.ts";
 import { postgresCollector, type PostgresConnectionOptions } from "./postgres.ts";

@@ -3,13 +3,9 @@
 // workbook, "Alerting on SLOs"). The recordings come first: Prometheus evaluates a group's rules in
 // order, so the alerts read ratios from the same evaluation.
 import type { AlertRule, RecordingRule, RuleGroup } from "../../../definitions/rules.ts";
-import {
-  aggregationLabels,
-  apiSlo,
-  recordings,
-  selectors,
-  thresholds,
-} from "../../../definitions/thresholds.ts";
+import { aggregationLabels, recordings, selectors } from "../../../definitions/selectors.ts";
+import { apiSlo } from "../../../definitions/slo.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { humanDuration, num, percent, re, seconds, series } from "../../../lib/promql.ts";
 
 const t = thresholds.api;

@@ -1,6 +1,7 @@
 // Host resources, from the exporter's node_exporter-compatible host collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.host;

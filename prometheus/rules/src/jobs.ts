@@ -1,8 +1,9 @@
-// Backups and the other ops jobs, on the job-metric contract (definitions/metrics.ts `jobMetrics`):
+// Backups and the other ops jobs, on the job-metric contract (definitions/metrics/jobs.ts `jobMetrics`):
 // the jobs write their results as textfile metrics that the exporter publishes.
-import type { JobName } from "../../../definitions/metrics.ts";
+import type { JobName } from "../../../definitions/metrics/jobs.ts";
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { jobMetricLabel, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { jobMetricLabel, selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { duration, eq, humanDuration, num, series } from "../../../lib/promql.ts";
 
 const t = thresholds.jobs;

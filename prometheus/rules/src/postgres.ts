@@ -1,6 +1,7 @@
 // PostgreSQL, from the exporter's postgres_exporter-compatible collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.postgres;

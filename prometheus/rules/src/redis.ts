@@ -1,6 +1,7 @@
 // Redis, from the exporter's redis_exporter-compatible collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.redis;

@@ -1,6 +1,7 @@
 // Scans, from the exporter's scans collector (the application's scans table) and its Redis queues.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts";
 
 const t = thresholds.scans;
