@@ -2,7 +2,7 @@
 // extracted from their JSON by scripts/compat-extract.ts): published by the exporter (a catalogue entry,
 // or prom-client's default process metrics), published only where its source exists, or does not apply
 // here, with the reason. Plain data: the docs generator and the tests read it.
-import { compatDashboards } from "./compat-dashboards.ts";
+import { compatDashboards } from "./generated/compat-dashboards.ts";
 import { catalogue } from "./metrics/catalogue.ts";
 
 /** prom-client's default metrics (the exporter's own process) that the dashboards read. */

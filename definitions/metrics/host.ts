@@ -355,7 +355,7 @@ function hostCompatMetrics() {
       "counter",
       "Total number of tasks that have been detected as hung since the system booted.",
     ),
-    // The name a community dashboard (definitions/compat-dashboards.ts) queries, from before
+    // The name a community dashboard (definitions/generated/compat-dashboards.ts) queries, from before
     // node_exporter 1.12 published the counter above: the same value, one series more per host.
     def(
       "host",

@@ -42,8 +42,8 @@ export const redisMetrics = [
   def("redis", "redis_net_output_bytes_total", "counter", "total_net_output_bytes metric."),
   def("redis", "redis_memory_used_rss_bytes", "gauge", "used_memory_rss metric."),
   def("redis", "redis_mem_fragmentation_ratio", "gauge", "mem_fragmentation_ratio metric"),
-  // The name a community dashboard (definitions/compat-dashboards.ts) queries: the same INFO field,
-  // one series more per Redis server.
+  // The name a community dashboard (definitions/generated/compat-dashboards.ts) queries: the same INFO
+  // field, one series more per Redis server.
   def(
     "redis",
     "redis_memory_fragmentation_ratio",

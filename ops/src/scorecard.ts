@@ -12,7 +12,7 @@ import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 // Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file
 // nothing imports is missing from the ops image, where `ops report` failed with ENOENT on it
 // (test/containers/runtime-files.test.ts finds every file the programs read beside their code).
-import documentationCoverage from "../../definitions/documentation-coverage.json" with { type: "json" };
+import documentationCoverage from "../../definitions/generated/documentation-coverage.json" with { type: "json" };
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
 export interface Incident {
@@ -341,7 +341,7 @@ export async function fetchSilences(alertmanagerUrl: string): Promise<Silence[]>
   return (await res.json()) as Silence[];
 }
 
-/** The coverage `npm run generate` measured (definitions/documentation-coverage.json). */
+/** The coverage `npm run generate` measured (definitions/generated/documentation-coverage.json). */
 export function readDocumentationCoverage(): DocumentationCoverage {
   return documentationCoverage satisfies DocumentationCoverage;
 }

@@ -453,7 +453,10 @@ describe(
     test("documentation coverage as npm run generate measured it", () => {
       const s = f.reports[2]!.scorecard!;
       const measured = JSON.parse(
-        readFileSync(join(import.meta.dirname, "../../definitions/documentation-coverage.json"), "utf8"),
+        readFileSync(
+          join(import.meta.dirname, "../../definitions/generated/documentation-coverage.json"),
+          "utf8",
+        ),
       ) as { kinds: Record<string, { documented: number; total: number }> };
       assert.deepEqual(s.documentation.kinds, measured.kinds);
       const k = Object.values(measured.kinds);

@@ -21,7 +21,7 @@ import {
 import { textfileMetrics } from "../../definitions/metrics/textfile.ts";
 import { jobMetricLabel, probeKinds } from "../../definitions/selectors.ts";
 import { probeMaxRedirects } from "../../definitions/thresholds.ts";
-import { compatDashboards } from "../../definitions/compat-dashboards.ts";
+import { compatDashboards } from "../../definitions/generated/compat-dashboards.ts";
 import { compatList, seriesVerdicts } from "../../definitions/compat.ts";
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -208,8 +208,8 @@ function compatSection(): string {
 People who run node_exporter, postgres_exporter and redis_exporter use the community dashboards; this
 exporter publishes the names they query with the same labels and units, so their panels show the same
 numbers. The list below is extracted from the dashboards' JSON at the commits shown (by
-\`scripts/compat-extract.ts\`, into \`definitions/compat-dashboards.ts\`; the dashboards themselves are
-not copied), and each name has a verdict in \`definitions/compat.ts\`. \`exporter/test/compat.test.ts\`
+\`scripts/compat-extract.ts\`, into \`definitions/generated/compat-dashboards.ts\`; the dashboards
+themselves are not copied), and each name has a verdict in \`definitions/compat.ts\`. \`exporter/test/compat.test.ts\`
 checks every published name against a scrape with real PostgreSQL and Redis, and runs the sampled
 panels' queries, template variables filled as Grafana fills them, against a real Prometheus scraping
 the exporter.
