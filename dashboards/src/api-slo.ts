@@ -5,19 +5,8 @@ import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { apiSlo } from "../../definitions/slo.ts";
 import { recordings, selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
-import {
-  above,
-  histSel,
-  num,
-  prom,
-  rate,
-  row,
-  sel,
-  stat,
-  timeseries,
-  type DashboardModule,
-  type PanelLink,
-} from "./common.ts";
+import { histogramSeries, num, series } from "../../lib/promql.ts";
+import { above, prom, rate, row, stat, timeseries, type DashboardModule, type PanelLink } from "./common.ts";
 
 /** The error status codes as people say them: "5.." is "5xx". */
 const errorClass = apiSlo.errorCodeRegex.replace(/\./g, "x");
@@ -27,8 +16,8 @@ const errors = `code=~"${apiSlo.errorCodeRegex}"`;
 const budget = num(1 - apiSlo.target);
 const toLogs: PanelLink = { title: "Error logs", dashboard: "logs" };
 
-const requests = (...m: string[]) => rate(sel("http_requests_total", api, ...m));
-const bucket = () => rate(histSel("http_request_duration_seconds", "bucket", api));
+const requests = (...m: string[]) => rate(series("http_requests_total", api, ...m));
+const bucket = () => rate(histogramSeries("http_request_duration_seconds", "bucket", api));
 const quantile = (q: number, by = "") =>
   `histogram_quantile(${q}, sum by (le${by ? `, ${by}` : ""}) (${bucket()}))`;
 

@@ -3,17 +3,18 @@
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
-import { above, gauge, prom, rate, row, sel, stat, timeseries, type DashboardModule } from "./common.ts";
+import { series } from "../../lib/promql.ts";
+import { above, gauge, prom, rate, row, stat, timeseries, type DashboardModule } from "./common.ts";
 
 const exp = selectors.exporter;
 const fs = selectors.filesystem;
 const t = thresholds.host;
 
-const cpuBusy = () => `1 - avg(${rate(sel("node_cpu_seconds_total", exp, `mode="idle"`))})`;
+const cpuBusy = () => `1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`))})`;
 const memoryUsed = () =>
-  `1 - sum(${sel("node_memory_MemAvailable_bytes", exp)}) / sum(${sel("node_memory_MemTotal_bytes", exp)})`;
+  `1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)})`;
 const fsUsed = () =>
-  `1 - ${sel("node_filesystem_avail_bytes", fs)} / ${sel("node_filesystem_size_bytes", fs)}`;
+  `1 - ${series("node_filesystem_avail_bytes", fs)} / ${series("node_filesystem_size_bytes", fs)}`;
 
 const ratioGauge = (title: string, description: string, expr: string, red: number) =>
   gauge({
@@ -55,7 +56,9 @@ const uptime = () =>
     alerts: ["HostRebooted"],
     description: "Time since the host booted.",
     unit: "dtdurations",
-    queries: [prom(`${sel("node_time_seconds", exp)} - ${sel("node_boot_time_seconds", exp)}`, "uptime")],
+    queries: [
+      prom(`${series("node_time_seconds", exp)} - ${series("node_boot_time_seconds", exp)}`, "uptime"),
+    ],
   });
 
 const clockSkew = () =>
@@ -67,7 +70,10 @@ const clockSkew = () =>
     unit: "s",
     decimals: 2,
     queries: [
-      prom(`abs(${sel("node_time_seconds", exp)} - timestamp(${sel("node_time_seconds", exp)}))`, "skew"),
+      prom(
+        `abs(${series("node_time_seconds", exp)} - timestamp(${series("node_time_seconds", exp)}))`,
+        "skew",
+      ),
     ],
     thresholds: above(t.clockSkewSeconds),
   });
@@ -78,7 +84,7 @@ const load1 = () =>
     description: "1-minute load average.",
     unit: "short",
     decimals: 2,
-    queries: [prom(sel("node_load1", exp), "load1")],
+    queries: [prom(series("node_load1", exp), "load1")],
   });
 
 const cpuByMode = () =>
@@ -88,7 +94,7 @@ const cpuByMode = () =>
     unit: "percentunit",
     min: 0,
     queries: [
-      prom(`avg by (mode) (${rate(sel("node_cpu_seconds_total", exp, `mode!="idle"`))})`, "{{mode}}"),
+      prom(`avg by (mode) (${rate(series("node_cpu_seconds_total", exp, `mode!="idle"`))})`, "{{mode}}"),
     ],
   });
 
@@ -110,9 +116,9 @@ const load = () =>
     description: "1, 5 and 15-minute load averages.",
     unit: "short",
     queries: [
-      prom(sel("node_load1", exp), "1m"),
-      prom(sel("node_load5", exp), "5m"),
-      prom(sel("node_load15", exp), "15m"),
+      prom(series("node_load1", exp), "1m"),
+      prom(series("node_load5", exp), "5m"),
+      prom(series("node_load15", exp), "15m"),
     ],
   });
 
@@ -123,12 +129,12 @@ const memory = () =>
     unit: "bytes",
     min: 0,
     queries: [
-      prom(sel("node_memory_MemTotal_bytes", exp), "total"),
-      prom(sel("node_memory_MemAvailable_bytes", exp), "available"),
-      prom(sel("node_memory_Cached_bytes", exp), "cached"),
-      prom(sel("node_memory_Buffers_bytes", exp), "buffers"),
+      prom(series("node_memory_MemTotal_bytes", exp), "total"),
+      prom(series("node_memory_MemAvailable_bytes", exp), "available"),
+      prom(series("node_memory_Cached_bytes", exp), "cached"),
+      prom(series("node_memory_Buffers_bytes", exp), "buffers"),
       prom(
-        `${sel("node_memory_SwapTotal_bytes", exp)} - ${sel("node_memory_SwapFree_bytes", exp)}`,
+        `${series("node_memory_SwapTotal_bytes", exp)} - ${series("node_memory_SwapFree_bytes", exp)}`,
         "swap used",
       ),
     ],
@@ -167,7 +173,7 @@ const fsForecast = () =>
     unit: "bytes",
     queries: [
       prom(
-        `predict_linear(${sel("node_filesystem_avail_bytes", fs)}[6h], ${t.filesystemFillHorizonSeconds})`,
+        `predict_linear(${series("node_filesystem_avail_bytes", fs)}[6h], ${t.filesystemFillHorizonSeconds})`,
         "{{mountpoint}}",
       ),
     ],
@@ -181,11 +187,11 @@ const network = () =>
     unit: "Bps",
     queries: [
       prom(
-        `sum by (device) (${rate(sel("node_network_receive_bytes_total", exp, `device!="lo"`))})`,
+        `sum by (device) (${rate(series("node_network_receive_bytes_total", exp, `device!="lo"`))})`,
         "{{device}} in",
       ),
       prom(
-        `-sum by (device) (${rate(sel("node_network_transmit_bytes_total", exp, `device!="lo"`))})`,
+        `-sum by (device) (${rate(series("node_network_transmit_bytes_total", exp, `device!="lo"`))})`,
         "{{device}} out",
       ),
     ],
@@ -196,7 +202,7 @@ const fsErrors = () =>
     title: "Filesystem errors",
     description: "Filesystems whose statistics could not be read (an error or a timeout, e.g. a dead mount).",
     unit: "short",
-    queries: [prom(`sum(${sel("node_filesystem_device_error", exp)})`, "errors")],
+    queries: [prom(`sum(${series("node_filesystem_device_error", exp)})`, "errors")],
     thresholds: above(1),
   });
 

@@ -9,6 +9,7 @@ import { eventPipeline, logEvents, logs, type LogStream } from "../../definition
 import { apiSlo } from "../../definitions/slo.ts";
 import { selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
+import { series } from "../../lib/promql.ts";
 import {
   above,
   loki,
@@ -17,7 +18,6 @@ import {
   prom,
   rate,
   row,
-  sel,
   timeseries,
   type DashboardModule,
   type PanelLink,
@@ -67,7 +67,7 @@ const apiErrors = () =>
     unit: "reqps",
     queries: [
       prom(
-        `sum(${rate(sel("http_requests_total", selectors.api, `code=~"${apiSlo.errorCodeRegex}"`))})`,
+        `sum(${rate(series("http_requests_total", selectors.api, `code=~"${apiSlo.errorCodeRegex}"`))})`,
         "5xx/s",
       ),
     ],

@@ -2,13 +2,12 @@
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
+import { histogramSeries, series } from "../../lib/promql.ts";
 import {
   above,
-  histSel,
   prom,
   rate,
   row,
-  sel,
   stat,
   timeseries,
   histogramHeatmap,
@@ -25,11 +24,11 @@ export const activeScansStat = () =>
     title: "Active scans",
     description: "Scans queued or running now (kali_agents_active_scans, read from the scans table).",
     unit: "short",
-    queries: [prom(`sum(${sel("kali_agents_active_scans", exp)})`, "active")],
+    queries: [prom(`sum(${series("kali_agents_active_scans", exp)})`, "active")],
   });
 
 const finished = (status?: string) =>
-  rate(sel("kali_agents_scans_total", exp, status ? `status="${status}"` : undefined));
+  rate(series("kali_agents_scans_total", exp, status ? `status="${status}"` : undefined));
 
 export const successRateStat = () =>
   stat({
@@ -49,7 +48,7 @@ export const queueDepthStat = () =>
     alerts: ["ScansQueueBacklog"],
     description: "Scans waiting in the Redis scan queues (sum of every configured queue list).",
     unit: "short",
-    queries: [prom(`sum(${sel("kali_agents_scan_queue_length", exp)})`, "queued")],
+    queries: [prom(`sum(${series("kali_agents_scan_queue_length", exp)})`, "queued")],
     thresholds: above(t.queueBacklog),
   });
 
@@ -60,7 +59,7 @@ export const oldestRunningStat = () =>
     description:
       "Age of the oldest scan still running. A scan older than the stuck threshold is probably hung: see the ScansStuckRunning runbook.",
     unit: "s",
-    queries: [prom(sel("kali_agents_oldest_running_scan_age_seconds", exp), "age")],
+    queries: [prom(series("kali_agents_oldest_running_scan_age_seconds", exp), "age")],
     thresholds: above(t.stuckRunningSeconds),
   });
 
@@ -71,7 +70,7 @@ const sinceLastFinishStat = () =>
     description:
       "Time since the most recent finished_at in the scans table. Long gaps while scans are queued mean the workers are not picking them up.",
     unit: "s",
-    queries: [prom(`time() - ${sel("kali_agents_last_scan_finished_timestamp_seconds", exp)}`, "since")],
+    queries: [prom(`time() - ${series("kali_agents_last_scan_finished_timestamp_seconds", exp)}`, "since")],
     thresholds: above(t.noFinishWhileQueuedSeconds),
   });
 
@@ -81,7 +80,7 @@ const pastRetentionStat = () =>
     alerts: ["ScansRetentionCleanupOverdue"],
     description: `Rows of the scans table older than the retention (SCANS_RETENTION_DAYS, ${t.retentionDays} days by default). On a busy table some always are: rows cross the line all day and the cleanup removes them daily, so the count drops after each cleanup; a count that has not gone down for 26 hours fires ScansRetentionCleanupOverdue.`,
     unit: "short",
-    queries: [prom(sel("kali_agents_scan_rows_past_retention", exp), "rows")],
+    queries: [prom(series("kali_agents_scan_rows_past_retention", exp), "rows")],
   });
 
 const activeByToolStatus = () =>
@@ -89,7 +88,9 @@ const activeByToolStatus = () =>
     title: "Active scans by tool and status",
     description: "Scans queued or running, by tool and status.",
     unit: "short",
-    queries: [prom(`sum by (tool, status) (${sel("kali_agents_active_scans", exp)})`, "{{tool}} {{status}}")],
+    queries: [
+      prom(`sum by (tool, status) (${series("kali_agents_active_scans", exp)})`, "{{tool}} {{status}}"),
+    ],
   });
 
 const finishedByToolStatus = () =>
@@ -112,7 +113,7 @@ const failureRatioByTool = () =>
     thresholds: above(t.failureRatio),
   });
 
-const durationBucket = () => rate(histSel("kali_agents_scan_duration_seconds", "bucket", exp));
+const durationBucket = () => rate(histogramSeries("kali_agents_scan_duration_seconds", "bucket", exp));
 
 const durationHeatmap = () =>
   histogramHeatmap({
@@ -148,7 +149,7 @@ const queueDepthByQueue = () =>
     description: "Length of each Redis scan queue. The dashed line is the backlog alerting level.",
     unit: "short",
     min: 0,
-    queries: [prom(`sum by (queue) (${sel("kali_agents_scan_queue_length", exp)})`, "{{queue}}")],
+    queries: [prom(`sum by (queue) (${series("kali_agents_scan_queue_length", exp)})`, "{{queue}}")],
     thresholds: above(t.queueBacklog),
   });
 
@@ -159,7 +160,7 @@ const oldestRunningSeries = () =>
     description: "Age of the oldest running scan over time; a line that only climbs is a stuck scan.",
     unit: "s",
     min: 0,
-    queries: [prom(sel("kali_agents_oldest_running_scan_age_seconds", exp), "oldest running")],
+    queries: [prom(series("kali_agents_oldest_running_scan_age_seconds", exp), "oldest running")],
     thresholds: above(t.stuckRunningSeconds),
   });
 
