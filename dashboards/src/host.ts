@@ -4,17 +4,22 @@ import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import { series } from "../../lib/promql.ts";
+import {
+  clockSkewSeconds,
+  cpuBusyRatio,
+  filesystemAvailableForecastBytes,
+  filesystemUsedRatio,
+  hostMemoryUsedRatio,
+  secondsSinceBoot,
+} from "../../lib/signals.ts";
 import { above, gauge, prom, rate, row, stat, timeseries, type DashboardModule } from "./common.ts";
 
 const exp = selectors.exporter;
-const fs = selectors.filesystem;
 const t = thresholds.host;
 
-const cpuBusy = () => `1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`))})`;
-const memoryUsed = () =>
-  `1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)})`;
-const fsUsed = () =>
-  `1 - ${series("node_filesystem_avail_bytes", fs)} / ${series("node_filesystem_size_bytes", fs)}`;
+// Over every host and CPU: the host variable narrows them to the hosts picked.
+const cpuBusy = () => cpuBusyRatio("$__rate_interval");
+const memoryUsed = () => hostMemoryUsedRatio("sum");
 
 const ratioGauge = (title: string, description: string, expr: string, red: number) =>
   gauge({
@@ -46,7 +51,7 @@ export const diskGauge = () =>
   ratioGauge(
     "Fullest filesystem",
     "Used share of the fullest real filesystem (space available to non-root users). Red from the alerting level.",
-    `max(${fsUsed()})`,
+    `max(${filesystemUsedRatio()})`,
     t.filesystemUsedRatio,
   );
 
@@ -56,9 +61,7 @@ const uptime = () =>
     alerts: ["HostRebooted"],
     description: "Time since the host booted.",
     unit: "dtdurations",
-    queries: [
-      prom(`${series("node_time_seconds", exp)} - ${series("node_boot_time_seconds", exp)}`, "uptime"),
-    ],
+    queries: [prom(secondsSinceBoot(), "uptime")],
   });
 
 const clockSkew = () =>
@@ -69,12 +72,7 @@ const clockSkew = () =>
       "Difference between the host clock and Prometheus' clock at scrape time. Red from the clock-skew alerting level.",
     unit: "s",
     decimals: 2,
-    queries: [
-      prom(
-        `abs(${series("node_time_seconds", exp)} - timestamp(${series("node_time_seconds", exp)}))`,
-        "skew",
-      ),
-    ],
+    queries: [prom(clockSkewSeconds(), "skew")],
     thresholds: above(t.clockSkewSeconds),
   });
 
@@ -160,7 +158,7 @@ const fsUsedSeries = () =>
     unit: "percentunit",
     min: 0,
     max: 1,
-    queries: [prom(fsUsed(), "{{mountpoint}}")],
+    queries: [prom(filesystemUsedRatio(), "{{mountpoint}}")],
     thresholds: above(t.filesystemUsedRatio),
   });
 
@@ -171,12 +169,7 @@ const fsForecast = () =>
     description:
       "Space available to non-root users predicted by a linear fit over the last 6 hours. Below zero means the filesystem fills up within the horizon.",
     unit: "bytes",
-    queries: [
-      prom(
-        `predict_linear(${series("node_filesystem_avail_bytes", fs)}[6h], ${t.filesystemFillHorizonSeconds})`,
-        "{{mountpoint}}",
-      ),
-    ],
+    queries: [prom(filesystemAvailableForecastBytes(t.filesystemFillHorizonSeconds), "{{mountpoint}}")],
     thresholds: { base: "red", steps: [["green", 0]] },
   });
 

@@ -6,6 +6,7 @@ import { jobNames, type JobName } from "../../definitions/metrics/jobs.ts";
 import { jobMetricLabel, selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import { platformSeries, series } from "../../lib/promql.ts";
+import { secondsSinceJobSuccess } from "../../lib/signals.ts";
 import {
   above,
   okFailedMapping,
@@ -23,7 +24,6 @@ const exp = selectors.exporter;
 const t = thresholds.jobs;
 
 const job = (name: MetricName, j: JobName) => series(name, exp, `${jobMetricLabel}="${j}"`);
-const sinceSuccess = (j: JobName) => `time() - ${job("kali_agents_job_last_success_timestamp_seconds", j)}`;
 
 // Panel factories, also used by the overview.
 
@@ -33,7 +33,7 @@ export const lastBackupAgeStat = () =>
     alerts: ["BackupTooOld"],
     description: "Time since the last successful backup. Red from the BackupTooOld alerting level.",
     unit: "s",
-    queries: [prom(sinceSuccess("backup"), "age")],
+    queries: [prom(secondsSinceJobSuccess("backup"), "age")],
     thresholds: above(t.backupMaxAgeSeconds),
   });
 
@@ -259,7 +259,7 @@ const lastVerifyAge = () =>
     title: "Last verification age",
     description: "Time since the backup verification job last succeeded.",
     unit: "s",
-    queries: [prom(sinceSuccess("verify"), "age")],
+    queries: [prom(secondsSinceJobSuccess("verify"), "age")],
     thresholds: above(t.backupMaxAgeSeconds),
   });
 
@@ -270,7 +270,7 @@ const backupAgeSeries = () =>
     description: "Time since the last successful backup. The dashed line is the BackupTooOld alerting level.",
     unit: "s",
     width: 8,
-    queries: [prom(sinceSuccess("backup"), "backup age")],
+    queries: [prom(secondsSinceJobSuccess("backup"), "backup age")],
     thresholds: above(t.backupMaxAgeSeconds),
   });
 
@@ -281,7 +281,7 @@ const drDrillAge = () =>
     description:
       "Time since the last successful disaster-recovery drill. Red from the DR-drill alerting level.",
     unit: "s",
-    queries: [prom(sinceSuccess("dr_drill"), "age")],
+    queries: [prom(secondsSinceJobSuccess("dr_drill"), "age")],
     thresholds: above(t.drDrillMaxAgeSeconds),
   });
 

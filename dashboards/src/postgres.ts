@@ -5,6 +5,7 @@ import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { aggregationLabels, selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import { series } from "../../lib/promql.ts";
+import { postgresConnectionsUsedRatio } from "../../lib/signals.ts";
 import {
   above,
   prom,
@@ -40,12 +41,8 @@ const version = () =>
     // "name" shows the legend (the version) rather than the constant value 1.
   }).textMode(BigValueTextMode.Name);
 
-/**
- * The fullest server's share, per server as PostgresTooManyConnections computes it: summing every
- * server's connections over one max_connections would show two half-full hosts as one full one.
- */
-const connectionsUsed = () =>
-  `max(sum by (${aggregationLabels.target}) (${series("pg_stat_activity_count", exp)}) / max by (${aggregationLabels.target}) (${series("pg_settings_max_connections", exp)}))`;
+/** The fullest server's share, per server as PostgresTooManyConnections computes it. */
+const connectionsUsed = () => `max(${postgresConnectionsUsedRatio(aggregationLabels.target)})`;
 
 const connectionsStat = () =>
   stat({

@@ -5,6 +5,7 @@ import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import { series } from "../../lib/promql.ts";
+import { redisMemoryUsedRatio } from "../../lib/signals.ts";
 import { above, prom, rate, row, stat, timeseries, upDownMapping, type DashboardModule } from "./common.ts";
 
 const exp = selectors.exporter;
@@ -29,10 +30,6 @@ const version = () =>
     // "name" shows the legend (the version) rather than the constant value 1.
   }).textMode(BigValueTextMode.Name);
 
-// Only where a maxmemory is set: with no limit (0) the ratio means nothing and is dropped.
-const memoryUsed = () =>
-  `${series("redis_memory_used_bytes", exp)} / (${series("redis_memory_max_bytes", exp)} > 0)`;
-
 const memoryStat = () =>
   stat({
     title: "Memory used of maxmemory",
@@ -41,7 +38,7 @@ const memoryStat = () =>
       "Memory used as a share of maxmemory (empty when no maxmemory is set). Red from the alerting level.",
     unit: "percentunit",
     decimals: 1,
-    queries: [prom(memoryUsed(), "used")],
+    queries: [prom(redisMemoryUsedRatio(), "used")],
     thresholds: above(thresholds.redis.memoryUsedRatio),
   });
 

@@ -3,6 +3,7 @@ import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { selectors } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import { histogramSeries, series } from "../../lib/promql.ts";
+import { scanFailureRatio, secondsSinceLastScanFinished } from "../../lib/signals.ts";
 import {
   above,
   prom,
@@ -70,7 +71,7 @@ const sinceLastFinishStat = () =>
     description:
       "Time since the most recent finished_at in the scans table. Long gaps while scans are queued mean the workers are not picking them up.",
     unit: "s",
-    queries: [prom(`time() - ${series("kali_agents_last_scan_finished_timestamp_seconds", exp)}`, "since")],
+    queries: [prom(secondsSinceLastScanFinished(), "since")],
     thresholds: above(t.noFinishWhileQueuedSeconds),
   });
 
@@ -109,7 +110,7 @@ const failureRatioByTool = () =>
       "Share of finished scans that failed, by tool. The dashed line is the ScansHighFailureRatio alerting level.",
     unit: "percentunit",
     min: 0,
-    queries: [prom(`sum by (tool) (${finished("failed")}) / sum by (tool) (${finished()})`, "{{tool}}")],
+    queries: [prom(scanFailureRatio("$__rate_interval", "tool"), "{{tool}}")],
     thresholds: above(t.failureRatio),
   });
 
