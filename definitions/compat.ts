@@ -6,7 +6,7 @@ import { compatDashboards } from "./generated/compat-dashboards.ts";
 import { catalogue } from "./metrics/catalogue.ts";
 
 /** prom-client's default metrics (the exporter's own process) that the dashboards read. */
-export const promClientDefaultNames: readonly string[] = [
+const promClientDefaultNames: readonly string[] = [
   "process_cpu_seconds_total",
   "process_max_fds",
   "process_open_fds",

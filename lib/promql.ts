@@ -73,7 +73,6 @@ export const increase = (selector: string, window: string): string => `increase(
 
 /** A label matcher `name="value"` with the value escaped as PromQL wants it. */
 export const eq = (label: string, value: string): string => `${label}=${JSON.stringify(value)}`;
-export const ne = (label: string, value: string): string => `${label}!=${JSON.stringify(value)}`;
 export const re = (label: string, regex: string): string => `${label}=~${JSON.stringify(regex)}`;
 
 /** 0.8 -> "80%", 0.999 -> "99.9%", 0.001 -> "0.1%". */

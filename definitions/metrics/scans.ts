@@ -2,7 +2,7 @@
 import { def, type MetricDef } from "./metric.ts";
 
 /** Scan durations run from seconds (a quick nmap) to hours (a full web crawl). */
-export const scanDurationBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400] as const;
+const scanDurationBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400] as const;
 
 export const scanMetrics = [
   def("scans", "kali_agents_active_scans", "gauge", "Scans queued or running, by tool and status.", [
