@@ -1,7 +1,7 @@
-// The verdict on every metric name the community dashboards query (definitions/compat-dashboards.ts,
-// extracted from their JSON by scripts/compat-extract.ts): published by the exporter (a catalogue entry,
-// or prom-client's default process metrics), published only where its source exists, or does not apply
-// here, with the reason. Plain data: the docs generator and the tests read it.
+// The verdict on every metric name the community dashboards query (extracted from their JSON into
+// definitions/generated/compat-dashboards.ts by scripts/compat-extract.ts): published by the exporter (a
+// catalogue entry, or prom-client's default process metrics), published only where its source exists,
+// or does not apply here, with the reason. Plain data: the docs generator and the tests read it.
 import { compatDashboards } from "./generated/compat-dashboards.ts";
 import { catalogue } from "./metrics/catalogue.ts";
 
