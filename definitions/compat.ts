@@ -1,12 +1,12 @@
-// The verdict on every metric name the community dashboards query (definitions/compat-dashboards.ts,
-// extracted from their JSON by scripts/compat-extract.ts): published by the exporter (a catalogue entry,
-// or prom-client's default process metrics), published only where its source exists, or does not apply
-// here, with the reason. Plain data: the docs generator and the tests read it.
-import { compatDashboards } from "./compat-dashboards.ts";
-import { catalogue } from "./metrics.ts";
+// The verdict on every metric name the community dashboards query (extracted from their JSON into
+// definitions/generated/compat-dashboards.ts by scripts/compat-extract.ts): published by the exporter (a
+// catalogue entry, or prom-client's default process metrics), published only where its source exists,
+// or does not apply here, with the reason. Plain data: the docs generator and the tests read it.
+import { compatDashboards } from "./generated/compat-dashboards.ts";
+import { catalogue } from "./metrics/catalogue.ts";
 
 /** prom-client's default metrics (the exporter's own process) that the dashboards read. */
-export const promClientDefaultNames: readonly string[] = [
+const promClientDefaultNames: readonly string[] = [
   "process_cpu_seconds_total",
   "process_max_fds",
   "process_open_fds",

@@ -126,7 +126,6 @@ export const logEvents = {
     meaning: "a setting changed (the demo: its chaos mode)",
   },
 } as const satisfies Record<string, LogEventContract>;
-export type LogEventKey = keyof typeof logEvents;
 
 /**
  * The LogQL pipeline that keeps one event's lines: a line filter first (it skips most lines before the

@@ -51,15 +51,11 @@ export class ExpositionError extends Error {
 }
 
 const metricNameRe = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const labelNameRe = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const types: readonly FamilyType[] = ["counter", "gauge", "histogram", "summary", "untyped"];
 const floatRe = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)$/;
 
-export const isMetricName = (s: string): boolean => metricNameRe.test(s);
-export const isLabelName = (s: string): boolean => labelNameRe.test(s) && !s.startsWith("__");
-
 /** Parses a sample value as Go's strconv.ParseFloat does for the forms the format allows. */
-export function parseValue(s: string): number | undefined {
+function parseValue(s: string): number | undefined {
   const lower = s.toLowerCase();
   if (lower === "nan") return NaN;
   if (lower === "+inf" || lower === "inf") return Infinity;

@@ -5,8 +5,9 @@
 // written the same way everywhere. Metric names are typed from the catalogue, and checked again at run
 // time for callers that build names, so a rule or a panel naming a metric that was renamed or never
 // existed stops compiling or generating.
-import type { MetricName } from "../definitions/metrics.ts";
-import { catalogue, platformMetricNames } from "../definitions/metrics.ts";
+import type { MetricName } from "../definitions/metrics/catalogue.ts";
+import { catalogue } from "../definitions/metrics/catalogue.ts";
+import { platformMetricNames } from "../definitions/metrics/platform.ts";
 import type { Duration } from "../definitions/rules.ts";
 
 export type CatalogueMetric = MetricName;
@@ -25,7 +26,7 @@ const withMatchers = (name: string, matchers: readonly (string | undefined)[]): 
 function notInCatalogue(name: string): string | undefined {
   const part = /_(bucket|sum|count)$/.exec(name);
   const base = part && !types.has(name) ? name.slice(0, part.index) : name;
-  if (!types.has(base)) return `metric ${name} is not in the catalogue (definitions/metrics.ts)`;
+  if (!types.has(base)) return `metric ${name} is not in the catalogue (definitions/metrics/)`;
   if (base !== name && types.get(base) !== "histogram")
     return `metric ${base} is not a histogram in the catalogue, so it has no ${name}`;
   return undefined;
@@ -59,7 +60,9 @@ export const histogramSeries = (
 /** A series of Prometheus' or Alertmanager's own metrics; the name must be in platformMetricNames. */
 export function platformSeries(metric: string, ...matchers: (string | undefined)[]): string {
   if (!platform.has(metric))
-    throw new Error(`${metric} is not in platformMetricNames (definitions/metrics.ts): add it there first`);
+    throw new Error(
+      `${metric} is not in platformMetricNames (definitions/metrics/platform.ts): add it there first`,
+    );
   return withMatchers(metric, matchers);
 }
 
@@ -70,7 +73,6 @@ export const increase = (selector: string, window: string): string => `increase(
 
 /** A label matcher `name="value"` with the value escaped as PromQL wants it. */
 export const eq = (label: string, value: string): string => `${label}=${JSON.stringify(value)}`;
-export const ne = (label: string, value: string): string => `${label}!=${JSON.stringify(value)}`;
 export const re = (label: string, regex: string): string => `${label}=~${JSON.stringify(regex)}`;
 
 /** 0.8 -> "80%", 0.999 -> "99.9%", 0.001 -> "0.1%". */

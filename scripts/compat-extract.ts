@@ -1,6 +1,7 @@
 // Extracts every metric name the community dashboards query, and a sample of their panels' queries,
-// from the dashboards' JSON in their public repositories, and writes definitions/compat-dashboards.ts
-// (names, sampled queries and the source revision only: the dashboards themselves are not copied).
+// from the dashboards' JSON in their public repositories, and writes
+// definitions/generated/compat-dashboards.ts (names, sampled queries and the source revision only: the
+// dashboards themselves are not copied).
 //
 // Run by hand, against local git clones (or bare mirrors) of the source repositories; never in the
 // tests, which cannot reach the network:
@@ -231,7 +232,7 @@ if (missing.length) {
   process.exit(2);
 }
 const out = sources.map((s) => extract(s, mirrors.get(s.repo)!));
-const target = new URL("../definitions/compat-dashboards.ts", import.meta.url).pathname;
+const target = new URL("../definitions/generated/compat-dashboards.ts", import.meta.url).pathname;
 writeFileSync(
   target,
   `// DO NOT EDIT: written by scripts/compat-extract.ts from the dashboards' JSON at the commits below.

@@ -6,14 +6,14 @@
 //   docs/configuration.md or docs/operations/maintenance.md;
 // - metrics in the catalogue: every metric name the rules and dashboards read that docs/metrics.md
 //   lists (a histogram's _bucket/_sum/_count by its name; recording rules are not metrics).
-// Written as definitions/documentation-coverage.json (the weekly report reads it) and as constant
+// Written as definitions/generated/documentation-coverage.json (the weekly report reads it) and as constant
 // recording rules (the Operations scorecard dashboard reads them).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parser } from "@prometheus-io/lezer-promql";
 import YAML from "yaml";
 import { runbookPath, type RuleGroup } from "../definitions/rules.ts";
-import { scorecardRecordings } from "../definitions/thresholds.ts";
+import { scorecardRecordings } from "../definitions/scorecard.ts";
 import { allPromQueries } from "../dashboards/src/queries.ts";
 import { variables as exporterVariables } from "../exporter/src/config.ts";
 import { lokiRuleGroups, prometheusLogRuleGroups } from "../loki/rules/src/index.ts";
@@ -93,7 +93,7 @@ export function outputs(): Record<string, string> {
   const g = documentationGroup(kinds);
   const groups = { groups: [{ name: g.name, interval: g.interval, rules: g.rules }] };
   return {
-    "definitions/documentation-coverage.json":
+    "definitions/generated/documentation-coverage.json":
       JSON.stringify(
         {
           comment: "DO NOT EDIT: measured by `npm run generate` (scripts/documentation-coverage.ts)",

@@ -66,7 +66,7 @@ const cases: [string, string, RegExp | "allowed"][] = [
   // Allowed directions.
   [
     "ops/src/cli.ts",
-    'import "../../lib/log.ts";\nimport "../../definitions/metrics.ts";\nimport "./config.ts";\n',
+    'import "../../lib/log.ts";\nimport "../../definitions/metrics/jobs.ts";\nimport "./config.ts";\n',
     "allowed",
   ],
   ["exporter/src/collectors/x.ts", 'import "../../../lib/redact.ts";\nimport "../metrics.ts";\n', "allowed"],

@@ -1,7 +1,7 @@
 // Generated files are committed; this fails when regenerating would change any of them.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { generators } from "../scripts/generators.ts";
@@ -58,5 +58,38 @@ test("git marks every file a generator writes whole linguist-generated, and no p
     withProse.filter((p) => attribute.get(p) !== "unspecified"),
     [],
     "hand-written prose marked generated",
+  );
+});
+
+// definitions/ is read by hand: what a tool writes there sits in definitions/generated/, apart from the
+// hand-written modules. The files there are `npm run generate`'s outputs, and the community dashboards'
+// names that scripts/compat-extract.ts writes when run by hand against the dashboards' repositories.
+test("the generated files of definitions/ are in definitions/generated/, and only those", async () => {
+  const outputs = (
+    await Promise.all(
+      Object.values(generators).map(async (load) => Object.keys(await (await load()).outputs())),
+    )
+  ).flat();
+  const misplaced = outputs.filter(
+    (p) => p.startsWith("definitions/") && !p.startsWith("definitions/generated/"),
+  );
+  assert.deepEqual(misplaced, [], "generated into definitions/ beside the hand-written modules");
+  const doNotEdit = (path: string) =>
+    readFileSync(join(root, path), "utf8").slice(0, 300).includes("DO NOT EDIT");
+  const generated = readdirSync(join(root, "definitions/generated")).map((f) => `definitions/generated/${f}`);
+  assert.ok(generated.includes("definitions/generated/compat-dashboards.ts"));
+  assert.deepEqual(
+    generated.filter((p) => !doNotEdit(p)),
+    [],
+    "files in definitions/generated/ that do not say they are generated",
+  );
+  const handWritten = readdirSync(join(root, "definitions"), { recursive: true, encoding: "utf8" })
+    .map((f) => `definitions/${f}`)
+    .filter((p) => !p.startsWith("definitions/generated") && /\.(ts|json)$/.test(p));
+  assert.ok(handWritten.length > 10, `only ${handWritten.length} hand-written files found`);
+  assert.deepEqual(
+    handWritten.filter(doNotEdit),
+    [],
+    "files that say they are generated among the hand-written modules of definitions/",
   );
 });

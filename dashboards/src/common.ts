@@ -14,26 +14,18 @@ import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder as StatBuilder } from "@grafana/grafana-foundation-sdk/stat";
 import { PanelBuilder as TableBuilder } from "@grafana/grafana-foundation-sdk/table";
 import { PanelBuilder as TimeseriesBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
-import type { MetricName } from "../../definitions/metrics.ts";
+import type { MetricName } from "../../definitions/metrics/catalogue.ts";
 import { heartbeatAlert, runbookUrl } from "../../definitions/rules.ts";
 import { logs, logStreams, type LogStream } from "../../definitions/logs.ts";
-import {
-  histogramSeries,
-  increase as promqlIncrease,
-  num,
-  platformSeries,
-  rate as promqlRate,
-  series,
-} from "../../lib/promql.ts";
+import { increase as promqlIncrease, platformSeries, rate as promqlRate } from "../../lib/promql.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Names
 
 export type { MetricName };
 
-// The selectors and numbers come from the one PromQL builder (lib/promql.ts), under the short names the
-// panels use; only the range of a rate is Grafana's own.
-export { histogramSeries as histSel, num, platformSeries as platformSel, series as sel };
+// The selectors and numbers come from the one PromQL builder (lib/promql.ts), which the panels import
+// under its own names; only the range of a rate is Grafana's own.
 
 /** `rate(selector[$__rate_interval])`: $__rate_interval is never less than four scrape intervals. */
 export const rate = (selector: string): string => promqlRate(selector, "$__rate_interval");

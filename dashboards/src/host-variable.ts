@@ -15,7 +15,7 @@ import {
   type Dashboard,
   type RowPanel,
 } from "@grafana/grafana-foundation-sdk/dashboard";
-import { hostLabel, selectors } from "../../definitions/thresholds.ts";
+import { hostLabel, selectors } from "../../definitions/selectors.ts";
 import { promDatasource } from "./common.ts";
 
 /** The dashboard variable's name (`$host`). */

@@ -1,18 +1,25 @@
 // The host the stack runs on, on node_exporter's metric names (published by the exporter's host
 // collector): CPU, memory, filesystems, network, load and clock.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { selectors, thresholds } from "../../definitions/thresholds.ts";
-import { above, gauge, prom, rate, row, sel, stat, timeseries, type DashboardModule } from "./common.ts";
+import { selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
+import { series } from "../../lib/promql.ts";
+import {
+  clockSkewSeconds,
+  cpuBusyRatio,
+  filesystemAvailableForecastBytes,
+  filesystemUsedRatio,
+  hostMemoryUsedRatio,
+  secondsSinceBoot,
+} from "../../lib/signals.ts";
+import { above, gauge, prom, rate, row, stat, timeseries, type DashboardModule } from "./common.ts";
 
 const exp = selectors.exporter;
-const fs = selectors.filesystem;
 const t = thresholds.host;
 
-const cpuBusy = () => `1 - avg(${rate(sel("node_cpu_seconds_total", exp, `mode="idle"`))})`;
-const memoryUsed = () =>
-  `1 - sum(${sel("node_memory_MemAvailable_bytes", exp)}) / sum(${sel("node_memory_MemTotal_bytes", exp)})`;
-const fsUsed = () =>
-  `1 - ${sel("node_filesystem_avail_bytes", fs)} / ${sel("node_filesystem_size_bytes", fs)}`;
+// Over every host and CPU: the host variable narrows them to the hosts picked.
+const cpuBusy = () => cpuBusyRatio("$__rate_interval");
+const memoryUsed = () => hostMemoryUsedRatio("sum");
 
 const ratioGauge = (title: string, description: string, expr: string, red: number) =>
   gauge({
@@ -44,7 +51,7 @@ export const diskGauge = () =>
   ratioGauge(
     "Fullest filesystem",
     "Used share of the fullest real filesystem (space available to non-root users). Red from the alerting level.",
-    `max(${fsUsed()})`,
+    `max(${filesystemUsedRatio()})`,
     t.filesystemUsedRatio,
   );
 
@@ -54,7 +61,7 @@ const uptime = () =>
     alerts: ["HostRebooted"],
     description: "Time since the host booted.",
     unit: "dtdurations",
-    queries: [prom(`${sel("node_time_seconds", exp)} - ${sel("node_boot_time_seconds", exp)}`, "uptime")],
+    queries: [prom(secondsSinceBoot(), "uptime")],
   });
 
 const clockSkew = () =>
@@ -65,9 +72,7 @@ const clockSkew = () =>
       "Difference between the host clock and Prometheus' clock at scrape time. Red from the clock-skew alerting level.",
     unit: "s",
     decimals: 2,
-    queries: [
-      prom(`abs(${sel("node_time_seconds", exp)} - timestamp(${sel("node_time_seconds", exp)}))`, "skew"),
-    ],
+    queries: [prom(clockSkewSeconds(), "skew")],
     thresholds: above(t.clockSkewSeconds),
   });
 
@@ -77,7 +82,7 @@ const load1 = () =>
     description: "1-minute load average.",
     unit: "short",
     decimals: 2,
-    queries: [prom(sel("node_load1", exp), "load1")],
+    queries: [prom(series("node_load1", exp), "load1")],
   });
 
 const cpuByMode = () =>
@@ -87,7 +92,7 @@ const cpuByMode = () =>
     unit: "percentunit",
     min: 0,
     queries: [
-      prom(`avg by (mode) (${rate(sel("node_cpu_seconds_total", exp, `mode!="idle"`))})`, "{{mode}}"),
+      prom(`avg by (mode) (${rate(series("node_cpu_seconds_total", exp, `mode!="idle"`))})`, "{{mode}}"),
     ],
   });
 
@@ -109,9 +114,9 @@ const load = () =>
     description: "1, 5 and 15-minute load averages.",
     unit: "short",
     queries: [
-      prom(sel("node_load1", exp), "1m"),
-      prom(sel("node_load5", exp), "5m"),
-      prom(sel("node_load15", exp), "15m"),
+      prom(series("node_load1", exp), "1m"),
+      prom(series("node_load5", exp), "5m"),
+      prom(series("node_load15", exp), "15m"),
     ],
   });
 
@@ -122,12 +127,12 @@ const memory = () =>
     unit: "bytes",
     min: 0,
     queries: [
-      prom(sel("node_memory_MemTotal_bytes", exp), "total"),
-      prom(sel("node_memory_MemAvailable_bytes", exp), "available"),
-      prom(sel("node_memory_Cached_bytes", exp), "cached"),
-      prom(sel("node_memory_Buffers_bytes", exp), "buffers"),
+      prom(series("node_memory_MemTotal_bytes", exp), "total"),
+      prom(series("node_memory_MemAvailable_bytes", exp), "available"),
+      prom(series("node_memory_Cached_bytes", exp), "cached"),
+      prom(series("node_memory_Buffers_bytes", exp), "buffers"),
       prom(
-        `${sel("node_memory_SwapTotal_bytes", exp)} - ${sel("node_memory_SwapFree_bytes", exp)}`,
+        `${series("node_memory_SwapTotal_bytes", exp)} - ${series("node_memory_SwapFree_bytes", exp)}`,
         "swap used",
       ),
     ],
@@ -153,7 +158,7 @@ const fsUsedSeries = () =>
     unit: "percentunit",
     min: 0,
     max: 1,
-    queries: [prom(fsUsed(), "{{mountpoint}}")],
+    queries: [prom(filesystemUsedRatio(), "{{mountpoint}}")],
     thresholds: above(t.filesystemUsedRatio),
   });
 
@@ -164,12 +169,7 @@ const fsForecast = () =>
     description:
       "Space available to non-root users predicted by a linear fit over the last 6 hours. Below zero means the filesystem fills up within the horizon.",
     unit: "bytes",
-    queries: [
-      prom(
-        `predict_linear(${sel("node_filesystem_avail_bytes", fs)}[6h], ${t.filesystemFillHorizonSeconds})`,
-        "{{mountpoint}}",
-      ),
-    ],
+    queries: [prom(filesystemAvailableForecastBytes(t.filesystemFillHorizonSeconds), "{{mountpoint}}")],
     thresholds: { base: "red", steps: [["green", 0]] },
   });
 
@@ -180,11 +180,11 @@ const network = () =>
     unit: "Bps",
     queries: [
       prom(
-        `sum by (device) (${rate(sel("node_network_receive_bytes_total", exp, `device!="lo"`))})`,
+        `sum by (device) (${rate(series("node_network_receive_bytes_total", exp, `device!="lo"`))})`,
         "{{device}} in",
       ),
       prom(
-        `-sum by (device) (${rate(sel("node_network_transmit_bytes_total", exp, `device!="lo"`))})`,
+        `-sum by (device) (${rate(series("node_network_transmit_bytes_total", exp, `device!="lo"`))})`,
         "{{device}} out",
       ),
     ],
@@ -195,7 +195,7 @@ const fsErrors = () =>
     title: "Filesystem errors",
     description: "Filesystems whose statistics could not be read (an error or a timeout, e.g. a dead mount).",
     unit: "short",
-    queries: [prom(`sum(${sel("node_filesystem_device_error", exp)})`, "errors")],
+    queries: [prom(`sum(${series("node_filesystem_device_error", exp)})`, "errors")],
     thresholds: above(1),
   });
 

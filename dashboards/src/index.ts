@@ -14,7 +14,7 @@ import {
   type Panel,
   type RowPanel,
 } from "@grafana/grafana-foundation-sdk/dashboard";
-import { datasourceUids } from "../../definitions/thresholds.ts";
+import { datasourceUids } from "../../definitions/selectors.ts";
 import * as apiSlo from "./api-slo.ts";
 import type { folders } from "./common.ts";
 import {

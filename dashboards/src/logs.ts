@@ -6,16 +6,16 @@
 // of security lines, extracted at query time with `| json`, never a label.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { eventPipeline, logEvents, logs, type LogStream } from "../../definitions/logs.ts";
-import { apiSlo, selectors, thresholds } from "../../definitions/thresholds.ts";
+import { apiSlo } from "../../definitions/slo.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
+import { apiRequestRate } from "../../lib/signals.ts";
 import {
   above,
   loki,
   logSelector,
   logsPanel,
   prom,
-  rate,
   row,
-  sel,
   timeseries,
   type DashboardModule,
   type PanelLink,
@@ -63,12 +63,7 @@ const apiErrors = () =>
     description:
       "The API's error responses per second from Prometheus, beside the error logs for the same time range.",
     unit: "reqps",
-    queries: [
-      prom(
-        `sum(${rate(sel("http_requests_total", selectors.api, `code=~"${apiSlo.errorCodeRegex}"`))})`,
-        "5xx/s",
-      ),
-    ],
+    queries: [prom(apiRequestRate("$__rate_interval", undefined, true), "5xx/s")],
     links: [toApi],
   });
 

@@ -2,16 +2,17 @@
 // the operations jobs run (backups, verification, DR drill, cleanup) on the job-metric contract
 // (definitions `jobMetrics`), which the jobs write through the exporter's textfile collector.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { jobNames, type JobName } from "../../definitions/metrics.ts";
-import { jobMetricLabel, selectors, thresholds } from "../../definitions/thresholds.ts";
+import { jobNames, type JobName } from "../../definitions/metrics/jobs.ts";
+import { jobMetricLabel, selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
+import { platformSeries, series } from "../../lib/promql.ts";
+import { secondsSinceJobSuccess } from "../../lib/signals.ts";
 import {
   above,
   okFailedMapping,
-  platformSel,
   prom,
   rate,
   row,
-  sel,
   stat,
   timeseries,
   upDownMapping,
@@ -22,8 +23,7 @@ import {
 const exp = selectors.exporter;
 const t = thresholds.jobs;
 
-const job = (name: MetricName, j: JobName) => sel(name, exp, `${jobMetricLabel}="${j}"`);
-const sinceSuccess = (j: JobName) => `time() - ${job("kali_agents_job_last_success_timestamp_seconds", j)}`;
+const job = (name: MetricName, j: JobName) => series(name, exp, `${jobMetricLabel}="${j}"`);
 
 // Panel factories, also used by the overview.
 
@@ -33,7 +33,7 @@ export const lastBackupAgeStat = () =>
     alerts: ["BackupTooOld"],
     description: "Time since the last successful backup. Red from the BackupTooOld alerting level.",
     unit: "s",
-    queries: [prom(sinceSuccess("backup"), "age")],
+    queries: [prom(secondsSinceJobSuccess("backup"), "age")],
     thresholds: above(t.backupMaxAgeSeconds),
   });
 
@@ -44,7 +44,7 @@ export const targetsUpStat = () =>
     description:
       "Whether Prometheus reached each scrape job's targets on the last scrape (worst target per job).",
     unit: "none",
-    queries: [prom(`min by (job) (${platformSel("up")})`, "{{job}}")],
+    queries: [prom(`min by (job) (${platformSeries("up")})`, "{{job}}")],
     mappings: upDownMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
   });
@@ -55,7 +55,7 @@ const exporterUp = () =>
     alerts: ["ExporterDown"],
     description: "Whether Prometheus reached the exporter on its last scrape.",
     unit: "none",
-    queries: [prom(`min(${platformSel("up", exp)})`, "exporter")],
+    queries: [prom(`min(${platformSeries("up", exp)})`, "exporter")],
     mappings: upDownMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
   });
@@ -69,7 +69,7 @@ const collectorSuccess = () =>
     unit: "none",
     width: 14,
     queries: [
-      prom(`min by (collector) (${sel("kali_agents_exporter_collector_success", exp)})`, "{{collector}}"),
+      prom(`min by (collector) (${series("kali_agents_exporter_collector_success", exp)})`, "{{collector}}"),
     ],
     mappings: okFailedMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
@@ -81,7 +81,7 @@ const textfileErrors = () =>
     description: "1 when a job-metric file in the textfile directory could not be read or parsed.",
     unit: "none",
     width: 6,
-    queries: [prom(`max(${sel("node_textfile_scrape_error", exp)})`, "error")],
+    queries: [prom(`max(${series("node_textfile_scrape_error", exp)})`, "error")],
     thresholds: above(1),
   });
 
@@ -92,7 +92,7 @@ const collectorDurations = () =>
     unit: "s",
     queries: [
       prom(
-        `max by (collector) (${sel("kali_agents_exporter_collector_duration_seconds", exp)})`,
+        `max by (collector) (${series("kali_agents_exporter_collector_duration_seconds", exp)})`,
         "{{collector}}",
       ),
     ],
@@ -103,7 +103,7 @@ const scrapeDurations = () =>
     title: "Scrape durations by job",
     description: "How long Prometheus took to scrape each job's targets.",
     unit: "s",
-    queries: [prom(`max by (job) (${platformSel("scrape_duration_seconds")})`, "{{job}}")],
+    queries: [prom(`max by (job) (${platformSeries("scrape_duration_seconds")})`, "{{job}}")],
   });
 
 const exporterLoad = () =>
@@ -113,8 +113,8 @@ const exporterLoad = () =>
       "Requests answered on /metrics and collections run per second; concurrent scrapes share one collection.",
     unit: "ops",
     queries: [
-      prom(rate(sel("kali_agents_exporter_scrapes_total", exp)), "scrapes"),
-      prom(rate(sel("kali_agents_exporter_collections_total", exp)), "collections"),
+      prom(rate(series("kali_agents_exporter_scrapes_total", exp)), "scrapes"),
+      prom(rate(series("kali_agents_exporter_collections_total", exp)), "collections"),
     ],
   });
 
@@ -123,7 +123,7 @@ const exporterMemory = () =>
     title: "Exporter memory",
     description: "Resident memory of the exporter process.",
     unit: "bytes",
-    queries: [prom(platformSel("process_resident_memory_bytes", exp), "resident")],
+    queries: [prom(platformSeries("process_resident_memory_bytes", exp), "resident")],
   });
 
 const promHealth = () =>
@@ -134,9 +134,9 @@ const promHealth = () =>
     unit: "none",
     width: 6,
     queries: [
-      prom(`min(${platformSel("up", selectors.prometheus)})`, "up"),
+      prom(`min(${platformSeries("up", selectors.prometheus)})`, "up"),
       prom(
-        `min(${platformSel("prometheus_config_last_reload_successful", selectors.prometheus)})`,
+        `min(${platformSeries("prometheus_config_last_reload_successful", selectors.prometheus)})`,
         "config reload",
       ),
     ],
@@ -152,13 +152,13 @@ const alertmanagerHealth = () =>
     unit: "none",
     width: 6,
     queries: [
-      prom(`min(${platformSel("up", selectors.alertmanager)})`, "up"),
+      prom(`min(${platformSeries("up", selectors.alertmanager)})`, "up"),
       prom(
-        `min(${platformSel("alertmanager_config_last_reload_successful", selectors.alertmanager)})`,
+        `min(${platformSeries("alertmanager_config_last_reload_successful", selectors.alertmanager)})`,
         "config reload",
       ),
       prom(
-        `min(${platformSel("prometheus_notifications_alertmanagers_discovered", selectors.prometheus)}) > bool 0`,
+        `min(${platformSeries("prometheus_notifications_alertmanagers_discovered", selectors.prometheus)}) > bool 0`,
         "discovered",
       ),
     ],
@@ -175,7 +175,7 @@ const ruleFailures = () =>
     unit: "ops",
     queries: [
       prom(
-        `sum by (rule_group) (${rate(platformSel("prometheus_rule_evaluation_failures_total", selectors.prometheus))})`,
+        `sum by (rule_group) (${rate(platformSeries("prometheus_rule_evaluation_failures_total", selectors.prometheus))})`,
         "{{rule_group}}",
       ),
     ],
@@ -189,17 +189,20 @@ const notifications = () =>
       "Alerts Prometheus sent, dropped or failed to send to Alertmanager, and notifications Alertmanager failed to deliver, per second.",
     unit: "ops",
     queries: [
-      prom(`sum(${rate(platformSel("prometheus_notifications_sent_total", selectors.prometheus))})`, "sent"),
       prom(
-        `sum(${rate(platformSel("prometheus_notifications_dropped_total", selectors.prometheus))})`,
+        `sum(${rate(platformSeries("prometheus_notifications_sent_total", selectors.prometheus))})`,
+        "sent",
+      ),
+      prom(
+        `sum(${rate(platformSeries("prometheus_notifications_dropped_total", selectors.prometheus))})`,
         "dropped",
       ),
       prom(
-        `sum(${rate(platformSel("prometheus_notifications_errors_total", selectors.prometheus))})`,
+        `sum(${rate(platformSeries("prometheus_notifications_errors_total", selectors.prometheus))})`,
         "errors",
       ),
       prom(
-        `sum by (integration) (${rate(platformSel("alertmanager_notifications_failed_total", selectors.alertmanager))})`,
+        `sum by (integration) (${rate(platformSeries("alertmanager_notifications_failed_total", selectors.alertmanager))})`,
         "{{integration}} failed",
       ),
     ],
@@ -211,7 +214,7 @@ const alertsByState = () =>
     description: "Alerts Alertmanager holds, by state (active, suppressed, unprocessed).",
     unit: "short",
     queries: [
-      prom(`sum by (state) (${platformSel("alertmanager_alerts", selectors.alertmanager)})`, "{{state}}"),
+      prom(`sum by (state) (${platformSeries("alertmanager_alerts", selectors.alertmanager)})`, "{{state}}"),
     ],
   });
 
@@ -220,7 +223,7 @@ const headSeries = () =>
     title: "Prometheus head series",
     description: "Series in Prometheus' head block: a sudden rise means a label with unbounded values.",
     unit: "short",
-    queries: [prom(platformSel("prometheus_tsdb_head_series", selectors.prometheus), "series")],
+    queries: [prom(platformSeries("prometheus_tsdb_head_series", selectors.prometheus), "series")],
   });
 
 const backupSize = () =>
@@ -228,7 +231,7 @@ const backupSize = () =>
     title: "Last backup size",
     description: "Size of the newest backup archive, by kind.",
     unit: "bytes",
-    queries: [prom(sel("kali_agents_backup_last_size_bytes", exp), "{{kind}}")],
+    queries: [prom(series("kali_agents_backup_last_size_bytes", exp), "{{kind}}")],
   });
 
 const backupDuration = () =>
@@ -246,7 +249,7 @@ const backupVerified = () =>
     alerts: ["BackupVerificationFailed"],
     description: "Whether the newest backup restored into a scratch database and passed its checks.",
     unit: "none",
-    queries: [prom(sel("kali_agents_backup_verification_success", exp), "verified")],
+    queries: [prom(series("kali_agents_backup_verification_success", exp), "verified")],
     mappings: okFailedMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
   });
@@ -256,7 +259,7 @@ const lastVerifyAge = () =>
     title: "Last verification age",
     description: "Time since the backup verification job last succeeded.",
     unit: "s",
-    queries: [prom(sinceSuccess("verify"), "age")],
+    queries: [prom(secondsSinceJobSuccess("verify"), "age")],
     thresholds: above(t.backupMaxAgeSeconds),
   });
 
@@ -267,7 +270,7 @@ const backupAgeSeries = () =>
     description: "Time since the last successful backup. The dashed line is the BackupTooOld alerting level.",
     unit: "s",
     width: 8,
-    queries: [prom(sinceSuccess("backup"), "backup age")],
+    queries: [prom(secondsSinceJobSuccess("backup"), "backup age")],
     thresholds: above(t.backupMaxAgeSeconds),
   });
 
@@ -278,7 +281,7 @@ const drDrillAge = () =>
     description:
       "Time since the last successful disaster-recovery drill. Red from the DR-drill alerting level.",
     unit: "s",
-    queries: [prom(sinceSuccess("dr_drill"), "age")],
+    queries: [prom(secondsSinceJobSuccess("dr_drill"), "age")],
     thresholds: above(t.drDrillMaxAgeSeconds),
   });
 
@@ -289,7 +292,7 @@ const drDrillRto = () =>
     description:
       "Time the last DR drill took from start to a verified, serving restore: the measured RTO. The dashed line is the RTO target (DrDrillRestoreTooSlow).",
     unit: "s",
-    queries: [prom(sel("kali_agents_dr_drill_restore_duration_seconds", exp), "RTO")],
+    queries: [prom(series("kali_agents_dr_drill_restore_duration_seconds", exp), "RTO")],
     thresholds: above(t.rtoSeconds),
   });
 
@@ -299,7 +302,7 @@ const jobsSuccess = () =>
     description: "Whether each operations job's last run succeeded.",
     unit: "none",
     width: 12,
-    queries: [prom(sel("kali_agents_job_last_run_success", exp), `{{${jobMetricLabel}}}`)],
+    queries: [prom(series("kali_agents_job_last_run_success", exp), `{{${jobMetricLabel}}}`)],
     mappings: okFailedMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
   });
@@ -311,7 +314,10 @@ const jobsAge = () =>
     unit: "s",
     width: 12,
     queries: [
-      prom(`time() - ${sel("kali_agents_job_last_success_timestamp_seconds", exp)}`, `{{${jobMetricLabel}}}`),
+      prom(
+        `time() - ${series("kali_agents_job_last_success_timestamp_seconds", exp)}`,
+        `{{${jobMetricLabel}}}`,
+      ),
     ],
   });
 
@@ -320,7 +326,7 @@ const jobsDuration = () =>
     title: "Job durations",
     description: "Duration of each operations job's last run.",
     unit: "s",
-    queries: [prom(sel("kali_agents_job_last_run_duration_seconds", exp), `{{${jobMetricLabel}}}`)],
+    queries: [prom(series("kali_agents_job_last_run_duration_seconds", exp), `{{${jobMetricLabel}}}`)],
   });
 
 const cleanupRows = () =>
@@ -331,8 +337,8 @@ const cleanupRows = () =>
       "Rows the last cleanup run deleted, by table, and rows still past retention in the scans table.",
     unit: "short",
     queries: [
-      prom(sel("kali_agents_cleanup_deleted_rows", exp), "{{table}} deleted"),
-      prom(sel("kali_agents_scan_rows_past_retention", exp), "scans past retention"),
+      prom(series("kali_agents_cleanup_deleted_rows", exp), "{{table}} deleted"),
+      prom(series("kali_agents_scan_rows_past_retention", exp), "scans past retention"),
     ],
   });
 

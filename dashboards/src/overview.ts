@@ -3,26 +3,16 @@
 // Its panels come from the area files' factories, each call a fresh builder.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
 import { heartbeatAlert } from "../../definitions/rules.ts";
-import { probeKinds, selectors } from "../../definitions/thresholds.ts";
+import { probeKinds, selectors } from "../../definitions/selectors.ts";
 import * as api from "./api-slo.ts";
-import {
-  above,
-  platformSel,
-  prom,
-  promTable,
-  row,
-  sel,
-  stat,
-  table,
-  upDownMapping,
-  type DashboardModule,
-} from "./common.ts";
+import { platformSeries, series } from "../../lib/promql.ts";
+import { above, prom, promTable, row, stat, table, upDownMapping, type DashboardModule } from "./common.ts";
 import * as operations from "./operations.ts";
 import * as postgres from "./postgres.ts";
 import * as redis from "./redis.ts";
 import * as scans from "./scans.ts";
 
-const firing = (...m: string[]) => platformSel("ALERTS", `alertstate="firing"`, ...m);
+const firing = (...m: string[]) => platformSeries("ALERTS", `alertstate="firing"`, ...m);
 
 const firingCount = () =>
   stat({
@@ -55,7 +45,7 @@ const probe = (title: string, kind: string, description: string, legend: string,
     unit: "none",
     queries: [
       prom(
-        `min by (target) (${sel("kali_agents_probe_success", selectors.exporter, `kind="${kind}"`)})`,
+        `min by (target) (${series("kali_agents_probe_success", selectors.exporter, `kind="${kind}"`)})`,
         legend,
       ),
     ],

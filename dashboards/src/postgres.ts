@@ -2,13 +2,15 @@
 // availability, connections, transactions, cache, tuples, sizes, locks and long transactions.
 import { BigValueTextMode } from "@grafana/grafana-foundation-sdk/common";
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { aggregationLabels, selectors, thresholds } from "../../definitions/thresholds.ts";
+import { aggregationLabels, selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
+import { series } from "../../lib/promql.ts";
+import { postgresConnectionsUsedRatio } from "../../lib/signals.ts";
 import {
   above,
   prom,
   rate,
   row,
-  sel,
   stat,
   timeseries,
   upDownMapping,
@@ -25,7 +27,7 @@ export const upStat = () =>
     alerts: ["PostgresDown"],
     description: "Whether the exporter could connect to PostgreSQL on its last scrape (pg_up).",
     unit: "none",
-    queries: [prom(`min(${sel("pg_up", exp)})`, "PostgreSQL")],
+    queries: [prom(`min(${series("pg_up", exp)})`, "PostgreSQL")],
     mappings: upDownMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
   });
@@ -35,16 +37,12 @@ const version = () =>
     title: "Version",
     description: "PostgreSQL server version (pg_static).",
     unit: "none",
-    queries: [prom(sel("pg_static", exp), "{{short_version}}")],
+    queries: [prom(series("pg_static", exp), "{{short_version}}")],
     // "name" shows the legend (the version) rather than the constant value 1.
   }).textMode(BigValueTextMode.Name);
 
-/**
- * The fullest server's share, per server as PostgresTooManyConnections computes it: summing every
- * server's connections over one max_connections would show two half-full hosts as one full one.
- */
-const connectionsUsed = () =>
-  `max(sum by (${aggregationLabels.target}) (${sel("pg_stat_activity_count", exp)}) / max by (${aggregationLabels.target}) (${sel("pg_settings_max_connections", exp)}))`;
+/** The fullest server's share, per server as PostgresTooManyConnections computes it. */
+const connectionsUsed = () => `max(${postgresConnectionsUsedRatio(aggregationLabels.target)})`;
 
 const connectionsStat = () =>
   stat({
@@ -63,7 +61,7 @@ const longestTx = () =>
     alerts: ["PostgresLongRunningTransaction"],
     description: "Duration of the longest-running transaction. Red from the long-transaction alerting level.",
     unit: "s",
-    queries: [prom(`max(${sel("pg_stat_activity_max_tx_duration", exp)})`, "longest")],
+    queries: [prom(`max(${series("pg_stat_activity_max_tx_duration", exp)})`, "longest")],
     thresholds: above(t.longTransactionSeconds),
   });
 
@@ -73,7 +71,7 @@ const ping = () =>
     description: "Round-trip time of the exporter's SELECT 1 to PostgreSQL on its last scrape.",
     unit: "s",
     decimals: 4,
-    queries: [prom(sel("pg_exporter_ping_duration_seconds", exp), "ping")],
+    queries: [prom(series("pg_exporter_ping_duration_seconds", exp), "ping")],
   });
 
 const dbSizeStat = () =>
@@ -81,7 +79,7 @@ const dbSizeStat = () =>
     title: "Database size",
     description: "Disk space used by every database together.",
     unit: "bytes",
-    queries: [prom(`sum(${sel("pg_database_size_bytes", exp)})`, "size")],
+    queries: [prom(`sum(${series("pg_database_size_bytes", exp)})`, "size")],
   });
 
 const connectionsByState = () =>
@@ -92,8 +90,8 @@ const connectionsByState = () =>
     unit: "short",
     min: 0,
     queries: [
-      prom(`sum by (state) (${sel("pg_stat_activity_count", exp)})`, "{{state}}"),
-      prom(`max(${sel("pg_settings_max_connections", exp)})`, "max_connections"),
+      prom(`sum by (state) (${series("pg_stat_activity_count", exp)})`, "{{state}}"),
+      prom(`max(${series("pg_settings_max_connections", exp)})`, "max_connections"),
     ],
   });
 
@@ -109,7 +107,7 @@ const connectionsUsedSeries = () =>
     thresholds: above(t.connectionsUsedRatio),
   });
 
-const perDb = (name: MetricName) => `sum by (datname) (${rate(sel(name, exp))})`;
+const perDb = (name: MetricName) => `sum by (datname) (${rate(series(name, exp))})`;
 
 const transactions = () =>
   timeseries({
@@ -149,7 +147,7 @@ const tuples = () =>
         ["updated", "pg_stat_database_tup_updated"],
         ["deleted", "pg_stat_database_tup_deleted"],
       ] as const
-    ).map(([legend, name]) => prom(`sum(${rate(sel(name, exp))})`, legend)),
+    ).map(([legend, name]) => prom(`sum(${rate(series(name, exp))})`, legend)),
   });
 
 const dbSize = () =>
@@ -157,7 +155,7 @@ const dbSize = () =>
     title: "Database size by database",
     description: "Disk space used by each database.",
     unit: "bytes",
-    queries: [prom(`sum by (datname) (${sel("pg_database_size_bytes", exp)})`, "{{datname}}")],
+    queries: [prom(`sum by (datname) (${series("pg_database_size_bytes", exp)})`, "{{datname}}")],
   });
 
 const conflicts = () =>
@@ -177,7 +175,7 @@ const locks = () =>
     title: "Locks by mode",
     description: "Locks held or awaited, by lock mode.",
     unit: "short",
-    queries: [prom(`sum by (mode) (${sel("pg_locks_count", exp)})`, "{{mode}}")],
+    queries: [prom(`sum by (mode) (${series("pg_locks_count", exp)})`, "{{mode}}")],
   });
 
 const longestTxSeries = () =>
@@ -189,7 +187,7 @@ const longestTxSeries = () =>
     unit: "s",
     queries: [
       prom(
-        `max by (datname, state) (${sel("pg_stat_activity_max_tx_duration", exp)})`,
+        `max by (datname, state) (${series("pg_stat_activity_max_tx_duration", exp)})`,
         "{{datname}} {{state}}",
       ),
     ],

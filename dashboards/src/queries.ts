@@ -1,7 +1,7 @@
 // Every query of every generated dashboard, with Grafana's variables substituted, for the tests that
 // parse them and for the end-to-end test that runs each PromQL query against a real Prometheus.
 import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
-import { jobMetrics } from "../../definitions/metrics.ts";
+import { jobMetrics } from "../../definitions/metrics/jobs.ts";
 import { dashboards, type GeneratedDashboard } from "./index.ts";
 
 /** Values for Grafana's built-in variables, as Grafana would expand them for a 1h range. */

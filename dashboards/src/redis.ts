@@ -2,18 +2,11 @@
 // memory, clients, commands, keyspace hits, evictions and keys.
 import { BigValueTextMode } from "@grafana/grafana-foundation-sdk/common";
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { selectors, thresholds } from "../../definitions/thresholds.ts";
-import {
-  above,
-  prom,
-  rate,
-  row,
-  sel,
-  stat,
-  timeseries,
-  upDownMapping,
-  type DashboardModule,
-} from "./common.ts";
+import { selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
+import { series } from "../../lib/promql.ts";
+import { redisMemoryUsedRatio } from "../../lib/signals.ts";
+import { above, prom, rate, row, stat, timeseries, upDownMapping, type DashboardModule } from "./common.ts";
 
 const exp = selectors.exporter;
 
@@ -23,7 +16,7 @@ export const upStat = () =>
     alerts: ["RedisDown"],
     description: "Whether the exporter could reach Redis on its last scrape (redis_up).",
     unit: "none",
-    queries: [prom(`min(${sel("redis_up", exp)})`, "Redis")],
+    queries: [prom(`min(${series("redis_up", exp)})`, "Redis")],
     mappings: upDownMapping,
     thresholds: { base: "red", steps: [["green", 1]] },
   });
@@ -33,13 +26,9 @@ const version = () =>
     title: "Version",
     description: "Redis server version and role (redis_instance_info).",
     unit: "none",
-    queries: [prom(sel("redis_instance_info", exp), "{{redis_version}} {{role}}")],
+    queries: [prom(series("redis_instance_info", exp), "{{redis_version}} {{role}}")],
     // "name" shows the legend (the version) rather than the constant value 1.
   }).textMode(BigValueTextMode.Name);
-
-// Only where a maxmemory is set: with no limit (0) the ratio means nothing and is dropped.
-const memoryUsed = () =>
-  `${sel("redis_memory_used_bytes", exp)} / (${sel("redis_memory_max_bytes", exp)} > 0)`;
 
 const memoryStat = () =>
   stat({
@@ -49,12 +38,12 @@ const memoryStat = () =>
       "Memory used as a share of maxmemory (empty when no maxmemory is set). Red from the alerting level.",
     unit: "percentunit",
     decimals: 1,
-    queries: [prom(memoryUsed(), "used")],
+    queries: [prom(redisMemoryUsedRatio(), "used")],
     thresholds: above(thresholds.redis.memoryUsedRatio),
   });
 
-const hits = () => `sum(${rate(sel("redis_keyspace_hits_total", exp))})`;
-const misses = () => `sum(${rate(sel("redis_keyspace_misses_total", exp))})`;
+const hits = () => `sum(${rate(series("redis_keyspace_hits_total", exp))})`;
+const misses = () => `sum(${rate(series("redis_keyspace_misses_total", exp))})`;
 
 const hitRatioStat = () =>
   stat({
@@ -70,7 +59,7 @@ const clientsStat = () =>
     title: "Clients",
     description: "Connected clients.",
     unit: "short",
-    queries: [prom(sel("redis_connected_clients", exp), "clients")],
+    queries: [prom(series("redis_connected_clients", exp), "clients")],
   });
 
 const uptime = () =>
@@ -78,7 +67,7 @@ const uptime = () =>
     title: "Uptime",
     description: "Time since the Redis server started.",
     unit: "dtdurations",
-    queries: [prom(sel("redis_uptime_in_seconds", exp), "uptime")],
+    queries: [prom(series("redis_uptime_in_seconds", exp), "uptime")],
   });
 
 const memory = () =>
@@ -88,8 +77,8 @@ const memory = () =>
     unit: "bytes",
     min: 0,
     queries: [
-      prom(sel("redis_memory_used_bytes", exp), "used"),
-      prom(sel("redis_memory_max_bytes", exp), "maxmemory"),
+      prom(series("redis_memory_used_bytes", exp), "used"),
+      prom(series("redis_memory_max_bytes", exp), "maxmemory"),
     ],
   });
 
@@ -101,9 +90,9 @@ const clients = () =>
     unit: "short",
     min: 0,
     queries: [
-      prom(sel("redis_connected_clients", exp), "connected"),
-      prom(sel("redis_blocked_clients", exp), "blocked"),
-      prom(rate(sel("redis_rejected_connections_total", exp)), "rejected/s"),
+      prom(series("redis_connected_clients", exp), "connected"),
+      prom(series("redis_blocked_clients", exp), "blocked"),
+      prom(rate(series("redis_rejected_connections_total", exp)), "rejected/s"),
     ],
   });
 
@@ -113,8 +102,8 @@ const commands = () =>
     description: "Commands processed and connections received per second.",
     unit: "ops",
     queries: [
-      prom(rate(sel("redis_commands_processed_total", exp)), "commands"),
-      prom(rate(sel("redis_connections_received_total", exp)), "connections"),
+      prom(rate(series("redis_commands_processed_total", exp)), "commands"),
+      prom(rate(series("redis_connections_received_total", exp)), "connections"),
     ],
   });
 
@@ -134,8 +123,8 @@ const evictions = () =>
       "Keys evicted for memory (non-zero means maxmemory is reached) and keys expired, per second.",
     unit: "ops",
     queries: [
-      prom(rate(sel("redis_evicted_keys_total", exp)), "evicted"),
-      prom(rate(sel("redis_expired_keys_total", exp)), "expired"),
+      prom(rate(series("redis_evicted_keys_total", exp)), "evicted"),
+      prom(rate(series("redis_expired_keys_total", exp)), "expired"),
     ],
   });
 
@@ -145,8 +134,8 @@ const keys = () =>
     description: "Keys, and keys with an expiry, by database.",
     unit: "short",
     queries: [
-      prom(`sum by (db) (${sel("redis_db_keys", exp)})`, "{{db}}"),
-      prom(`sum by (db) (${sel("redis_db_keys_expiring", exp)})`, "{{db}} expiring"),
+      prom(`sum by (db) (${series("redis_db_keys", exp)})`, "{{db}}"),
+      prom(`sum by (db) (${series("redis_db_keys_expiring", exp)})`, "{{db}} expiring"),
     ],
   });
 
@@ -155,7 +144,7 @@ const ping = () =>
     title: "Ping",
     description: "Round-trip time of the exporter's PING to Redis on each scrape.",
     unit: "s",
-    queries: [prom(sel("redis_exporter_ping_duration_seconds", exp), "ping")],
+    queries: [prom(series("redis_exporter_ping_duration_seconds", exp), "ping")],
   });
 
 export const dashboard: DashboardModule = {

@@ -1,13 +1,14 @@
 // Scans: what is running and queued, what finished and how, how long scans take, and what is stuck.
 import { DashboardBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
-import { selectors, thresholds } from "../../definitions/thresholds.ts";
+import { selectors } from "../../definitions/selectors.ts";
+import { thresholds } from "../../definitions/thresholds.ts";
+import { histogramSeries, series } from "../../lib/promql.ts";
+import { scanFailureRatio, secondsSinceLastScanFinished } from "../../lib/signals.ts";
 import {
   above,
-  histSel,
   prom,
   rate,
   row,
-  sel,
   stat,
   timeseries,
   histogramHeatmap,
@@ -24,11 +25,11 @@ export const activeScansStat = () =>
     title: "Active scans",
     description: "Scans queued or running now (kali_agents_active_scans, read from the scans table).",
     unit: "short",
-    queries: [prom(`sum(${sel("kali_agents_active_scans", exp)})`, "active")],
+    queries: [prom(`sum(${series("kali_agents_active_scans", exp)})`, "active")],
   });
 
 const finished = (status?: string) =>
-  rate(sel("kali_agents_scans_total", exp, status ? `status="${status}"` : undefined));
+  rate(series("kali_agents_scans_total", exp, status ? `status="${status}"` : undefined));
 
 export const successRateStat = () =>
   stat({
@@ -48,7 +49,7 @@ export const queueDepthStat = () =>
     alerts: ["ScansQueueBacklog"],
     description: "Scans waiting in the Redis scan queues (sum of every configured queue list).",
     unit: "short",
-    queries: [prom(`sum(${sel("kali_agents_scan_queue_length", exp)})`, "queued")],
+    queries: [prom(`sum(${series("kali_agents_scan_queue_length", exp)})`, "queued")],
     thresholds: above(t.queueBacklog),
   });
 
@@ -59,7 +60,7 @@ export const oldestRunningStat = () =>
     description:
       "Age of the oldest scan still running. A scan older than the stuck threshold is probably hung: see the ScansStuckRunning runbook.",
     unit: "s",
-    queries: [prom(sel("kali_agents_oldest_running_scan_age_seconds", exp), "age")],
+    queries: [prom(series("kali_agents_oldest_running_scan_age_seconds", exp), "age")],
     thresholds: above(t.stuckRunningSeconds),
   });
 
@@ -70,7 +71,7 @@ const sinceLastFinishStat = () =>
     description:
       "Time since the most recent finished_at in the scans table. Long gaps while scans are queued mean the workers are not picking them up.",
     unit: "s",
-    queries: [prom(`time() - ${sel("kali_agents_last_scan_finished_timestamp_seconds", exp)}`, "since")],
+    queries: [prom(secondsSinceLastScanFinished(), "since")],
     thresholds: above(t.noFinishWhileQueuedSeconds),
   });
 
@@ -80,7 +81,7 @@ const pastRetentionStat = () =>
     alerts: ["ScansRetentionCleanupOverdue"],
     description: `Rows of the scans table older than the retention (SCANS_RETENTION_DAYS, ${t.retentionDays} days by default). On a busy table some always are: rows cross the line all day and the cleanup removes them daily, so the count drops after each cleanup; a count that has not gone down for 26 hours fires ScansRetentionCleanupOverdue.`,
     unit: "short",
-    queries: [prom(sel("kali_agents_scan_rows_past_retention", exp), "rows")],
+    queries: [prom(series("kali_agents_scan_rows_past_retention", exp), "rows")],
   });
 
 const activeByToolStatus = () =>
@@ -88,7 +89,9 @@ const activeByToolStatus = () =>
     title: "Active scans by tool and status",
     description: "Scans queued or running, by tool and status.",
     unit: "short",
-    queries: [prom(`sum by (tool, status) (${sel("kali_agents_active_scans", exp)})`, "{{tool}} {{status}}")],
+    queries: [
+      prom(`sum by (tool, status) (${series("kali_agents_active_scans", exp)})`, "{{tool}} {{status}}"),
+    ],
   });
 
 const finishedByToolStatus = () =>
@@ -107,11 +110,11 @@ const failureRatioByTool = () =>
       "Share of finished scans that failed, by tool. The dashed line is the ScansHighFailureRatio alerting level.",
     unit: "percentunit",
     min: 0,
-    queries: [prom(`sum by (tool) (${finished("failed")}) / sum by (tool) (${finished()})`, "{{tool}}")],
+    queries: [prom(scanFailureRatio("$__rate_interval", "tool"), "{{tool}}")],
     thresholds: above(t.failureRatio),
   });
 
-const durationBucket = () => rate(histSel("kali_agents_scan_duration_seconds", "bucket", exp));
+const durationBucket = () => rate(histogramSeries("kali_agents_scan_duration_seconds", "bucket", exp));
 
 const durationHeatmap = () =>
   histogramHeatmap({
@@ -147,7 +150,7 @@ const queueDepthByQueue = () =>
     description: "Length of each Redis scan queue. The dashed line is the backlog alerting level.",
     unit: "short",
     min: 0,
-    queries: [prom(`sum by (queue) (${sel("kali_agents_scan_queue_length", exp)})`, "{{queue}}")],
+    queries: [prom(`sum by (queue) (${series("kali_agents_scan_queue_length", exp)})`, "{{queue}}")],
     thresholds: above(t.queueBacklog),
   });
 
@@ -158,7 +161,7 @@ const oldestRunningSeries = () =>
     description: "Age of the oldest running scan over time; a line that only climbs is a stuck scan.",
     unit: "s",
     min: 0,
-    queries: [prom(sel("kali_agents_oldest_running_scan_age_seconds", exp), "oldest running")],
+    queries: [prom(series("kali_agents_oldest_running_scan_age_seconds", exp), "oldest running")],
     thresholds: above(t.stuckRunningSeconds),
   });
 

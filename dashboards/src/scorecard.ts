@@ -7,23 +7,14 @@ import {
   scorecardRecordings as rec,
   scorecardTargetSides as side,
   scorecardTargets as target,
-  selectors,
-} from "../../definitions/thresholds.ts";
+} from "../../definitions/scorecard.ts";
+import { selectors } from "../../definitions/selectors.ts";
 import { availabilityStat } from "./api-slo.ts";
-import {
-  above,
-  below,
-  platformSel,
-  prom,
-  row,
-  sel,
-  stat,
-  timeseries,
-  type DashboardModule,
-} from "./common.ts";
+import { platformSeries, series } from "../../lib/promql.ts";
+import { above, below, prom, row, stat, timeseries, type DashboardModule } from "./common.ts";
 
 const exp = selectors.exporter;
-const figure = (name: string) => sel("kali_agents_report_scorecard", exp, `figure="${name}"`);
+const figure = (name: string) => series("kali_agents_report_scorecard", exp, `figure="${name}"`);
 const minutes = (s: number) => `${s / 60} minutes`;
 /** Red on the side where a figure misses its target (scorecardTargetSides): above it, or below it. */
 const redWhenMissed = (key: keyof typeof target) =>
@@ -144,7 +135,7 @@ const firingIncidents = () =>
     queries: [
       prom(
         // `or on() vector(0)`: no incident is a 0 on the graph, not "No data".
-        `count by (severity) (${platformSel("ALERTS", 'alertstate="firing"', 'severity=~"critical|warning"')}) or on() vector(0)`,
+        `count by (severity) (${platformSeries("ALERTS", 'alertstate="firing"', 'severity=~"critical|warning"')}) or on() vector(0)`,
         "{{severity}}",
       ),
     ],

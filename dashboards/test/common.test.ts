@@ -3,15 +3,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Panel } from "@grafana/grafana-foundation-sdk/dashboard";
 import type { LogStream } from "../../definitions/logs.ts";
+import { histogramSeries, num, platformSeries, series } from "../../lib/promql.ts";
 import {
-  histSel,
   logSelector,
   loki,
-  num,
-  platformSel,
   prom,
   rate,
-  sel,
   stat,
   timeseries,
   type MetricName,
@@ -80,23 +77,23 @@ describe("panel factories", () => {
 });
 
 describe("query helpers", () => {
-  test("sel writes a selector and refuses a name outside the catalogue", () => {
-    assert.equal(sel("pg_up", 'job="x"', undefined), 'pg_up{job="x"}');
-    assert.equal(sel("pg_up"), "pg_up");
-    assert.throws(() => sel("pg_down" as MetricName), /metric pg_down is not in the catalogue/);
+  test("series writes a selector and refuses a name outside the catalogue", () => {
+    assert.equal(series("pg_up", 'job="x"', undefined), 'pg_up{job="x"}');
+    assert.equal(series("pg_up"), "pg_up");
+    assert.throws(() => series("pg_down" as MetricName), /metric pg_down is not in the catalogue/);
   });
 
-  test("histSel only takes histograms", () => {
+  test("histogramSeries only takes histograms", () => {
     assert.equal(
-      histSel("kali_agents_scan_duration_seconds", "bucket", 'job="x"'),
+      histogramSeries("kali_agents_scan_duration_seconds", "bucket", 'job="x"'),
       'kali_agents_scan_duration_seconds_bucket{job="x"}',
     );
-    assert.throws(() => histSel("pg_up", "bucket"), /pg_up is not a histogram/);
+    assert.throws(() => histogramSeries("pg_up", "bucket"), /pg_up is not a histogram/);
   });
 
-  test("platformSel only takes Prometheus' own metrics listed in definitions", () => {
-    assert.equal(platformSel("up", 'job="x"'), 'up{job="x"}');
-    assert.throws(() => platformSel("go_goroutines"), /go_goroutines is not in platformMetricNames/);
+  test("platformSeries only takes Prometheus' own metrics listed in definitions", () => {
+    assert.equal(platformSeries("up", 'job="x"'), 'up{job="x"}');
+    assert.throws(() => platformSeries("go_goroutines"), /go_goroutines is not in platformMetricNames/);
   });
 
   test("rate always uses $__rate_interval", () => {

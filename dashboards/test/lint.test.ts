@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Dashboard, Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
 import { runbookBaseUrl } from "../../definitions/rules.ts";
-import { datasourceUids } from "../../definitions/thresholds.ts";
+import { datasourceUids } from "../../definitions/selectors.ts";
 import { dashboardUid, lokiVariable, promVariable } from "../src/common.ts";
 import { commonTag, dashboards, outputs, stableJson, type GeneratedDashboard } from "../src/index.ts";
 import { panelsOf, substitute, defaultVariableValues } from "../src/queries.ts";

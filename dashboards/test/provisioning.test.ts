@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, test } from "node:test";
 import { parseDocument } from "yaml";
-import { datasourceUids } from "../../definitions/thresholds.ts";
+import { datasourceUids } from "../../definitions/selectors.ts";
 import { folders } from "../src/common.ts";
 import { dashboards, outputs } from "../src/index.ts";
 import { panelsOf } from "../src/queries.ts";

@@ -8,7 +8,9 @@ import { after, before, describe, test } from "node:test";
 import { knownMetric } from "../../lib/promql.ts";
 import { heartbeatAlert, runbookBaseUrl, type RuleGroup } from "../../definitions/rules.ts";
 import { logs } from "../../definitions/logs.ts";
-import { apiSlo, recordings, scorecardRecordings } from "../../definitions/thresholds.ts";
+import { apiSlo } from "../../definitions/slo.ts";
+import { recordings } from "../../definitions/selectors.ts";
+import { scorecardRecordings } from "../../definitions/scorecard.ts";
 import { startPrometheus, requireBinaries, type HttpServer } from "../../test/support/servers.ts";
 import { dashboards } from "../src/index.ts";
 import {

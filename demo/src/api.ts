@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import { Counter, Histogram, Registry } from "prom-client";
-import { apiMetrics } from "../../definitions/metrics.ts";
+import { apiMetrics } from "../../definitions/metrics/api.ts";
 import { ChaosRequestError, type Chaos } from "./chaos.ts";
 import { logEvents, loggers } from "../../definitions/logs.ts";
 import type { StreamLogger } from "./logs.ts";
@@ -57,7 +57,7 @@ class HttpError extends Error {
 
 const apiMetric = (name: string) => {
   const m = apiMetrics.find((d) => d.name === name);
-  if (!m) throw new Error(`definitions/metrics.ts apiMetrics has no ${name}`);
+  if (!m) throw new Error(`definitions/metrics/api.ts apiMetrics has no ${name}`);
   return m;
 };
 const requestsDef = apiMetric("http_requests_total");

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import pgLib from "pg";
-import { apiMetrics } from "../../definitions/metrics.ts";
+import { apiMetrics } from "../../definitions/metrics/api.ts";
 import { family, sample, samples, scrape } from "../../test/support/exposition.ts";
 import {
   freePort,

@@ -13,7 +13,8 @@
 // schemas (kubernetes-models) and holds the rules and dashboards equal to the generated files;
 // deploy/test/kubernetes-logs.test.ts does the same for logs/.
 import { parse, stringify } from "yaml";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
+import type { CollectorName } from "../../definitions/metrics/metric.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { folders } from "../../dashboards/src/common.ts";
@@ -67,7 +68,7 @@ export const exporterResources = {
 export const nodeUid = 1000;
 
 /** The collectors that read the host: in a pod, /proc is the node's and kube-prometheus-stack's node_exporter covers nodes. */
-export const disabledCollectors = ["host", "inventory"] as const;
+export const disabledCollectors = ["host", "inventory"] as const satisfies readonly CollectorName[];
 
 /** The Secret the exporter reads its URLs from (keys database_url, redis_url); never generated. */
 export const exporterSecret = { name: "kali-agents-exporter", keys: ["database_url", "redis_url"] } as const;

@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { stringify, parse } from "yaml";
 import { logs, logStreams, type LogStream } from "../../definitions/logs.ts";
-import { hostLabel } from "../../definitions/thresholds.ts";
+import { hostLabel } from "../../definitions/selectors.ts";
 import { upstream } from "../../definitions/versions.ts";
 import { loki } from "./loki.ts";
 

@@ -12,7 +12,7 @@
 // deploy/remote-write/README.md, how to use them, is filled from the same data by scripts/docs/remote-write.ts.
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
-import { hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { hostLabel, jobs } from "../../definitions/selectors.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 export const sourceConfigPath = "prometheus/prometheus.yml";

@@ -19,7 +19,7 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { logStreams, logs, type LogStream } from "../../definitions/logs.ts";
-import { hostLabel } from "../../definitions/thresholds.ts";
+import { hostLabel } from "../../definitions/selectors.ts";
 import {
   generatedDir as lokiRulesDir,
   lokiRuleGroups,

@@ -17,7 +17,7 @@ import { Container } from "kubernetes-models/v1/Container";
 import { Service } from "kubernetes-models/v1/Service";
 import { Volume } from "kubernetes-models/v1/Volume";
 import { folders } from "../../dashboards/src/common.ts";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
 import { alertmanagerSecret, matcher, secretRef, sourcePath } from "../src/alertmanager-config.ts";
 import {
   clusterAlert,

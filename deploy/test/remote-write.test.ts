@@ -14,7 +14,7 @@ import {
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { hostLabel, jobs } from "../../definitions/selectors.ts";
 import { generators } from "../../scripts/generators.ts";
 import { outputs as readmeOutputs } from "../../scripts/docs/remote-write.ts";
 import { requireBinaries, run, tempDir } from "../../test/support/servers.ts";

@@ -13,7 +13,7 @@
 import { accessSync, constants, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { CollectorName } from "../../definitions/metrics.ts";
+import { collectorNames, type CollectorName } from "../../definitions/metrics/metric.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import {
   absolutePath,
@@ -71,27 +71,16 @@ function listenAddress(raw: string): ListenAddress {
   return { host: host === "" ? "0.0.0.0" : host, port: Number(portText) };
 }
 
-const collectorNameSet: Record<CollectorName, true> = {
-  host: true,
-  inventory: true,
-  textfile: true,
-  postgres: true,
-  redis: true,
-  scans: true,
-  probes: true,
-  exporter: true,
-};
-export const collectorNames = Object.keys(collectorNameSet) as CollectorName[];
+/** The collectors EXPORTER_COLLECTORS_DISABLED may name: all but the exporter's own metrics. */
+const disableable: readonly CollectorName[] = collectorNames.filter((c) => c !== "exporter");
 
 function collectorList(raw: string): CollectorName[] {
   const names = list(raw);
   for (const n of names) {
     if (n === "exporter")
       throw new Invalid(`the exporter collector (the exporter's own metrics) cannot be disabled`);
-    if (!(n in collectorNameSet))
-      throw new Invalid(
-        `${show(n)} is not a collector (one of ${collectorNames.filter((c) => c !== "exporter").join(", ")})`,
-      );
+    if (!(disableable as readonly string[]).includes(n))
+      throw new Invalid(`${show(n)} is not a collector (one of ${disableable.join(", ")})`);
   }
   return names as CollectorName[];
 }
@@ -185,8 +174,7 @@ export const variables = {
   collectorsDisabled: withDefault({
     env: "EXPORTER_COLLECTORS_DISABLED",
     default: "",
-    description:
-      "Comma-separated collectors to turn off: `host`, `inventory`, `textfile`, `postgres`, `redis`, `scans`, `probes`.",
+    description: `Comma-separated collectors to turn off: ${disableable.map((c) => `\`${c}\``).join(", ")}.`,
     parse: (raw: string) => (raw === "" ? [] : collectorList(raw)),
   }),
   hostRoot: withDefault({

@@ -1,4 +1,4 @@
-// Builds prom-client metrics from the catalogue (definitions/metrics.ts), so that a metric's name,
+// Builds prom-client metrics from the catalogue (definitions/metrics/), so that a metric's name,
 // type, help, labels and buckets are written once. Every collector creates its metrics here:
 //
 //   const m = createMetrics(postgresMetrics, registry);
@@ -10,7 +10,7 @@
 // PostgreSQL, redis_*_total from INFO) and must be exposed with TYPE counter, as node_exporter and
 // postgres_exporter do; prom-client's Counter has no set() (it can only add), so it cannot do that.
 import { Gauge, Histogram, type Registry } from "prom-client";
-import type { MetricDef } from "../../definitions/metrics.ts";
+import type { MetricDef } from "../../definitions/metrics/metric.ts";
 
 type Labels = Record<string, string | number>;
 

@@ -25,7 +25,8 @@
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
 import { Registry } from "prom-client";
-import { exporterMetrics, type CollectorName } from "../../definitions/metrics.ts";
+import { exporterMetrics } from "../../definitions/metrics/exporter.ts";
+import { type CollectorName } from "../../definitions/metrics/metric.ts";
 import type { ExporterCollector } from "./collectors/exporter.ts";
 import type { Collector } from "./collectors/types.ts";
 import { FailureLog } from "./failure-log.ts";

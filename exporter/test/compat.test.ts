@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { compatDashboards, type CompatDashboard } from "../../definitions/compat-dashboards.ts";
+import { compatDashboards, type CompatDashboard } from "../../definitions/generated/compat-dashboards.ts";
 import {
   compatList,
   notApplicable,
@@ -14,7 +14,7 @@ import {
   verdict,
   type Condition,
 } from "../../definitions/compat.ts";
-import { catalogue } from "../../definitions/metrics.ts";
+import { catalogue } from "../../definitions/metrics/catalogue.ts";
 import { family, sample } from "../../test/support/exposition.ts";
 import {
   requireBinaries,

@@ -8,7 +8,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import si from "systeminformation";
-import { inventoryMetrics } from "../../definitions/metrics.ts";
+import { inventoryMetrics } from "../../definitions/metrics/inventory.ts";
 import { family, samples, scrape } from "../../test/support/exposition.ts";
 import { freePort, tempDir, waitFor } from "../../test/support/servers.ts";
 import { startNode } from "../../test/e2e/node-process.ts";

@@ -24,7 +24,7 @@ export interface LinkedRuleGroup extends RuleGroup {
  * Component prefixes an alert name may start with. A new component is a new entry here, on purpose:
  * the prefix is what the on-call engineer reads first, and Alertmanager groups by it.
  */
-export const componentPrefixes = [
+const componentPrefixes = [
   "Host",
   "Postgres",
   "Redis",
@@ -109,7 +109,7 @@ export const alertNamesOf = (groups: readonly RuleGroup[]): string[] =>
   [...new Set(alertsOf(groups).map((a) => a.alert))].sort();
 
 /** Prometheus' rule-file form of one group (Loki's ruler reads the same form). */
-export function toRuleFileObject(group: LinkedRuleGroup): Record<string, unknown> {
+function toRuleFileObject(group: LinkedRuleGroup): Record<string, unknown> {
   return {
     groups: [
       {
@@ -139,6 +139,6 @@ export function toRuleFileObject(group: LinkedRuleGroup): Record<string, unknown
 export function renderRuleFile(group: LinkedRuleGroup, source: string): string {
   const banner =
     `# Generated from ${source} by \`npm run generate\`. DO NOT EDIT: change the TypeScript and regenerate.\n` +
-    "# Thresholds and selectors come from definitions/thresholds.ts.\n";
+    "# Thresholds come from definitions/thresholds.ts, selectors from definitions/selectors.ts.\n";
   return banner + YAML.stringify(toRuleFileObject(group), { aliasDuplicateObjects: false, lineWidth: 0 });
 }

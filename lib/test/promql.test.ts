@@ -1,7 +1,7 @@
 // The one PromQL builder: what rules, dashboards and the ops report all write through it.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { MetricName } from "../../definitions/metrics.ts";
+import type { MetricName } from "../../definitions/metrics/catalogue.ts";
 import { histogramSeries, increase, num, platformSeries, rate, series } from "../promql.ts";
 
 describe("lib/promql.ts", () => {

@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import YAML from "yaml";
 import { isAlert, runbookPath } from "../../definitions/rules.ts";
 import { logEvents, loggers, logs } from "../../definitions/logs.ts";
-import { recordings } from "../../definitions/thresholds.ts";
+import { recordings } from "../../definitions/selectors.ts";
 import { loadAlloy } from "../../alloy/test/alloy-config.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
 import { requireBinaries, run } from "../../test/support/servers.ts";

@@ -11,7 +11,7 @@ import { ConfigError, loadConfig, redactor, type Config } from "./config.ts";
 import { commands, isCommand, preflight, runJob, type Command, type JobArgs } from "./jobs.ts";
 import { runScheduler, type ScheduledJob } from "./schedule.ts";
 import { initRunCounters } from "./metrics-file.ts";
-import { jobNames } from "../../definitions/metrics.ts";
+import { jobNames } from "../../definitions/metrics/jobs.ts";
 import { stackVersion } from "../../lib/version.ts";
 
 // Each command's help (`ops <command> --help`); the general usage lists them all.

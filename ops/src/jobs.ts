@@ -1,9 +1,9 @@
-// One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics.ts
+// One table of the ops jobs: each CLI command, the `job` label it reports under (definitions/metrics/jobs.ts
 // jobNames), the settings it reads and what it does. This is the jobs' door: each job's typed settings
 // are resolved here once from the configuration (a missing one is one ConfigError naming it), and the
 // job's modules get those and nothing else. `runJob` times a job, writes its textfile metrics whatever
 // the outcome, and logs one line.
-import type { JobName, JobTrigger } from "../../definitions/metrics.ts";
+import type { JobName, JobTrigger } from "../../definitions/metrics/jobs.ts";
 import type { Logger } from "../../lib/log.ts";
 import {
   backup,

@@ -1,12 +1,12 @@
 // Writes a job's results as a `<job>.prom` file for the exporter's textfile collector, on the
-// job-metric contract (definitions/metrics.ts `jobMetrics`). The file is written under a temporary
+// job-metric contract (definitions/metrics/jobs.ts `jobMetrics`). The file is written under a temporary
 // name in the same folder and renamed, so the collector never reads half a file. A failed run still
 // writes its file: last_run_success 0, and the last success time (and the job-specific figures it did
 // not measure this time) carried over from the previous file, so a failure never hides when the job
 // last worked.
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import { jobMetrics, jobTriggers, type JobName, type JobTrigger } from "../../definitions/metrics.ts";
+import { jobMetrics, jobTriggers, type JobName, type JobTrigger } from "../../definitions/metrics/jobs.ts";
 import { formatExposition, parseExposition, type MetricFamily, type Sample } from "../../lib/exposition.ts";
 
 type JobMetricName = (typeof jobMetrics)[number]["name"];

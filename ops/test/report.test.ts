@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
 import {
   requireBinaries,
   run,

@@ -6,7 +6,7 @@ import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { jobNames } from "../../definitions/metrics.ts";
+import { jobNames } from "../../definitions/metrics/jobs.ts";
 import { parseExposition } from "../../lib/exposition.ts";
 import { tempDir, waitFor } from "../../test/support/servers.ts";
 import { initRunCounters, writeJobMetrics } from "../src/metrics-file.ts";

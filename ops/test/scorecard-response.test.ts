@@ -3,7 +3,7 @@
 // an incident nobody acknowledged counts against the target, with the time it went unanswered.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { scorecardTargets } from "../../definitions/thresholds.ts";
+import { scorecardTargets } from "../../definitions/scorecard.ts";
 import { computeScorecard, type Silence } from "../src/report/scorecard.ts";
 
 const end = 1_764_547_200; // 2025-12-01T00:00:00Z

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { scorecardTargetSides as sides, scorecardTargets as targets } from "../../definitions/thresholds.ts";
+import { scorecardTargetSides as sides, scorecardTargets as targets } from "../../definitions/scorecard.ts";
 import { scorecardRows } from "../src/report/report-html.ts";
 import type { Report } from "../src/report/report-model.ts";
 import { against, computeScorecard, type Silence } from "../src/report/scorecard.ts";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
 import {
   requireBinaries,
   run,
@@ -453,7 +453,10 @@ describe(
     test("documentation coverage as npm run generate measured it", () => {
       const s = f.reports[2]!.scorecard!;
       const measured = JSON.parse(
-        readFileSync(join(import.meta.dirname, "../../definitions/documentation-coverage.json"), "utf8"),
+        readFileSync(
+          join(import.meta.dirname, "../../definitions/generated/documentation-coverage.json"),
+          "utf8",
+        ),
       ) as { kinds: Record<string, { documented: number; total: number }> };
       assert.deepEqual(s.documentation.kinds, measured.kinds);
       const k = Object.values(measured.kinds);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parser } from "@prometheus-io/lezer-promql";
 import { parse } from "yaml";
-import { aggregationLabels, hostLabel } from "../../definitions/thresholds.ts";
+import { aggregationLabels, hostLabel } from "../../definitions/selectors.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const dir = join(root, "prometheus/rules/generated");

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
 import { stackJobs } from "../rules/src/stack.ts";
 
 test("PrometheusTargetDown's jobs are prometheus.yml's scrape jobs but the exporter's", () => {

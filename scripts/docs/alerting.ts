@@ -3,7 +3,7 @@
 // ones), so the table can never disagree with the rules. It joins the two rule generators, so it sits
 // above both (scripts/docs/), and neither imports the other.
 import { isAlert, runbookPath, type RuleGroup } from "../../definitions/rules.ts";
-import { apiSlo } from "../../definitions/thresholds.ts";
+import { apiSlo } from "../../definitions/slo.ts";
 import { percent } from "../../lib/promql.ts";
 import { lokiRuleGroups, prometheusLogRuleGroups } from "../../loki/rules/src/index.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";

@@ -5,7 +5,7 @@
 // committed file differs.
 import type { Panel, RowPanel } from "@grafana/grafana-foundation-sdk/dashboard";
 import { heartbeatAlert, runbookBaseUrl } from "../../definitions/rules.ts";
-import { datasourceUids, jobMetricLabel } from "../../definitions/thresholds.ts";
+import { datasourceUids, jobMetricLabel } from "../../definitions/selectors.ts";
 import { folders } from "../../dashboards/src/common.ts";
 import { commonTag, dashboards, defaults, type GeneratedDashboard } from "../../dashboards/src/index.ts";
 import { usesJobMetrics } from "../../dashboards/src/queries.ts";

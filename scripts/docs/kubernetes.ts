@@ -4,7 +4,7 @@
 // figures the prose writes out (namespace, Secrets, jobs, labels, resources, paths) are checked against
 // deploy/src. A row in scripts/generators.ts; test/drift.test.ts fails when the committed file differs.
 import { stringify } from "yaml";
-import { datasourceUids, hostLabel, jobs } from "../../definitions/thresholds.ts";
+import { datasourceUids, hostLabel, jobs } from "../../definitions/selectors.ts";
 import { logs } from "../../definitions/logs.ts";
 import { lokiVariable as lokiDatasourceVariable } from "../../dashboards/src/common.ts";
 import {

@@ -4,26 +4,26 @@
 // (they build every metric from the same entries). The names the prose writes out (job names, labels,
 // probe kinds, PostgreSQL majors) are checked against the catalogue. A row in scripts/generators.ts;
 // test/drift.test.ts fails when the committed file differs.
+import { apiMetrics } from "../../definitions/metrics/api.ts";
+import { exporterCatalogue } from "../../definitions/metrics/catalogue.ts";
+import { exporterMetrics } from "../../definitions/metrics/exporter.ts";
+import { hostMetrics } from "../../definitions/metrics/host.ts";
+import { inventoryMetrics } from "../../definitions/metrics/inventory.ts";
+import { jobMetrics, jobNames } from "../../definitions/metrics/jobs.ts";
+import { platformMetricNames } from "../../definitions/metrics/platform.ts";
+import { postgresMetrics } from "../../definitions/metrics/postgres.ts";
+import { probeMetrics } from "../../definitions/metrics/probes.ts";
+import { redisMetrics } from "../../definitions/metrics/redis.ts";
+import { scanMetrics } from "../../definitions/metrics/scans.ts";
 import {
-  apiMetrics,
-  exporterCatalogue,
-  exporterMetrics,
-  hostMetrics,
-  inventoryMetrics,
-  jobMetrics,
-  jobNames,
-  platformMetricNames,
-  postgresMetrics,
-  probeMetrics,
-  redisMetrics,
-  scanMetrics,
   supportedPostgresMajors,
-  textfileMetrics,
   type CollectorName,
   type MetricDef,
-} from "../../definitions/metrics.ts";
-import { jobMetricLabel, probeKinds, probeMaxRedirects } from "../../definitions/thresholds.ts";
-import { compatDashboards } from "../../definitions/compat-dashboards.ts";
+} from "../../definitions/metrics/metric.ts";
+import { textfileMetrics } from "../../definitions/metrics/textfile.ts";
+import { jobMetricLabel, probeKinds } from "../../definitions/selectors.ts";
+import { probeMaxRedirects } from "../../definitions/thresholds.ts";
+import { compatDashboards } from "../../definitions/generated/compat-dashboards.ts";
 import { compatList, seriesVerdicts } from "../../definitions/compat.ts";
 import { fillFile } from "./markers.ts";
 

@@ -4,7 +4,7 @@
 // secret files, the central Prometheus' host and jobs) are checked against it. A row in
 // scripts/generators.ts; test/drift.test.ts fails when the committed file differs.
 import { basename } from "node:path";
-import { hostLabel } from "../../definitions/thresholds.ts";
+import { hostLabel } from "../../definitions/selectors.ts";
 import {
   centralHost,
   centralJobs,

@@ -31,8 +31,8 @@ describe("files read at run time through import.meta.url", () => {
     // The ops report's coverage is imported, so tsc emits it into dist/ beside the code.
     const ops = imageFiles(repoRoot, "ops/Dockerfile");
     assert.equal(
-      ops.files.get("/app/dist/definitions/documentation-coverage.json"),
-      "definitions/documentation-coverage.json",
+      ops.files.get("/app/dist/definitions/generated/documentation-coverage.json"),
+      "definitions/generated/documentation-coverage.json",
     );
     assert.ok(ops.files.has("/app/dist/ops/src/cli.js"));
     assert.ok(!ops.files.has("/app/dist/exporter/src/main.js"), "the ops image compiles no exporter code");
@@ -63,7 +63,7 @@ describe("files read at run time through import.meta.url", () => {
           .replace(/^import documentationCoverage from .*$/m, "")
           .replace(
             "return documentationCoverage satisfies DocumentationCoverage;",
-            'return JSON.parse(readFileSync(new URL("../../../definitions/documentation-coverage.json", import.meta.url), "utf8"));',
+            'return JSON.parse(readFileSync(new URL("../../../definitions/generated/documentation-coverage.json", import.meta.url), "utf8"));',
           ),
       );
       const scans = join(copy, "demo/src/scans.ts");
@@ -81,7 +81,7 @@ describe("files read at run time through import.meta.url", () => {
           .split("\n")
           .findIndex((l) => l.includes("JSON.parse(readFileSync(new URL(")) + 1;
       assert.deepEqual(runtimeReads(copy, "ops/Dockerfile").problems, [
-        `ops/Dockerfile: ops/src/report/scorecard.ts:${line} reads ../../../definitions/documentation-coverage.json beside its code, /app/dist/definitions/documentation-coverage.json in the image, which the image does not hold`,
+        `ops/Dockerfile: ops/src/report/scorecard.ts:${line} reads ../../../definitions/generated/documentation-coverage.json beside its code, /app/dist/definitions/generated/documentation-coverage.json in the image, which the image does not hold`,
       ]);
       const scansLine =
         readFileSync(scans, "utf8")

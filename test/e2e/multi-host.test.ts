@@ -27,7 +27,7 @@ import { allPromQueries } from "../../dashboards/src/queries.ts";
 import { hostValuesQuery } from "../../dashboards/src/host-variable.ts";
 import { centralHost, hostNameVariable, outputDir } from "../../deploy/src/remote-write.ts";
 import { bcryptHash } from "../../lib/bcrypt.ts";
-import { hostLabel, jobs, recordings } from "../../definitions/thresholds.ts";
+import { hostLabel, jobs, recordings } from "../../definitions/selectors.ts";
 import {
   freePort,
   requireBinaries,

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
 import { rewritePrometheusConfig, type LocalPrometheus } from "./prometheus-config.ts";
 
 const root = new URL("../..", import.meta.url).pathname;

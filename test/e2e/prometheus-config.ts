@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { parse, stringify } from "yaml";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
 
 export interface LocalPrometheus {
   /** Local `host:port` for each scrape job that stays; a job that is neither here nor removed is an error. */

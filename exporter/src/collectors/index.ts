@@ -1,13 +1,14 @@
 // The table of collectors (prom-client's lib/defaultMetrics.js and postgres_exporter's
 // DefaultCollectorConfig() play this part there): every collector module, when it is on by default,
-// how the validated configuration becomes its options, and its time budget in one collection.
-// EXPORTER_COLLECTORS_DISABLED turns any of them off except `exporter`.
-import type { CollectorName } from "../../../definitions/metrics.ts";
+// how the validated configuration becomes its options, and its time budget in one collection. The
+// exporter's own collector is not a row: it always runs, outside the schedule (buildCollectors).
+// EXPORTER_COLLECTORS_DISABLED turns any of the rows off.
+import type { CollectorName } from "../../../definitions/metrics/metric.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../../../lib/log.ts";
 import type { ScheduledCollector } from "../scrape.ts";
 import { exporterCollector, type ExporterCollector } from "./exporter.ts";
-import { probeKinds } from "../../../definitions/thresholds.ts";
+import { probeKinds } from "../../../definitions/selectors.ts";
 import { hostCollector } from "./host.ts";
 import { inventoryCollector } from "./inventory.ts";
 import type { PostgresConnectionOptions } from "../postgres-pool.ts";
@@ -41,13 +42,10 @@ const pgConnection = (c: Config): PostgresConnectionOptions => ({
 // A hung PostgreSQL is given up after one connect timeout and one statement timeout.
 const pgBudget = (c: Config) => c.pgConnectTimeoutSeconds + c.pgStatementTimeoutSeconds + 1;
 
-export const collectorTable: Record<CollectorName, CollectorRow<unknown>> = {
-  exporter: row({
-    module: exporterCollector,
-    enabled: () => true,
-    options: () => ({ version: exporterVersion }),
-    budgetSeconds: () => 1,
-  }),
+/** The collectors a collection schedules, in the order it starts them. */
+type ScheduledName = Exclude<CollectorName, "exporter">;
+
+const collectorTable: Record<ScheduledName, CollectorRow<unknown>> = {
   host: row({
     module: hostCollector,
     enabled: () => true,
@@ -133,8 +131,8 @@ export interface BuiltCollectors {
 export function buildCollectors(config: Config, log: Logger): BuiltCollectors {
   const disabled = new Set<string>(config.collectorsDisabled);
   const scheduled: ScheduledCollector[] = [];
-  for (const [name, r] of Object.entries(collectorTable) as [CollectorName, CollectorRow<unknown>][]) {
-    if (name === "exporter" || disabled.has(name) || !r.enabled(config)) continue;
+  for (const [name, r] of Object.entries(collectorTable) as [ScheduledName, CollectorRow<unknown>][]) {
+    if (disabled.has(name) || !r.enabled(config)) continue;
     scheduled.push({
       collector: r.module.create(r.options(config), log.child(name)),
       budgetMs: r.budgetSeconds(config) * 1000,

@@ -14,7 +14,7 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { inventoryMetrics } from "../../../definitions/metrics.ts";
+import { inventoryMetrics } from "../../../definitions/metrics/inventory.ts";
 import { createMetrics } from "../metrics.ts";
 import type { Collector, CollectorModule } from "./types.ts";
 

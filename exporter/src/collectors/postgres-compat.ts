@@ -7,7 +7,7 @@ import {
   pgSettingsPublished,
   pgStatDatabaseMoreFields,
   type postgresMetrics,
-} from "../../../definitions/metrics.ts";
+} from "../../../definitions/metrics/postgres.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Query } from "./types.ts";
 

@@ -5,7 +5,8 @@
 // statements are prepared under names it gives them (statementName below).
 import pg from "pg";
 import { Registry } from "prom-client";
-import { postgresMetrics, publishedOn, type MetricDef } from "../../../definitions/metrics.ts";
+import { postgresMetrics } from "../../../definitions/metrics/postgres.ts";
+import { publishedOn, type MetricDef } from "../../../definitions/metrics/metric.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
@@ -130,7 +131,7 @@ const SQL = {
 //
 // Statistics views differ between majors: PostgreSQL 17 moved the checkpoint counters from
 // pg_stat_bgwriter to pg_stat_checkpointer and dropped the backends' writes, 14 lacks columns later
-// majors have. The catalogue (definitions/metrics.ts, `postgres` of each entry) says which majors publish
+// majors have. The catalogue (definitions/metrics/postgres.ts, `postgres` of each entry) says which majors publish
 // each metric; the statements below ask each server only for what its major has, and a metric its major
 // does not have is absent from the scrape (no sample), never an error that fails the collector.
 

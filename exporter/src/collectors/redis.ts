@@ -9,7 +9,7 @@
 // that were sent do not wait forever and a fresh connection is tried.
 import { Redis } from "ioredis";
 import { Registry } from "prom-client";
-import { redisMetrics } from "../../../definitions/metrics.ts";
+import { redisMetrics } from "../../../definitions/metrics/redis.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { createMetrics } from "../metrics.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
@@ -282,7 +282,7 @@ function createRedisCollector(options: RedisOptions, log: Logger): Collector {
         { master_host: info.get("master_host") ?? "", master_port: info.get("master_port") ?? "" },
         lastIo,
       );
-    // The older name community dashboards query (definitions/metrics.ts): the same field.
+    // The older name community dashboards query (definitions/metrics/redis.ts): the same field.
     const fragmentation = n("mem_fragmentation_ratio");
     if (fragmentation !== undefined) m.redis_memory_fragmentation_ratio.set(fragmentation);
     else m.redis_memory_fragmentation_ratio.remove({});

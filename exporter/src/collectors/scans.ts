@@ -24,7 +24,7 @@
 // while the count goes on for the next scrape.
 import type { Registry as RegistryType } from "prom-client";
 import { Registry } from "prom-client";
-import { scanMetrics } from "../../../definitions/metrics.ts";
+import { scanMetrics } from "../../../definitions/metrics/scans.ts";
 import type { Logger } from "../../../lib/log.ts";
 import { quoteIdent } from "../../../lib/sql.ts";
 import { createMetrics } from "../metrics.ts";

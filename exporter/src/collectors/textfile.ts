@@ -1,5 +1,5 @@
 // The textfile collector: publishes the metrics in `*.prom` files of one directory, with
-// node_exporter's textfile rules. The ops jobs write their results there (definitions/metrics.ts
+// node_exporter's textfile rules. The ops jobs write their results there (definitions/metrics/jobs.ts
 // jobMetrics), each to a temporary name renamed into place, so a file is never read half-written.
 //
 // Rules:
@@ -35,7 +35,8 @@
 import { constants, promises as fs } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { exporterCatalogue, textfileMetrics } from "../../../definitions/metrics.ts";
+import { exporterCatalogue } from "../../../definitions/metrics/catalogue.ts";
+import { textfileMetrics } from "../../../definitions/metrics/textfile.ts";
 import { ExpositionError, parseExposition, type MetricFamily, type Sample } from "../../../lib/exposition.ts";
 import { FailureLog } from "../failure-log.ts";
 import type { Logger } from "../../../lib/log.ts";

@@ -1,7 +1,7 @@
 // The contract between the scrape orchestrator and the collectors (one file per collector, one table
 // of them in collectors/index.ts).
 import type { Registry } from "prom-client";
-import type { CollectorName, MetricDef } from "../../../definitions/metrics.ts";
+import type { CollectorName, MetricDef } from "../../../definitions/metrics/metric.ts";
 import type { Logger } from "../../../lib/log.ts";
 
 export interface CollectContext {

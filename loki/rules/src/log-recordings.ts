@@ -5,7 +5,8 @@
 // which no Loki rule can.
 import type { RuleGroup } from "../../../definitions/rules.ts";
 import { levelRegex, logs } from "../../../definitions/logs.ts";
-import { hostLabel, recordings, thresholds } from "../../../definitions/thresholds.ts";
+import { hostLabel, recordings } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { allLogs } from "./logql.ts";
 
 const t = thresholds.logs;

@@ -7,7 +7,7 @@
 // path and a few labels (about 150 lines here), while the server-side SVG libraries (D3 with a DOM
 // shim, Vega's node renderer, ECharts' SSR mode) bring a DOM emulation or a canvas and megabytes of
 // dependency for the same six pictures, and mail clients ignore the CSS and fonts they rely on.
-import { scorecardTargetSides } from "../../../definitions/thresholds.ts";
+import { scorecardTargetSides } from "../../../definitions/scorecard.ts";
 import type { Capacity, Charts, Headline, Point, Report } from "./report-model.ts";
 import { headline } from "./report-model.ts";
 

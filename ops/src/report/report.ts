@@ -5,7 +5,7 @@
 // report-<end date>.json, .md and .html (report-html.ts).
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import { selectors } from "../../../definitions/thresholds.ts";
+import { selectors } from "../../../definitions/selectors.ts";
 import { histogramSeries, increase, rate, series } from "../../../lib/promql.ts";
 import type { Config, TableName } from "../config.ts";
 import type { Logger } from "../../../lib/log.ts";

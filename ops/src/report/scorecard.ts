@@ -4,19 +4,18 @@
 // (kali_agents_job_runs_total), and documentation coverage as `npm run generate` measured it.
 // The figure computations are pure functions of what was read, so the rules of the game (which
 // incident belongs to which week, what acknowledges an alert) are tested without servers as well.
+import { apiSlo } from "../../../definitions/slo.ts";
+import { jobMetricLabel, selectors } from "../../../definitions/selectors.ts";
 import {
-  apiSlo,
-  jobMetricLabel,
   scorecardTargetSides as sides,
   scorecardTargets as targets,
-  selectors,
-} from "../../../definitions/thresholds.ts";
+} from "../../../definitions/scorecard.ts";
 import { increase, re, series } from "../../../lib/promql.ts";
 import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 // Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file
 // nothing imports is missing from the ops image, where `ops report` failed with ENOENT on it
 // (test/containers/runtime-files.test.ts finds every file the programs read beside their code).
-import documentationCoverage from "../../../definitions/documentation-coverage.json" with { type: "json" };
+import documentationCoverage from "../../../definitions/generated/documentation-coverage.json" with { type: "json" };
 
 /** One firing of one alert (one ALERTS series), from its first firing sample to its last. */
 interface Incident {
@@ -336,7 +335,7 @@ export async function fetchSilences(alertmanagerUrl: string): Promise<Silence[]>
   return (await res.json()) as Silence[];
 }
 
-/** The coverage `npm run generate` measured (definitions/documentation-coverage.json). */
+/** The coverage `npm run generate` measured (definitions/generated/documentation-coverage.json). */
 function readDocumentationCoverage(): DocumentationCoverage {
   return documentationCoverage satisfies DocumentationCoverage;
 }

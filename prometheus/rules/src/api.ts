@@ -3,17 +3,13 @@
 // workbook, "Alerting on SLOs"). The recordings come first: Prometheus evaluates a group's rules in
 // order, so the alerts read ratios from the same evaluation.
 import type { AlertRule, RecordingRule, RuleGroup } from "../../../definitions/rules.ts";
-import {
-  aggregationLabels,
-  apiSlo,
-  recordings,
-  selectors,
-  thresholds,
-} from "../../../definitions/thresholds.ts";
-import { humanDuration, num, percent, re, seconds, series } from "../../../lib/promql.ts";
+import { aggregationLabels, recordings } from "../../../definitions/selectors.ts";
+import { apiSlo } from "../../../definitions/slo.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
+import { humanDuration, num, percent, seconds } from "../../../lib/promql.ts";
+import { apiLatencyQuantile, apiRequestRate } from "../../../lib/signals.ts";
 
 const t = thresholds.api;
-const requests = (...m: string[]) => series("http_requests_total", selectors.api, ...m);
 
 /** Every window an alert reads, and the SLO period for the budget. */
 export const sloWindows: string[] = [
@@ -24,7 +20,7 @@ export const sloWindows: string[] = [
 // no value (an absent ratio would also leave the budget absent on a perfectly healthy API).
 const errorRatio = (w: string): RecordingRule => ({
   record: recordings.apiErrorRatio(w),
-  expr: `(sum by (${aggregationLabels.job}) (rate(${requests(re("code", apiSlo.errorCodeRegex))}[${w}])) or 0 * sum by (${aggregationLabels.job}) (rate(${requests()}[${w}]))) / sum by (${aggregationLabels.job}) (rate(${requests()}[${w}]))`,
+  expr: `(${apiRequestRate(w, aggregationLabels.job, true)} or 0 * ${apiRequestRate(w, aggregationLabels.job)}) / ${apiRequestRate(w, aggregationLabels.job)}`,
 });
 
 /** The error ratio the SLO allows, written as PromQL so the generated rule reads like the workbook. */
@@ -52,11 +48,11 @@ export const apiGroup: RuleGroup = {
     },
     {
       record: recordings.apiRequestRate,
-      expr: `sum by (${aggregationLabels.job}, route, code) (rate(${requests()}[5m]))`,
+      expr: apiRequestRate("5m", `${aggregationLabels.job}, route, code`),
     },
     {
       record: recordings.apiLatencyP95,
-      expr: `histogram_quantile(0.95, sum by (${aggregationLabels.job}, route, le) (rate(${series("http_request_duration_seconds_bucket", selectors.api)}[5m])))`,
+      expr: apiLatencyQuantile(0.95, "5m", `${aggregationLabels.job}, route`),
     },
     {
       alert: "ApiHighErrorRate",

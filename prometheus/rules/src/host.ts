@@ -1,19 +1,25 @@
 // Host resources, from the exporter's node_exporter-compatible host collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
-import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts";
+import { aggregationLabels } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
+import { humanDuration, num, percent } from "../../../lib/promql.ts";
+import {
+  clockSkewSeconds,
+  cpuBusyRatio,
+  filesystemAvailableForecastBytes,
+  filesystemUsedRatio,
+  hostMemoryUsedRatio,
+  secondsSinceBoot,
+} from "../../../lib/signals.ts";
 
 const t = thresholds.host;
-const exp = selectors.exporter;
-const fs = selectors.filesystem;
 
 export const hostGroup: RuleGroup = {
   name: "host",
   rules: [
     {
       alert: "HostHighCpuUsage",
-      // Busy = everything but idle, averaged over the CPUs: one pegged core on a 4-core host is 25%.
-      expr: `1 - avg by (${aggregationLabels.target}) (rate(${series("node_cpu_seconds_total", exp, eq("mode", "idle"))}[5m])) > ${num(t.cpuBusyRatio)}`,
+      expr: `${cpuBusyRatio("5m", aggregationLabels.target)} > ${num(t.cpuBusyRatio)}`,
       for: "5m",
       severity: "warning",
       summary: "Host CPU usage is high",
@@ -21,8 +27,7 @@ export const hostGroup: RuleGroup = {
     },
     {
       alert: "HostHighMemoryUsage",
-      // MemAvailable, not MemFree: the page cache is memory the kernel gives back on demand.
-      expr: `1 - (${series("node_memory_MemAvailable_bytes", exp)} / ${series("node_memory_MemTotal_bytes", exp)}) > ${num(t.memoryUsedRatio)}`,
+      expr: `${hostMemoryUsedRatio()} > ${num(t.memoryUsedRatio)}`,
       for: "5m",
       severity: "warning",
       summary: "Host memory usage is high",
@@ -30,7 +35,7 @@ export const hostGroup: RuleGroup = {
     },
     {
       alert: "HostFilesystemAlmostFull",
-      expr: `1 - (${series("node_filesystem_avail_bytes", fs)} / ${series("node_filesystem_size_bytes", fs)}) > ${num(t.filesystemUsedRatio)}`,
+      expr: `${filesystemUsedRatio()} > ${num(t.filesystemUsedRatio)}`,
       for: "5m",
       severity: "warning",
       summary: "Filesystem almost full",
@@ -38,8 +43,7 @@ export const hostGroup: RuleGroup = {
     },
     {
       alert: "HostFilesystemFillingUp",
-      // A 6h trend: long enough to ignore a burst of temporary files, short enough to see a runaway log.
-      expr: `predict_linear(${series("node_filesystem_avail_bytes", fs)}[6h], ${num(t.filesystemFillHorizonSeconds)}) < 0`,
+      expr: `${filesystemAvailableForecastBytes(t.filesystemFillHorizonSeconds)} < 0`,
       for: "1h",
       severity: "warning",
       summary: "Filesystem predicted to fill up",
@@ -49,7 +53,7 @@ export const hostGroup: RuleGroup = {
       alert: "HostClockSkew",
       // The host's clock against the scrape's timestamp (Prometheus' clock): TLS, tokens and the
       // scans' timestamps all go wrong when they drift apart.
-      expr: `abs(${series("node_time_seconds", exp)} - timestamp(${series("node_time_seconds", exp)})) > ${num(t.clockSkewSeconds)}`,
+      expr: `${clockSkewSeconds()} > ${num(t.clockSkewSeconds)}`,
       for: "10m",
       severity: "warning",
       summary: "Host clock is out of sync",
@@ -58,7 +62,7 @@ export const hostGroup: RuleGroup = {
     {
       alert: "HostRebooted",
       // No `for`: a reboot is an event; the alert stays for the window and then resolves by itself.
-      expr: `${series("node_time_seconds", exp)} - ${series("node_boot_time_seconds", exp)} < ${num(t.recentBootSeconds)}`,
+      expr: `${secondsSinceBoot()} < ${num(t.recentBootSeconds)}`,
       severity: "info",
       summary: "Host rebooted",
       description: `{{ $labels.instance }} booted {{ $value | humanizeDuration }} ago.`,

@@ -1,9 +1,11 @@
-// Backups and the other ops jobs, on the job-metric contract (definitions/metrics.ts `jobMetrics`):
+// Backups and the other ops jobs, on the job-metric contract (definitions/metrics/jobs.ts `jobMetrics`):
 // the jobs write their results as textfile metrics that the exporter publishes.
-import type { JobName } from "../../../definitions/metrics.ts";
+import type { JobName } from "../../../definitions/metrics/jobs.ts";
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { jobMetricLabel, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { jobMetricLabel, selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { duration, eq, humanDuration, num, series } from "../../../lib/promql.ts";
+import { secondsSinceJobSuccess } from "../../../lib/signals.ts";
 
 const t = thresholds.jobs;
 /** One ops job's series; its `job` label arrives as `exported_job` (see jobMetricLabel). */
@@ -17,7 +19,7 @@ export const jobsGroup: RuleGroup = {
   rules: [
     {
       alert: "BackupTooOld",
-      expr: `time() - ${lastSuccess("backup")} > ${num(t.backupMaxAgeSeconds)}`,
+      expr: `${secondsSinceJobSuccess("backup")} > ${num(t.backupMaxAgeSeconds)}`,
       for: "10m",
       severity: "critical",
       // The two BackupTooOld rules differ by `reason`, so Prometheus keeps them apart (and says why).
@@ -67,7 +69,7 @@ export const jobsGroup: RuleGroup = {
     },
     {
       alert: "DrDrillTooOld",
-      expr: `time() - ${lastSuccess("dr_drill")} > ${num(t.drDrillMaxAgeSeconds)}`,
+      expr: `${secondsSinceJobSuccess("dr_drill")} > ${num(t.drDrillMaxAgeSeconds)}`,
       for: "1h",
       severity: "warning",
       summary: "No recent successful disaster-recovery drill",

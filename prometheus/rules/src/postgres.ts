@@ -1,7 +1,9 @@
 // PostgreSQL, from the exporter's postgres_exporter-compatible collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { humanDuration, num, percent, series } from "../../../lib/promql.ts";
+import { postgresConnectionsUsedRatio } from "../../../lib/signals.ts";
 
 const t = thresholds.postgres;
 const exp = selectors.exporter;
@@ -21,7 +23,7 @@ export const postgresGroup: RuleGroup = {
     },
     {
       alert: "PostgresTooManyConnections",
-      expr: `sum by (${aggregationLabels.target}) (${series("pg_stat_activity_count", exp)}) / max by (${aggregationLabels.target}) (${series("pg_settings_max_connections", exp)}) > ${num(t.connectionsUsedRatio)}`,
+      expr: `${postgresConnectionsUsedRatio(aggregationLabels.target)} > ${num(t.connectionsUsedRatio)}`,
       for: "5m",
       severity: "warning",
       summary: "PostgreSQL connections near the maximum",

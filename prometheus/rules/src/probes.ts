@@ -1,6 +1,6 @@
 // The API's and the MCP servers' reachability, from the exporter's probes (blackbox-style).
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { jobs, probeKinds } from "../../../definitions/thresholds.ts";
+import { jobs, probeKinds } from "../../../definitions/selectors.ts";
 import { eq, series } from "../../../lib/promql.ts";
 
 const apiProbe = [eq("job", jobs.exporter), eq("kind", probeKinds.api)];

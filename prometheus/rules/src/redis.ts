@@ -1,7 +1,9 @@
 // Redis, from the exporter's redis_exporter-compatible collector.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { num, percent, series } from "../../../lib/promql.ts";
+import { redisMemoryUsedRatio } from "../../../lib/signals.ts";
 
 const t = thresholds.redis;
 const exp = selectors.exporter;
@@ -19,8 +21,8 @@ export const redisGroup: RuleGroup = {
     },
     {
       alert: "RedisMemoryNearMax",
-      // maxmemory 0 means unlimited: the ratio would be +Inf, so such instances are left out.
-      expr: `${series("redis_memory_used_bytes", exp)} / ${series("redis_memory_max_bytes", exp)} > ${num(t.memoryUsedRatio)} and ${series("redis_memory_max_bytes", exp)} > 0`,
+      // maxmemory 0 means unlimited: such instances have no ratio, so they never fire.
+      expr: `${redisMemoryUsedRatio()} > ${num(t.memoryUsedRatio)}`,
       for: "5m",
       severity: "warning",
       summary: "Redis memory near its maximum",

@@ -1,7 +1,9 @@
 // Scans, from the exporter's scans collector (the application's scans table) and its Redis queues.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import { aggregationLabels, selectors, thresholds } from "../../../definitions/thresholds.ts";
+import { aggregationLabels, selectors } from "../../../definitions/selectors.ts";
+import { thresholds } from "../../../definitions/thresholds.ts";
 import { eq, humanDuration, num, percent, series } from "../../../lib/promql.ts";
+import { scanFailureRatio, secondsSinceLastScanFinished } from "../../../lib/signals.ts";
 
 const t = thresholds.scans;
 const exp = selectors.exporter;
@@ -13,7 +15,7 @@ export const scansGroup: RuleGroup = {
     {
       alert: "ScansHighFailureRatio",
       // Over an hour per tool: scans are slow and few, and a shorter window turns one failure into 100%.
-      expr: `sum by (${aggregationLabels.target}, tool) (increase(${series("kali_agents_scans_total", exp, eq("status", "failed"))}[1h])) / sum by (${aggregationLabels.target}, tool) (increase(${series("kali_agents_scans_total", exp)}[1h])) > ${num(t.failureRatio)}`,
+      expr: `${scanFailureRatio("1h", `${aggregationLabels.target}, tool`)} > ${num(t.failureRatio)}`,
       for: "15m",
       severity: "warning",
       summary: "Many scans are failing",
@@ -39,7 +41,7 @@ export const scansGroup: RuleGroup = {
     {
       alert: "ScansNotFinishing",
       // Nothing finished for a while is only a fault when work is waiting.
-      expr: `time() - ${series("kali_agents_last_scan_finished_timestamp_seconds", exp)} > ${num(t.noFinishWhileQueuedSeconds)} and on (${aggregationLabels.target}) sum by (${aggregationLabels.target}) (${series("kali_agents_active_scans", exp, eq("status", "queued"))}) > 0`,
+      expr: `${secondsSinceLastScanFinished()} > ${num(t.noFinishWhileQueuedSeconds)} and on (${aggregationLabels.target}) sum by (${aggregationLabels.target}) (${series("kali_agents_active_scans", exp, eq("status", "queued"))}) > 0`,
       for: "5m",
       severity: "critical",
       summary: "No scan is finishing while scans are queued",

@@ -3,12 +3,8 @@
 // of the scorecard a person acts on: a backup run failed within 30 days. The other scorecard figures
 // (recovery, response, documentation coverage) come from the weekly report and from `npm run generate`.
 import type { RuleGroup } from "../../../definitions/rules.ts";
-import {
-  jobMetricLabel,
-  scorecardRecordings as rec,
-  scorecardTargets,
-  selectors,
-} from "../../../definitions/thresholds.ts";
+import { jobMetricLabel, selectors } from "../../../definitions/selectors.ts";
+import { scorecardRecordings as rec, scorecardTargets } from "../../../definitions/scorecard.ts";
 import { eq, num, percent, series } from "../../../lib/promql.ts";
 
 const runs = (...m: string[]) => series("kali_agents_job_runs_total", selectors.exporter, ...m);

@@ -1,6 +1,6 @@
 // The monitoring stack itself: what makes every other alert go silent when it breaks.
 import { heartbeatAlert, type RuleGroup } from "../../../definitions/rules.ts";
-import { jobs, selectors } from "../../../definitions/thresholds.ts";
+import { jobs, selectors } from "../../../definitions/selectors.ts";
 import { platformSeries, re, series } from "../../../lib/promql.ts";
 
 /** The stack's scrape jobs that PrometheusTargetDown watches: every one but the exporter's. */
