@@ -3,7 +3,7 @@ export interface Generator {
   outputs(): Promise<Record<string, string>> | Record<string, string>;
 }
 
-export const generators: Record<string, () => Promise<Generator>> = {
+const writers: Record<string, () => Promise<Generator>> = {
   "exporter configuration docs": () => import("./docs/configuration.ts"),
   "metrics catalogue docs": () => import("./docs/metrics.ts"),
   "prometheus rules": () => import("../prometheus/rules/src/index.ts"),
@@ -20,6 +20,10 @@ export const generators: Record<string, () => Promise<Generator>> = {
   "remote_write README": () => import("./docs/remote-write.ts"),
   "kubernetes objects": () => import("../deploy/src/kubernetes.ts"),
   "kubernetes README": () => import("./docs/kubernetes.ts"),
-  // Last: lists every file the rows above write whole (its name is ownName there).
-  gitattributes: () => import("./gitattributes.ts"),
+};
+
+export const generators: Record<string, () => Promise<Generator>> = {
+  ...writers,
+  // Last: lists every file the rows above write whole.
+  gitattributes: async () => (await import("./gitattributes.ts")).gitattributesOf(writers),
 };
