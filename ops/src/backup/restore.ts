@@ -102,11 +102,26 @@ async function restorer(settings: RestoreSettings, remote: boolean): Promise<Res
 }
 
 /**
- * What is checked before anything is created or dropped: pg_restore reads archives of its own major
- * and older, the server must not be of an older major than the one the backup was taken from, and the
- * file must be an archive pg_restore can read (`--list`).
+ * Everything checked before anything is created or dropped: the manifest, the file's checksum, the
+ * role restores run as, then the archive against the tools and the server.
  */
 async function preflight(
+  settings: RestoreSettings,
+  file: string,
+  remote: boolean,
+): Promise<{ manifest: Manifest; who: Restorer }> {
+  const manifest = await readManifest(file);
+  await checkChecksum(file);
+  const who = await restorer(settings, remote);
+  await checkArchive(settings.pgBinDir, who, file, manifest);
+  return { manifest, who };
+}
+
+/**
+ * pg_restore reads archives of its own major and older, the server must not be of an older major than
+ * the one the backup was taken from, and the file must be an archive pg_restore can read (`--list`).
+ */
+async function checkArchive(
   pgBinDir: string | undefined,
   who: Restorer,
   file: string,
@@ -337,10 +352,7 @@ async function verifyFile(
   target: string,
   remote: boolean,
 ): Promise<VerifyOutcome> {
-  const manifest = await readManifest(target);
-  await checkChecksum(target);
-  const who = await restorer(settings, remote);
-  await preflight(settings.pgBinDir, who, target, manifest);
+  const { manifest, who } = await preflight(settings, target, remote);
   const scratch = scratchName(settings.job);
   const t0 = performance.now();
   await createDatabase(withDatabase(who.url, settings.adminDatabase), scratch);
@@ -481,10 +493,7 @@ async function restoreFile(
   file: string,
   remote: boolean,
 ): Promise<VerifyOutcome> {
-  const manifest = await readManifest(file);
-  await checkChecksum(file);
-  const who = await restorer(settings, remote);
-  await preflight(settings.pgBinDir, who, file, manifest);
+  const { manifest, who } = await preflight(settings, file, remote);
   const admin = adminUrl(settings);
   const before = await targetState(admin, opts.target);
   if (before.relations > 0 && !opts.force)
