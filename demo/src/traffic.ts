@@ -5,8 +5,8 @@ import type { Chaos } from "./chaos.ts";
 import { pick, toolNames } from "./scans.ts";
 
 const users = ["alice", "bob", "carol", "dave", "erin", "admin-frank"];
-// Client addresses from the documentation ranges (RFC 5737), sent as X-Forwarded-For.
-const ips = ["192.0.2.15", "192.0.2.77", "198.51.100.23", "203.0.113.9", "203.0.113.140"];
+/** Client addresses from the documentation ranges (RFC 5737), sent as X-Forwarded-For. */
+export const clientAddresses = ["192.0.2.15", "192.0.2.77", "198.51.100.23", "203.0.113.9", "203.0.113.140"];
 /** The brute-force chaos mode's attacker: one address trying one account's password. */
 const attacker = { ip: "198.51.100.66", user: "admin-frank" };
 
@@ -21,7 +21,7 @@ export function startTraffic(baseUrl: string, rps: number, chaos: Chaos): Traffi
   const maxInFlight = 64;
   let knownIds: string[] = [];
 
-  const call = async (method: string, path: string, body?: unknown, ip = pick(ips)) => {
+  const call = async (method: string, path: string, body?: unknown, ip = pick(clientAddresses)) => {
     const headers: Record<string, string> = {
       "x-user": pick(users),
       "x-forwarded-for": ip,

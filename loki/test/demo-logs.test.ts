@@ -25,6 +25,7 @@ import { resolveLabel, type AgentModel } from "../../promtail/test/agent-model.t
 import { compilePipeline, relabel, withoutInternal } from "../../promtail/test/pipeline.ts";
 import { loadPromtail } from "../../promtail/test/promtail-config.ts";
 import { startNode, type NodeProcess } from "../../test/e2e/node-process.ts";
+import { clientAddresses } from "../../demo/src/traffic.ts";
 import {
   freePort,
   requireBinaries,
@@ -239,6 +240,20 @@ describe(
         async () => {
           const seen = eventsWritten();
           return want.every((e) => seen.has(e));
+        },
+        60_000,
+        250,
+      );
+      // The runbooks' examples name one of the demo's client addresses (SecurityAuthFailureSpike: "did
+      // anything else happen from that address"). The traffic picks addresses at random and a loaded
+      // machine sends few requests, so wait until each address has a security line other than a failure.
+      await waitFor(
+        "a security event other than a failed login from each of the demo's client addresses",
+        () => {
+          const security = read("security").filter(
+            (l) => !l.includes(`"event":"${logEvents.loginFailed.name}"`),
+          );
+          return clientAddresses.every((ip) => security.some((l) => l.includes(`"ip":"${ip}"`)));
         },
         60_000,
         250,
