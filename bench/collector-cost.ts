@@ -5,7 +5,7 @@
 //
 //   npx tsx bench/collector-cost.ts [source root] [runs]
 //
-// `source root` is a folder holding `exporter/` and `definitions/` (default: this checkout), so that an
+// `source root` is a folder holding `exporter/`, `definitions/` and `lib/` (default: this checkout), so that an
 // older revision can be measured on the same servers, e.g.
 //   mkdir -p .tmp/base && git archive <rev> exporter definitions lib | tar -x -C .tmp/base
 //   npx tsx bench/collector-cost.ts .tmp/base 200
@@ -30,7 +30,7 @@ const { postgresCollector } = await load<{ postgresCollector: Module<object> }>(
   "exporter/src/collectors/postgres.ts",
 );
 const { redisCollector } = await load<{ redisCollector: Module<object> }>("exporter/src/collectors/redis.ts");
-const { createLogger } = await load<{ createLogger(o: object): unknown }>("exporter/src/log.ts");
+const { createLogger } = await load<{ createLogger(o: object): unknown }>("lib/log.ts");
 
 const log = createLogger({ level: "error", write: () => {} });
 const [pg, redis] = await Promise.all([startPostgres(), startRedis()]);

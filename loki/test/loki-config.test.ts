@@ -1,5 +1,5 @@
 // loki/loki.yaml: the settings without which retention never deletes (logs kept forever), per-stream
-// retention as definitions/thresholds.ts promises it, and the ruler wired to its rule files, to
+// retention as definitions/logs.ts promises it, and the ruler wired to its rule files, to
 // Alertmanager and to Prometheus. No Loki binary runs here: these are the checks that stand in for it.
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
