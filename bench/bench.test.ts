@@ -4,6 +4,7 @@
 // smoke run can judge: at most 2 PostgreSQL connections, a scrape within its deadline while a
 // dependency is hung.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -215,5 +216,20 @@ Requests/sec:     20.00
     assert.equal(spliceSection(second, "## Against\n\nnew"), second);
     assert.match(spliceSection("", "x"), /^# Performance\n/);
     assert.throws(() => spliceSection("<!-- bench/run.ts: end -->", "x"), /one benchmark marker/);
+  });
+});
+
+// The scripts run by hand (their figures are in docs/performance.md with their commands): started with a
+// few iterations, so that a moved import fails here, not the day someone measures again.
+describe("benchmark scripts run by hand", () => {
+  test("bench/collector-cost.ts prints a row per collector", () => {
+    const tsx = join(import.meta.dirname, "..", "node_modules", ".bin", "tsx");
+    const r = spawnSync(tsx, [join(import.meta.dirname, "collector-cost.ts"), ".", "2"], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    for (const c of ["host", "postgres", "redis"])
+      assert.match(r.stdout, new RegExp(`^${c}\\s+[\\d.]+`, "m"));
   });
 });
