@@ -89,6 +89,13 @@ export const apiRequestRate = (window: string, by?: string, errorsOnly = false):
     by,
   );
 
+/**
+ * Share of API requests answered with an error (5xx) over `window`. A window without any error has no
+ * error series at all: `or 0 * total` makes the share 0 then, not nothing (a panel would say "no data").
+ */
+export const apiErrorRatio = (window: string, by?: string): string =>
+  `(${apiRequestRate(window, by, true)} or 0 * ${apiRequestRate(window, by)}) / ${apiRequestRate(window, by)}`;
+
 /** The `q` quantile of API request durations over `window` (`by`: what it keeps besides `le`). */
 export const apiLatencyQuantile = (q: number, window: string, by?: string): string =>
   `histogram_quantile(${num(q)}, sum by (${by ? `${by}, ` : ""}le) (${rate(series("http_request_duration_seconds_bucket", selectors.api), window)}))`;

@@ -6,7 +6,7 @@ import { apiSlo } from "../../definitions/slo.ts";
 import { recordings } from "../../definitions/selectors.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import { num } from "../../lib/promql.ts";
-import { apiLatencyQuantile, apiRequestRate } from "../../lib/signals.ts";
+import { apiErrorRatio, apiLatencyQuantile, apiRequestRate } from "../../lib/signals.ts";
 import { above, prom, row, stat, timeseries, type DashboardModule, type PanelLink } from "./common.ts";
 
 /** The error status codes as people say them: "5.." is "5xx". */
@@ -16,7 +16,7 @@ const budget = num(1 - apiSlo.target);
 const toLogs: PanelLink = { title: "Error logs", dashboard: "logs" };
 
 const requests = (by?: string, errorsOnly = false) => apiRequestRate("$__rate_interval", by, errorsOnly);
-const errorShare = () => `${requests(undefined, true)} / ${requests()}`;
+const errorShare = () => apiErrorRatio("$__rate_interval");
 const quantile = (q: number) => apiLatencyQuantile(q, "$__rate_interval");
 
 // Panel factories, also used by the overview.

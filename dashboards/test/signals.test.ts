@@ -3,16 +3,21 @@
 // both contain that function's output, whatever window and aggregation each passes it. A panel that
 // links the alert and draws its threshold with an expression of its own fails here.
 import assert from "node:assert/strict";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { stringify } from "yaml";
 import { runbookUrl, type RuleGroup } from "../../definitions/rules.ts";
 import { thresholds } from "../../definitions/thresholds.ts";
 import { dashboards } from "../src/index.ts";
 import { hostMatcher } from "../src/host-variable.ts";
-import { panelsOf } from "../src/queries.ts";
+import { panelsOf, substitute } from "../src/queries.ts";
+import { jobs } from "../../definitions/selectors.ts";
+import { requireBinaries, run, tempDir } from "../../test/support/servers.ts";
 import { ruleGroups } from "../../prometheus/rules/src/index.ts";
 import {
   apiLatencyQuantile,
-  apiRequestRate,
+  apiErrorRatio,
   clockSkewSeconds,
   cpuBusyRatio,
   filesystemAvailableForecastBytes,
@@ -89,10 +94,7 @@ const pairs: readonly Pair[] = [
   {
     alert: "ApiHighErrorRate",
     threshold: t.api.errorRatio,
-    signals: {
-      "apiRequestRate (errors)": (w, by) => apiRequestRate(w, by, true),
-      "apiRequestRate (all)": (w, by) => apiRequestRate(w, by),
-    },
+    signals: { apiErrorRatio },
   },
   {
     alert: "ApiHighLatency",
@@ -188,5 +190,43 @@ describe("lib/signals.ts: an alert and its panels compute the same quantity", ()
       'redis_memory_used_bytes{job="kali-agents-exporter"} / redis_memory_max_bytes{job="kali-agents-exporter"}',
       pattern(redisMemoryUsedRatio),
     );
+  });
+});
+
+// What the panels show, evaluated by the pinned promtool: a healthy API (no 5xx at all has no 5xx series)
+// is an error ratio of 0, not "no data", on every panel of ApiHighErrorRate as in its recording rule.
+describe("the error-ratio panels on a healthy API", { skip: requireBinaries("promtool") }, () => {
+  test("show 0 where there is no 5xx series", () => {
+    const panels = panelsOfAlert("ApiHighErrorRate");
+    assert.ok(panels.length >= 2, panels.map((p) => p.where).join(", "));
+    const exprs = [...new Set(panels.flatMap((p) => p.exprs).map((e) => substitute(e)))];
+    const dir = tempDir("error-ratio");
+    const file = join(dir, "panels.test.yml");
+    writeFileSync(
+      file,
+      stringify({
+        evaluation_interval: "1m",
+        tests: [
+          {
+            // 15 s, the scrape interval: a 1m range holds 4 samples (Prometheus 3's ranges are left-open).
+            interval: "15s",
+            input_series: [
+              {
+                series: `http_requests_total{job="${jobs.api}", route="/api/scans", code="200"}`,
+                values: "0+15x60",
+              },
+            ],
+            promql_expr_test: exprs.map((expr) => ({
+              expr,
+              eval_time: "10m",
+              exp_samples: [{ labels: "{}", value: 0 }],
+            })),
+          },
+        ],
+      }),
+    );
+    const r = run("promtool", ["test", "rules", file]);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(r.status, 0, `${exprs.join("\n")}\n${r.stdout}${r.stderr}`);
   });
 });

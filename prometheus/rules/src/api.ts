@@ -7,7 +7,7 @@ import { aggregationLabels, recordings } from "../../../definitions/selectors.ts
 import { apiSlo } from "../../../definitions/slo.ts";
 import { thresholds } from "../../../definitions/thresholds.ts";
 import { humanDuration, num, percent, seconds } from "../../../lib/promql.ts";
-import { apiLatencyQuantile, apiRequestRate } from "../../../lib/signals.ts";
+import { apiErrorRatio, apiLatencyQuantile, apiRequestRate } from "../../../lib/signals.ts";
 
 const t = thresholds.api;
 
@@ -20,7 +20,7 @@ export const sloWindows: string[] = [
 // no value (an absent ratio would also leave the budget absent on a perfectly healthy API).
 const errorRatio = (w: string): RecordingRule => ({
   record: recordings.apiErrorRatio(w),
-  expr: `(${apiRequestRate(w, aggregationLabels.job, true)} or 0 * ${apiRequestRate(w, aggregationLabels.job)}) / ${apiRequestRate(w, aggregationLabels.job)}`,
+  expr: apiErrorRatio(w, aggregationLabels.job),
 });
 
 /** The error ratio the SLO allows, written as PromQL so the generated rule reads like the workbook. */
