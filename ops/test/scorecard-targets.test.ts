@@ -1,6 +1,7 @@
-// The side of each scorecard target (at least, above or below it: definitions/thresholds.ts
+// The side of each scorecard target (at least, above or below it: definitions/scorecard.ts
 // scorecardTargetSides) is written once; the report's judgment, the report's target column, the
-// dashboard's colours and the backup alert each derive from it. These tests hold every one of them to it.
+// dashboard's colours derive from it, and the backup alert (its expression written in its rule) agrees
+// with it. These tests hold every one of them to it.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -70,7 +70,7 @@ export function scorecardRows(r: Report): ScorecardRow[] {
     target: string,
     met: boolean | null,
   ): ScorecardRow => ({ key, label, value: h[key], target, met, unit, previous: prev(key) });
-  // The target as `≥ 99.9%`, on the side definitions/thresholds.ts scorecardTargetSides gives.
+  // The target as `≥ 99.9%`, on the side definitions/scorecard.ts scorecardTargetSides gives.
   const t = (key: keyof typeof scorecardTargetSides, f: { target: number }, unit: Unit) =>
     `${sideSymbol[scorecardTargetSides[key]]} ${formatValue(f.target, unit)}`;
   const earlier = (r.history ?? []).map((e) => e.figures.mean_recovery_seconds).filter((v) => v !== null);

@@ -123,7 +123,7 @@ const meets = {
   above: (value: number, target: number) => value > target,
   below: (value: number, target: number) => value < target,
 } as const;
-/** `value` against the target `key`, met on the side definitions/thresholds.ts scorecardTargetSides gives. */
+/** `value` against the target `key`, met on the side definitions/scorecard.ts scorecardTargetSides gives. */
 export const against = (key: keyof typeof targets, value: number | null): Figure => ({
   value,
   target: targets[key],
