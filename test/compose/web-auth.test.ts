@@ -229,13 +229,19 @@ describe(
         return byJob.prometheus === 1 && byJob.alertmanager === 1 && byJob["kali-agents-exporter"] === 1;
       });
       const amUrl = secret("ops/ops_alertmanager_url").replace("alertmanager:9093", `127.0.0.1:${am.port}`);
-      await waitFor("the probe alert in Alertmanager", async () => {
-        const r = await fetch(`${am.url}/api/v2/alerts`, {
-          headers: withBasicAuth(amUrl).headers,
-        });
-        const alerts = (await r.json()) as { labels: Record<string, string> }[];
-        return alerts.some((a) => a.labels.alertname === "WebAuthProbe");
-      });
+      // Up to 90 s: a first notification sent before Prometheus had discovered the Alertmanager is sent
+      // again only after --rules.alert.resend-delay (1 minute); on a loaded machine 30 s missed it once.
+      await waitFor(
+        "the probe alert in Alertmanager",
+        async () => {
+          const r = await fetch(`${am.url}/api/v2/alerts`, {
+            headers: withBasicAuth(amUrl).headers,
+          });
+          const alerts = (await r.json()) as { labels: Record<string, string> }[];
+          return alerts.some((a) => a.labels.alertname === "WebAuthProbe");
+        },
+        90_000,
+      );
       // ops' report reads silences with its URL's credentials (none yet: an empty list, not a 401).
       assert.deepEqual(await fetchSilences(amUrl), []);
     });
