@@ -68,6 +68,12 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
   let release: (() => void) | undefined;
   let sink: string;
   const timings: Record<string, number> = {};
+  /** `sql` in `database` of the compose PostgreSQL, as its superuser: unaligned rows, fields split by a space. */
+  const psql = (database: string, sql: string): string =>
+    project.compose([
+      ...["exec", "-T", "postgres", "psql", "-U", "kali_agents", "-d", database],
+      ...["-At", "-F", " ", "-c", sql],
+    ]).stdout;
 
   before(
     async () => {
@@ -248,21 +254,10 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
 
   test("the scans the demo writes are counted by the exporter", async () => {
     const dbCounts = () => {
-      const out = project.compose([
-        "exec",
-        "-T",
-        "postgres",
-        "psql",
-        "-U",
+      const out = psql(
         "kali_agents",
-        "-d",
-        "kali_agents",
-        "-At",
-        "-F",
-        " ",
-        "-c",
         "SELECT tool, status, count(*) FROM public.scans WHERE finished_at IS NOT NULL GROUP BY 1, 2",
-      ]).stdout;
+      );
       return new Map(
         out
           .trim()
@@ -375,21 +370,7 @@ describe("the stack in containers (docker compose, compose.yaml unchanged)", { s
     assert.match(listing, /\.html\n/);
     for (const line of listing.split("\n").filter((l) => /^-/.test(l)))
       assert.match(line, /^\S+\s+\d+\s+1000\s+1000\s/, line);
-    const tables = project
-      .compose([
-        "exec",
-        "-T",
-        "postgres",
-        "psql",
-        "-U",
-        "kali_agents",
-        "-d",
-        "kali_agents_restored",
-        "-At",
-        "-c",
-        "SELECT count(*) FROM public.scans",
-      ])
-      .stdout.trim();
+    const tables = psql("kali_agents_restored", "SELECT count(*) FROM public.scans").trim();
     assert.ok(Number(tables) > 0, `restored scans: ${tables}`);
   });
 
