@@ -223,8 +223,8 @@ Requests/sec:     20.00
 // few iterations, so that a moved import fails here, not the day someone measures again.
 describe("benchmark scripts run by hand", () => {
   test("bench/collector-cost.ts prints a row per collector", () => {
-    const tsx = join(import.meta.dirname, "..", "node_modules", ".bin", "tsx");
-    const r = spawnSync(tsx, [join(import.meta.dirname, "collector-cost.ts"), ".", "2"], {
+    const script = join(import.meta.dirname, "collector-cost.ts");
+    const r = spawnSync(process.execPath, ["--import", "tsx", script, ".", "2"], {
       encoding: "utf8",
       timeout: 120_000,
     });
