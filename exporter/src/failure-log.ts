@@ -68,7 +68,7 @@ export class FailureLog {
       return;
     }
     f.failures++;
-    if (f.key !== key || t - f.loggedAt >= this.repeatMs) {
+    if (this.due(f, key, t)) {
       log.warn(this.failedMsg, {
         [this.subject]: name,
         error,
@@ -88,8 +88,12 @@ export class FailureLog {
 
   /** Whether `failed(log, name, error)` would write a line now (a first failure, a new reason, a reminder). */
   wouldLog(name: string, error: string): boolean {
-    const f = this.failing.get(name);
-    return !f || f.key !== reasonKey(error) || this.now() - f.loggedAt >= this.repeatMs;
+    return this.due(this.failing.get(name), reasonKey(error), this.now());
+  }
+
+  /** A line is due for a first failure, a changed reason, or a reminder `repeatMs` after the last line. */
+  private due(f: Failing | undefined, key: string, t: number): boolean {
+    return !f || f.key !== key || t - f.loggedAt >= this.repeatMs;
   }
 
   /**
