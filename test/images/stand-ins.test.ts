@@ -443,6 +443,7 @@ describe("the stand-in images", { skip: requireDocker() }, () => {
     const rd = compose.services.redis!;
     // The password file secrets-init writes (test/compose/compose.test.ts runs it), as compose mounts it.
     const secrets = tempDir("redis-secrets");
+    after(() => rmSync(secrets, { recursive: true, force: true }));
     const password = "stand-in-test-password";
     writeFileSync(join(secrets, "redis.conf"), `requirepass ${password}`, { mode: 0o644 });
     chmodSync(secrets, 0o755);
