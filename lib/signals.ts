@@ -74,11 +74,17 @@ export const secondsSinceLastScanFinished = (): string =>
 export const secondsSinceJobSuccess = (job: JobName): string =>
   `time() - ${series("kali_agents_job_last_success_timestamp_seconds", exp, eq(jobMetricLabel, job))}`;
 
-/** API requests per second over `window`; with `errorsOnly`, those the SLO counts as errors (5xx). */
-export const apiRequestRate = (window: string, by?: string, errorsOnly = false): string =>
+/** How a counter is read over a window: per second (`rate`), or counted (`increase`, for a figure). */
+type Over = (selector: string, window: string) => string;
+
+/**
+ * API requests per second over `window` (or counted, with `over` increase); with `errorsOnly`, those the
+ * SLO counts as errors (5xx).
+ */
+export const apiRequestRate = (window: string, by?: string, errorsOnly = false, over: Over = rate): string =>
   aggregate(
     "sum",
-    rate(
+    over(
       series(
         "http_requests_total",
         selectors.api,
@@ -91,10 +97,12 @@ export const apiRequestRate = (window: string, by?: string, errorsOnly = false):
 
 /**
  * Share of API requests answered with an error (5xx) over `window`. A window without any error has no
- * error series at all: `or 0 * total` makes the share 0 then, not nothing (a panel would say "no data").
+ * error series at all: `or 0 * total` makes the share 0 then, not nothing (a panel would say "no data");
+ * a window without any request has no value, not a perfect one. The recording rule, the panels and the
+ * weekly report's error rate, chart and uptime (`over` increase for its figures) all read it.
  */
-export const apiErrorRatio = (window: string, by?: string): string =>
-  `(${apiRequestRate(window, by, true)} or 0 * ${apiRequestRate(window, by)}) / ${apiRequestRate(window, by)}`;
+export const apiErrorRatio = (window: string, by?: string, over: Over = rate): string =>
+  `(${apiRequestRate(window, by, true, over)} or 0 * ${apiRequestRate(window, by, false, over)}) / ${apiRequestRate(window, by, false, over)}`;
 
 /** The `q` quantile of API request durations over `window` (`by`: what it keeps besides `le`). */
 export const apiLatencyQuantile = (q: number, window: string, by?: string): string =>

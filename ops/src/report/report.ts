@@ -13,7 +13,8 @@ import { quoteIdent } from "../../../lib/sql.ts";
 import type { Client } from "pg";
 import { withClient } from "../pg.ts";
 import { query, queryRange, scalar } from "./prometheus-api.ts";
-import { apiErrorRatioQuery, scorecard } from "./scorecard.ts";
+import { scorecard } from "./scorecard.ts";
+import { apiErrorRatio, cpuBusyRatio, hostMemoryUsedRatio } from "../../../lib/signals.ts";
 import type { Capacity, Charts, HistoryEntry, Point, Report } from "./report-model.ts";
 import { headline } from "./report-model.ts";
 import {
@@ -66,9 +67,9 @@ function reportQueries(
   return {
     avg_response_time_seconds: `sum(${inc(hist("sum"))}) / sum(${inc(hist("count"))})`,
     p95_response_time_seconds: `histogram_quantile(0.95, sum by (le) (${inc(hist("bucket"))}))`,
-    error_rate: apiErrorRatioQuery(increase, w),
-    avg_cpu_ratio: `1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`,
-    avg_memory_ratio: `avg_over_time((1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)}))[${w}:${resolution}])`,
+    error_rate: apiErrorRatio(w, undefined, increase),
+    avg_cpu_ratio: cpuBusyRatio(w),
+    avg_memory_ratio: `avg_over_time((${hostMemoryUsedRatio("sum")})[${w}:${resolution}])`,
     peak_concurrent_scans: `max_over_time(sum(${series("kali_agents_active_scans", exp, `status="running"`)})[${w}:1m])`,
   };
 }
@@ -237,11 +238,9 @@ async function chartSeries(
     one(
       `histogram_quantile(0.95, sum by (le) (${rate(histogramSeries("http_request_duration_seconds", "bucket", api), w)}))`,
     ),
-    one(apiErrorRatioQuery(rate, w)),
-    one(`1 - avg(${rate(series("node_cpu_seconds_total", exp, `mode="idle"`), w)})`),
-    one(
-      `1 - sum(${series("node_memory_MemAvailable_bytes", exp)}) / sum(${series("node_memory_MemTotal_bytes", exp)})`,
-    ),
+    one(apiErrorRatio(w)),
+    one(cpuBusyRatio(w)),
+    one(hostMemoryUsedRatio("sum")),
     range(fsUsedExpr),
     scalarsBy(
       prometheusUrl,

@@ -4,13 +4,13 @@
 // (kali_agents_job_runs_total), and documentation coverage as `npm run generate` measured it.
 // The figure computations are pure functions of what was read, so the rules of the game (which
 // incident belongs to which week, what acknowledges an alert) are tested without servers as well.
-import { apiSlo } from "../../../definitions/slo.ts";
 import { jobMetricLabel, selectors } from "../../../definitions/selectors.ts";
 import {
   scorecardTargetSides as sides,
   scorecardTargets as targets,
 } from "../../../definitions/scorecard.ts";
-import { increase, re, series } from "../../../lib/promql.ts";
+import { increase } from "../../../lib/promql.ts";
+import { apiErrorRatio } from "../../../lib/signals.ts";
 import { query, scalar, withBasicAuth, type Series } from "./prometheus-api.ts";
 // Imported, not read through import.meta.url: tsc emits an imported JSON file into dist/, and a file
 // nothing imports is missing from the ops image, where `ops report` failed with ENOENT on it
@@ -298,15 +298,6 @@ export function computeScorecard(i: ScorecardInputs): Scorecard {
 const alertsQuery = (windowSeconds: number) =>
   `ALERTS{alertstate="firing", severity=~"critical|warning"}[${windowSeconds}s]`;
 
-/**
- * The share of the API's requests answered with a 5xx (the SLO's error class) over window `w`, with
- * `over` the function of the counter (increase for a figure, rate for a chart's step). One expression
- * for the report's error rate, its chart and the uptime: `or vector(0)` makes a window without a
- * single 5xx a 0 ratio, and a window without any request gives no value, not a perfect one.
- */
-export const apiErrorRatioQuery = (over: (selector: string, window: string) => string, w: string) =>
-  `(sum(${over(series("http_requests_total", selectors.api, re("code", apiSlo.errorCodeRegex)), w)}) or vector(0)) / sum(${over(series("http_requests_total", selectors.api), w)})`;
-
 /** Ops runs by job, result and trigger over a window (the job label arrives as exported_job). */
 const runsQuery = (windowSeconds: number) =>
   `sum by (${jobMetricLabel}, result, trigger) (increase(kali_agents_job_runs_total{${selectors.exporter}}[${windowSeconds}s]))`;
@@ -348,13 +339,13 @@ interface ScorecardSources {
 
 export async function scorecard(src: ScorecardSources, start: Date, end: Date): Promise<Scorecard> {
   const window = Math.round((end.getTime() - start.getTime()) / 1000);
-  const [alerts, silences, runs, runs30d, apiErrorRatio, apiErrorRatio30d] = await Promise.all([
+  const [alerts, silences, runs, runs30d, errorRatio, errorRatio30d] = await Promise.all([
     query(src.prometheusUrl, alertsQuery(window + lookbackSeconds), end),
     fetchSilences(src.alertmanagerUrl),
     runCounts(src.prometheusUrl, window, end),
     runCounts(src.prometheusUrl, 30 * DAY, end),
-    scalar(src.prometheusUrl, apiErrorRatioQuery(increase, `${window}s`), end),
-    scalar(src.prometheusUrl, apiErrorRatioQuery(increase, `${30 * DAY}s`), end),
+    scalar(src.prometheusUrl, apiErrorRatio(`${window}s`, undefined, increase), end),
+    scalar(src.prometheusUrl, apiErrorRatio(`${30 * DAY}s`, undefined, increase), end),
   ]);
   return computeScorecard({
     start: start.getTime() / 1000,
@@ -365,7 +356,7 @@ export async function scorecard(src: ScorecardSources, start: Date, end: Date): 
     runs30d,
     automatedSilenceAuthors: src.automatedSilenceAuthors,
     documentation: readDocumentationCoverage(),
-    apiErrorRatio,
-    apiErrorRatio30d,
+    apiErrorRatio: errorRatio,
+    apiErrorRatio30d: errorRatio30d,
   });
 }
